@@ -1,0 +1,112 @@
+//! In-process cache of the configuration read on hot paths (tenants by slug, apps by
+//! `client_id`), with invalidation that works across nodes: every change bumps a generation
+//! counter in the database, and each node polls it every `refresh_interval` seconds, dropping
+//! its cache and reloading its key ring when it moves. Changes made by the CLI in another
+//! process are therefore seen without a restart.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::domain::app::App;
+use crate::domain::tenant::Tenant;
+use crate::keys::KeyRing;
+use crate::store::{Store, StoreError, StoreResult};
+
+/// Cached tenants and apps.
+pub struct Directory {
+    store: Arc<dyn Store>,
+    tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    apps: RwLock<HashMap<String, Arc<App>>>,
+    generation: AtomicI64,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read<K, V: Clone>(map: &RwLock<HashMap<K, V>>, key: &str) -> Option<V>
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+{
+    map.read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+        .cloned()
+}
+
+impl Directory {
+    /// An empty cache over `store`, starting at the store's current generation.
+    pub async fn new(store: Arc<dyn Store>) -> StoreResult<Self> {
+        let generation = store.generation().await?;
+        Ok(Self {
+            store,
+            tenants: RwLock::default(),
+            apps: RwLock::default(),
+            generation: AtomicI64::new(generation),
+        })
+    }
+
+    /// A tenant by slug, or `None` if there is no such tenant.
+    pub async fn tenant(&self, slug: &str) -> StoreResult<Option<Arc<Tenant>>> {
+        if let Some(tenant) = read(&self.tenants, slug) {
+            return Ok(Some(tenant));
+        }
+        match self.store.tenant_by_slug(slug).await {
+            Ok(tenant) => {
+                let tenant = Arc::new(tenant);
+                self.tenants
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(slug.to_owned(), tenant.clone());
+                Ok(Some(tenant))
+            }
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// An app by `client_id`, or `None` if there is no such app.
+    pub async fn app(&self, client_id: &str) -> StoreResult<Option<Arc<App>>> {
+        if let Some(app) = read(&self.apps, client_id) {
+            return Ok(Some(app));
+        }
+        match self.store.app_by_client_id(client_id).await {
+            Ok(app) => {
+                let app = Arc::new(app);
+                self.apps
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(client_id.to_owned(), app.clone());
+                Ok(Some(app))
+            }
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops every cached entry.
+    pub fn invalidate(&self) {
+        self.tenants
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.apps.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Checks the generation once; if it moved, drops the cache and reloads the key ring.
+    pub async fn poll(&self, keys: &KeyRing) -> anyhow::Result<bool> {
+        let current = self.store.generation().await?;
+        if current == self.generation.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.invalidate();
+        keys.reload().await?;
+        self.generation.store(current, Ordering::Release);
+        Ok(true)
+    }
+}

@@ -1,0 +1,270 @@
+//! The command line. `gatehouse` alone (or `gatehouse serve`) runs the server; the other
+//! commands work against the configured database and print one JSON object on stdout.
+//! Errors go to stderr with a non-zero exit status (2 for bad arguments, 1 otherwise).
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::admin::{self, AppInput, TenantInput, UserInput};
+use crate::config::Config;
+use crate::domain::unix_now;
+use crate::journey::password::Passwords;
+use crate::keys::{KeyRing, KeyTimings, MasterKey};
+use crate::startup::Application;
+use crate::store::{self, Store};
+use crate::telemetry;
+
+/// Gatehouse: a multi-tenant OpenID Connect and SAML identity provider for B2B collaboration.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    /// Configuration file (default: gatehouse.toml if present, or $GATEHOUSE_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the identity provider (the default).
+    Serve,
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage applications.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage the signing key ring.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant; prints {id, slug, issuer}.
+    Create {
+        /// URL segment (a-z, 0-9, '-').
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A domain the tenant owns (repeatable; the first is primary).
+        #[arg(long = "domain", value_name = "DOMAIN")]
+        domains: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a member user; prints the user.
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+struct UserCreate {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// Sign-in e-mail address.
+    #[arg(long)]
+    email: String,
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// Given name.
+    #[arg(long)]
+    given_name: Option<String>,
+    /// Family name.
+    #[arg(long)]
+    family_name: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Directory role (repeatable): "Global Administrator", "User Administrator", "Guest Inviter".
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AppCommand {
+    /// Create an OIDC application; prints {client_id, client_secret (confidential only), ...}.
+    Create(AppCreate),
+}
+
+#[derive(Debug, Args)]
+struct AppCreate {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// Redirect URI (repeatable).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE only).
+    #[arg(long)]
+    public: bool,
+    /// Grant type (repeatable): authorization_code, refresh_token, client_credentials.
+    #[arg(long = "grant", value_name = "GRANT")]
+    grants: Vec<String>,
+    /// Token signing algorithm: RS256 (default) or ES256.
+    #[arg(long, value_name = "ALG")]
+    signing_alg: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Activate the published next key, retire the active one, publish a new next key.
+    Rotate,
+}
+
+/// Parses the command line and runs the command.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Admin(command) => run_admin(config, command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    Application::build(config).await?.run_until_stopped().await
+}
+
+fn print(value: serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = store::sql::connect(
+        &config.resolved_database_url(),
+        config.database_max_connections.min(4),
+    )
+    .await?;
+    let issuer = |slug: &str| format!("{}/{slug}", config.base_url());
+    match command {
+        AdminCommand::Tenant(TenantCommand::Create {
+            slug,
+            name,
+            domains,
+        }) => {
+            let tenant = admin::create_tenant(
+                store.as_ref(),
+                TenantInput {
+                    slug,
+                    name,
+                    domains,
+                },
+            )
+            .await?;
+            print(json!({
+                "id": tenant.id,
+                "slug": tenant.slug,
+                "name": tenant.name,
+                "issuer": issuer(&tenant.slug),
+                "domains": tenant.domains,
+            }))
+        }
+        AdminCommand::User(UserCommand::Create(args)) => {
+            let password = if args.password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let input = UserInput {
+                tenant: args.tenant,
+                email: args.email,
+                name: args.name,
+                given_name: args.given_name,
+                family_name: args.family_name,
+                password,
+                roles: args.roles,
+            };
+            let user = admin::create_user(store.as_ref(), &Passwords::default(), input).await?;
+            print(json!({
+                "id": user.id,
+                "tenant_id": user.tenant_id,
+                "email": user.email,
+                "displayName": user.display_name,
+                "userPrincipalName": user.upn,
+                "userType": user.user_type.as_str(),
+                "roles": user.roles,
+                "has_password": user.password_hash.is_some(),
+            }))
+        }
+        AdminCommand::App(AppCommand::Create(args)) => {
+            let input = AppInput {
+                tenant: args.tenant,
+                name: args.name,
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                public: args.public,
+                grants: args.grants,
+                signing_alg: args.signing_alg,
+            };
+            let (app, secret) = admin::create_app(store.as_ref(), input).await?;
+            let mut out = json!({
+                "id": app.id,
+                "client_id": app.client_id,
+                "name": app.name,
+                "client_type": app.client_type.as_str(),
+                "redirect_uris": app.redirect_uris,
+                "post_logout_redirect_uris": app.post_logout_redirect_uris,
+                "grant_types": app.grant_types,
+                "signing_alg": app.signing_alg,
+            });
+            if let Some(secret) = secret {
+                out["client_secret"] = json!(secret);
+            }
+            print(out)
+        }
+        AdminCommand::Keys(KeysCommand::Rotate) => {
+            let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+            let ring = KeyRing::load(store, master, KeyTimings::from_config(&config)).await?;
+            let reports = ring.rotate(unix_now()).await?;
+            print(json!({ "rotations": reports }))
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Users: members of a tenant and guests invited into it (B2B-REFERENCE.md B.4).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::Invalid;
+
+/// Relationship of a user to the tenant (not how they sign in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserType {
+    /// A member of the organisation.
+    Member,
+    /// An external user invited into the organisation.
+    Guest,
+}
+
+impl UserType {
+    /// The name stored and shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "Member",
+            Self::Guest => "Guest",
+        }
+    }
+
+    /// The `acct` claim: 0 for members, 1 for guests (Entra optional claim).
+    pub fn acct(self) -> u8 {
+        match self {
+            Self::Member => 0,
+            Self::Guest => 1,
+        }
+    }
+}
+
+impl FromStr for UserType {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Member" => Ok(Self::Member),
+            "Guest" => Ok(Self::Guest),
+            other => Err(Invalid::new(format!("unknown userType {other:?}"))),
+        }
+    }
+}
+
+/// Directory roles that carry administrative rights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Everything in the tenant.
+    #[serde(rename = "Global Administrator")]
+    GlobalAdministrator,
+    /// Users, guests and invitations.
+    #[serde(rename = "User Administrator")]
+    UserAdministrator,
+    /// Invitations only.
+    #[serde(rename = "Guest Inviter")]
+    GuestInviter,
+}
+
+impl Role {
+    /// Every role, in the order they are documented.
+    pub const ALL: [Role; 3] = [
+        Self::GlobalAdministrator,
+        Self::UserAdministrator,
+        Self::GuestInviter,
+    ];
+
+    /// The display name (also the stored and CLI form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GlobalAdministrator => "Global Administrator",
+            Self::UserAdministrator => "User Administrator",
+            Self::GuestInviter => "Guest Inviter",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted: String = s.chars().filter(|c| c.is_alphanumeric()).collect();
+        Self::ALL
+            .into_iter()
+            .find(|role| {
+                role.as_str()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect::<String>()
+                    .eq_ignore_ascii_case(&wanted)
+            })
+            .ok_or_else(|| {
+                Invalid::new(format!(
+                    "unknown role {s:?}; expected one of: Global Administrator, User Administrator, Guest Inviter"
+                ))
+            })
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct User {
+    /// Object id (`oid` claim).
+    pub id: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Member or guest.
+    pub user_type: UserType,
+    /// Sign-in e-mail address as given (domain lowercased).
+    pub email: String,
+    /// Whether Gatehouse has verified that the user controls `email`.
+    pub email_verified: bool,
+    /// Display name.
+    pub display_name: String,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// User principal name.
+    pub upn: String,
+    /// Argon2id PHC string, for members and lightweight guest accounts.
+    pub password_hash: Option<String>,
+    /// Directory roles.
+    pub roles: Vec<Role>,
+    /// Disabled users cannot sign in and their refresh tokens stop working.
+    pub account_enabled: bool,
+    /// Changes whenever credentials change; grants remember it, so a password reset ends
+    /// every refresh-token family of the user.
+    pub security_stamp: String,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Last change (Unix seconds).
+    pub updated_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_loosely_and_print_exactly() {
+        assert_eq!(
+            "global-administrator".parse::<Role>().unwrap(),
+            Role::GlobalAdministrator
+        );
+        assert_eq!("Guest Inviter".parse::<Role>().unwrap(), Role::GuestInviter);
+        assert!("root".parse::<Role>().is_err());
+        assert_eq!(Role::UserAdministrator.to_string(), "User Administrator");
+    }
+}

@@ -1,0 +1,322 @@
+//! The one sign-in journey every protocol shares:
+//! identify → authenticate → (policy) → consent → back to the protocol that asked.
+//!
+//! A protocol front door (the OIDC authorize endpoint today; SAML SSO and invitation
+//! redemption later) turns its request into a [`ProtocolRequest`] and calls [`start`]. The
+//! journey keeps a [`Transaction`] in the ephemeral store, so any node can continue it, and
+//! drives the browser through the pages in [`pages`]. When the user is known and everything
+//! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
+//! which answers the relying party.
+
+pub mod pages;
+pub mod password;
+pub mod session;
+pub mod throttle;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::domain::user::User;
+use crate::ephemeral::Json;
+use crate::error::AppError;
+use crate::oidc::authorize::AuthorizeRequest;
+use crate::secrets;
+use crate::startup::AppState;
+use crate::store::{Session, StoreError};
+use crate::web::cookies;
+
+/// `acr` of a single-factor sign-in (REFEDS SFA profile).
+pub const ACR_SFA: &str = "https://refeds.org/profile/sfa";
+/// `acr` of a multi-factor sign-in (REFEDS MFA profile).
+pub const ACR_MFA: &str = "https://refeds.org/profile/mfa";
+/// `amr` of a password (RFC 8176).
+pub const AMR_PASSWORD: &str = "pwd";
+
+/// The request a protocol front door handed to the journey; it is answered by the same
+/// protocol's back door.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ProtocolRequest {
+    /// An OpenID Connect authorization request.
+    Oidc(AuthorizeRequest),
+}
+
+/// What a request demands of the sign-in, whatever its protocol.
+#[derive(Debug, Clone, Default)]
+pub struct Requirements {
+    /// The user must authenticate now even if a session exists (`prompt=login`).
+    pub fresh_login: bool,
+    /// The last authentication must be at most this many seconds old (`max_age`).
+    pub max_age: Option<i64>,
+    /// Only this user (object id) may be signed in (`id_token_hint`).
+    pub expected_user: Option<String>,
+    /// The user must be shown the consent page (`prompt=consent`).
+    pub consent: bool,
+    /// The e-mail address to start with (`login_hint`).
+    pub login_hint: Option<String>,
+}
+
+impl ProtocolRequest {
+    /// The client application's display name.
+    pub fn app_name(&self) -> &str {
+        match self {
+            Self::Oidc(request) => &request.app_name,
+        }
+    }
+
+    /// What the request demands.
+    pub fn requirements(&self) -> Requirements {
+        match self {
+            Self::Oidc(request) => request.requirements(),
+        }
+    }
+
+    /// Where the user may be sent when the journey ends (for the pages' CSP `form-action`).
+    pub fn return_url(&self) -> &str {
+        match self {
+            Self::Oidc(request) => &request.redirect_uri,
+        }
+    }
+}
+
+/// Who signed in and how: what the back doors turn into tokens or assertions.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The user.
+    pub user: User,
+    /// The browser session.
+    pub session_id: String,
+    /// Time of the last active authentication.
+    pub auth_time: i64,
+    /// Methods used (`amr`).
+    pub amr: Vec<String>,
+    /// Assurance level (`acr`).
+    pub acr: String,
+    /// Upstream identity provider, if any.
+    pub idp: Option<String>,
+}
+
+impl Evidence {
+    /// Evidence carried by an existing session.
+    pub fn from_session(user: User, session: &Session) -> Self {
+        Self {
+            user,
+            session_id: session.id.clone(),
+            auth_time: session.auth_time,
+            amr: session.amr.clone(),
+            acr: session.acr.clone(),
+            idp: session.idp.clone(),
+        }
+    }
+}
+
+/// Where the browser is in the journey.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Asking for the e-mail address.
+    Identify,
+    /// Asking for the password of `email`.
+    Password {
+        /// The address being signed in.
+        email: String,
+    },
+    /// Signed in as session `session_id`; asking for consent.
+    Consent {
+        /// The session that will be used.
+        session_id: String,
+    },
+}
+
+/// A sign-in in progress, kept in the ephemeral store under `tx:{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Transaction id (in the page URL; useless without the browser cookie).
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: String,
+    /// Tenant slug (URLs).
+    pub tenant_slug: String,
+    /// SHA-256 of the browser-binding cookie of the browser that started it.
+    pub browser: String,
+    /// Anti-CSRF token the pages' forms must echo.
+    pub csrf: String,
+    /// The protocol request to answer.
+    pub request: ProtocolRequest,
+    /// Current step.
+    pub step: Step,
+    /// Start time.
+    pub created_at: i64,
+}
+
+impl Transaction {
+    fn key(id: &str) -> String {
+        format!("tx:{id}")
+    }
+
+    /// Loads a transaction; `None` if it expired or never existed.
+    pub async fn load(state: &AppState, id: &str) -> Result<Option<Self>, AppError> {
+        if id.is_empty() || id.len() > 64 {
+            return Ok(None);
+        }
+        Ok(Json(state.ephemeral.as_ref()).get(&Self::key(id)).await?)
+    }
+
+    /// Saves the transaction for the rest of its lifetime.
+    pub async fn save(&self, state: &AppState) -> Result<(), AppError> {
+        let ttl = state.config.tokens.transaction_ttl as i64 - (unix_now() - self.created_at);
+        let ttl = Duration::from_secs(ttl.max(1) as u64);
+        Ok(Json(state.ephemeral.as_ref())
+            .put(&Self::key(&self.id), self, ttl)
+            .await?)
+    }
+
+    /// Ends the transaction.
+    pub async fn delete(&self, state: &AppState) -> Result<(), AppError> {
+        Ok(state.ephemeral.delete(&Self::key(&self.id)).await?)
+    }
+
+    /// Whether the request comes from the browser that started the transaction.
+    pub fn is_bound_to(&self, state: &AppState, headers: &HeaderMap) -> bool {
+        state
+            .cookies
+            .read(headers, cookies::BROWSER)
+            .is_some_and(|value| {
+                secrets::constant_time_eq(&secrets::hash_secret(value), &self.browser)
+            })
+    }
+}
+
+/// The evidence of the browser's existing session, if it satisfies `requirements`.
+pub async fn session_evidence(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    requirements: &Requirements,
+) -> Result<Option<Evidence>, AppError> {
+    if requirements.fresh_login {
+        return Ok(None);
+    }
+    let Some(session) = session::current(state, headers, &tenant.id).await? else {
+        return Ok(None);
+    };
+    if requirements
+        .max_age
+        .is_some_and(|max_age| unix_now() - session.auth_time > max_age)
+    {
+        return Ok(None);
+    }
+    if requirements
+        .expected_user
+        .as_deref()
+        .is_some_and(|expected| expected != session.user_id)
+    {
+        return Ok(None);
+    }
+    match state.store.user_by_id(&tenant.id, &session.user_id).await {
+        Ok(user) if user.account_enabled => Ok(Some(Evidence::from_session(user, &session))),
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Starts the journey for `request`. With `evidence` from a usable session and nothing to
+/// ask the user, the request is answered at once; otherwise the browser is sent to the
+/// sign-in pages.
+pub async fn start(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    request: ProtocolRequest,
+    evidence: Option<Evidence>,
+) -> Result<Response, AppError> {
+    let requirements = request.requirements();
+    let step = match evidence {
+        Some(evidence) if !requirements.consent => {
+            return finish(state, tenant, &request, &evidence).await;
+        }
+        Some(evidence) => Step::Consent {
+            session_id: evidence.session_id,
+        },
+        None => match requirements
+            .login_hint
+            .as_deref()
+            .and_then(|hint| crate::domain::email::EmailAddress::parse(hint).ok())
+        {
+            Some(email) => Step::Password {
+                email: email.to_string(),
+            },
+            None => Step::Identify,
+        },
+    };
+    let (browser, set_browser) = match state.cookies.read(headers, cookies::BROWSER) {
+        Some(value) => (secrets::hash_secret(value), None),
+        None => {
+            let value = secrets::new_secret();
+            let cookie = state.cookies.set(cookies::BROWSER, &value, None);
+            (secrets::hash_secret(&value), Some(cookie))
+        }
+    };
+    let transaction = Transaction {
+        id: secrets::new_secret(),
+        tenant_id: tenant.id.clone(),
+        tenant_slug: tenant.slug.clone(),
+        browser,
+        csrf: secrets::new_secret(),
+        request,
+        step,
+        created_at: unix_now(),
+    };
+    transaction.save(state).await?;
+    let mut response = see_other(&pages::login_url(&tenant.slug, &transaction.id));
+    if let Some(cookie) = set_browser {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Ends the journey successfully: the request's protocol answers with the evidence.
+/// (Conditional access is evaluated here, once, for every protocol.)
+pub async fn finish(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+    evidence: &Evidence,
+) -> Result<Response, AppError> {
+    match request {
+        ProtocolRequest::Oidc(request) => {
+            crate::oidc::authorize::complete(state, tenant, request, evidence).await
+        }
+    }
+}
+
+/// Ends the journey because the user declined.
+pub fn decline(state: &AppState, tenant: &Tenant, request: &ProtocolRequest) -> Response {
+    match request {
+        ProtocolRequest::Oidc(request) => crate::oidc::authorize::declined(state, tenant, request),
+    }
+}
+
+/// A `303 See Other` to `location` (never 307 after a POST: SECURITY.md A.11).
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => {
+            AppError::Internal(anyhow::anyhow!("unencodable redirect location")).into_response()
+        }
+    }
+}
+
+/// Journey routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/{tenant}/login",
+        get(pages::get_login).post(pages::post_login),
+    )
+}

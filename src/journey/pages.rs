@@ -1,0 +1,300 @@
+//! The sign-in pages: e-mail, password and consent, one form per step, all at
+//! `/{tenant}/login?tx=…`. Every POST is checked for a same-origin `Origin`, the browser that
+//! started the transaction and the transaction's CSRF token before anything else happens.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::session::{self, Authentication};
+use super::throttle::Throttle;
+use super::{ACR_SFA, AMR_PASSWORD, ProtocolRequest, Step, Transaction, finish, see_other};
+use crate::domain::email::EmailAddress;
+use crate::domain::scope;
+use crate::domain::tenant::Tenant;
+use crate::error::{AppError, ErrorPage};
+use crate::secrets::constant_time_eq;
+use crate::startup::AppState;
+use crate::store::StoreError;
+use crate::web::{self, Page};
+
+/// The generic answer to a failed password: the same for unknown users.
+const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
+
+/// The URL of the sign-in page of a transaction.
+pub fn login_url(slug: &str, tx: &str) -> String {
+    format!("/{slug}/login?tx={tx}")
+}
+
+/// Query of the sign-in page.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    tx: Option<String>,
+}
+
+/// Fields of the sign-in forms.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    tx: String,
+    csrf: String,
+    step: String,
+    email: Option<String>,
+    password: Option<String>,
+    decision: Option<String>,
+}
+
+fn expired() -> AppError {
+    ErrorPage::bad_request(
+        "Sign-in expired",
+        "This sign-in page has expired or was opened in another browser. Go back to the application and sign in again.",
+    )
+    .into()
+}
+
+/// Loads the tenant and the transaction, checking that this browser started it.
+async fn load(
+    state: &AppState,
+    slug: &str,
+    tx: &str,
+    headers: &HeaderMap,
+) -> Result<(std::sync::Arc<Tenant>, Transaction), AppError> {
+    let tenant = state.directory.tenant(slug).await?.ok_or_else(expired)?;
+    let transaction = Transaction::load(state, tx).await?.ok_or_else(expired)?;
+    if transaction.tenant_id != tenant.id || !transaction.is_bound_to(state, headers) {
+        return Err(expired());
+    }
+    Ok((tenant, transaction))
+}
+
+/// `GET /{tenant}/login`: shows the current step.
+pub async fn get_login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let (tenant, transaction) =
+        load(&state, &slug, query.tx.as_deref().unwrap_or(""), &headers).await?;
+    render_step(&state, &tenant, &transaction, &headers, None).await
+}
+
+/// `POST /{tenant}/login`: advances the current step.
+pub async fn post_login(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if !web::same_origin_post(&headers, &state.config.public_origin()) {
+        return Err(AppError::Forbidden("cross-site sign-in form"));
+    }
+    let form: LoginForm = web::parse_form(&body)?;
+    let (tenant, mut transaction) = load(&state, &slug, &form.tx, &headers).await?;
+    if !constant_time_eq(&form.csrf, &transaction.csrf) {
+        return Err(AppError::Forbidden("sign-in form without its CSRF token"));
+    }
+    let here = login_url(&tenant.slug, &transaction.id);
+    match (form.step.as_str(), transaction.step.clone()) {
+        ("restart", _) => {
+            transaction.step = Step::Identify;
+            transaction.save(&state).await?;
+            Ok(see_other(&here))
+        }
+        ("identify", Step::Identify) => {
+            match EmailAddress::parse(form.email.as_deref().unwrap_or("")) {
+                Ok(email) => {
+                    transaction.step = Step::Password {
+                        email: email.to_string(),
+                    };
+                    transaction.save(&state).await?;
+                    Ok(see_other(&here))
+                }
+                Err(_) => {
+                    render_step(
+                        &state,
+                        &tenant,
+                        &transaction,
+                        &headers,
+                        Some("Enter a valid email address."),
+                    )
+                    .await
+                }
+            }
+        }
+        ("password", Step::Password { email }) => {
+            let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
+            let password = form.password.unwrap_or_default();
+            sign_in_with_password(&state, &headers, &tenant, transaction, &email, password, ip)
+                .await
+        }
+        ("consent", Step::Consent { session_id }) => {
+            let allowed = form.decision.as_deref() == Some("allow");
+            transaction.delete(&state).await?;
+            if !allowed {
+                return Ok(super::decline(&state, &tenant, &transaction.request));
+            }
+            let requirements = super::Requirements {
+                consent: false,
+                ..Default::default()
+            };
+            match super::session_evidence(&state, &headers, &tenant, &requirements).await? {
+                Some(evidence) if evidence.session_id == session_id => {
+                    finish(&state, &tenant, &transaction.request, &evidence).await
+                }
+                _ => Err(expired()),
+            }
+        }
+        // A stale form (back button, second tab): show where the transaction really is.
+        _ => Ok(see_other(&here)),
+    }
+}
+
+/// Checks the password (always running argon2, against a dummy hash for unknown or
+/// disabled accounts), then signs the browser in and continues the journey.
+async fn sign_in_with_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    email: &str,
+    password: String,
+    ip: std::net::IpAddr,
+) -> Result<Response, AppError> {
+    let key = email.to_ascii_lowercase();
+    let limits = &state.config.throttle;
+    let account = Throttle {
+        key: format!("pw:{}:{key}", tenant.id),
+        free: limits.password_free_failures,
+        lockout: limits.password_lockout,
+    };
+    let address = Throttle {
+        key: format!("pwip:{ip}"),
+        free: limits.password_free_failures * 10,
+        lockout: limits.password_lockout * 10,
+    };
+    let wait = account
+        .wait(state.ephemeral.as_ref())
+        .await?
+        .max(address.wait(state.ephemeral.as_ref()).await?);
+    if let Some(seconds) = wait {
+        let message = format!("Too many attempts. Wait {seconds} seconds and try again.");
+        let page = render_step(state, tenant, &transaction, headers, Some(&message)).await?;
+        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    }
+    if password.is_empty() {
+        return render_step(
+            state,
+            tenant,
+            &transaction,
+            headers,
+            Some("Enter your password."),
+        )
+        .await;
+    }
+    let user = match state.store.user_by_email(&tenant.id, &key).await {
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let stored = user
+        .as_ref()
+        .filter(|u| u.account_enabled)
+        .and_then(|u| u.password_hash.clone());
+    let verified = state.passwords.verify(password, stored).await?;
+    let Some(user) = user.filter(|_| verified) else {
+        account.fail(state.ephemeral.as_ref()).await?;
+        address.fail(state.ephemeral.as_ref()).await?;
+        tracing::info!(tenant = %tenant.slug, "password sign-in failed");
+        return render_step(state, tenant, &transaction, headers, Some(BAD_CREDENTIALS)).await;
+    };
+    account.succeed(state.ephemeral.as_ref()).await?;
+    tracing::info!(tenant = %tenant.slug, user = %user.id, "password sign-in succeeded");
+    let how = Authentication {
+        amr: vec![AMR_PASSWORD.to_owned()],
+        acr: ACR_SFA.to_owned(),
+        idp: None,
+    };
+    let (evidence, cookie) = session::establish(state, headers, user, how).await?;
+    let mut response = if transaction.request.requirements().consent {
+        transaction.step = Step::Consent {
+            session_id: evidence.session_id.clone(),
+        };
+        transaction.save(state).await?;
+        see_other(&login_url(&tenant.slug, &transaction.id))
+    } else {
+        transaction.delete(state).await?;
+        finish(state, tenant, &transaction.request, &evidence).await?
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// What each scope lets the application do, for the consent page.
+fn scope_descriptions(request: &ProtocolRequest) -> Vec<&'static str> {
+    let ProtocolRequest::Oidc(oidc) = request;
+    let mut items = vec!["Sign you in"];
+    if oidc.scope.contains(scope::PROFILE) {
+        items.push("See your name");
+    }
+    if oidc.scope.contains(scope::EMAIL) {
+        items.push("See your email address");
+    }
+    if oidc.scope.contains(scope::OFFLINE_ACCESS) {
+        items.push("Keep access while you are away");
+    }
+    items
+}
+
+async fn render_step(
+    state: &AppState,
+    tenant: &Tenant,
+    transaction: &Transaction,
+    headers: &HeaderMap,
+    error: Option<&str>,
+) -> Result<Response, AppError> {
+    let action = format!("/{}/login", tenant.slug);
+    let page = match &transaction.step {
+        Step::Identify | Step::Password { .. } => {
+            let (step, email, title) = match &transaction.step {
+                Step::Password { email } => ("password", email.as_str(), "Enter your password"),
+                _ => ("identify", "", "Sign in"),
+            };
+            Page::new(
+                "login.html",
+                minijinja::context! {
+                    title, step, email, error, action,
+                    tenant_name => &tenant.name,
+                    app_name => transaction.request.app_name(),
+                    tx => &transaction.id, csrf => &transaction.csrf,
+                },
+            )?
+        }
+        Step::Consent { session_id } => {
+            let requirements = super::Requirements::default();
+            let evidence = super::session_evidence(state, headers, tenant, &requirements).await?;
+            let Some(evidence) = evidence.filter(|e| &e.session_id == session_id) else {
+                return Err(expired());
+            };
+            Page::new(
+                "consent.html",
+                minijinja::context! {
+                    title => "Permissions requested",
+                    action,
+                    tenant_name => &tenant.name,
+                    app_name => transaction.request.app_name(),
+                    items => scope_descriptions(&transaction.request),
+                    email => evidence.user.email,
+                    tx => &transaction.id, csrf => &transaction.csrf,
+                },
+            )?
+        }
+    };
+    Ok(page
+        .form_target(transaction.request.return_url())
+        .into_response())
+}

@@ -1,0 +1,83 @@
+//! Browser sessions: reading the session cookie, signing a browser in (with a fresh cookie
+//! value every time, so a value planted before sign-in is worthless), and signing out.
+
+use axum::http::{HeaderMap, HeaderValue};
+
+use crate::domain::unix_now;
+use crate::domain::user::User;
+use crate::error::AppError;
+use crate::secrets;
+use crate::startup::AppState;
+use crate::store::{Session, StoreError};
+use crate::web::cookies;
+
+use super::Evidence;
+
+/// The browser's live session in a tenant, if any.
+pub async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant_id: &str,
+) -> Result<Option<Session>, AppError> {
+    let Some(token) = state.cookies.read(headers, cookies::SESSION) else {
+        return Ok(None);
+    };
+    match state
+        .store
+        .active_session(&secrets::hash_secret(token), tenant_id, unix_now())
+        .await
+    {
+        Ok(session) => Ok(Some(session)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// How the user just authenticated.
+#[derive(Debug, Clone)]
+pub struct Authentication {
+    /// Methods used (`amr`).
+    pub amr: Vec<String>,
+    /// Assurance level reached (`acr`).
+    pub acr: String,
+    /// Upstream identity provider, when the user authenticated elsewhere.
+    pub idp: Option<String>,
+}
+
+/// Signs the browser in as `user`: a new session row under a new cookie value (sessions of
+/// the browser in other tenants move to the new value). Returns the evidence for the rest of
+/// the journey and the `Set-Cookie` header.
+pub async fn establish(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: User,
+    how: Authentication,
+) -> Result<(Evidence, HeaderValue), AppError> {
+    let now = unix_now();
+    let previous = state
+        .cookies
+        .read(headers, cookies::SESSION)
+        .map(secrets::hash_secret);
+    let token = secrets::new_secret();
+    let session = Session {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: user.tenant_id.clone(),
+        user_id: user.id.clone(),
+        auth_time: now,
+        amr: how.amr,
+        acr: how.acr,
+        idp: how.idp,
+        created_at: now,
+        expires_at: now + state.config.tokens.session_ttl as i64,
+    };
+    state
+        .store
+        .establish_session(previous.as_deref(), &secrets::hash_secret(&token), &session)
+        .await?;
+    let cookie = state.cookies.set(
+        cookies::SESSION,
+        &token,
+        Some(state.config.tokens.session_ttl),
+    );
+    Ok((Evidence::from_session(user, &session), cookie))
+}

@@ -1,0 +1,471 @@
+//! The signing key ring: which key signs now, which keys the JWKS publishes, and rotation.
+//!
+//! Each key's state follows from its stored times, so every node agrees without talking to
+//! the others:
+//! - *next*: published (`created_at`), not scheduled (`activated_at` is `None`);
+//! - *active*: `activated_at <= now` and not yet retired; the newest active key signs;
+//! - *retired*: `retired_at <= now`; still published until every token it signed has
+//!   expired and every cached JWKS has been refreshed, then deleted at the next rotation.
+//!
+//! A rotation activates the current next key no earlier than `jwks_max_age` after it was
+//! published (SECURITY.md D.43) and publishes a fresh next key. Nodes re-read the ring when
+//! the configuration generation moves, at most `refresh_interval` later, which is never
+//! longer than `jwks_max_age`, so a key is loaded everywhere before it signs.
+
+pub mod master;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::ec::EcCurve;
+use josekit::jws::{ES256, JwsSigner, JwsVerifier, RS256};
+use serde::Serialize;
+
+pub use master::MasterKey;
+
+use crate::config::Config;
+use crate::domain::app::SigningAlg;
+use crate::domain::unix_now;
+use crate::store::{KeyRingChanges, Store, StoreError, StoredKey};
+
+/// A key loaded into memory, ready to sign and verify.
+struct LoadedKey {
+    kid: String,
+    alg: SigningAlg,
+    created_at: i64,
+    activated_at: Option<i64>,
+    retired_at: Option<i64>,
+    public_jwk: serde_json::Value,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+/// The ring as loaded from the database at one moment.
+struct Snapshot {
+    keys: Vec<LoadedKey>,
+    by_kid: HashMap<String, usize>,
+}
+
+/// How long keys are kept after retirement and ahead of activation.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyTimings {
+    /// A new key is published at least this long before it signs (the JWKS max-age).
+    pub publish_ahead: i64,
+    /// A retired key stays published this long: the longest token lifetime plus max-age.
+    pub keep_retired: i64,
+}
+
+impl KeyTimings {
+    /// Timings derived from the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        let max_age = config.keys.jwks_max_age as i64;
+        Self {
+            publish_ahead: max_age,
+            keep_retired: config.tokens.longest_jwt_ttl() as i64 + max_age,
+        }
+    }
+}
+
+/// The in-memory key ring of one node.
+pub struct KeyRing {
+    snapshot: RwLock<Arc<Snapshot>>,
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    timings: KeyTimings,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("timings", &self.timings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A JWS signer with the key id it signs under.
+pub struct ActiveSigner<'a> {
+    /// Key id for the JOSE header.
+    pub kid: &'a str,
+    /// The signer.
+    pub signer: &'a dyn JwsSigner,
+}
+
+/// What a rotation did for one algorithm, as printed by `gatehouse keys rotate`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotationReport {
+    /// Algorithm.
+    pub alg: String,
+    /// Key that starts signing.
+    pub activated_kid: String,
+    /// When it starts signing (Unix seconds).
+    pub activates_at: i64,
+    /// Key that stops signing then, if any.
+    pub retired_kid: Option<String>,
+    /// The freshly published next key.
+    pub next_kid: String,
+    /// Keys dropped from the ring because nothing they signed is alive any more.
+    pub deleted_kids: Vec<String>,
+}
+
+impl KeyRing {
+    /// Loads the ring, creating the first active and next keys of every algorithm on a fresh
+    /// database.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        master: MasterKey,
+        timings: KeyTimings,
+    ) -> anyhow::Result<Self> {
+        let mut stored = store.list_keys().await?;
+        let missing: Vec<SigningAlg> = SigningAlg::ALL
+            .into_iter()
+            .filter(|alg| !stored.iter().any(|k| k.alg == alg.as_str()))
+            .collect();
+        if !missing.is_empty() {
+            let now = unix_now();
+            let mut changes = KeyRingChanges::default();
+            for alg in missing {
+                changes
+                    .insert
+                    .push(generate_key(&master, alg, now, Some(now)).await?);
+                changes
+                    .insert
+                    .push(generate_key(&master, alg, now, None).await?);
+            }
+            match store.apply_key_changes(&changes).await {
+                // Another node bootstrapped at the same moment: its keys are as good.
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            stored = store.list_keys().await?;
+        }
+        let snapshot = load_snapshot(&master, &stored)?;
+        Ok(Self {
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            store,
+            master,
+            timings,
+        })
+    }
+
+    /// Re-reads the ring from the database (called when the configuration generation moves).
+    pub async fn reload(&self) -> anyhow::Result<()> {
+        let stored = self.store.list_keys().await?;
+        let snapshot = load_snapshot(&self.master, &stored)?;
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Signs with the active key of `alg` at `now`, passing the signer to `sign`.
+    pub fn with_signer<R>(
+        &self,
+        alg: SigningAlg,
+        now: i64,
+        sign: impl FnOnce(ActiveSigner<'_>) -> R,
+    ) -> Option<R> {
+        let snapshot = self.current();
+        let key = snapshot
+            .keys
+            .iter()
+            .filter(|k| k.alg == alg && is_active(k.activated_at, k.retired_at, now))
+            .max_by_key(|k| (k.activated_at, k.created_at))?;
+        Some(sign(ActiveSigner {
+            kid: &key.kid,
+            signer: key.signer.as_ref(),
+        }))
+    }
+
+    /// Runs `verify` with the verifier of key `kid`, if the ring has it.
+    pub fn with_verifier<R>(
+        &self,
+        kid: &str,
+        verify: impl FnOnce(&dyn JwsVerifier) -> R,
+    ) -> Option<R> {
+        let snapshot = self.current();
+        let index = *snapshot.by_kid.get(kid)?;
+        Some(verify(snapshot.keys[index].verifier.as_ref()))
+    }
+
+    /// The JWKS document at `now`: next, active and recently retired keys.
+    pub fn jwks(&self, now: i64) -> serde_json::Value {
+        let snapshot = self.current();
+        let keys: Vec<&serde_json::Value> = snapshot
+            .keys
+            .iter()
+            .filter(|k| is_published(k.retired_at, now, self.timings.keep_retired))
+            .map(|k| &k.public_jwk)
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Rotates every algorithm: see the module documentation.
+    pub async fn rotate(&self, now: i64) -> anyhow::Result<Vec<RotationReport>> {
+        let stored = self.store.list_keys().await?;
+        let mut changes = KeyRingChanges::default();
+        let mut reports = Vec::new();
+        for alg in SigningAlg::ALL {
+            let fresh_next = generate_key(&self.master, alg, now, None).await?;
+            let (plan, report) = plan_rotation(&stored, alg, now, self.timings, fresh_next)?;
+            changes.insert.extend(plan.insert);
+            changes.activate.extend(plan.activate);
+            changes.retire.extend(plan.retire);
+            changes.delete.extend(plan.delete);
+            reports.push(report);
+        }
+        self.store
+            .apply_key_changes(&changes)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(why) => {
+                    anyhow::anyhow!(
+                        "another rotation ran at the same time ({why}); nothing was changed"
+                    )
+                }
+                other => other.into(),
+            })?;
+        self.reload().await?;
+        Ok(reports)
+    }
+}
+
+fn is_active(activated_at: Option<i64>, retired_at: Option<i64>, now: i64) -> bool {
+    activated_at.is_some_and(|a| a <= now) && retired_at.is_none_or(|r| r > now)
+}
+
+fn is_published(retired_at: Option<i64>, now: i64, keep_retired: i64) -> bool {
+    retired_at.is_none_or(|r| r + keep_retired > now)
+}
+
+/// Computes one algorithm's rotation: activate the oldest next key (not before it has been
+/// published for `publish_ahead`), retire the current active key at the same instant,
+/// publish `fresh_next`, and delete keys retired for longer than `keep_retired`.
+pub fn plan_rotation(
+    stored: &[StoredKey],
+    alg: SigningAlg,
+    now: i64,
+    timings: KeyTimings,
+    fresh_next: StoredKey,
+) -> anyhow::Result<(KeyRingChanges, RotationReport)> {
+    let of_alg: Vec<&StoredKey> = stored.iter().filter(|k| k.alg == alg.as_str()).collect();
+    if let Some(pending) = of_alg
+        .iter()
+        .find(|k| k.activated_at.is_some_and(|a| a > now))
+    {
+        anyhow::bail!(
+            "a {alg} rotation is already scheduled: key {} starts signing at {}; run rotate again after that",
+            pending.kid,
+            pending.activated_at.unwrap_or_default()
+        );
+    }
+    let active = of_alg
+        .iter()
+        .filter(|k| is_active(k.activated_at, k.retired_at, now))
+        .max_by_key(|k| (k.activated_at, k.created_at));
+    let mut changes = KeyRingChanges::default();
+    let next = match of_alg
+        .iter()
+        .filter(|k| k.activated_at.is_none())
+        .min_by_key(|k| k.created_at)
+    {
+        Some(next) => (*next).clone(),
+        None => {
+            // No published successor: the fresh key becomes it and waits its turn.
+            changes.insert.push(fresh_next.clone());
+            fresh_next.clone()
+        }
+    };
+    let activates_at = now.max(next.created_at + timings.publish_ahead);
+    changes.activate.push((next.kid.clone(), activates_at));
+    if let Some(active) = active {
+        changes.retire.push((active.kid.clone(), activates_at));
+    }
+    let new_next_kid = if next.kid == fresh_next.kid {
+        next.kid.clone()
+    } else {
+        changes.insert.push(fresh_next.clone());
+        fresh_next.kid
+    };
+    changes.delete = of_alg
+        .iter()
+        .filter(|k| !is_published(k.retired_at, now, timings.keep_retired))
+        .map(|k| k.kid.clone())
+        .collect();
+    let report = RotationReport {
+        alg: alg.to_string(),
+        activated_kid: next.kid,
+        activates_at,
+        retired_kid: active.map(|k| k.kid.clone()),
+        next_kid: new_next_kid,
+        deleted_kids: changes.delete.clone(),
+    };
+    Ok((changes, report))
+}
+
+/// Generates a key pair (on the blocking pool: RSA generation takes tens of milliseconds).
+async fn generate_key(
+    master: &MasterKey,
+    alg: SigningAlg,
+    now: i64,
+    activated_at: Option<i64>,
+) -> anyhow::Result<StoredKey> {
+    let mut private = tokio::task::spawn_blocking(move || match alg {
+        SigningAlg::RS256 => Jwk::generate_rsa_key(2048),
+        SigningAlg::ES256 => Jwk::generate_ec_key(EcCurve::P256),
+    })
+    .await??;
+    let kid = crate::secrets::random_token(16);
+    private.set_key_id(&kid);
+    private.set_algorithm(alg.as_str());
+    private.set_key_use("sig");
+    let public = private.to_public_key()?;
+    Ok(StoredKey {
+        kid,
+        alg: alg.to_string(),
+        private_jwe: master.seal(private.to_string().as_bytes())?,
+        public_jwk: public.to_string(),
+        created_at: now,
+        activated_at,
+        retired_at: None,
+    })
+}
+
+fn load_snapshot(master: &MasterKey, stored: &[StoredKey]) -> anyhow::Result<Snapshot> {
+    let mut keys = Vec::with_capacity(stored.len());
+    for key in stored {
+        let alg: SigningAlg = key.alg.parse()?;
+        let private = master.open(&key.private_jwe).map_err(|_| {
+            anyhow::anyhow!(
+                "signing key {} cannot be decrypted: the master key (GATEHOUSE_MASTER_KEY or \
+                 keys/master.key) is not the one the key ring was created with",
+                key.kid
+            )
+        })?;
+        let private = Jwk::from_bytes(&private)?;
+        let public = Jwk::from_bytes(key.public_jwk.as_bytes())?;
+        let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match alg {
+            SigningAlg::RS256 => (
+                Box::new(RS256.signer_from_jwk(&private)?),
+                Box::new(RS256.verifier_from_jwk(&public)?),
+            ),
+            SigningAlg::ES256 => (
+                Box::new(ES256.signer_from_jwk(&private)?),
+                Box::new(ES256.verifier_from_jwk(&public)?),
+            ),
+        };
+        keys.push(LoadedKey {
+            kid: key.kid.clone(),
+            alg,
+            created_at: key.created_at,
+            activated_at: key.activated_at,
+            retired_at: key.retired_at,
+            public_jwk: serde_json::from_str(&key.public_jwk)?,
+            signer,
+            verifier,
+        });
+    }
+    let by_kid = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.kid.clone(), i))
+        .collect();
+    Ok(Snapshot { keys, by_kid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str, created: i64, activated: Option<i64>, retired: Option<i64>) -> StoredKey {
+        StoredKey {
+            kid: kid.into(),
+            alg: "RS256".into(),
+            private_jwe: String::new(),
+            public_jwk: String::new(),
+            created_at: created,
+            activated_at: activated,
+            retired_at: retired,
+        }
+    }
+
+    const TIMINGS: KeyTimings = KeyTimings {
+        publish_ahead: 300,
+        keep_retired: 3900,
+    };
+
+    #[test]
+    fn rotation_activates_the_published_next_key_and_retires_the_active_one() {
+        let ring = [key("a", 0, Some(0), None), key("n", 0, None, None)];
+        let (changes, report) = plan_rotation(
+            &ring,
+            SigningAlg::RS256,
+            10_000,
+            TIMINGS,
+            key("f", 10_000, None, None),
+        )
+        .unwrap();
+        assert_eq!(changes.activate, vec![("n".to_owned(), 10_000)]);
+        assert_eq!(changes.retire, vec![("a".to_owned(), 10_000)]);
+        assert_eq!(changes.insert.len(), 1);
+        assert_eq!(report.next_kid, "f");
+    }
+
+    #[test]
+    fn a_recently_published_key_waits_until_caches_have_seen_it() {
+        let ring = [key("a", 0, Some(0), None), key("n", 9_900, None, None)];
+        let (changes, _) = plan_rotation(
+            &ring,
+            SigningAlg::RS256,
+            10_000,
+            TIMINGS,
+            key("f", 10_000, None, None),
+        )
+        .unwrap();
+        assert_eq!(changes.activate, vec![("n".to_owned(), 10_200)]);
+        assert_eq!(changes.retire, vec![("a".to_owned(), 10_200)]);
+    }
+
+    #[test]
+    fn a_second_rotation_before_the_first_takes_effect_is_refused() {
+        let ring = [
+            key("a", 0, Some(0), Some(500)),
+            key("n", 0, Some(500), None),
+        ];
+        assert!(
+            plan_rotation(
+                &ring,
+                SigningAlg::RS256,
+                400,
+                TIMINGS,
+                key("f", 400, None, None)
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn long_retired_keys_are_deleted_and_recent_ones_kept() {
+        let ring = [
+            key("old", 0, Some(0), Some(100)),
+            key("recent", 0, Some(100), Some(9_000)),
+            key("a", 0, Some(9_000), None),
+            key("n", 0, None, None),
+        ];
+        let (changes, _) = plan_rotation(
+            &ring,
+            SigningAlg::RS256,
+            10_000,
+            TIMINGS,
+            key("f", 10_000, None, None),
+        )
+        .unwrap();
+        assert_eq!(changes.delete, vec!["old".to_owned()]);
+        assert!(is_published(Some(9_000), 10_000, TIMINGS.keep_retired));
+    }
+}

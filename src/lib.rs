@@ -1,0 +1,30 @@
+//! Gatehouse: a multi-tenant OpenID Connect provider and SAML 2.0 identity provider for
+//! business-to-business collaboration.
+//!
+//! The crate is a library with a thin binary (`src/main.rs`). [`startup::Application`] is the one
+//! entry point both the binary and the integration tests use. Every sign-in, whatever protocol
+//! started it, walks the shared [`journey`]; protocol modules ([`oidc`]) only translate requests
+//! into journey transactions and journey outcomes back into protocol responses.
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod ephemeral;
+pub mod error;
+pub mod health;
+pub mod journey;
+pub mod keys;
+pub mod oidc;
+pub mod secrets;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;
+pub mod web;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,489 @@
+//! The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1, RFC 9700): validates the
+//! request, hands it to the sign-in journey, and, as the journey's OIDC back door, answers
+//! with a code.
+//!
+//! Until the client and its redirect URI are validated every error is an HTML page (never a
+//! redirect: SECURITY.md A.1, A.3, A.4); after that, errors go back to the client with `iss`
+//! and `state`.
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::claims;
+use super::params::Params;
+use super::respond::{ResponseMode, ReturnTo};
+use crate::domain::app::{App, GrantType};
+use crate::domain::scope::Scopes;
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::ephemeral::Json;
+use crate::error::{AppError, ErrorPage};
+use crate::journey::{self, Evidence, ProtocolRequest, Requirements};
+use crate::secrets;
+use crate::startup::AppState;
+use crate::store::Grant;
+
+/// How long a redeemed code's grant is remembered, to revoke it if the code is replayed.
+pub const CODE_REPLAY_MEMORY: Duration = Duration::from_secs(600);
+
+/// A validated authorization request, carried through the journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    /// Tenant.
+    pub tenant_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Client display name (for the pages).
+    pub app_name: String,
+    /// Redirect URI as sent (validated against the registration).
+    pub redirect_uri: String,
+    /// Response mode.
+    pub response_mode: ResponseMode,
+    /// Scopes that will be granted.
+    pub scope: Scopes,
+    /// Client state.
+    pub state: Option<String>,
+    /// Nonce for the ID token.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// `prompt` values.
+    pub prompt: Vec<String>,
+    /// `max_age`.
+    pub max_age: Option<i64>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `acr_values`, in order of preference.
+    pub acr_values: Vec<String>,
+    /// The user an `id_token_hint` named (object id).
+    pub hint_user: Option<String>,
+}
+
+impl AuthorizeRequest {
+    fn has_prompt(&self, value: &str) -> bool {
+        self.prompt.iter().any(|p| p == value)
+    }
+
+    /// What this request demands of the journey.
+    pub fn requirements(&self) -> Requirements {
+        Requirements {
+            fresh_login: self.has_prompt("login") || self.has_prompt("select_account"),
+            max_age: self.max_age,
+            expected_user: self.hint_user.clone(),
+            consent: self.has_prompt("consent"),
+            login_hint: self.login_hint.clone(),
+        }
+    }
+
+    /// Where the answer goes.
+    pub fn return_to(&self) -> ReturnTo {
+        ReturnTo {
+            redirect_uri: self.redirect_uri.clone(),
+            mode: self.response_mode,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// What a code stands for, kept in the ephemeral store under `code:{sha256(code)}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRecord {
+    /// The grant the code belongs to.
+    pub grant_id: String,
+    /// Client it was issued to.
+    pub client_id: String,
+    /// Redirect URI of the request (must be repeated at the token endpoint).
+    pub redirect_uri: String,
+    /// PKCE challenge.
+    pub code_challenge: String,
+    /// Issue time.
+    pub issued_at: i64,
+}
+
+/// What is remembered of a code after it is redeemed, to recognise a replay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedeemedCode {
+    /// The grant to revoke on replay.
+    pub grant_id: String,
+    /// Client it was issued to.
+    pub client_id: String,
+    /// PKCE challenge (a replay must prove the verifier before anything is revoked).
+    pub code_challenge: String,
+}
+
+/// `code:{hash}`.
+pub fn code_key(code: &str) -> String {
+    format!("code:{}", secrets::hash_secret(code))
+}
+
+/// `codegrant:{hash}`.
+pub fn redeemed_key(code: &str) -> String {
+    format!("codegrant:{}", secrets::hash_secret(code))
+}
+
+fn error_page(title: &'static str, message: &str) -> AppError {
+    ErrorPage::bad_request(title, message).into()
+}
+
+/// `GET /{tenant}/oauth2/authorize`.
+pub async fn get_authorize(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    authorize(state, slug, headers, params).await
+}
+
+/// `POST /{tenant}/oauth2/authorize` (form-encoded, OIDC Core §3.1.2.1).
+pub async fn post_authorize(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    authorize(state, slug, headers, Params::parse(&body)).await
+}
+
+async fn authorize(
+    state: AppState,
+    slug: String,
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let issuer = state.issuer(&tenant.slug);
+    let (app, redirect_uri) = client_and_redirect(&state, &tenant, &params).await?;
+    let mode = match params.get("response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => {
+            let back = ReturnTo {
+                redirect_uri,
+                mode: ResponseMode::Query,
+                state: params.get("state").map(str::to_owned),
+            };
+            return Ok(back.error(
+                &issuer,
+                "invalid_request",
+                "response_mode must be query or form_post",
+            ));
+        }
+    };
+    let back = ReturnTo {
+        redirect_uri: redirect_uri.clone(),
+        mode,
+        state: params.get("state").map(str::to_owned),
+    };
+    let request = match validate(&state, &tenant, &issuer, &app, redirect_uri, mode, &params) {
+        Ok(request) => request,
+        Err((error, description)) => return Ok(back.error(&issuer, error, &description)),
+    };
+    let requirements = request.requirements();
+    let evidence = journey::session_evidence(&state, &headers, &tenant, &requirements).await?;
+    if request.has_prompt("none") {
+        return match evidence {
+            Some(evidence) => complete(&state, &tenant, &request, &evidence).await,
+            None => Ok(back.error(
+                &issuer,
+                "login_required",
+                "no usable sign-in session for this request",
+            )),
+        };
+    }
+    journey::start(
+        &state,
+        &headers,
+        &tenant,
+        ProtocolRequest::Oidc(request),
+        evidence,
+    )
+    .await
+}
+
+/// Finds the client and checks the redirect URI; failures are pages, never redirects.
+async fn client_and_redirect(
+    state: &AppState,
+    tenant: &Tenant,
+    params: &Params,
+) -> Result<(std::sync::Arc<App>, String), AppError> {
+    for name in ["client_id", "redirect_uri"] {
+        if params.is_repeated(name) {
+            return Err(error_page(
+                "Invalid request",
+                &format!("The request repeats the {name} parameter."),
+            ));
+        }
+    }
+    let unknown_client = || {
+        error_page(
+            "Unknown application",
+            "The application that sent you here is not registered with this organisation.",
+        )
+    };
+    let client_id = params.get("client_id").ok_or_else(unknown_client)?;
+    let app = state
+        .directory
+        .app(client_id)
+        .await?
+        .filter(|app| app.tenant_id == tenant.id && app.enabled)
+        .ok_or_else(unknown_client)?;
+    let redirect_uri = params.get("redirect_uri").ok_or_else(|| {
+        error_page(
+            "Invalid request",
+            "The application did not say where to send you back (redirect_uri is required).",
+        )
+    })?;
+    if app.match_redirect_uri(redirect_uri).is_none() {
+        tracing::info!(client_id = %app.client_id, "authorization request with an unregistered redirect_uri");
+        return Err(error_page(
+            "Invalid redirect",
+            "The application asked to send you back to an address it has not registered. You have not been redirected.",
+        ));
+    }
+    Ok((app, redirect_uri.to_owned()))
+}
+
+type Refusal = (&'static str, String);
+
+fn refuse<T>(error: &'static str, description: impl Into<String>) -> Result<T, Refusal> {
+    Err((error, description.into()))
+}
+
+/// Validates everything after the client and redirect URI (RFC 6749 §4.1.1, OIDC Core
+/// §3.1.2.1, RFC 7636, OIDC Core §6).
+fn validate(
+    state: &AppState,
+    tenant: &Tenant,
+    issuer: &str,
+    app: &App,
+    redirect_uri: String,
+    response_mode: ResponseMode,
+    params: &Params,
+) -> Result<AuthorizeRequest, Refusal> {
+    if let Some(name) = params.first_repeated() {
+        return refuse(
+            "invalid_request",
+            format!("the {name} parameter is repeated"),
+        );
+    }
+    if params.get("request").is_some() {
+        return refuse("request_not_supported", "request objects are not supported");
+    }
+    if params.get("request_uri").is_some() {
+        return refuse("request_uri_not_supported", "request_uri is not supported");
+    }
+    if params.get("registration").is_some() {
+        return refuse(
+            "registration_not_supported",
+            "registration is not supported",
+        );
+    }
+    match params.get("response_type") {
+        None => return refuse("invalid_request", "response_type is required"),
+        Some("code") => {}
+        Some(_) => {
+            return refuse(
+                "unsupported_response_type",
+                "only the authorization code flow (response_type=code) is offered",
+            );
+        }
+    }
+    if !app.allows(GrantType::AuthorizationCode) {
+        return refuse(
+            "unauthorized_client",
+            "this client may not use the authorization code flow",
+        );
+    }
+    let requested = Scopes::parse(params.get("scope").unwrap_or(""))
+        .or_else(|e| refuse("invalid_scope", e.to_string()))?;
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, _) => {
+            return refuse(
+                "invalid_request",
+                "code challenge required (PKCE with S256)",
+            );
+        }
+        (Some(_), None | Some("plain")) => {
+            return refuse("invalid_request", "code_challenge_method must be S256");
+        }
+        (Some(_), Some(method)) if method != "S256" => {
+            return refuse("invalid_request", "code_challenge_method must be S256");
+        }
+        (Some(challenge), Some(_)) => {
+            if !is_pkce_value(challenge) {
+                return refuse("invalid_request", "code_challenge is malformed");
+            }
+            challenge.to_owned()
+        }
+    };
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(unknown) = prompt
+        .iter()
+        .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
+        return refuse(
+            "invalid_request",
+            format!("unsupported prompt value {unknown}"),
+        );
+    }
+    if prompt.len() > 1 && prompt.iter().any(|p| p == "none") {
+        return refuse(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(value) => match value.parse::<i64>() {
+            Ok(seconds) if seconds >= 0 => Some(seconds),
+            _ => return refuse("invalid_request", "max_age must be a non-negative integer"),
+        },
+    };
+    if let Some(claims) = params.get("claims")
+        && !serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|v| v.is_object())
+    {
+        return refuse("invalid_request", "claims must be a JSON object");
+    }
+    let bounded = |name: &str, max: usize| -> Result<Option<String>, Refusal> {
+        match params.get(name) {
+            Some(value) if value.len() > max => refuse(
+                "invalid_request",
+                format!("{name} is longer than {max} characters"),
+            ),
+            other => Ok(other.map(str::to_owned)),
+        }
+    };
+    let hint_user = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => match claims::verify_id_token_hint(state, issuer, hint) {
+            Ok(verified) => verified.str("oid").map(str::to_owned),
+            Err(_) => {
+                return refuse(
+                    "invalid_request",
+                    "id_token_hint is not an ID token issued here",
+                );
+            }
+        },
+    };
+    Ok(AuthorizeRequest {
+        tenant_id: tenant.id.clone(),
+        client_id: app.client_id.clone(),
+        app_name: app.name.clone(),
+        redirect_uri,
+        response_mode,
+        scope: requested.grantable_to_user(),
+        state: bounded("state", 4096)?,
+        nonce: bounded("nonce", 1024)?,
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: bounded("login_hint", 254)?,
+        acr_values: bounded("acr_values", 1024)?
+            .map(|v| {
+                v.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        hint_user,
+    })
+}
+
+/// Whether `value` is a PKCE verifier or S256 challenge: 43–128 characters of
+/// `[A-Za-z0-9-._~]` (RFC 7636 §4.1, §4.2).
+pub fn is_pkce_value(value: &str) -> bool {
+    (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// The journey's OIDC back door: records the grant, mints a single-use code bound to the
+/// client, redirect URI and PKCE challenge, and sends it to the client.
+pub async fn complete(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizeRequest,
+    evidence: &Evidence,
+) -> Result<Response, AppError> {
+    let issuer = state.issuer(&tenant.slug);
+    let back = request.return_to();
+    let app = state.directory.app(&request.client_id).await?;
+    if !app.is_some_and(|app| app.enabled && app.tenant_id == tenant.id) {
+        return Ok(back.error(
+            &issuer,
+            "unauthorized_client",
+            "the application is no longer enabled",
+        ));
+    }
+    let now = unix_now();
+    let tokens = &state.config.tokens;
+    let grant = Grant {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        client_id: request.client_id.clone(),
+        user_id: Some(evidence.user.id.clone()),
+        session_id: Some(evidence.session_id.clone()),
+        scope: request.scope.to_string(),
+        auth_time: evidence.auth_time,
+        amr: evidence.amr.clone(),
+        acr: evidence.acr.clone(),
+        nonce: request.nonce.clone(),
+        user_stamp: Some(evidence.user.security_stamp.clone()),
+        created_at: now,
+        expires_at: now + (tokens.code_ttl + tokens.access_token_ttl) as i64,
+        revoked_at: None,
+    };
+    state.store.create_grant(&grant).await?;
+    let code = secrets::new_secret();
+    let json = Json(state.ephemeral.as_ref());
+    json.put(
+        &redeemed_key(&code),
+        &RedeemedCode {
+            grant_id: grant.id.clone(),
+            client_id: request.client_id.clone(),
+            code_challenge: request.code_challenge.clone(),
+        },
+        CODE_REPLAY_MEMORY,
+    )
+    .await?;
+    json.put(
+        &code_key(&code),
+        &CodeRecord {
+            grant_id: grant.id,
+            client_id: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            issued_at: now,
+        },
+        Duration::from_secs(tokens.code_ttl),
+    )
+    .await?;
+    back.code(&issuer, &code)
+}
+
+/// The journey's OIDC answer when the user declines.
+pub fn declined(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
+    request.return_to().error(
+        &state.issuer(&tenant.slug),
+        "access_denied",
+        "the user declined the request",
+    )
+}

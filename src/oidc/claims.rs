@@ -1,0 +1,232 @@
+//! What Gatehouse's tokens say: ID token claims (OIDC Core §2), RFC 9068 access-token claims,
+//! userinfo claims by scope (OIDC Core §5.4), the pairwise `sub`, and validation of our own
+//! tokens when they come back (access tokens, `id_token_hint`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::domain::scope::{EMAIL, OPENID, PROFILE, Scopes};
+use crate::domain::user::User;
+use crate::startup::AppState;
+use crate::tokens::{TYP_ACCESS_TOKEN, TokenError, Verified};
+
+/// The subject of a user as seen by one client: pairwise per application, like Entra, so two
+/// apps cannot correlate users by `sub` (OIDC Core §8.1). `oid` stays the stable id.
+pub fn pairwise_sub(tenant_id: &str, client_id: &str, user_id: &str) -> String {
+    let digest = Sha256::digest(format!("{tenant_id}\u{1f}{client_id}\u{1f}{user_id}"));
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// The user claims a set of scopes grants (profile, email), for ID tokens and userinfo.
+pub fn user_claims(user: &User, scopes: &Scopes, claims: &mut Map<String, Value>) {
+    if scopes.contains(PROFILE) {
+        claims.insert("name".into(), json!(user.display_name));
+        if let Some(given) = &user.given_name {
+            claims.insert("given_name".into(), json!(given));
+        }
+        if let Some(family) = &user.family_name {
+            claims.insert("family_name".into(), json!(family));
+        }
+        claims.insert("preferred_username".into(), json!(user.upn));
+        claims.insert("updated_at".into(), json!(user.updated_at));
+    }
+    if scopes.contains(EMAIL) {
+        claims.insert("email".into(), json!(user.email));
+        claims.insert("email_verified".into(), json!(user.email_verified));
+    }
+}
+
+/// Facts about one sign-in that tokens repeat.
+#[derive(Debug, Clone)]
+pub struct SignInFacts<'a> {
+    /// Issuer.
+    pub issuer: &'a str,
+    /// Tenant id.
+    pub tenant_id: &'a str,
+    /// Client.
+    pub client_id: &'a str,
+    /// Grant id.
+    pub grant_id: &'a str,
+    /// Browser session.
+    pub session_id: Option<&'a str>,
+    /// Granted scopes.
+    pub scopes: &'a Scopes,
+    /// Authentication time.
+    pub auth_time: i64,
+    /// Methods.
+    pub amr: &'a [String],
+    /// Assurance level.
+    pub acr: &'a str,
+}
+
+/// ID token claims.
+pub fn id_token(
+    facts: &SignInFacts<'_>,
+    user: &User,
+    nonce: Option<&str>,
+    access_token: &str,
+    now: i64,
+    ttl: u64,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(facts.issuer));
+    claims.insert(
+        "sub".into(),
+        json!(pairwise_sub(facts.tenant_id, facts.client_id, &user.id)),
+    );
+    claims.insert("aud".into(), json!(facts.client_id));
+    claims.insert("exp".into(), json!(now + ttl as i64));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("auth_time".into(), json!(facts.auth_time));
+    if let Some(nonce) = nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    claims.insert("amr".into(), json!(facts.amr));
+    claims.insert("acr".into(), json!(facts.acr));
+    claims.insert("at_hash".into(), json!(at_hash(access_token)));
+    claims.insert("tid".into(), json!(facts.tenant_id));
+    claims.insert("oid".into(), json!(user.id));
+    claims.insert("acct".into(), json!(user.user_type.acct()));
+    if let Some(sid) = facts.session_id {
+        claims.insert("sid".into(), json!(sid));
+    }
+    user_claims(user, facts.scopes, &mut claims);
+    claims
+}
+
+/// Access-token claims for a user (RFC 9068 §2.2).
+pub fn user_access_token(
+    facts: &SignInFacts<'_>,
+    user: &User,
+    now: i64,
+    ttl: u64,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(facts.issuer));
+    claims.insert("exp".into(), json!(now + ttl as i64));
+    claims.insert("aud".into(), json!(facts.client_id));
+    claims.insert(
+        "sub".into(),
+        json!(pairwise_sub(facts.tenant_id, facts.client_id, &user.id)),
+    );
+    claims.insert("client_id".into(), json!(facts.client_id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("jti".into(), json!(crate::secrets::random_token(16)));
+    claims.insert("scope".into(), json!(facts.scopes.to_string()));
+    claims.insert("auth_time".into(), json!(facts.auth_time));
+    claims.insert("acr".into(), json!(facts.acr));
+    claims.insert("amr".into(), json!(facts.amr));
+    claims.insert("tid".into(), json!(facts.tenant_id));
+    claims.insert("oid".into(), json!(user.id));
+    claims.insert("gid".into(), json!(facts.grant_id));
+    if let Some(sid) = facts.session_id {
+        claims.insert("sid".into(), json!(sid));
+    }
+    claims
+}
+
+/// Access-token claims for a client acting on its own behalf (client credentials). The
+/// subject is the `client_id`, a UUID, which can never equal a user's pairwise `sub` (a
+/// 43-character base64url digest): SECURITY.md C.30.
+pub fn client_access_token(
+    issuer: &str,
+    tenant_id: &str,
+    client_id: &str,
+    scopes: &Scopes,
+    now: i64,
+    ttl: u64,
+) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("exp".into(), json!(now + ttl as i64));
+    claims.insert("aud".into(), json!(client_id));
+    claims.insert("sub".into(), json!(client_id));
+    claims.insert("client_id".into(), json!(client_id));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("jti".into(), json!(crate::secrets::random_token(16)));
+    if !scopes.is_empty() {
+        claims.insert("scope".into(), json!(scopes.to_string()));
+    }
+    claims.insert("tid".into(), json!(tenant_id));
+    claims
+}
+
+/// An access token of ours, checked: signature, `typ: at+jwt`, issuer of this tenant, not
+/// expired. Revocation is checked by the caller against the store.
+pub fn verify_access_token(
+    state: &AppState,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<Verified, TokenError> {
+    let verified = state.tokens.verify(token)?;
+    if verified.typ.as_deref() != Some(TYP_ACCESS_TOKEN) {
+        return Err(TokenError::Invalid("not an access token"));
+    }
+    if verified.str("iss") != Some(issuer) {
+        return Err(TokenError::Invalid("issued by another tenant"));
+    }
+    match verified.int("exp") {
+        Some(exp) if exp > now => {}
+        _ => return Err(TokenError::Invalid("expired")),
+    }
+    if verified.int("iat").is_some_and(|iat| iat > now + 300) {
+        return Err(TokenError::Invalid("issued in the future"));
+    }
+    Ok(verified)
+}
+
+/// An `id_token_hint`: an ID token we issued for this tenant (it may have expired, OIDC Core
+/// §3.1.2.1). Tokens of other issuers, altered tokens and `alg: none` are refused.
+pub fn verify_id_token_hint(
+    state: &AppState,
+    issuer: &str,
+    hint: &str,
+) -> Result<Verified, TokenError> {
+    let verified = state.tokens.verify(hint)?;
+    if verified.typ.as_deref() == Some(TYP_ACCESS_TOKEN) {
+        return Err(TokenError::Invalid("an access token is not an ID token"));
+    }
+    if verified.str("iss") != Some(issuer) {
+        return Err(TokenError::Invalid("issued by another tenant"));
+    }
+    Ok(verified)
+}
+
+/// Whether a scope set is an OpenID Connect one.
+pub fn is_openid(scopes: &Scopes) -> bool {
+    scopes.contains(OPENID)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise_subjects_differ_per_client_and_fit_the_limit() {
+        let a = pairwise_sub("t", "app-a", "u");
+        let b = pairwise_sub("t", "app-b", "u");
+        assert_ne!(a, b);
+        assert_eq!(a, pairwise_sub("t", "app-a", "u"));
+        assert!(a.len() <= 255 && a.is_ascii());
+        assert_eq!(a.len(), 43);
+    }
+
+    #[test]
+    fn at_hash_matches_the_oidc_example_construction() {
+        // OIDC Core A.3: at_hash of "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y" is
+        // "77QmUPtjPfzWtF2AnpK9RQ" (RS256).
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

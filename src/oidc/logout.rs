@@ -1,0 +1,216 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+//!
+//! With a valid `id_token_hint` for the signed-in user the session ends at once and, if the
+//! client named a registered `post_logout_redirect_uri`, the browser goes back there with
+//! `state`. Without a hint nothing happens until the user confirms on a page (so a cross-site
+//! GET cannot sign anyone out), and there is never a redirect. A bad hint, a mismatched
+//! `client_id` or an unregistered redirect gives an error page and no redirect (SECURITY.md
+//! F.48–F.50).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use super::claims;
+use super::params::Params;
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::error::{AppError, ErrorPage};
+use crate::journey::{see_other, session};
+use crate::secrets;
+use crate::startup::AppState;
+use crate::web::{self, Page, cookies};
+
+/// `GET /{tenant}/oauth2/logout`.
+pub async fn get_logout(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    logout(&state, &tenant, &headers, &params).await
+}
+
+/// `POST /{tenant}/oauth2/logout`: an RP's form post, or the user's confirmation.
+pub async fn post_logout(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let params = Params::parse(&body);
+    if params.get("confirm").is_some() {
+        return confirmed(&state, &tenant, &headers, &params).await;
+    }
+    logout(&state, &tenant, &headers, &params).await
+}
+
+fn refuse(message: &str) -> AppError {
+    ErrorPage::bad_request("Sign-out request refused", message).into()
+}
+
+async fn logout(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, AppError> {
+    if let Some(name) = params.first_repeated() {
+        return Err(refuse(&format!(
+            "The request repeats the {name} parameter."
+        )));
+    }
+    let issuer = state.issuer(&tenant.slug);
+    let hint = match params.get("id_token_hint") {
+        Some(raw) => Some(
+            claims::verify_id_token_hint(state, &issuer, raw)
+                .map_err(|_| refuse("The ID token hint was not issued by this organisation."))?,
+        ),
+        None => None,
+    };
+    let hint_client = hint.as_ref().and_then(|h| h.str("aud").map(str::to_owned));
+    let client_id = match (params.get("client_id"), hint_client.as_deref()) {
+        (Some(given), Some(from_hint)) if given != from_hint => {
+            return Err(refuse("The client_id does not match the ID token hint."));
+        }
+        (Some(given), _) => Some(given.to_owned()),
+        (None, from_hint) => from_hint.map(str::to_owned),
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            if hint.is_none() {
+                return Err(refuse(
+                    "A return address needs an ID token hint; you have not been redirected.",
+                ));
+            }
+            let app = match client_id.as_deref() {
+                Some(id) => state.directory.app(id).await?,
+                None => None,
+            };
+            match app.filter(|app| app.tenant_id == tenant.id) {
+                Some(app) if app.has_post_logout_redirect_uri(uri) => Some(uri.to_owned()),
+                _ => {
+                    return Err(refuse(
+                        "The application asked to send you to an address it has not registered; you have not been redirected.",
+                    ));
+                }
+            }
+        }
+    };
+    let current = session::current(state, headers, &tenant.id).await?;
+    let Some(hint) = hint else {
+        // No proof the request comes from the user's app: ask first.
+        return match current {
+            Some(_) => confirmation_page(state, tenant, headers).await,
+            None => signed_out_page(tenant),
+        };
+    };
+    if let Some(current) = &current {
+        if hint.str("oid") != Some(current.user_id.as_str()) {
+            // The hint names someone else: do not end this user's session silently.
+            return confirmation_page(state, tenant, headers).await;
+        }
+        state.store.end_session(&current.id, unix_now()).await?;
+        tracing::info!(tenant = %tenant.slug, "signed out by relying party");
+    }
+    match redirect {
+        Some(uri) => {
+            let target = match params.get("state") {
+                Some(value) => {
+                    let separator = if uri.contains('?') { '&' } else { '?' };
+                    let encoded = url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("state", value)
+                        .finish();
+                    format!("{uri}{separator}{encoded}")
+                }
+                None => uri,
+            };
+            Ok(see_other(&target))
+        }
+        None => signed_out_page(tenant),
+    }
+}
+
+fn signed_out_page(tenant: &Tenant) -> Result<Response, AppError> {
+    let page = Page::new(
+        "logout.html",
+        minijinja::context! { title => "Signed out", tenant_name => &tenant.name, confirm => false },
+    )?;
+    Ok(page.into_response())
+}
+
+fn confirm_key(csrf: &str) -> String {
+    format!("logout:{}", secrets::hash_secret(csrf))
+}
+
+async fn confirmation_page(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let csrf = secrets::new_secret();
+    let (browser, set_cookie) = match state.cookies.read(headers, cookies::BROWSER) {
+        Some(value) => (secrets::hash_secret(value), None),
+        None => {
+            let value = secrets::new_secret();
+            (
+                secrets::hash_secret(&value),
+                Some(state.cookies.set(cookies::BROWSER, &value, None)),
+            )
+        }
+    };
+    state
+        .ephemeral
+        .put(
+            &confirm_key(&csrf),
+            format!("{}|{browser}", tenant.id),
+            Duration::from_secs(600),
+        )
+        .await?;
+    let page = Page::new(
+        "logout.html",
+        minijinja::context! {
+            title => "Sign out", tenant_name => &tenant.name, confirm => true, csrf,
+            action => format!("/{}/oauth2/logout", tenant.slug),
+        },
+    )?;
+    let mut response = page.into_response();
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+async fn confirmed(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, AppError> {
+    if !web::same_origin_post(headers, &state.config.public_origin()) {
+        return Err(AppError::Forbidden("cross-site sign-out confirmation"));
+    }
+    let csrf = params.get("csrf").unwrap_or("");
+    let expected = state
+        .cookies
+        .read(headers, cookies::BROWSER)
+        .map(|b| format!("{}|{}", tenant.id, secrets::hash_secret(b)));
+    let stored = state.ephemeral.take(&confirm_key(csrf)).await?;
+    if stored.is_none() || stored != expected {
+        return Err(AppError::Forbidden(
+            "sign-out confirmation without its CSRF token",
+        ));
+    }
+    if let Some(current) = session::current(state, headers, &tenant.id).await? {
+        state.store.end_session(&current.id, unix_now()).await?;
+        tracing::info!(tenant = %tenant.slug, "signed out by the user");
+    }
+    signed_out_page(tenant)
+}

@@ -1,0 +1,387 @@
+//! The token endpoint (RFC 6749 §3.2): authorization code with PKCE, refresh with rotation
+//! and family revocation on reuse, client credentials. Responses carry
+//! `Cache-Control: no-store` (SECURITY.md C.29).
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::authorize::{CodeRecord, RedeemedCode, code_key, is_pkce_value, redeemed_key};
+use super::claims::{self, SignInFacts};
+use super::client_auth::{self, AuthenticatedClient};
+use super::error::OAuthError;
+use super::params::Params;
+use crate::domain::app::{App, GrantType};
+use crate::domain::scope::{OFFLINE_ACCESS, Scopes};
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::domain::user::User;
+use crate::ephemeral::Json;
+use crate::error::AppError;
+use crate::secrets;
+use crate::startup::AppState;
+use crate::store::{Grant, RefreshOutcome, RefreshToken, StoreError};
+use crate::tokens::{TYP_ACCESS_TOKEN, TYP_JWT};
+use crate::web;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+impl IntoResponse for TokenResponse {
+    fn into_response(self) -> Response {
+        (
+            [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
+            axum::Json(self),
+        )
+            .into_response()
+    }
+}
+
+/// `POST /{tenant}/oauth2/token`.
+pub async fn post_token(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant_for_api(&state, &slug).await?;
+    let params = super::form_params(&headers, &body)?;
+    if let Some(name) = params.first_repeated() {
+        return Err(
+            OAuthError::invalid_request(format!("the {name} parameter is repeated")).into(),
+        );
+    }
+    let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
+    let client = client_auth::authenticate(&state, &tenant, &headers, &params, ip).await?;
+    let response = match params.get("grant_type") {
+        Some("authorization_code") => authorization_code(&state, &tenant, &client, &params).await?,
+        Some("refresh_token") => refresh(&state, &tenant, &client, &params).await?,
+        Some("client_credentials") => client_credentials(&state, &tenant, &client, &params)?,
+        Some(_) => {
+            return Err(OAuthError::unsupported_grant_type(
+                "supported grants: authorization_code, refresh_token, client_credentials",
+            )
+            .into());
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is required").into()),
+    };
+    Ok(response.into_response())
+}
+
+fn require_grant(app: &App, grant: GrantType) -> Result<(), OAuthError> {
+    if app.allows(grant) {
+        Ok(())
+    } else {
+        Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {grant} grant"
+        )))
+    }
+}
+
+/// The authorization-code grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
+async fn authorization_code(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    params: &Params,
+) -> Result<TokenResponse, AppError> {
+    require_grant(&client.app, GrantType::AuthorizationCode)?;
+    let code = params
+        .get("code")
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let verifier = params.get("code_verifier");
+    if verifier.is_some_and(|v| !is_pkce_value(v)) {
+        return Err(OAuthError::invalid_grant("code_verifier is malformed").into());
+    }
+    let proves = |challenge: &str| {
+        verifier.is_some_and(|v| {
+            secrets::constant_time_eq(&secrets::sha256_b64url(v.as_bytes()), challenge)
+        })
+    };
+    let json = Json(state.ephemeral.as_ref());
+    let Some(record) = json.take::<CodeRecord>(&code_key(code)).await? else {
+        // Unknown, expired or already redeemed. If it was redeemed and the caller proves it is
+        // the same client with the right verifier, the code leaked: revoke what it issued
+        // (SECURITY.md B.22). Anyone else learns nothing and revokes nothing.
+        if let Some(redeemed) = json.get::<RedeemedCode>(&redeemed_key(code)).await?
+            && redeemed.client_id == client.app.client_id
+            && proves(&redeemed.code_challenge)
+        {
+            state
+                .store
+                .revoke_grant(&redeemed.grant_id, unix_now())
+                .await?;
+            tracing::warn!(client_id = %client.app.client_id, "authorization code replayed; its grant is revoked");
+        }
+        return Err(
+            OAuthError::invalid_grant("the code is invalid, expired or already used").into(),
+        );
+    };
+    if record.client_id != client.app.client_id {
+        return Err(OAuthError::invalid_grant("the code was issued to another client").into());
+    }
+    if params.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        )
+        .into());
+    }
+    if verifier.is_none() {
+        return Err(OAuthError::invalid_grant("code_verifier is required").into());
+    }
+    if !proves(&record.code_challenge) {
+        return Err(
+            OAuthError::invalid_grant("code_verifier does not match the code challenge").into(),
+        );
+    }
+    let now = unix_now();
+    if now - record.issued_at > state.config.tokens.code_ttl as i64 {
+        return Err(OAuthError::invalid_grant("the code has expired").into());
+    }
+    let grant = state.store.grant_by_id(&record.grant_id).await?;
+    let user = live_user(state, tenant, &grant).await?;
+    let refresh = grant_refresh_token(state, &client.app, &grant, now).await?;
+    let nonce = grant.nonce.clone();
+    issue_user_tokens(
+        state,
+        tenant,
+        &client.app,
+        &grant,
+        &user,
+        nonce.as_deref(),
+        refresh,
+        now,
+    )
+}
+
+/// The grant's user, if the grant is still good: not revoked, user present and enabled,
+/// credentials unchanged since (SECURITY.md C.33).
+async fn live_user(state: &AppState, tenant: &Tenant, grant: &Grant) -> Result<User, AppError> {
+    let dead = || OAuthError::invalid_grant("the grant is no longer valid");
+    if grant.revoked_at.is_some() || grant.tenant_id != tenant.id {
+        return Err(dead().into());
+    }
+    let user_id = grant.user_id.as_deref().ok_or_else(dead)?;
+    let user = match state.store.user_by_id(&tenant.id, user_id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Err(dead().into()),
+        Err(e) => return Err(e.into()),
+    };
+    if !user.account_enabled || grant.user_stamp.as_deref() != Some(user.security_stamp.as_str()) {
+        return Err(dead().into());
+    }
+    Ok(user)
+}
+
+/// A new refresh token for the grant, when `offline_access` was granted and the client may
+/// refresh.
+async fn grant_refresh_token(
+    state: &AppState,
+    app: &App,
+    grant: &Grant,
+    now: i64,
+) -> Result<Option<String>, AppError> {
+    let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
+    if !scopes.contains(OFFLINE_ACCESS) || !app.allows(GrantType::RefreshToken) {
+        return Ok(None);
+    }
+    let token = secrets::new_secret();
+    state
+        .store
+        .issue_refresh_token(&new_refresh_record(state, &token, &grant.id, now))
+        .await?;
+    Ok(Some(token))
+}
+
+fn new_refresh_record(state: &AppState, token: &str, grant_id: &str, now: i64) -> RefreshToken {
+    RefreshToken {
+        token_hash: secrets::hash_secret(token),
+        grant_id: grant_id.to_owned(),
+        created_at: now,
+        expires_at: now + state.config.tokens.refresh_token_ttl as i64,
+        used_at: None,
+    }
+}
+
+/// Signs the access token and, for OpenID requests, the ID token of a user grant.
+#[allow(clippy::too_many_arguments)]
+fn issue_user_tokens(
+    state: &AppState,
+    tenant: &Tenant,
+    app: &App,
+    grant: &Grant,
+    user: &User,
+    nonce: Option<&str>,
+    refresh_token: Option<String>,
+    now: i64,
+) -> Result<TokenResponse, AppError> {
+    let issuer = state.issuer(&tenant.slug);
+    let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
+    let facts = SignInFacts {
+        issuer: &issuer,
+        tenant_id: &tenant.id,
+        client_id: &app.client_id,
+        grant_id: &grant.id,
+        session_id: grant.session_id.as_deref(),
+        scopes: &scopes,
+        auth_time: grant.auth_time,
+        amr: &grant.amr,
+        acr: &grant.acr,
+    };
+    let ttl = &state.config.tokens;
+    let access_token = state.tokens.sign(
+        app.signing_alg,
+        TYP_ACCESS_TOKEN,
+        claims::user_access_token(&facts, user, now, ttl.access_token_ttl),
+        now,
+    )?;
+    let id_token = if claims::is_openid(&scopes) {
+        let claims = claims::id_token(&facts, user, nonce, &access_token, now, ttl.id_token_ttl);
+        Some(state.tokens.sign(app.signing_alg, TYP_JWT, claims, now)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl.access_token_ttl,
+        scope: Some(scopes.to_string()),
+        id_token,
+        refresh_token,
+    })
+}
+
+/// The refresh-token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): each refresh
+/// token works once; presenting a spent one revokes the whole family. Policy: strict, no
+/// grace window — of concurrent refreshes exactly one succeeds, and the reuse revokes the
+/// family, so a client must not refresh the same token twice.
+async fn refresh(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    params: &Params,
+) -> Result<TokenResponse, AppError> {
+    require_grant(&client.app, GrantType::RefreshToken)?;
+    let presented = params
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let hash = secrets::hash_secret(presented);
+    let stored = match state.store.refresh_token(&hash).await {
+        Ok(stored) => stored,
+        Err(StoreError::NotFound) => return Err(invalid().into()),
+        Err(e) => return Err(e.into()),
+    };
+    let grant = state.store.grant_by_id(&stored.grant_id).await?;
+    if grant.client_id != client.app.client_id {
+        // Another client's token: refuse, but do not let it revoke the owner's family.
+        return Err(invalid().into());
+    }
+    let now = unix_now();
+    if stored.used_at.is_some() {
+        state.store.revoke_grant(&grant.id, now).await?;
+        tracing::warn!(client_id = %client.app.client_id, grant = %grant.id, "refresh token reused; family revoked");
+        return Err(invalid().into());
+    }
+    if stored.expires_at <= now {
+        return Err(invalid().into());
+    }
+    let user = live_user(state, tenant, &grant).await?;
+    let granted = Scopes::parse(&grant.scope).unwrap_or_default();
+    if let Some(asked) = params.get("scope") {
+        let asked = Scopes::parse(asked).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+        if !asked.is_subset_of(&granted) {
+            return Err(OAuthError::invalid_scope("a refresh cannot add scopes").into());
+        }
+    }
+    let successor = secrets::new_secret();
+    let record = new_refresh_record(state, &successor, &grant.id, now);
+    if state
+        .store
+        .rotate_refresh_token(&hash, &record, now)
+        .await?
+        == RefreshOutcome::AlreadyUsed
+    {
+        state.store.revoke_grant(&grant.id, now).await?;
+        tracing::warn!(client_id = %client.app.client_id, grant = %grant.id, "concurrent refresh token reuse; family revoked");
+        return Err(invalid().into());
+    }
+    issue_user_tokens(
+        state,
+        tenant,
+        &client.app,
+        &grant,
+        &user,
+        None,
+        Some(successor),
+        now,
+    )
+}
+
+/// The client-credentials grant (RFC 6749 §4.4): confidential clients only; no storage
+/// round trip, so the endpoint is bounded by signing.
+fn client_credentials(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &AuthenticatedClient,
+    params: &Params,
+) -> Result<TokenResponse, AppError> {
+    if client.app.client_type != crate::domain::app::ClientType::Confidential {
+        return Err(OAuthError::unauthorized_client(
+            "public clients cannot use client_credentials",
+        )
+        .into());
+    }
+    require_grant(&client.app, GrantType::ClientCredentials)?;
+    let scopes = Scopes::parse(params.get("scope").unwrap_or(""))
+        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+    // No application permissions exist yet, so any requested scope is beyond the client's
+    // allow-list (SECURITY.md C.30).
+    if let Some(scope) = scopes.iter().next() {
+        return Err(OAuthError::invalid_scope(format!(
+            "the client has not been granted the permission {scope}"
+        ))
+        .into());
+    }
+    let now = unix_now();
+    let ttl = state.config.tokens.access_token_ttl;
+    let issuer = state.issuer(&tenant.slug);
+    let claims = claims::client_access_token(
+        &issuer,
+        &tenant.id,
+        &client.app.client_id,
+        &scopes,
+        now,
+        ttl,
+    );
+    let access_token = state
+        .tokens
+        .sign(client.app.signing_alg, TYP_ACCESS_TOKEN, claims, now)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        scope: None,
+        id_token: None,
+        refresh_token: None,
+    })
+}

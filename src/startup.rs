@@ -1,0 +1,251 @@
+//! Building and running a node: [`Services`] (database, ephemeral store, key ring, caches)
+//! shared by the server and the CLI, and [`Application`], the HTTP server the binary and the
+//! integration tests start the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::Request;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::cache::Directory;
+use crate::config::Config;
+use crate::domain::unix_now;
+use crate::ephemeral::{self, Ephemeral};
+use crate::journey::password::Passwords;
+use crate::keys::{KeyRing, KeyTimings, MasterKey};
+use crate::store::{self, Store};
+use crate::tokens::Tokens;
+use crate::web::cookies::CookiePolicy;
+
+/// Largest request body accepted anywhere (forms and JSON are far smaller).
+pub const MAX_BODY: usize = 64 * 1024;
+/// How long in-flight requests may run after a shutdown signal.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Everything a node holds: connections, key ring, caches, configuration.
+pub struct Services {
+    /// Configuration.
+    pub config: Config,
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// Ephemeral storage.
+    pub ephemeral: Arc<dyn Ephemeral>,
+    /// Signing keys.
+    pub keys: Arc<KeyRing>,
+    /// JWT signing and verification.
+    pub tokens: Tokens,
+    /// Cached tenants and apps.
+    pub directory: Directory,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Cookie naming and attributes.
+    pub cookies: CookiePolicy,
+    /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
+    pub ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Connects to the configured stores (running migrations), loads the master key and the
+    /// key ring (creating both on first start).
+    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+        let store = store::sql::connect(
+            &config.resolved_database_url(),
+            config.database_max_connections,
+        )
+        .await?;
+        let ephemeral =
+            ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
+        let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+        let keys =
+            Arc::new(KeyRing::load(store.clone(), master, KeyTimings::from_config(&config)).await?);
+        let directory = Directory::new(store.clone()).await?;
+        Ok(Self {
+            tokens: Tokens::new(keys.clone()),
+            cookies: CookiePolicy {
+                secure: config.is_https(),
+            },
+            config,
+            store,
+            ephemeral,
+            keys,
+            directory,
+            passwords: Passwords::default(),
+            ready: AtomicBool::new(true),
+        })
+    }
+
+    /// The issuer of a tenant slug.
+    pub fn issuer(&self, slug: &str) -> String {
+        format!("{}/{slug}", self.config.base_url())
+    }
+}
+
+/// Shared state handed to every handler.
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Builds the router with every module's routes and the cross-cutting layers.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(crate::health::router())
+        .merge(crate::web::router())
+        .merge(crate::oidc::router())
+        .merge(crate::journey::router())
+        .with_state(state);
+    crate::web::security_headers(routes)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(
+            // Spans name the route template, never the URI: queries carry codes and tokens.
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                tracing::debug_span!("http", method = %request.method(), http.route = %route)
+            }),
+        )
+}
+
+/// A bound, ready-to-run HTTP server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects everything and binds the listener (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listen = config.listen;
+        let services = Services::connect(config).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (GATEHOUSE_LISTEN): {e}"))?;
+        Ok(Self {
+            listener,
+            state: AppState(Arc::new(services)),
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The shared state (tests use it to seed data through the same services).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes: readiness turns false first, in-flight requests get
+    /// [`DRAIN_DEADLINE`] to finish, background tasks stop.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let background = tokio::spawn(background_tasks(state.clone()));
+        let address = self.listener.local_addr()?;
+        tracing::info!(%address, public_url = %state.config.public_url, "gatehouse listening");
+        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let ready_state = state.clone();
+        let graceful = async move {
+            stop.await;
+            ready_state.ready.store(false, Ordering::SeqCst);
+            tracing::info!("shutdown requested; draining in-flight requests");
+            let _ = drain_tx.send(());
+        };
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(graceful);
+        let server = async move { server.await.map_err(anyhow::Error::from) };
+        let deadline = async move {
+            if drain_rx.await.is_ok() {
+                tokio::time::sleep(DRAIN_DEADLINE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!("drain deadline passed; closing remaining connections");
+                Ok(())
+            }
+        };
+        background.abort();
+        result
+    }
+}
+
+/// Per-node background work: follow configuration changes made on other nodes or by the
+/// CLI, and purge expired rows.
+async fn background_tasks(state: AppState) {
+    let interval = Duration::from_secs(state.config.keys.refresh_interval);
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_purge = unix_now();
+    loop {
+        ticks.tick().await;
+        if let Err(e) = state.directory.poll(&state.keys).await {
+            tracing::warn!(error = %e, "could not check for configuration changes");
+        }
+        let now = unix_now();
+        if now - last_purge >= 600 {
+            last_purge = now;
+            match state.store.purge_expired(now).await {
+                Ok(purged) => tracing::debug!(purged, "purged expired rows"),
+                Err(e) => tracing::warn!(error = %e, "could not purge expired rows"),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

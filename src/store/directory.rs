@@ -1,0 +1,325 @@
+//! The directory: tenants with their domains, users, applications with their secrets.
+
+use async_trait::async_trait;
+
+use super::sql::{for_sql_backends, from_json, q, to_json};
+use super::{StoreError, StoreResult};
+use crate::domain::app::{App, AppSecret};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
+
+/// A tenant to create (the domains given at creation are recorded as verified by the
+/// operator who created the tenant).
+pub type NewTenant = Tenant;
+/// A user to create.
+pub type NewUser = User;
+/// An application to create, with its initial secrets.
+pub type NewApp = App;
+
+/// Storage of tenants, users and applications.
+#[async_trait]
+pub trait DirectoryStore {
+    /// Inserts a tenant and its domains. A slug or verified domain already taken gives
+    /// [`StoreError::Conflict`].
+    async fn create_tenant(&self, tenant: &NewTenant) -> StoreResult<()>;
+    /// Finds a tenant by its URL slug.
+    async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant>;
+    /// Finds a tenant by id.
+    async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant>;
+    /// Inserts a user. An e-mail already used in the tenant gives [`StoreError::Conflict`].
+    async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
+    /// Finds a user of a tenant by object id.
+    async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User>;
+    /// Finds a user of a tenant by the case-folded e-mail key.
+    async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User>;
+    /// Inserts an application with its secrets.
+    async fn create_app(&self, app: &NewApp) -> StoreResult<()>;
+    /// Finds an application (with its secrets) by `client_id`.
+    async fn app_by_client_id(&self, client_id: &str) -> StoreResult<App>;
+}
+
+#[derive(sqlx::FromRow)]
+struct TenantRow {
+    id: String,
+    slug: String,
+    name: String,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    tenant_id: String,
+    user_type: String,
+    email: String,
+    email_verified: bool,
+    display_name: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    upn: String,
+    password_hash: Option<String>,
+    roles: String,
+    account_enabled: bool,
+    security_stamp: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            user_type: self
+                .user_type
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("users.user_type: {e}")))?,
+            roles: from_json(&self.roles)?,
+            id: self.id,
+            tenant_id: self.tenant_id,
+            email: self.email,
+            email_verified: self.email_verified,
+            display_name: self.display_name,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            upn: self.upn,
+            password_hash: self.password_hash,
+            account_enabled: self.account_enabled,
+            security_stamp: self.security_stamp,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AppRow {
+    id: String,
+    tenant_id: String,
+    client_id: String,
+    name: String,
+    client_type: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    signing_alg: String,
+    enabled: bool,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SecretRow {
+    id: String,
+    secret_hash: String,
+    hint: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl AppRow {
+    fn into_app(self, secrets: Vec<SecretRow>) -> StoreResult<App> {
+        let corrupt = |field: &str, e: crate::domain::Invalid| {
+            StoreError::Corrupt(format!("apps.{field}: {e}"))
+        };
+        Ok(App {
+            client_type: self
+                .client_type
+                .parse()
+                .map_err(|e| corrupt("client_type", e))?,
+            signing_alg: self
+                .signing_alg
+                .parse()
+                .map_err(|e| corrupt("signing_alg", e))?,
+            redirect_uris: from_json(&self.redirect_uris)?,
+            post_logout_redirect_uris: from_json(&self.post_logout_redirect_uris)?,
+            grant_types: from_json(&self.grant_types)?,
+            id: self.id,
+            tenant_id: self.tenant_id,
+            client_id: self.client_id,
+            name: self.name,
+            enabled: self.enabled,
+            created_at: self.created_at,
+            secrets: secrets
+                .into_iter()
+                .map(|s| AppSecret {
+                    id: s.id,
+                    secret_hash: s.secret_hash,
+                    hint: s.hint,
+                    created_at: s.created_at,
+                    expires_at: s.expires_at,
+                })
+                .collect(),
+        })
+    }
+}
+
+for_sql_backends! {
+    impl DirectoryStore {
+        async fn create_tenant(&self, tenant: &NewTenant) -> StoreResult<()> {
+            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            sqlx::query::<DB>("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(tenant.id.as_str())
+                .bind(tenant.slug.as_str())
+                .bind(tenant.name.as_str())
+                .bind(tenant.created_at)
+                .execute(&mut *tx)
+                .await?;
+            for (position, domain) in tenant.domains.iter().enumerate() {
+                sqlx::query::<DB>(
+                    "INSERT INTO tenant_domains (tenant_id, domain, position, verified, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(tenant.id.as_str())
+                .bind(domain.as_str())
+                .bind(position as i64)
+                .bind(true)
+                .bind(tenant.created_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant> {
+            let row = sqlx::query_as::<DB, TenantRow>(
+                "SELECT id, slug, name, created_at FROM tenants WHERE slug = $1",
+            )
+            .bind(slug)
+            .fetch_one(&self.pool)
+            .await?;
+            let domains = sqlx::query_scalar::<DB, String>(
+                "SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY position",
+            )
+            .bind(row.id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(Tenant {
+                id: row.id,
+                slug: row.slug,
+                name: row.name,
+                domains,
+                created_at: row.created_at,
+            })
+        }
+
+        async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant> {
+            let slug = sqlx::query_scalar::<DB, String>("SELECT slug FROM tenants WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+            self.tenant_by_slug(&slug).await
+        }
+
+        async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
+            sqlx::query::<DB>(
+                "INSERT INTO users (id, tenant_id, user_type, email, email_key, email_verified, \
+                 display_name, given_name, family_name, upn, password_hash, roles, account_enabled, \
+                 security_stamp, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(user.id.as_str())
+            .bind(user.tenant_id.as_str())
+            .bind(user.user_type.as_str())
+            .bind(user.email.as_str())
+            .bind(user.email.to_ascii_lowercase())
+            .bind(user.email_verified)
+            .bind(user.display_name.as_str())
+            .bind(user.given_name.as_deref())
+            .bind(user.family_name.as_deref())
+            .bind(user.upn.as_str())
+            .bind(user.password_hash.as_deref())
+            .bind(to_json(&user.roles)?)
+            .bind(user.account_enabled)
+            .bind(user.security_stamp.as_str())
+            .bind(user.created_at)
+            .bind(user.updated_at)
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        }
+
+        async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User> {
+            sqlx::query_as::<DB, UserRow>(
+                "SELECT id, tenant_id, user_type, email, email_verified, display_name, given_name, \
+                 family_name, upn, password_hash, roles, account_enabled, security_stamp, \
+                 created_at, updated_at FROM users WHERE tenant_id = $1 AND id = $2",
+            )
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?
+                .into_user()
+        }
+
+        async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User> {
+            sqlx::query_as::<DB, UserRow>(
+                "SELECT id, tenant_id, user_type, email, email_verified, display_name, given_name, \
+                 family_name, upn, password_hash, roles, account_enabled, security_stamp, \
+                 created_at, updated_at FROM users WHERE tenant_id = $1 AND email_key = $2",
+            )
+                .bind(tenant_id)
+                .bind(email_key)
+                .fetch_one(&self.pool)
+                .await?
+                .into_user()
+        }
+
+        async fn create_app(&self, app: &NewApp) -> StoreResult<()> {
+            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            sqlx::query::<DB>(
+                "INSERT INTO apps (id, tenant_id, client_id, name, client_type, redirect_uris, \
+                 post_logout_redirect_uris, grant_types, signing_alg, enabled, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(app.id.as_str())
+            .bind(app.tenant_id.as_str())
+            .bind(app.client_id.as_str())
+            .bind(app.name.as_str())
+            .bind(app.client_type.as_str())
+            .bind(to_json(&app.redirect_uris)?)
+            .bind(to_json(&app.post_logout_redirect_uris)?)
+            .bind(to_json(&app.grant_types)?)
+            .bind(app.signing_alg.as_str())
+            .bind(app.enabled)
+            .bind(app.created_at)
+            .execute(&mut *tx)
+            .await?;
+            for secret in &app.secrets {
+                sqlx::query::<DB>(
+                    "INSERT INTO app_secrets (id, app_id, secret_hash, hint, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(secret.id.as_str())
+                .bind(app.id.as_str())
+                .bind(secret.secret_hash.as_str())
+                .bind(secret.hint.as_str())
+                .bind(secret.created_at)
+                .bind(secret.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn app_by_client_id(&self, client_id: &str) -> StoreResult<App> {
+            let row = sqlx::query_as::<DB, AppRow>(
+                "SELECT id, tenant_id, client_id, name, client_type, redirect_uris, \
+                 post_logout_redirect_uris, grant_types, signing_alg, enabled, created_at \
+                 FROM apps WHERE client_id = $1",
+            )
+            .bind(client_id)
+            .fetch_one(&self.pool)
+            .await?;
+            let secrets = sqlx::query_as::<DB, SecretRow>(
+                "SELECT id, secret_hash, hint, created_at, expires_at FROM app_secrets \
+                 WHERE app_id = $1 ORDER BY created_at",
+            )
+            .bind(row.id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            row.into_app(secrets)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Durable storage: the [`Store`] trait every module talks to, and its SQL implementation for
+//! SQLite and Postgres ([`sql::SqlStore`]).
+//!
+//! The trait is split by concern ([`DirectoryStore`], [`KeyStore`], [`SessionStore`],
+//! [`GrantStore`]) and [`Store`] unites them, so callers hold one `Arc<dyn Store>`.
+//! Timestamps are Unix seconds (`i64`), ids are strings, lists are JSON text: the same schema
+//! and SQL serve both backends.
+
+pub mod directory;
+pub mod grants;
+pub mod keys;
+pub mod sessions;
+pub mod sql;
+
+use async_trait::async_trait;
+
+pub use directory::{DirectoryStore, NewApp, NewTenant, NewUser};
+pub use grants::{Grant, GrantStore, NewGrant, RefreshOutcome, RefreshToken};
+pub use keys::{KeyRingChanges, KeyStore, StoredKey};
+pub use sessions::{NewSession, Session, SessionStore};
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken (the message says which, for logs).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached right now; the caller answers 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back (a bug or manual tampering).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// Anything else the driver reported.
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(error.to_string())
+            }
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("08") || c == "25006") =>
+            {
+                // Postgres connection exceptions and read-only transactions (failover).
+                Self::Unavailable(error.to_string())
+            }
+            other => Self::Other(other),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(error: serde_json::Error) -> Self {
+        Self::Corrupt(error.to_string())
+    }
+}
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Gatehouse persists.
+#[async_trait]
+pub trait Store: DirectoryStore + KeyStore + SessionStore + GrantStore + Send + Sync {
+    /// Cheap round trip, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// A counter bumped by every change to cached configuration (tenants, apps, keys); nodes
+    /// poll it and drop their caches when it moves.
+    async fn generation(&self) -> StoreResult<i64>;
+
+    /// Deletes expired rows (sessions, refresh tokens, revoked token ids).
+    async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
+}

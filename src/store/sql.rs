@@ -1,0 +1,203 @@
+//! [`SqlStore`]: the [`Store`](super::Store) for SQLite and Postgres.
+//!
+//! One source serves both backends: `SqlStore<Sqlite>` and `SqlStore<Postgres>` are the two
+//! implementations, instantiated from the same runtime queries (`$n` placeholders work on
+//! both). The few places where the engines differ are constants of the [`Dialect`] trait; there
+//! are no backend `if`s. Each backend has its own migrations folder
+//! (`migrations/sqlite`, `migrations/postgres`), run at connect time.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Postgres, Sqlite};
+
+use super::{Store, StoreError, StoreResult};
+
+/// What differs between the SQL engines.
+pub trait Dialect: sqlx::Database {
+    /// Statement that opens a transaction which will write. SQLite needs `BEGIN IMMEDIATE` so
+    /// that concurrent writers queue on the busy timeout instead of failing with
+    /// `SQLITE_BUSY` when a read lock is upgraded.
+    const BEGIN_WRITE: &'static str;
+}
+
+impl Dialect for Sqlite {
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+}
+
+impl Dialect for Postgres {
+    const BEGIN_WRITE: &'static str = "BEGIN";
+}
+
+/// Implements one part of the store for every SQL backend. Rust does not carry `where`
+/// clauses from a trait to its users, so the bounds sqlx needs (executors, argument and
+/// column types) are written once here instead of on every `impl` block.
+macro_rules! for_sql_backends {
+    (impl $part:path { $($body:tt)* }) => {
+        #[async_trait::async_trait]
+        impl<DB> $part for $crate::store::sql::SqlStore<DB>
+        where
+            DB: $crate::store::sql::Dialect,
+            for<'c> &'c mut <DB as sqlx::Database>::Connection:
+                sqlx::Executor<'c, Database = DB>,
+            <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+            for<'q> String: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+            for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+            for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'a> &'a str: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+            usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+            <DB as sqlx::Database>::QueryResult: $crate::store::sql::RowsAffected,
+        {
+            $($body)*
+        }
+    };
+}
+pub(crate) use for_sql_backends;
+
+/// The SQL store over a connection pool of backend `DB`.
+#[derive(Debug, Clone)]
+pub struct SqlStore<DB: sqlx::Database> {
+    pub(crate) pool: Pool<DB>,
+}
+
+/// Opens the database named by `url` (`sqlite:` or `postgres://`), runs its migrations and
+/// returns it as a [`Store`].
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            SqlStore::<Sqlite>::open(url, max_connections).await?,
+        ))
+    } else {
+        Ok(Arc::new(
+            SqlStore::<Postgres>::open(url, max_connections).await?,
+        ))
+    }
+}
+
+impl SqlStore<Sqlite> {
+    /// Opens (creating if missing) a SQLite database in WAL mode with a 5 s busy timeout.
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| anyhow::anyhow!("GATEHOUSE_DATABASE_URL is not a SQLite URL: {e}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the database directory {}: {e}",
+                    parent.display()
+                )
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the SQLite database: {e}"))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("SQLite migrations failed: {e}"))?;
+        Ok(Self { pool })
+    }
+}
+
+impl SqlStore<Postgres> {
+    /// Connects to Postgres with a short acquire timeout, so an outage turns into 503s fast.
+    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to Postgres at {}: {e}",
+                    crate::config::redact_url(url)
+                )
+            })?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("Postgres migrations failed: {e}"))?;
+        Ok(Self { pool })
+    }
+}
+
+/// SQL shared by the parts of the store.
+pub(crate) mod q {
+    /// Bumps the configuration generation; run inside every transaction that changes cached
+    /// configuration.
+    pub const BUMP_GENERATION: &str = "UPDATE config_generation SET value = value + 1 WHERE id = 1";
+}
+
+for_sql_backends! {
+    impl Store {
+        async fn ping(&self) -> StoreResult<()> {
+            sqlx::query_scalar::<DB, i64>("SELECT 1").fetch_one(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn generation(&self) -> StoreResult<i64> {
+            Ok(sqlx::query_scalar::<DB, i64>("SELECT value FROM config_generation WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?)
+        }
+
+        async fn purge_expired(&self, now: i64) -> StoreResult<u64> {
+            let mut purged = 0;
+            for sql in [
+                "DELETE FROM sessions WHERE expires_at < $1",
+                "DELETE FROM refresh_tokens WHERE expires_at < $1",
+                "DELETE FROM revoked_tokens WHERE expires_at < $1",
+                "DELETE FROM grants WHERE expires_at < $1",
+            ] {
+                let done = sqlx::query::<DB>(sql).bind(now).execute(&self.pool).await?;
+                purged += done.rows_affected();
+            }
+            Ok(purged)
+        }
+    }
+}
+
+/// Uniform access to the affected-row count of each backend's query result.
+pub trait RowsAffected {
+    /// Rows inserted, updated or deleted.
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
+/// Decodes a JSON text column.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(StoreError::from)
+}
+
+/// Encodes a value for a JSON text column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(StoreError::from)
+}

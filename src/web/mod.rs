@@ -1,0 +1,293 @@
+//! Server-rendered pages and the browser-facing plumbing they share: templates (minijinja,
+//! compiled into the binary, auto-escaped), per-page Content-Security-Policy, security headers
+//! on every response, cookies, the CSRF/`Origin` check for forms and the client address.
+
+pub mod cookies;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::LazyLock;
+
+use axum::http::StatusCode;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+use minijinja::Environment;
+use sha2::{Digest, Sha256};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The script that submits a `form_post` response page; allowed by its CSP hash.
+pub const AUTO_SUBMIT_SCRIPT: &str = "document.getElementById('auto').submit();";
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("message.html", include_str!("templates/message.html")),
+        ("form_post.html", include_str!("templates/form_post.html")),
+        ("logout.html", include_str!("templates/logout.html")),
+        ("consent.html", include_str!("templates/consent.html")),
+    ] {
+        // The templates are part of the binary; a syntax error is caught by the test suite.
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "template does not compile");
+        }
+    }
+    env
+});
+
+static AUTO_SUBMIT_HASH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(AUTO_SUBMIT_SCRIPT))
+    )
+});
+
+/// Renders a template; a rendering failure is an internal error.
+pub fn render(name: &str, context: minijinja::Value) -> Result<String, minijinja::Error> {
+    TEMPLATES.get_template(name)?.render(context)
+}
+
+/// An HTML page with its own Content-Security-Policy.
+#[derive(Debug)]
+pub struct Page {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Rendered HTML.
+    pub html: String,
+    /// Origins forms on this page may submit to, or that a form submission may redirect to
+    /// (browsers apply `form-action` to the redirects after a POST).
+    pub form_targets: Vec<String>,
+    /// Whether the page carries the `form_post` auto-submit script.
+    pub auto_submit: bool,
+}
+
+impl Page {
+    /// Renders `template` into a page with status 200.
+    pub fn new(template: &str, context: minijinja::Value) -> Result<Self, minijinja::Error> {
+        Ok(Self {
+            status: StatusCode::OK,
+            html: render(template, context)?,
+            form_targets: Vec::new(),
+            auto_submit: false,
+        })
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Marks the page as carrying the `form_post` auto-submit script (allowed by its hash).
+    pub fn auto_submit(mut self) -> Self {
+        self.auto_submit = true;
+        self
+    }
+
+    /// Allows forms on the page (and the redirects after them) to reach `url`'s origin.
+    pub fn form_target(mut self, url: &str) -> Self {
+        if let Some(origin) = origin_of(url) {
+            self.form_targets.push(origin);
+        }
+        self
+    }
+
+    fn csp(&self) -> String {
+        let mut form_action = String::from("'self'");
+        for target in &self.form_targets {
+            form_action.push(' ');
+            form_action.push_str(target);
+        }
+        let script = if self.auto_submit {
+            AUTO_SUBMIT_HASH.as_str()
+        } else {
+            "'none'"
+        };
+        format!(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src {script}; \
+             form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+        )
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let csp = HeaderValue::from_str(&self.csp())
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        (
+            self.status,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::CONTENT_SECURITY_POLICY, csp),
+            ],
+            self.html,
+        )
+            .into_response()
+    }
+}
+
+/// `scheme://host[:port]` of a URL usable in CSP source lists, if it has one.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    match parsed.origin() {
+        url::Origin::Tuple(..) => Some(parsed.origin().ascii_serialization()),
+        // Private-use schemes (native apps) have no origin; allow the scheme itself.
+        url::Origin::Opaque(_) => Some(format!("{}:", parsed.scheme())),
+    }
+}
+
+/// Layers that put the security headers on every response (SECURITY.md A.12, J.79): pages
+/// override the default CSP with their own.
+pub fn security_headers<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+) -> axum::Router<S> {
+    let always = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    let default = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    router
+        .layer(always(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        ))
+        .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(always(header::REFERRER_POLICY, "no-referrer"))
+        .layer(default(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+}
+
+/// Routes for static assets.
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new().route(
+        "/static/gatehouse.css",
+        get(|| async {
+            (
+                [
+                    (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                    (header::CACHE_CONTROL, "public, max-age=86400"),
+                ],
+                include_str!("static/gatehouse.css"),
+            )
+        }),
+    )
+}
+
+/// Parses an `application/x-www-form-urlencoded` body; malformed input is a 400 page.
+pub fn parse_form<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, crate::error::AppError> {
+    serde_urlencoded::from_bytes(body).map_err(|_| {
+        crate::error::ErrorPage::bad_request("Bad request", "The form could not be read.").into()
+    })
+}
+
+/// Whether a form POST comes from our own pages: a cross-site `Origin` or
+/// `Sec-Fetch-Site: cross-site` is refused (login CSRF, SECURITY.md J.78). Forms still carry a
+/// per-transaction CSRF token as well; this check is the second line.
+pub fn same_origin_post(headers: &HeaderMap, public_origin: &str) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        // Browsers send the literal "null" for privacy-sensitive contexts; refuse it too.
+        if origin.as_bytes() != public_origin.as_bytes() {
+            return false;
+        }
+    }
+    !matches!(
+        headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
+        Some(b"cross-site")
+    )
+}
+
+/// The address of the client: the socket peer, or, when the peer is a trusted proxy, the
+/// right-most address in `X-Forwarded-For` that is not itself a trusted proxy (SECURITY.md
+/// J.80: forwarded headers from untrusted hops are ignored).
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer_ip = peer.ip();
+    if !trusted.contains(&peer_ip) {
+        return peer_ip;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer_ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_renders() {
+        for name in [
+            "login.html",
+            "message.html",
+            "form_post.html",
+            "logout.html",
+            "consent.html",
+        ] {
+            let context = minijinja::context! {
+                title => "t", step => "identify", fields => Vec::<(String, String)>::new(),
+                items => vec!["x"],
+            };
+            render(name, context).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn templates_escape_user_text() {
+        let html = render(
+            "message.html",
+            minijinja::context! { title => "x", message => "<script>alert(1)</script>" },
+        )
+        .unwrap();
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 10.0.0.9"),
+        );
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let peer = SocketAddr::new(proxy, 1);
+        assert_eq!(client_ip(peer, &headers, &[]), proxy);
+        assert_eq!(
+            client_ip(peer, &headers, &[proxy]),
+            "10.0.0.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(peer, &headers, &[proxy, "10.0.0.9".parse().unwrap()]),
+            "6.6.6.6".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let mut headers = HeaderMap::new();
+        assert!(same_origin_post(&headers, "http://idp"));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("http://evil"));
+        assert!(!same_origin_post(&headers, "http://idp"));
+        headers.insert(header::ORIGIN, HeaderValue::from_static("http://idp"));
+        assert!(same_origin_post(&headers, "http://idp"));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin_post(&headers, "http://idp"));
+    }
+}
