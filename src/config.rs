@@ -228,7 +228,7 @@ impl Config {
                 .collect();
             figment = figment.merge(Serialized::default("trusted_proxies", items));
         }
-        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        let config: Config = figment.extract().map_err(|e| ConfigError(describe(e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -338,6 +338,31 @@ impl Config {
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default()
     }
+}
+
+/// Names each bad setting as the operator wrote it: the environment variable, or the key and
+/// the file.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let setting = match &e.metadata {
+                Some(meta) if meta.name.contains("environment") => {
+                    format!("GATEHOUSE_{}", e.path.join("__").to_ascii_uppercase())
+                }
+                Some(meta) => format!(
+                    "{key} (in {})",
+                    meta.source
+                        .as_ref()
+                        .map_or_else(|| meta.name.to_string(), ToString::to_string,)
+                ),
+                None => key,
+            };
+            format!("{setting}: {}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Hides the password in a connection URL.

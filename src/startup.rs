@@ -141,13 +141,22 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects everything and binds the listener (port 0 picks a free port).
+    /// Binds `GATEHOUSE_LISTEN` and connects everything.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let listen = config.listen;
-        let services = Services::connect(config).await?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (GATEHOUSE_LISTEN): {e}"))?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Connects everything and serves on an already bound listener (tests bind port 0 first
+    /// so the public URL can name the port).
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let services = Services::connect(config).await?;
         Ok(Self {
             listener,
             state: AppState(Arc::new(services)),

@@ -254,6 +254,47 @@ pub async fn create_app(
     Ok((app, secret))
 }
 
+/// Disables or re-enables a user; either ends every refresh-token family of the user.
+pub async fn set_user_enabled(
+    store: &dyn Store,
+    tenant_id: &str,
+    user_id: &str,
+    enabled: bool,
+) -> Result<(), AdminError> {
+    store
+        .set_user_enabled(
+            tenant_id,
+            user_id,
+            enabled,
+            &secrets::random_token(16),
+            unix_now(),
+        )
+        .await
+        .map_err(AdminError::Store)
+}
+
+/// Sets a new password (policy-checked, argon2id); ends every refresh-token family.
+pub async fn reset_password(
+    store: &dyn Store,
+    passwords: &Passwords,
+    tenant_id: &str,
+    user_id: &str,
+    password: String,
+) -> Result<(), AdminError> {
+    check_policy(&password)?;
+    let hash = passwords.hash(password).await?;
+    store
+        .set_user_password(
+            tenant_id,
+            user_id,
+            &hash,
+            &secrets::random_token(16),
+            unix_now(),
+        )
+        .await
+        .map_err(AdminError::Store)
+}
+
 async fn tenant_by_slug(store: &dyn Store, slug: &str) -> Result<Tenant, AdminError> {
     match store.tenant_by_slug(slug).await {
         Ok(tenant) => Ok(tenant),

@@ -324,7 +324,10 @@ async fn generate_key(
     private.set_key_id(&kid);
     private.set_algorithm(alg.as_str());
     private.set_key_use("sig");
-    let public = private.to_public_key()?;
+    let mut public = private.to_public_key()?;
+    public.set_key_id(&kid);
+    public.set_algorithm(alg.as_str());
+    public.set_key_use("sig");
     Ok(StoredKey {
         kid,
         alg: alg.to_string(),

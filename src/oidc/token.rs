@@ -118,23 +118,12 @@ async fn authorization_code(
         })
     };
     let json = Json(state.ephemeral.as_ref());
-    let Some(record) = json.take::<CodeRecord>(&code_key(code)).await? else {
-        // Unknown, expired or already redeemed. If it was redeemed and the caller proves it is
-        // the same client with the right verifier, the code leaked: revoke what it issued
-        // (SECURITY.md B.22). Anyone else learns nothing and revokes nothing.
-        if let Some(redeemed) = json.get::<RedeemedCode>(&redeemed_key(code)).await?
-            && redeemed.client_id == client.app.client_id
-            && proves(&redeemed.code_challenge)
-        {
-            state
-                .store
-                .revoke_grant(&redeemed.grant_id, unix_now())
-                .await?;
-            tracing::warn!(client_id = %client.app.client_id, "authorization code replayed; its grant is revoked");
-        }
-        return Err(
-            OAuthError::invalid_grant("the code is invalid, expired or already used").into(),
-        );
+    let key = code_key(code);
+    // Read the code, check everything, and only then claim it atomically: a request that
+    // fails a check does not burn the client's code, and of concurrent valid redemptions
+    // exactly one wins the claim and gets tokens (which the others' replays then revoke).
+    let Some(record) = json.get::<CodeRecord>(&key).await? else {
+        return Err(replayed(state, client, code, proves).await?.into());
     };
     if record.client_id != client.app.client_id {
         return Err(OAuthError::invalid_grant("the code was issued to another client").into());
@@ -159,6 +148,9 @@ async fn authorization_code(
     }
     let grant = state.store.grant_by_id(&record.grant_id).await?;
     let user = live_user(state, tenant, &grant).await?;
+    if json.take::<CodeRecord>(&key).await?.is_none() {
+        return Err(replayed(state, client, code, proves).await?.into());
+    }
     let refresh = grant_refresh_token(state, &client.app, &grant, now).await?;
     let nonce = grant.nonce.clone();
     issue_user_tokens(
@@ -171,6 +163,31 @@ async fn authorization_code(
         refresh,
         now,
     )
+}
+
+/// A code that is unknown, expired or already redeemed. If it was redeemed and the caller
+/// proves it is the same client with the right verifier, the code leaked: revoke what it
+/// issued (SECURITY.md B.22). Anyone else learns nothing and revokes nothing.
+async fn replayed(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    code: &str,
+    proves: impl Fn(&str) -> bool,
+) -> Result<OAuthError, AppError> {
+    let json = Json(state.ephemeral.as_ref());
+    if let Some(redeemed) = json.get::<RedeemedCode>(&redeemed_key(code)).await?
+        && redeemed.client_id == client.app.client_id
+        && proves(&redeemed.code_challenge)
+    {
+        state
+            .store
+            .revoke_grant(&redeemed.grant_id, unix_now())
+            .await?;
+        tracing::warn!(client_id = %client.app.client_id, "authorization code replayed; its grant is revoked");
+    }
+    Ok(OAuthError::invalid_grant(
+        "the code is invalid, expired or already used",
+    ))
 }
 
 /// The grant's user, if the grant is still good: not revoked, user present and enabled,

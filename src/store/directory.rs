@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::sql::{for_sql_backends, from_json, q, to_json};
+use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{StoreError, StoreResult};
 use crate::domain::app::{App, AppSecret};
 use crate::domain::tenant::Tenant;
@@ -32,6 +32,25 @@ pub trait DirectoryStore {
     async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User>;
     /// Finds a user of a tenant by the case-folded e-mail key.
     async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User>;
+    /// Enables or disables a user. Either way the security stamp changes, so every grant
+    /// given before ends (SECURITY.md C.33).
+    async fn set_user_enabled(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        enabled: bool,
+        stamp: &str,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Replaces a user's password hash and security stamp.
+    async fn set_user_password(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        password_hash: &str,
+        stamp: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// Inserts an application with its secrets.
     async fn create_app(&self, app: &NewApp) -> StoreResult<()>;
     /// Finds an application (with its secrets) by `client_id`.
@@ -262,6 +281,50 @@ for_sql_backends! {
                 .fetch_one(&self.pool)
                 .await?
                 .into_user()
+        }
+
+        async fn set_user_enabled(&self, tenant_id: &str, id: &str, enabled: bool, stamp: &str, now: i64)
+        -> StoreResult<()> {
+            let done = sqlx::query::<DB>(
+                "UPDATE users SET account_enabled = $1, security_stamp = $2, updated_at = $3 \
+                 WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(enabled)
+            .bind(stamp)
+            .bind(now)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        }
+
+        async fn set_user_password(
+            &self,
+            tenant_id: &str,
+            id: &str,
+            password_hash: &str,
+            stamp: &str,
+            now: i64,
+        ) -> StoreResult<()> {
+            let done = sqlx::query::<DB>(
+                "UPDATE users SET password_hash = $1, security_stamp = $2, updated_at = $3 \
+                 WHERE tenant_id = $4 AND id = $5",
+            )
+            .bind(password_hash)
+            .bind(stamp)
+            .bind(now)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
         }
 
         async fn create_app(&self, app: &NewApp) -> StoreResult<()> {

@@ -148,7 +148,7 @@ pub(crate) mod q {
 for_sql_backends! {
     impl Store {
         async fn ping(&self) -> StoreResult<()> {
-            sqlx::query_scalar::<DB, i64>("SELECT 1").fetch_one(&self.pool).await?;
+            sqlx::query_scalar::<DB, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.pool).await?;
             Ok(())
         }
 

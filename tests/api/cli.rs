@@ -1,0 +1,333 @@
+//! The command line: JSON on stdout, clear errors and non-zero exits on bad input, and
+//! configuration errors that name the setting.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn gatehouse(
+    dir: &tempfile::TempDir,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    command
+        .args(args)
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env_remove("GATEHOUSE_REDIS_URL")
+        .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+        .env("GATEHOUSE_KEYS_DIR", dir.path().join("keys"))
+        .env("GATEHOUSE_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON document")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn tenant_user_and_app_creation_print_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = json(&gatehouse(
+        &dir,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "contoso",
+            "--name",
+            "Contoso",
+            "--domain",
+            "Contoso.Example",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(tenant["slug"], "contoso");
+    assert_eq!(tenant["issuer"], "http://127.0.0.1:8080/contoso");
+    assert_eq!(tenant["domains"], serde_json::json!(["contoso.example"]));
+    assert!(tenant["id"].as_str().unwrap().len() == 36);
+    assert!(
+        dir.path().join("data/gatehouse.db").exists(),
+        "SQLite under the data directory"
+    );
+
+    let user = json(&gatehouse(
+        &dir,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "contoso",
+            "--email",
+            "alice@contoso.example",
+            "--name",
+            "Alice",
+            "--password-stdin",
+            "--role",
+            "Global Administrator",
+        ],
+        Some("correct horse battery\n"),
+        &[],
+    ));
+    assert_eq!(user["has_password"], true);
+    assert_eq!(user["roles"], serde_json::json!(["Global Administrator"]));
+
+    let app = json(&gatehouse(
+        &dir,
+        &[
+            "app",
+            "create",
+            "--tenant",
+            "contoso",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--signing-alg",
+            "ES256",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(
+        app["client_secret"].as_str().unwrap().len(),
+        43,
+        "256-bit secret"
+    );
+    assert_eq!(app["signing_alg"], "ES256");
+    let public = json(&gatehouse(
+        &dir,
+        &[
+            "app",
+            "create",
+            "--tenant",
+            "contoso",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+        ],
+        None,
+        &[],
+    ));
+    assert!(public.get("client_secret").is_none());
+}
+
+#[test]
+fn bad_arguments_give_a_clear_message_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    json(&gatehouse(
+        &dir,
+        &["tenant", "create", "--slug", "contoso", "--name", "Contoso"],
+        None,
+        &[],
+    ));
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            vec!["tenant", "create", "--slug", "Bad Slug", "--name", "x"],
+            None,
+            "tenant slug",
+        ),
+        (
+            vec!["tenant", "create", "--slug", "contoso", "--name", "again"],
+            None,
+            "already taken",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "nope",
+                "--email",
+                "a@b.example",
+                "--name",
+                "A",
+            ],
+            None,
+            "does not exist",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "contoso",
+                "--email",
+                "not-an-email",
+                "--name",
+                "A",
+            ],
+            None,
+            "e-mail",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "contoso",
+                "--email",
+                "a@contoso.example",
+                "--name",
+                "A",
+                "--password-stdin",
+            ],
+            Some("short\n"),
+            "at least 8",
+        ),
+        (
+            vec![
+                "user",
+                "create",
+                "--tenant",
+                "contoso",
+                "--email",
+                "a@contoso.example",
+                "--name",
+                "A",
+                "--role",
+                "root",
+            ],
+            None,
+            "unknown role",
+        ),
+        (
+            vec![
+                "app",
+                "create",
+                "--tenant",
+                "contoso",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "http://rp.example/cb",
+            ],
+            None,
+            "not loopback",
+        ),
+        (
+            vec![
+                "app",
+                "create",
+                "--tenant",
+                "contoso",
+                "--name",
+                "W",
+                "--redirect-uri",
+                "https://rp.example/cb#x",
+            ],
+            None,
+            "fragment",
+        ),
+        (
+            vec![
+                "app",
+                "create",
+                "--tenant",
+                "contoso",
+                "--name",
+                "W",
+                "--public",
+                "--grant",
+                "client_credentials",
+            ],
+            None,
+            "public app",
+        ),
+        (
+            vec![
+                "app", "create", "--tenant", "contoso", "--name", "W", "--grant", "password",
+            ],
+            None,
+            "unsupported grant",
+        ),
+        (
+            vec![
+                "app",
+                "create",
+                "--tenant",
+                "contoso",
+                "--name",
+                "W",
+                "--grant",
+                "client_credentials",
+                "--signing-alg",
+                "HS256",
+            ],
+            None,
+            "RS256 or ES256",
+        ),
+        (
+            vec!["app", "create", "--tenant", "contoso", "--name", "W"],
+            None,
+            "redirect-uri",
+        ),
+    ];
+    for (args, stdin, expected) in cases {
+        let output = gatehouse(&dir, &args, stdin, &[]);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert!(output.stdout.is_empty(), "{args:?} printed on stdout");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let output = gatehouse(&dir, &["tenant", "explode"], None, &[]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn invalid_configuration_stops_the_start_and_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("GATEHOUSE_LISTEN", "not-an-address"),
+        ("GATEHOUSE_PUBLIC_URL", "ftp://idp.example"),
+        ("GATEHOUSE_DATABASE_URL", "mysql://x"),
+        ("GATEHOUSE_REDIS_URL", "memcached://x"),
+        ("GATEHOUSE_MASTER_KEY", "too-short"),
+        ("GATEHOUSE_TOKENS__CODE_TTL", "3600"),
+        ("GATEHOUSE_TOKENS__ACCESS_TOKEN_TTL", "soon"),
+    ] {
+        let output = gatehouse(&dir, &["serve"], None, &[(name, value)]);
+        assert!(!output.status.success(), "{name}={value}");
+        let message = stderr(&output);
+        let named = message.contains(name)
+            || message.contains(
+                &name
+                    .trim_start_matches("GATEHOUSE_")
+                    .to_ascii_lowercase()
+                    .replace("__", "."),
+            );
+        assert!(named, "{name}: {message}");
+    }
+}

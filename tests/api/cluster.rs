@@ -1,0 +1,84 @@
+//! Two nodes on one Postgres and one Redis: a sign-in started on node A finishes on node B,
+//! and configuration changed through one node is seen by the other. Runs when the test
+//! environment provides shared storage (`GATEHOUSE_TEST_DATABASE_URL` and
+//! `GATEHOUSE_TEST_REDIS_URL`, as `.ci/run` does); on SQLite it says so and returns.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backing, Pkce, TestApp, location, parse_form, query_param, verify_with_jwks};
+
+const REDIRECT: &str = "https://rp.example/cb";
+const EMAIL: &str = "alice@contoso.example";
+const PASSWORD: &str = "correct horse battery";
+
+#[tokio::test]
+async fn a_sign_in_started_on_node_a_completes_on_node_b() {
+    let backing = Arc::new(Backing::new().await);
+    if !backing.is_shared() {
+        eprintln!(
+            "skipped: needs GATEHOUSE_TEST_DATABASE_URL (Postgres) and GATEHOUSE_TEST_REDIS_URL"
+        );
+        return;
+    }
+    let a = TestApp::spawn_on(backing.clone(), |_| {}).await;
+    // Node B serves the same public URL, as two nodes behind one load balancer do.
+    let public = a.base.clone();
+    let b = TestApp::spawn_on(backing.clone(), move |c| c.public_url = public).await;
+    assert_ne!(a.base, b.base);
+    a.tenant("contoso").await;
+    a.user("contoso", EMAIL, PASSWORD).await;
+    let client = a.web_app("contoso", REDIRECT).await;
+
+    let browser = a.browser();
+    let pkce = Pkce::new();
+    let (login, html) = browser
+        .open_login(&client.authorize_url(&a.issuer("contoso"), "openid", &pkce, &[]))
+        .await;
+    let html = browser.submit_email(&html, EMAIL).await;
+    assert!(login.starts_with("/contoso/login"));
+    // Continue on node B: the same browser cookies, the transaction from Redis.
+    let mut form = parse_form(&html);
+    form.fields.insert("password".into(), PASSWORD.into());
+    // Cookies are per host, not per port, so the browser sends the same ones to node B.
+    let response = browser
+        .post_form(&format!("{}{}", b.base, form.action), &form.fields)
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = location(&response).unwrap();
+    let code = query_param(&back, "code").expect("node B answers with a code");
+    assert_eq!(query_param(&back, "iss"), Some(a.issuer("contoso")));
+    // Redeem at node B too, and check the token against node A's JWKS: the keys are shared.
+    let tokens: Value = b
+        .token(
+            "contoso",
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &pkce.verifier),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    verify_with_jwks(&a, "contoso", tokens["id_token"].as_str().unwrap()).await;
+    // A code is single use across the cluster.
+    let replay = a
+        .token(
+            "contoso",
+            &client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &pkce.verifier),
+            ],
+        )
+        .await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,139 @@
+//! Key rotation (SECURITY.md D.43, R7): a key is published before it signs, the old key stays
+//! published after, and a running node follows a rotation made by the CLI without a restart.
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Client, TestApp, jwt_parts, verify_with_jwks};
+
+async fn backend(app: &TestApp) -> Client {
+    let (client_id, secret) = app
+        .app(gatehouse::admin::AppInput {
+            tenant: "contoso".into(),
+            name: "Backend".into(),
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            grants: vec!["client_credentials".into()],
+            signing_alg: None,
+        })
+        .await;
+    Client {
+        client_id,
+        secret,
+        redirect_uri: String::new(),
+    }
+}
+
+async fn token(app: &TestApp, client: &Client) -> String {
+    let response = app
+        .token("contoso", client, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn jwks_kids(app: &TestApp) -> HashSet<String> {
+    let jwks: Value = app
+        .api()
+        .get(format!("{}/oauth2/jwks", app.issuer("contoso")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cli_rotation_is_followed_by_the_running_node_without_breaking_old_tokens() {
+    let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 2).await;
+    app.tenant("contoso").await;
+    let client = backend(&app).await;
+    let before = token(&app, &client).await;
+    let old_kid = jwt_parts(&before).0["kid"].as_str().unwrap().to_owned();
+    let published_before = jwks_kids(&app).await;
+
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["keys", "rotate"])
+        .envs(app.backing().env())
+        .env("GATEHOUSE_KEYS__JWKS_MAX_AGE", "2")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rs = report["rotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["alg"] == "RS256")
+        .unwrap()
+        .clone();
+    assert_eq!(rs["retired_kid"], old_kid);
+    let new_kid = rs["activated_kid"].as_str().unwrap().to_owned();
+    assert!(
+        published_before.contains(&new_kid),
+        "the key that takes over was published before the rotation"
+    );
+
+    // The node notices within its refresh interval and switches at the activation time.
+    let mut switched = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let kid = jwt_parts(&token(&app, &client).await).0["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if kid == new_kid {
+            switched = true;
+            break;
+        }
+        assert_eq!(kid, old_kid, "no third key signs in between");
+    }
+    assert!(switched, "the running node signs with the new key");
+    let published_after = jwks_kids(&app).await;
+    assert!(
+        published_after.contains(&old_kid),
+        "the retired key stays published"
+    );
+    assert!(published_after.contains(&new_kid));
+    assert!(
+        published_after.contains(rs["next_kid"].as_str().unwrap()),
+        "a new next key is published"
+    );
+    verify_with_jwks(&app, "contoso", &before).await;
+}
+
+#[tokio::test]
+async fn a_second_rotation_before_the_first_takes_effect_changes_nothing() {
+    let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 3600).await;
+    app.tenant("contoso").await;
+    let now = gatehouse::domain::unix_now();
+    // Bootstrap keys were published just now: the first rotation is scheduled an hour ahead.
+    let reports = app.state.keys.rotate(now).await.unwrap();
+    assert!(
+        reports.iter().all(|r| r.activates_at > now + 3500),
+        "{reports:?}"
+    );
+    let kids = jwks_kids(&app).await;
+    let error = app.state.keys.rotate(now).await.unwrap_err().to_string();
+    assert!(error.contains("already scheduled"), "{error}");
+    assert_eq!(jwks_kids(&app).await, kids);
+}

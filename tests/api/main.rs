@@ -1,0 +1,16 @@
+//! Integration tests: real nodes on loopback ports, driven over HTTP like browsers, relying
+//! parties and resource servers would. One binary; each module covers one area and names the
+//! SECURITY.md items it proves.
+
+mod authorize;
+mod cli;
+mod cluster;
+mod code_flow;
+mod helpers;
+mod keys;
+mod logout;
+mod operations;
+mod pkce;
+mod revocation;
+mod token;
+mod userinfo;
