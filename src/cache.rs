@@ -4,7 +4,7 @@
 //! its cache and reloading its key ring when it moves. Changes made by the CLI in another
 //! process are therefore seen without a restart.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -13,11 +13,17 @@ use crate::domain::tenant::Tenant;
 use crate::keys::KeyRing;
 use crate::store::{Store, StoreError, StoreResult};
 
-/// Cached tenants and apps.
+/// Most names remembered as missing; beyond this the set starts over, so random names sent by
+/// a scanner cannot grow memory without bound.
+const MAX_MISSING: usize = 10_000;
+
+/// Cached tenants and apps, and the names known not to exist (so unknown slugs and client ids
+/// do not cost a database query each; creating one bumps the generation, which clears this).
 pub struct Directory {
     store: Arc<dyn Store>,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     apps: RwLock<HashMap<String, Arc<App>>>,
+    missing: RwLock<HashSet<String>>,
     generation: AtomicI64,
 }
 
@@ -47,6 +53,7 @@ impl Directory {
             store,
             tenants: RwLock::default(),
             apps: RwLock::default(),
+            missing: RwLock::default(),
             generation: AtomicI64::new(generation),
         })
     }
@@ -55,6 +62,10 @@ impl Directory {
     pub async fn tenant(&self, slug: &str) -> StoreResult<Option<Arc<Tenant>>> {
         if let Some(tenant) = read(&self.tenants, slug) {
             return Ok(Some(tenant));
+        }
+        let missing_key = format!("tenant:{slug}");
+        if self.is_missing(&missing_key) {
+            return Ok(None);
         }
         match self.store.tenant_by_slug(slug).await {
             Ok(tenant) => {
@@ -65,7 +76,10 @@ impl Directory {
                     .insert(slug.to_owned(), tenant.clone());
                 Ok(Some(tenant))
             }
-            Err(StoreError::NotFound) => Ok(None),
+            Err(StoreError::NotFound) => {
+                self.remember_missing(missing_key);
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
@@ -74,6 +88,10 @@ impl Directory {
     pub async fn app(&self, client_id: &str) -> StoreResult<Option<Arc<App>>> {
         if let Some(app) = read(&self.apps, client_id) {
             return Ok(Some(app));
+        }
+        let missing_key = format!("app:{client_id}");
+        if self.is_missing(&missing_key) {
+            return Ok(None);
         }
         match self.store.app_by_client_id(client_id).await {
             Ok(app) => {
@@ -84,9 +102,27 @@ impl Directory {
                     .insert(client_id.to_owned(), app.clone());
                 Ok(Some(app))
             }
-            Err(StoreError::NotFound) => Ok(None),
+            Err(StoreError::NotFound) => {
+                self.remember_missing(missing_key);
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
+    }
+
+    fn is_missing(&self, key: &str) -> bool {
+        self.missing
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(key)
+    }
+
+    fn remember_missing(&self, key: String) {
+        let mut missing = self.missing.write().unwrap_or_else(|p| p.into_inner());
+        if missing.len() >= MAX_MISSING {
+            missing.clear();
+        }
+        missing.insert(key);
     }
 
     /// Drops every cached entry.
@@ -96,6 +132,10 @@ impl Directory {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.apps.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.missing
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Checks the generation once; if it moved, drops the cache and reloads the key ring.

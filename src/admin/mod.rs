@@ -16,7 +16,7 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// The input broke a rule.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] Invalid),
     /// Something with that name already exists.
     #[error("{0}")]
