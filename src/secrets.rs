@@ -51,7 +51,7 @@ mod tests {
     #[test]
     fn secrets_carry_256_bits_and_do_not_repeat() {
         let mut seen = HashSet::new();
-        for _ in 0..100_000 {
+        for _ in 0..1_000_000 {
             let token = new_secret();
             assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
             assert!(seen.insert(token));

@@ -425,6 +425,18 @@ pub async fn complete(
 ) -> Result<Response, AppError> {
     let issuer = state.issuer(&tenant.slug);
     let back = request.return_to();
+    if request
+        .hint_user
+        .as_deref()
+        .is_some_and(|hinted| hinted != evidence.user.id)
+    {
+        // Never answer for a different user than id_token_hint names (OIDC Core §3.1.2.1).
+        return Ok(back.error(
+            &issuer,
+            "login_required",
+            "the signed-in user is not the one id_token_hint names",
+        ));
+    }
     let app = state.directory.app(&request.client_id).await?;
     if !app.is_some_and(|app| app.enabled && app.tenant_id == tenant.id) {
         return Ok(back.error(

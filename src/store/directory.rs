@@ -8,26 +8,19 @@ use crate::domain::app::{App, AppSecret};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 
-/// A tenant to create (the domains given at creation are recorded as verified by the
-/// operator who created the tenant).
-pub type NewTenant = Tenant;
-/// A user to create.
-pub type NewUser = User;
-/// An application to create, with its initial secrets.
-pub type NewApp = App;
-
 /// Storage of tenants, users and applications.
 #[async_trait]
 pub trait DirectoryStore {
-    /// Inserts a tenant and its domains. A slug or verified domain already taken gives
+    /// Inserts a tenant and its domains (recorded as verified: the operator who creates a
+    /// tenant attests them). A slug or verified domain already taken gives
     /// [`StoreError::Conflict`].
-    async fn create_tenant(&self, tenant: &NewTenant) -> StoreResult<()>;
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     /// Finds a tenant by its URL slug.
     async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant>;
     /// Finds a tenant by id.
     async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant>;
     /// Inserts a user. An e-mail already used in the tenant gives [`StoreError::Conflict`].
-    async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
     /// Finds a user of a tenant by object id.
     async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User>;
     /// Finds a user of a tenant by the case-folded e-mail key.
@@ -52,7 +45,7 @@ pub trait DirectoryStore {
         now: i64,
     ) -> StoreResult<()>;
     /// Inserts an application with its secrets.
-    async fn create_app(&self, app: &NewApp) -> StoreResult<()>;
+    async fn create_app(&self, app: &App) -> StoreResult<()>;
     /// Finds an application (with its secrets) by `client_id`.
     async fn app_by_client_id(&self, client_id: &str) -> StoreResult<App>;
 }
@@ -172,7 +165,7 @@ impl AppRow {
 
 for_sql_backends! {
     impl DirectoryStore {
-        async fn create_tenant(&self, tenant: &NewTenant) -> StoreResult<()> {
+        async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
             let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
             sqlx::query::<DB>("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(tenant.id.as_str())
@@ -229,7 +222,7 @@ for_sql_backends! {
             self.tenant_by_slug(&slug).await
         }
 
-        async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
+        async fn create_user(&self, user: &User) -> StoreResult<()> {
             sqlx::query::<DB>(
                 "INSERT INTO users (id, tenant_id, user_type, email, email_key, email_verified, \
                  display_name, given_name, family_name, upn, password_hash, roles, account_enabled, \
@@ -327,7 +320,7 @@ for_sql_backends! {
             Ok(())
         }
 
-        async fn create_app(&self, app: &NewApp) -> StoreResult<()> {
+        async fn create_app(&self, app: &App) -> StoreResult<()> {
             let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
             sqlx::query::<DB>(
                 "INSERT INTO apps (id, tenant_id, client_id, name, client_type, redirect_uris, \

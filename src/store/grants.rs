@@ -45,9 +45,6 @@ pub struct Grant {
     pub revoked_at: Option<i64>,
 }
 
-/// A grant to create.
-pub type NewGrant = Grant;
-
 /// A refresh token as stored (the token itself is never stored).
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct RefreshToken {
@@ -115,7 +112,7 @@ impl GrantRow {
 #[async_trait]
 pub trait GrantStore {
     /// Stores a grant.
-    async fn create_grant(&self, grant: &NewGrant) -> StoreResult<()>;
+    async fn create_grant(&self, grant: &Grant) -> StoreResult<()>;
     /// Finds a grant.
     async fn grant_by_id(&self, id: &str) -> StoreResult<Grant>;
     /// Revokes a grant and, with it, its refresh tokens and access tokens.
@@ -147,7 +144,7 @@ const EXTEND_GRANT: &str = "UPDATE grants SET expires_at = \
 
 for_sql_backends! {
     impl GrantStore {
-        async fn create_grant(&self, grant: &NewGrant) -> StoreResult<()> {
+        async fn create_grant(&self, grant: &Grant) -> StoreResult<()> {
             sqlx::query::<DB>(
                 "INSERT INTO grants (id, tenant_id, client_id, user_id, session_id, scope, auth_time, \
                  amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at) \

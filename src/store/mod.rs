@@ -14,10 +14,10 @@ pub mod sql;
 
 use async_trait::async_trait;
 
-pub use directory::{DirectoryStore, NewApp, NewTenant, NewUser};
-pub use grants::{Grant, GrantStore, NewGrant, RefreshOutcome, RefreshToken};
+pub use directory::DirectoryStore;
+pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
-pub use sessions::{NewSession, Session, SessionStore};
+pub use sessions::{Session, SessionStore};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]

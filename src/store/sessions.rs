@@ -33,9 +33,6 @@ pub struct Session {
     pub expires_at: i64,
 }
 
-/// A session to create.
-pub type NewSession = Session;
-
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     id: String,
@@ -59,7 +56,7 @@ pub trait SessionStore {
         &self,
         previous_token_hash: Option<&str>,
         token_hash: &str,
-        session: &NewSession,
+        session: &Session,
     ) -> StoreResult<()>;
     /// The live session of this browser in a tenant.
     async fn active_session(
@@ -68,10 +65,6 @@ pub trait SessionStore {
         tenant_id: &str,
         now: i64,
     ) -> StoreResult<Session>;
-    /// A session by id, live or not (for logout and refresh checks).
-    async fn session_by_id(&self, id: &str) -> StoreResult<Session>;
-    /// Whether the session is still live.
-    async fn session_is_active(&self, id: &str, now: i64) -> StoreResult<bool>;
     /// Ends a session.
     async fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
 }
@@ -98,7 +91,7 @@ for_sql_backends! {
             &self,
             previous_token_hash: Option<&str>,
             token_hash: &str,
-            session: &NewSession,
+            session: &Session,
         ) -> StoreResult<()> {
             let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
             if let Some(previous) = previous_token_hash {
@@ -154,28 +147,6 @@ for_sql_backends! {
             .fetch_one(&self.pool)
             .await?
             .into_session()
-        }
-
-        async fn session_by_id(&self, id: &str) -> StoreResult<Session> {
-            sqlx::query_as::<DB, SessionRow>(
-                "SELECT id, tenant_id, user_id, auth_time, amr, acr, idp, created_at, expires_at \
-                 FROM sessions WHERE id = $1",
-            )
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?
-            .into_session()
-        }
-
-        async fn session_is_active(&self, id: &str, now: i64) -> StoreResult<bool> {
-            let count = sqlx::query_scalar::<DB, i64>(
-                "SELECT COUNT(*) FROM sessions WHERE id = $1 AND ended_at IS NULL AND expires_at > $2",
-            )
-            .bind(id)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-            Ok(count > 0)
         }
 
         async fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {

@@ -316,3 +316,32 @@ async fn the_openidconnect_crate_signs_in_as_a_relying_party() {
         .expect("userinfo");
     assert_eq!(userinfo.subject(), claims.subject());
 }
+
+#[tokio::test]
+async fn signing_in_as_someone_else_than_the_id_token_hint_names_yields_no_code() {
+    let (app, client) = setup().await;
+    app.user("contoso", "bob@contoso.example", "bob's long password")
+        .await;
+    let bob = app
+        .sign_in_and_redeem(
+            "contoso",
+            &client,
+            "bob@contoso.example",
+            "bob's long password",
+            "openid",
+        )
+        .await;
+    let pkce = Pkce::new();
+    let url = client.authorize_url(
+        &app.issuer("contoso"),
+        "openid",
+        &pkce,
+        &[("id_token_hint", bob["id_token"].as_str().unwrap())],
+    );
+    let back = app.browser().sign_in(&url, EMAIL, PASSWORD).await;
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("login_required")
+    );
+    assert!(query_param(&back, "code").is_none());
+}

@@ -268,3 +268,55 @@ async fn logs_never_contain_passwords_codes_tokens_or_secrets() {
         assert!(!logs.contains(secret), "a secret reached the logs");
     }
 }
+
+#[tokio::test]
+async fn sixteen_concurrent_sign_ins_on_sqlite_never_surface_a_busy_database() {
+    let (app, client) = setup().await;
+    let flows = (0..16).map(|_| {
+        app.sign_in_and_redeem("contoso", &client, EMAIL, PASSWORD, "openid offline_access")
+    });
+    let results = futures::future::join_all(flows).await;
+    assert!(
+        results
+            .iter()
+            .all(|tokens| tokens["refresh_token"].is_string())
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_after_readiness_turns_false() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env_remove("GATEHOUSE_REDIS_URL")
+        .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("GATEHOUSE_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("gatehouse listening"));
+    assert!(listening, "the server starts with its defaults");
+    assert!(dir.path().join("data/gatehouse.db").exists());
+    assert!(dir.path().join("keys/master.key").exists());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("draining")), "{rest:?}");
+    assert!(child.wait().unwrap().success(), "exit status 0");
+}
