@@ -10,7 +10,7 @@ use crate::domain::unix_now;
 use crate::domain::user::{Role, User, UserType};
 use crate::journey::password::{Passwords, check_policy};
 use crate::secrets;
-use crate::store::{Store, StoreError};
+use crate::store::{SecurityChange, Store, StoreError};
 
 /// Why an administrative operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -261,16 +261,7 @@ pub async fn set_user_enabled(
     user_id: &str,
     enabled: bool,
 ) -> Result<(), AdminError> {
-    store
-        .set_user_enabled(
-            tenant_id,
-            user_id,
-            enabled,
-            &secrets::random_token(16),
-            unix_now(),
-        )
-        .await
-        .map_err(AdminError::Store)
+    update_security(store, tenant_id, user_id, Some(enabled), None).await
 }
 
 /// Sets a new password (policy-checked, argon2id); ends every refresh-token family.
@@ -283,14 +274,25 @@ pub async fn reset_password(
 ) -> Result<(), AdminError> {
     check_policy(&password)?;
     let hash = passwords.hash(password).await?;
+    update_security(store, tenant_id, user_id, None, Some(&hash)).await
+}
+
+async fn update_security(
+    store: &dyn Store,
+    tenant_id: &str,
+    user_id: &str,
+    enabled: Option<bool>,
+    password_hash: Option<&str>,
+) -> Result<(), AdminError> {
     store
-        .set_user_password(
+        .update_user_security(&SecurityChange {
             tenant_id,
             user_id,
-            &hash,
-            &secrets::random_token(16),
-            unix_now(),
-        )
+            enabled,
+            password_hash,
+            stamp: &secrets::random_token(16),
+            now: unix_now(),
+        })
         .await
         .map_err(AdminError::Store)
 }

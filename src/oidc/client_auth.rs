@@ -4,7 +4,7 @@
 //! are counted per client and source address across nodes and answered 429 past the limit
 //! (SECURITY.md C.26, C.27).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::domain::unix_now;
 use crate::error::AppError;
 use crate::secrets;
 use crate::startup::AppState;
+use crate::web;
 
 /// How the client authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,44 @@ pub struct AuthenticatedClient {
     pub app: Arc<App>,
     /// The method used.
     pub method: AuthMethod,
+}
+
+/// A form POST to a client-authenticated endpoint (token, introspection, revocation), read
+/// and checked: the tenant, the parameters (none repeated) and the authenticated client.
+#[derive(Debug)]
+pub struct ClientRequest {
+    /// The tenant of the endpoint.
+    pub tenant: Arc<Tenant>,
+    /// The form parameters.
+    pub params: Params,
+    /// The client.
+    pub client: AuthenticatedClient,
+}
+
+impl ClientRequest {
+    /// Reads the request and authenticates its client.
+    pub async fn read(
+        state: &AppState,
+        slug: &str,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self, AppError> {
+        let tenant = super::tenant_for_api(state, slug).await?;
+        let params = super::form_params(headers, body)?;
+        if let Some(name) = params.first_repeated() {
+            return Err(
+                OAuthError::invalid_request(format!("the {name} parameter is repeated")).into(),
+            );
+        }
+        let ip = web::client_ip(peer, headers, &state.config.trusted_proxies);
+        let client = authenticate(state, &tenant, headers, &params, ip).await?;
+        Ok(Self {
+            tenant,
+            params,
+            client,
+        })
+    }
 }
 
 /// Credentials as presented, before checking.

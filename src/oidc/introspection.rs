@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::client_auth;
+use super::client_auth::ClientRequest;
 use super::error::OAuthError;
 use super::userinfo::live_access_token;
 use crate::domain::app::ClientType;
@@ -23,7 +23,6 @@ use crate::error::AppError;
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{Grant, RefreshToken, StoreError};
-use crate::web;
 
 fn no_store(body: Value) -> Response {
     (
@@ -60,10 +59,11 @@ pub async fn post_introspect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = super::tenant_for_api(&state, &slug).await?;
-    let params = super::form_params(&headers, &body)?;
-    let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
-    let client = client_auth::authenticate(&state, &tenant, &headers, &params, ip).await?;
+    let ClientRequest {
+        tenant,
+        params,
+        client,
+    } = ClientRequest::read(&state, &slug, peer, &headers, &body).await?;
     if client.app.client_type != ClientType::Confidential {
         return Err(
             OAuthError::invalid_client("introspection needs a confidential client", false).into(),
@@ -125,10 +125,11 @@ pub async fn post_revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = super::tenant_for_api(&state, &slug).await?;
-    let params = super::form_params(&headers, &body)?;
-    let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
-    let client = client_auth::authenticate(&state, &tenant, &headers, &params, ip).await?;
+    let ClientRequest {
+        tenant,
+        params,
+        client,
+    } = ClientRequest::read(&state, &slug, peer, &headers, &body).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::authorize::{CodeRecord, RedeemedCode, code_key, is_pkce_value, redeemed_key};
 use super::claims::{self, SignInFacts};
-use super::client_auth::{self, AuthenticatedClient};
+use super::client_auth::{AuthenticatedClient, ClientRequest};
 use super::error::OAuthError;
 use super::params::Params;
 use crate::domain::app::{App, GrantType};
@@ -26,7 +26,6 @@ use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{Grant, RefreshOutcome, RefreshToken, StoreError};
 use crate::tokens::{TYP_ACCESS_TOKEN, TYP_JWT};
-use crate::web;
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize)]
@@ -63,15 +62,11 @@ pub async fn post_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = super::tenant_for_api(&state, &slug).await?;
-    let params = super::form_params(&headers, &body)?;
-    if let Some(name) = params.first_repeated() {
-        return Err(
-            OAuthError::invalid_request(format!("the {name} parameter is repeated")).into(),
-        );
-    }
-    let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
-    let client = client_auth::authenticate(&state, &tenant, &headers, &params, ip).await?;
+    let ClientRequest {
+        tenant,
+        params,
+        client,
+    } = ClientRequest::read(&state, &slug, peer, &headers, &body).await?;
     let response = match params.get("grant_type") {
         Some("authorization_code") => authorization_code(&state, &tenant, &client, &params).await?,
         Some("refresh_token") => refresh(&state, &tenant, &client, &params).await?,

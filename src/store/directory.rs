@@ -8,6 +8,23 @@ use crate::domain::app::{App, AppSecret};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 
+/// A change to a user's credentials or status.
+#[derive(Debug, Clone)]
+pub struct SecurityChange<'a> {
+    /// Tenant.
+    pub tenant_id: &'a str,
+    /// User.
+    pub user_id: &'a str,
+    /// New enabled state, if it changes.
+    pub enabled: Option<bool>,
+    /// New password hash, if it changes.
+    pub password_hash: Option<&'a str>,
+    /// The new security stamp.
+    pub stamp: &'a str,
+    /// Time of the change.
+    pub now: i64,
+}
+
 /// Storage of tenants, users and applications.
 #[async_trait]
 pub trait DirectoryStore {
@@ -25,25 +42,10 @@ pub trait DirectoryStore {
     async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User>;
     /// Finds a user of a tenant by the case-folded e-mail key.
     async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User>;
-    /// Enables or disables a user. Either way the security stamp changes, so every grant
-    /// given before ends (SECURITY.md C.33).
-    async fn set_user_enabled(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        enabled: bool,
-        stamp: &str,
-        now: i64,
-    ) -> StoreResult<()>;
-    /// Replaces a user's password hash and security stamp.
-    async fn set_user_password(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        password_hash: &str,
-        stamp: &str,
-        now: i64,
-    ) -> StoreResult<()>;
+    /// Changes a user's credentials or status — `enabled` and `password_hash` when given —
+    /// and always replaces the security stamp, so every grant given before ends
+    /// (SECURITY.md C.33).
+    async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()>;
     /// Inserts an application with its secrets.
     async fn create_app(&self, app: &App) -> StoreResult<()>;
     /// Finds an application (with its secrets) by `client_id`.
@@ -276,42 +278,18 @@ for_sql_backends! {
                 .into_user()
         }
 
-        async fn set_user_enabled(&self, tenant_id: &str, id: &str, enabled: bool, stamp: &str, now: i64)
-        -> StoreResult<()> {
+        async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()> {
             let done = sqlx::query::<DB>(
-                "UPDATE users SET account_enabled = $1, security_stamp = $2, updated_at = $3 \
-                 WHERE tenant_id = $4 AND id = $5",
+                "UPDATE users SET account_enabled = COALESCE($1, account_enabled), \
+                 password_hash = COALESCE($2, password_hash), security_stamp = $3, updated_at = $4 \
+                 WHERE tenant_id = $5 AND id = $6",
             )
-            .bind(enabled)
-            .bind(stamp)
-            .bind(now)
-            .bind(tenant_id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
-        }
-
-        async fn set_user_password(
-            &self,
-            tenant_id: &str,
-            id: &str,
-            password_hash: &str,
-            stamp: &str,
-            now: i64,
-        ) -> StoreResult<()> {
-            let done = sqlx::query::<DB>(
-                "UPDATE users SET password_hash = $1, security_stamp = $2, updated_at = $3 \
-                 WHERE tenant_id = $4 AND id = $5",
-            )
-            .bind(password_hash)
-            .bind(stamp)
-            .bind(now)
-            .bind(tenant_id)
-            .bind(id)
+            .bind(change.enabled)
+            .bind(change.password_hash)
+            .bind(change.stamp)
+            .bind(change.now)
+            .bind(change.tenant_id)
+            .bind(change.user_id)
             .execute(&self.pool)
             .await?;
             if done.rows_affected() == 0 {

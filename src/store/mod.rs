@@ -14,7 +14,7 @@ pub mod sql;
 
 use async_trait::async_trait;
 
-pub use directory::DirectoryStore;
+pub use directory::{DirectoryStore, SecurityChange};
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use sessions::{Session, SessionStore};

@@ -52,6 +52,7 @@ macro_rules! for_sql_backends {
             for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
             for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
             for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'q> Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
             for<'a> &'a str: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
             usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
             <DB as sqlx::Database>::QueryResult: $crate::store::sql::RowsAffected,

@@ -310,6 +310,37 @@ impl TestApp {
         }
     }
 
+    /// A confidential backend app allowed only client_credentials, signing with `alg`.
+    pub async fn service_app(&self, tenant: &str, alg: &str) -> Client {
+        let (client_id, secret) = self
+            .app(AppInput {
+                tenant: tenant.into(),
+                name: "Backend".into(),
+                redirect_uris: vec![],
+                post_logout_redirect_uris: vec![],
+                public: false,
+                grants: vec!["client_credentials".into()],
+                signing_alg: Some(alg.into()),
+            })
+            .await;
+        Client {
+            client_id,
+            secret,
+            redirect_uri: String::new(),
+        }
+    }
+
+    /// The status of a userinfo call with `token` at `slug`.
+    pub async fn userinfo_status(&self, slug: &str, token: &str) -> StatusCode {
+        self.api()
+            .get(format!("{}/oauth2/userinfo", self.issuer(slug)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     /// A new browser (its own cookie jar).
     pub fn browser(&self) -> Browser {
         Browser {

@@ -10,25 +10,6 @@ use serde_json::Value;
 
 use crate::helpers::{Client, TestApp, jwt_parts, verify_with_jwks};
 
-async fn backend(app: &TestApp) -> Client {
-    let (client_id, secret) = app
-        .app(gatehouse::admin::AppInput {
-            tenant: "contoso".into(),
-            name: "Backend".into(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            public: false,
-            grants: vec!["client_credentials".into()],
-            signing_alg: None,
-        })
-        .await;
-    Client {
-        client_id,
-        secret,
-        redirect_uri: String::new(),
-    }
-}
-
 async fn token(app: &TestApp, client: &Client) -> String {
     let response = app
         .token("contoso", client, &[("grant_type", "client_credentials")])
@@ -62,7 +43,7 @@ async fn jwks_kids(app: &TestApp) -> HashSet<String> {
 async fn a_cli_rotation_is_followed_by_the_running_node_without_breaking_old_tokens() {
     let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 2).await;
     app.tenant("contoso").await;
-    let client = backend(&app).await;
+    let client = app.service_app("contoso", "RS256").await;
     let before = token(&app, &client).await;
     let old_kid = jwt_parts(&before).0["kid"].as_str().unwrap().to_owned();
     let published_before = jwks_kids(&app).await;

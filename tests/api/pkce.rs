@@ -115,19 +115,10 @@ async fn a_replayed_code_fails_and_revokes_the_tokens_it_issued() {
     assert_eq!(status, StatusCode::OK);
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let userinfo = |token: String| {
-        let app = &app;
-        async move {
-            app.api()
-                .get(format!("{}/oauth2/userinfo", app.issuer("contoso")))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(userinfo(access.clone()).await, StatusCode::OK);
+    assert_eq!(
+        app.userinfo_status("contoso", &access).await,
+        StatusCode::OK
+    );
 
     // A replay with a wrong verifier is refused but revokes nothing.
     let (status, body) = exchange(&app, &client, &code, Some(&Pkce::new().verifier)).await;
@@ -135,7 +126,10 @@ async fn a_replayed_code_fails_and_revokes_the_tokens_it_issued() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
-    assert_eq!(userinfo(access.clone()).await, StatusCode::OK);
+    assert_eq!(
+        app.userinfo_status("contoso", &access).await,
+        StatusCode::OK
+    );
 
     // The real replay revokes the access and refresh tokens.
     let (status, body) = exchange(&app, &client, &code, Some(&pkce.verifier)).await;
@@ -143,7 +137,10 @@ async fn a_replayed_code_fails_and_revokes_the_tokens_it_issued() {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
-    assert_eq!(userinfo(access).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.userinfo_status("contoso", &access).await,
+        StatusCode::UNAUTHORIZED
+    );
     let response = app
         .token(
             "contoso",
@@ -235,14 +232,7 @@ async fn of_fifty_parallel_redemptions_of_one_code_exactly_one_succeeds_and_is_t
             .all(|(_, body)| body["error"] == "invalid_grant")
     );
     let access = winners[0]["access_token"].as_str().unwrap();
-    let status = app
-        .api()
-        .get(format!("{}/oauth2/userinfo", app.issuer("contoso")))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let status = app.userinfo_status("contoso", access).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,

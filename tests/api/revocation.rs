@@ -95,14 +95,10 @@ async fn revoking_an_access_token_and_garbage() {
         .status(),
         StatusCode::OK
     );
-    let userinfo = app
-        .api()
-        .get(format!("{}/oauth2/userinfo", app.issuer("contoso")))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.userinfo_status("contoso", at).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -123,22 +119,7 @@ async fn another_client_cannot_revoke_and_its_attempt_changes_nothing() {
 #[tokio::test]
 async fn client_credentials_tokens_are_revoked_by_jti() {
     let (app, _, _) = setup().await;
-    let (id, secret) = app
-        .app(gatehouse::admin::AppInput {
-            tenant: "contoso".into(),
-            name: "Backend".into(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            public: false,
-            grants: vec!["client_credentials".into()],
-            signing_alg: None,
-        })
-        .await;
-    let backend = Client {
-        client_id: id,
-        secret,
-        redirect_uri: String::new(),
-    };
+    let backend = app.service_app("contoso", "RS256").await;
     let token: Value = app
         .token("contoso", &backend, &[("grant_type", "client_credentials")])
         .await

@@ -20,25 +20,6 @@ async fn setup() -> (TestApp, Client) {
     (app, client)
 }
 
-async fn service(app: &TestApp, alg: &str) -> Client {
-    let (client_id, secret) = app
-        .app(AppInput {
-            tenant: "contoso".into(),
-            name: "Backend".into(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            public: false,
-            grants: vec!["client_credentials".into()],
-            signing_alg: Some(alg.into()),
-        })
-        .await;
-    Client {
-        client_id,
-        secret,
-        redirect_uri: String::new(),
-    }
-}
-
 fn token_url(app: &TestApp) -> String {
     format!("{}/oauth2/token", app.issuer("contoso"))
 }
@@ -83,7 +64,7 @@ async fn missing_or_wrong_client_credentials_are_401_with_a_challenge() {
 #[tokio::test]
 async fn client_secret_post_works_and_two_methods_at_once_do_not() {
     let (app, _) = setup().await;
-    let backend = service(&app, "RS256").await;
+    let backend = app.service_app("contoso", "RS256").await;
     let secret = backend.secret.clone().unwrap();
     let response = app
         .api()
@@ -145,7 +126,7 @@ async fn repeated_wrong_secrets_are_throttled_with_429() {
 async fn client_credentials_gives_a_jwt_access_token_whose_subject_is_the_client() {
     let (app, _) = setup().await;
     for alg in ["RS256", "ES256"] {
-        let backend = service(&app, alg).await;
+        let backend = app.service_app("contoso", alg).await;
         let response = app
             .token("contoso", &backend, &[("grant_type", "client_credentials")])
             .await;
@@ -185,7 +166,7 @@ async fn client_credentials_refuses_public_clients_unlisted_grants_and_scopes() 
         secret: None,
         redirect_uri: REDIRECT.into(),
     };
-    let backend = service(&app, "RS256").await;
+    let backend = app.service_app("contoso", "RS256").await;
     for (client, form, expected) in [
         (
             &public,

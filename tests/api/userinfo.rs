@@ -150,21 +150,11 @@ async fn a_token_of_tenant_a_is_worthless_at_tenant_b() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let backend = app
-        .app(gatehouse::admin::AppInput {
-            tenant: "fabrikam".into(),
-            name: "RS".into(),
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            public: false,
-            grants: vec!["client_credentials".into()],
-            signing_alg: None,
-        })
-        .await;
+    let backend = app.service_app("fabrikam", "RS256").await;
     let response = app
         .api()
         .post(format!("{}/oauth2/introspect", app.issuer("fabrikam")))
-        .basic_auth(&backend.0, backend.1.as_deref())
+        .basic_auth(&backend.client_id, backend.secret.as_deref())
         .form(&[("token", access)])
         .send()
         .await
