@@ -23,6 +23,7 @@ pub struct Directory {
     store: Arc<dyn Store>,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     apps: RwLock<HashMap<String, Arc<App>>>,
+    saml_entities: RwLock<HashMap<String, String>>,
     missing: RwLock<HashSet<String>>,
     generation: AtomicI64,
 }
@@ -53,6 +54,7 @@ impl Directory {
             store,
             tenants: RwLock::default(),
             apps: RwLock::default(),
+            saml_entities: RwLock::default(),
             missing: RwLock::default(),
             generation: AtomicI64::new(generation),
         })
@@ -110,6 +112,40 @@ impl Directory {
         }
     }
 
+    /// The tenant's app whose SAML entityID is `entity_id`, or `None`.
+    pub async fn saml_app(
+        &self,
+        tenant_id: &str,
+        entity_id: &str,
+    ) -> StoreResult<Option<Arc<App>>> {
+        let key = format!("{tenant_id}\u{1f}{entity_id}");
+        if let Some(client_id) = read(&self.saml_entities, &key) {
+            return self.app(&client_id).await;
+        }
+        let missing_key = format!("saml:{key}");
+        if self.is_missing(&missing_key) {
+            return Ok(None);
+        }
+        match self
+            .store
+            .client_id_by_saml_entity(tenant_id, entity_id)
+            .await
+        {
+            Ok(client_id) => {
+                self.saml_entities
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, client_id.clone());
+                self.app(&client_id).await
+            }
+            Err(StoreError::NotFound) => {
+                self.remember_missing(missing_key);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn is_missing(&self, key: &str) -> bool {
         self.missing
             .read()
@@ -132,6 +168,10 @@ impl Directory {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.apps.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.saml_entities
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.missing
             .write()
             .unwrap_or_else(|p| p.into_inner())

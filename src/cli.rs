@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::admin::{self, AppInput, TenantInput, UserInput};
+use crate::admin::{self, AppInput, SamlInput, TenantInput, UserInput};
 use crate::config::Config;
 use crate::domain::unix_now;
 use crate::journey::password::Passwords;
@@ -35,7 +35,7 @@ enum Command {
     /// Run the identity provider (the default).
     Serve,
     #[command(flatten)]
-    Admin(AdminCommand),
+    Admin(Box<AdminCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +130,52 @@ struct AppCreate {
     /// Token signing algorithm: RS256 (default) or ES256.
     #[arg(long, value_name = "ALG")]
     signing_alg: Option<String>,
+    /// A SAML SP: its metadata XML file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["saml_entity_id", "saml_acs_urls", "saml_slo_url"])]
+    saml_metadata: Option<PathBuf>,
+    /// A SAML SP: its entity id (with --saml-acs-url).
+    #[arg(long, value_name = "ENTITY_ID", requires = "saml_acs_urls")]
+    saml_entity_id: Option<String>,
+    /// A SAML SP: an assertion consumer service URL (HTTP-POST; repeatable; first is default).
+    #[arg(long = "saml-acs-url", value_name = "URL", requires = "saml_entity_id")]
+    saml_acs_urls: Vec<String>,
+    /// A SAML SP: its single-logout URL (HTTP-Redirect).
+    #[arg(long, value_name = "URL")]
+    saml_slo_url: Option<String>,
+    /// A SAML SP: its signing certificate file (PEM).
+    #[arg(long, value_name = "FILE")]
+    saml_certificate: Option<PathBuf>,
+    /// A SAML SP: require every AuthnRequest to be signed.
+    #[arg(long)]
+    saml_requests_signed: bool,
+    /// A SAML SP: NameID format, persistent (default) or emailAddress.
+    #[arg(long, value_name = "FORMAT")]
+    saml_nameid_format: Option<String>,
+    /// A SAML SP: sign the Response as well as the Assertion.
+    #[arg(long)]
+    saml_sign_response: bool,
+}
+
+impl AppCreate {
+    fn saml(&self) -> anyhow::Result<Option<SamlInput>> {
+        if self.saml_metadata.is_none() && self.saml_entity_id.is_none() {
+            return Ok(None);
+        }
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+        };
+        Ok(Some(SamlInput {
+            metadata: self.saml_metadata.as_ref().map(read).transpose()?,
+            entity_id: self.saml_entity_id.clone(),
+            acs_urls: self.saml_acs_urls.clone(),
+            slo_url: self.saml_slo_url.clone(),
+            certificate: self.saml_certificate.as_ref().map(read).transpose()?,
+            requests_signed: self.saml_requests_signed,
+            nameid_format: self.saml_nameid_format.clone(),
+            sign_response: self.saml_sign_response,
+        }))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,7 +197,7 @@ pub async fn main() -> ExitCode {
     telemetry::init(config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Admin(command) => run_admin(config, command).await,
+        Command::Admin(command) => run_admin(config, *command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -235,6 +281,8 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             }))
         }
         AdminCommand::App(AppCommand::Create(args)) => {
+            let saml = args.saml()?;
+            let input_tenant = args.tenant.clone();
             let input = AppInput {
                 tenant: args.tenant,
                 name: args.name,
@@ -243,6 +291,7 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 public: args.public,
                 grants: args.grants,
                 signing_alg: args.signing_alg,
+                saml,
             };
             let (app, secret) = admin::create_app(store.as_ref(), input).await?;
             let mut out = json!({
@@ -257,6 +306,17 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             });
             if let Some(secret) = secret {
                 out["client_secret"] = json!(secret);
+            }
+            if let Some(sp) = &app.saml {
+                out["saml"] = json!({
+                    "entity_id": sp.entity_id,
+                    "acs": sp.acs,
+                    "slo_url": sp.slo_url,
+                    "nameid_format": sp.nameid_format.as_str(),
+                    "authn_requests_signed": sp.authn_requests_signed,
+                    "sign_response": sp.sign_response,
+                    "idp_metadata": format!("{}/saml/metadata", issuer(&input_tenant)),
+                });
             }
             print(out)
         }

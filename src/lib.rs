@@ -19,6 +19,7 @@ pub mod health;
 pub mod journey;
 pub mod keys;
 pub mod oidc;
+pub mod saml;
 pub mod secrets;
 pub mod startup;
 pub mod store;

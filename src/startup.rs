@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::health::router())
         .merge(crate::web::router())
         .merge(crate::oidc::router())
+        .merge(crate::saml::router())
         .merge(crate::journey::router())
         .with_state(state);
     crate::web::security_headers(routes)

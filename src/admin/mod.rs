@@ -5,10 +5,12 @@
 use crate::domain::Invalid;
 use crate::domain::app::{App, AppSecret, ClientType, GrantType, SigningAlg, parse_redirect_uri};
 use crate::domain::email::EmailAddress;
+use crate::domain::saml::{AcsEndpoint, NameIdFormat, SamlSp, parse_endpoint, parse_entity_id};
 use crate::domain::tenant::{Tenant, parse_domain, parse_slug};
 use crate::domain::unix_now;
 use crate::domain::user::{Role, User, UserType};
 use crate::journey::password::{Passwords, check_policy};
+use crate::saml::metadata::{certificate_from_pem, parse_sp_metadata};
 use crate::secrets;
 use crate::store::{SecurityChange, Store, StoreError};
 
@@ -176,6 +178,81 @@ pub struct AppInput {
     pub grants: Vec<String>,
     /// Signing algorithm; default RS256.
     pub signing_alg: Option<String>,
+    /// The app's SAML service-provider side, if any.
+    pub saml: Option<SamlInput>,
+}
+
+/// The SAML side of a new application: from the SP's metadata, or given field by field.
+#[derive(Debug, Clone, Default)]
+pub struct SamlInput {
+    /// The SP's metadata document (takes precedence over the fields below).
+    pub metadata: Option<String>,
+    /// SP entityID.
+    pub entity_id: Option<String>,
+    /// HTTP-POST ACS URLs; the first is the default.
+    pub acs_urls: Vec<String>,
+    /// HTTP-Redirect single-logout URL.
+    pub slo_url: Option<String>,
+    /// The SP's signing certificate (PEM or base64 DER).
+    pub certificate: Option<String>,
+    /// Whether every AuthnRequest must be signed.
+    pub requests_signed: bool,
+    /// NameID format: persistent (default) or emailAddress.
+    pub nameid_format: Option<String>,
+    /// Sign the Response as well as the Assertion.
+    pub sign_response: bool,
+}
+
+fn saml_sp(input: SamlInput) -> Result<SamlSp, AdminError> {
+    let nameid_format = match input.nameid_format.as_deref() {
+        Some(format) => NameIdFormat::parse(format)?,
+        None => NameIdFormat::Persistent,
+    };
+    let mut sp = match input.metadata {
+        Some(xml) => {
+            parse_sp_metadata(&xml, nameid_format).map_err(|e| Invalid::new(e.to_string()))?
+        }
+        None => {
+            let entity_id = input.entity_id.ok_or_else(|| {
+                Invalid::new("a SAML app needs --saml-metadata or --saml-entity-id")
+            })?;
+            if input.acs_urls.is_empty() {
+                return Err(Invalid::new("a SAML app needs at least one --saml-acs-url").into());
+            }
+            let acs = input
+                .acs_urls
+                .iter()
+                .enumerate()
+                .map(|(index, url)| {
+                    Ok(AcsEndpoint {
+                        url: parse_endpoint(url)?,
+                        index: index as u32,
+                        is_default: index == 0,
+                    })
+                })
+                .collect::<Result<Vec<_>, Invalid>>()?;
+            SamlSp {
+                entity_id: parse_entity_id(&entity_id)?,
+                acs,
+                slo_url: input.slo_url.as_deref().map(parse_endpoint).transpose()?,
+                certificates: Vec::new(),
+                authn_requests_signed: false,
+                sign_response: false,
+                nameid_format,
+            }
+        }
+    };
+    if let Some(certificate) = &input.certificate {
+        sp.certificates.push(certificate_from_pem(certificate)?);
+    }
+    sp.authn_requests_signed |= input.requests_signed;
+    if sp.authn_requests_signed && sp.certificates.is_empty() {
+        return Err(
+            Invalid::new("signed requests need the SP's certificate (--saml-certificate)").into(),
+        );
+    }
+    sp.sign_response = input.sign_response;
+    Ok(sp)
 }
 
 /// Creates an application; returns it with its client secret (confidential apps only — the
@@ -185,12 +262,14 @@ pub async fn create_app(
     input: AppInput,
 ) -> Result<(App, Option<String>), AdminError> {
     let tenant = tenant_by_slug(store, &input.tenant).await?;
+    let saml = input.saml.map(saml_sp).transpose()?;
     let mut grant_types = input
         .grants
         .iter()
         .map(|g| g.parse::<GrantType>())
         .collect::<Result<Vec<_>, _>>()?;
-    if grant_types.is_empty() {
+    // An app without grants is an OIDC web app, unless it is only a SAML SP.
+    if grant_types.is_empty() && (saml.is_none() || !input.redirect_uris.is_empty()) {
         grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
     }
     grant_types.dedup();
@@ -223,7 +302,8 @@ pub async fn create_app(
         None => SigningAlg::RS256,
     };
     let now = unix_now();
-    let secret = (client_type == ClientType::Confidential).then(secrets::new_secret);
+    let secret = (client_type == ClientType::Confidential && !grant_types.is_empty())
+        .then(secrets::new_secret);
     let app = App {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant.id,
@@ -235,6 +315,7 @@ pub async fn create_app(
         grant_types,
         signing_alg,
         enabled: true,
+        saml,
         secrets: secret
             .iter()
             .map(|s| AppSecret {
@@ -247,10 +328,11 @@ pub async fn create_app(
             .collect(),
         created_at: now,
     };
-    store
-        .create_app(&app)
-        .await
-        .map_err(|e| conflict_or(e, || "an app with that client id already exists".to_owned()))?;
+    store.create_app(&app).await.map_err(|e| {
+        conflict_or(e, || {
+            "an app with that client id or SAML entity id already exists in this tenant".to_owned()
+        })
+    })?;
     Ok((app, secret))
 }
 

@@ -164,6 +164,8 @@ pub struct App {
     pub enabled: bool,
     /// Client secrets (confidential apps).
     pub secrets: Vec<AppSecret>,
+    /// The app's SAML service-provider side, if it speaks SAML.
+    pub saml: Option<super::saml::SamlSp>,
     /// Creation time.
     pub created_at: i64,
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod email;
+pub mod saml;
 pub mod scope;
 pub mod tenant;
 pub mod user;

@@ -27,6 +27,7 @@ use crate::domain::user::User;
 use crate::ephemeral::Json;
 use crate::error::AppError;
 use crate::oidc::authorize::AuthorizeRequest;
+use crate::saml::request::SamlRequest;
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{Session, StoreError};
@@ -45,6 +46,8 @@ pub const AMR_PASSWORD: &str = "pwd";
 pub enum ProtocolRequest {
     /// An OpenID Connect authorization request.
     Oidc(AuthorizeRequest),
+    /// A SAML 2.0 AuthnRequest (or an IdP-initiated sign-in).
+    Saml(SamlRequest),
 }
 
 /// What a request demands of the sign-in, whatever its protocol.
@@ -60,6 +63,10 @@ pub struct Requirements {
     pub consent: bool,
     /// The e-mail address to start with (`login_hint`).
     pub login_hint: Option<String>,
+    /// The user must not be asked anything (`prompt=none`, `IsPassive`).
+    pub passive: bool,
+    /// The sign-in must be multi-factor (requested `acr` / authentication context).
+    pub mfa: bool,
 }
 
 impl ProtocolRequest {
@@ -67,6 +74,7 @@ impl ProtocolRequest {
     pub fn app_name(&self) -> &str {
         match self {
             Self::Oidc(request) => &request.app_name,
+            Self::Saml(request) => &request.app_name,
         }
     }
 
@@ -74,6 +82,13 @@ impl ProtocolRequest {
     pub fn requirements(&self) -> Requirements {
         match self {
             Self::Oidc(request) => request.requirements(),
+            Self::Saml(request) => Requirements {
+                fresh_login: request.force_authn,
+                login_hint: request.login_hint.clone(),
+                passive: request.is_passive,
+                mfa: request.mfa,
+                ..Requirements::default()
+            },
         }
     }
 
@@ -81,6 +96,7 @@ impl ProtocolRequest {
     pub fn return_url(&self) -> &str {
         match self {
             Self::Oidc(request) => &request.redirect_uri,
+            Self::Saml(request) => &request.acs,
         }
     }
 }
@@ -103,6 +119,11 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// Whether the sign-in used more than one factor.
+    pub fn is_multi_factor(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
     /// Evidence carried by an existing session.
     pub fn from_session(user: User, session: &Session) -> Self {
         Self {
@@ -120,6 +141,9 @@ impl Evidence {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
+    /// Not yet looked at the browser's session: the request arrived by a cross-site POST,
+    /// which carries no `SameSite=Lax` cookies; the first page load checks it.
+    Pending,
     /// Asking for the e-mail address.
     Identify,
     /// Asking for the password of `email`.
@@ -226,34 +250,35 @@ pub async fn session_evidence(
     }
 }
 
-/// Starts the journey for `request`. With `evidence` from a usable session and nothing to
-/// ask the user, the request is answered at once; otherwise the browser is sent to the
-/// sign-in pages.
+/// When the browser's existing session is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCheck {
+    /// Now: the request carries the browser's cookies.
+    Now,
+    /// On the first page load: the request came by a cross-site POST without cookies.
+    OnArrival,
+}
+
+/// Starts the journey for `request`. With a usable session and nothing to ask the user, the
+/// request is answered at once; otherwise the browser is sent to the sign-in pages.
 pub async fn start(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
     request: ProtocolRequest,
-    evidence: Option<Evidence>,
+    check: SessionCheck,
 ) -> Result<Response, AppError> {
-    let requirements = request.requirements();
-    let step = match evidence {
-        Some(evidence) if !requirements.consent => {
-            return finish(state, tenant, &request, &evidence).await;
+    let step = match check {
+        SessionCheck::OnArrival => Step::Pending,
+        SessionCheck::Now => {
+            let requirements = request.requirements();
+            let evidence = session_evidence(state, headers, tenant, &requirements).await?;
+            match first_step(&requirements, evidence) {
+                Next::Ask(step) => step,
+                Next::Answer(evidence) => return finish(state, tenant, &request, &evidence).await,
+                Next::Refuse => return passive_failure(state, tenant, &request),
+            }
         }
-        Some(evidence) => Step::Consent {
-            session_id: evidence.session_id,
-        },
-        None => match requirements
-            .login_hint
-            .as_deref()
-            .and_then(|hint| crate::domain::email::EmailAddress::parse(hint).ok())
-        {
-            Some(email) => Step::Password {
-                email: email.to_string(),
-            },
-            None => Step::Identify,
-        },
     };
     let (browser, set_browser) = match state.cookies.read(headers, cookies::BROWSER) {
         Some(value) => (secrets::hash_secret(value), None),
@@ -281,6 +306,55 @@ pub async fn start(
     Ok(response)
 }
 
+/// Where the journey goes once the session has been looked at.
+#[derive(Debug)]
+pub enum Next {
+    /// Ask the user something.
+    Ask(Step),
+    /// Answer the request at once with the session's evidence.
+    Answer(Box<Evidence>),
+    /// The user would have to be asked, but the request forbids interaction.
+    Refuse,
+}
+
+/// Decides the first step given the session's evidence.
+pub fn first_step(requirements: &Requirements, evidence: Option<Evidence>) -> Next {
+    match evidence {
+        Some(evidence) if !requirements.consent => Next::Answer(Box::new(evidence)),
+        _ if requirements.passive => Next::Refuse,
+        Some(evidence) => Next::Ask(Step::Consent {
+            session_id: evidence.session_id,
+        }),
+        None => Next::Ask(
+            match requirements
+                .login_hint
+                .as_deref()
+                .and_then(|hint| crate::domain::email::EmailAddress::parse(hint).ok())
+            {
+                Some(email) => Step::Password {
+                    email: email.to_string(),
+                },
+                None => Step::Identify,
+            },
+        ),
+    }
+}
+
+/// Answers a request that forbids interaction but needs it (OIDC `login_required`, SAML
+/// `NoPassive`).
+pub fn passive_failure(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+) -> Result<Response, AppError> {
+    match request {
+        ProtocolRequest::Oidc(request) => Ok(crate::oidc::authorize::login_required(
+            state, tenant, request,
+        )),
+        ProtocolRequest::Saml(request) => crate::saml::sso::no_passive(state, tenant, request),
+    }
+}
+
 /// Ends the journey successfully: the request's protocol answers with the evidence.
 /// (Conditional access is evaluated here, once, for every protocol.)
 pub async fn finish(
@@ -289,18 +363,50 @@ pub async fn finish(
     request: &ProtocolRequest,
     evidence: &Evidence,
 ) -> Result<Response, AppError> {
+    if request.requirements().mfa && !evidence.is_multi_factor() {
+        // No second factor can be run yet: refuse rather than assert less than was asked.
+        return match request {
+            ProtocolRequest::Oidc(request) => {
+                Ok(crate::oidc::authorize::unmet_acr(state, tenant, request))
+            }
+            ProtocolRequest::Saml(request) => {
+                crate::saml::sso::no_authn_context(state, tenant, request)
+            }
+        };
+    }
     match request {
         ProtocolRequest::Oidc(request) => {
             crate::oidc::authorize::complete(state, tenant, request, evidence).await
+        }
+        ProtocolRequest::Saml(request) => {
+            crate::saml::sso::complete(state, tenant, request, evidence).await
         }
     }
 }
 
 /// Ends the journey because the user declined.
-pub fn decline(state: &AppState, tenant: &Tenant, request: &ProtocolRequest) -> Response {
+pub fn decline(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+) -> Result<Response, AppError> {
     match request {
-        ProtocolRequest::Oidc(request) => crate::oidc::authorize::declined(state, tenant, request),
+        ProtocolRequest::Oidc(request) => {
+            Ok(crate::oidc::authorize::declined(state, tenant, request))
+        }
+        ProtocolRequest::Saml(request) => crate::saml::sso::declined(state, tenant, request),
     }
+}
+
+/// The tenant of a browser-facing endpoint; unknown tenants get a 404 page.
+pub async fn tenant(state: &AppState, slug: &str) -> Result<std::sync::Arc<Tenant>, AppError> {
+    state.directory.tenant(slug).await?.ok_or_else(|| {
+        AppError::Page(crate::error::ErrorPage {
+            status: StatusCode::NOT_FOUND,
+            title: "Unknown organisation",
+            message: "There is no organisation at this address.".to_owned(),
+        })
+    })
 }
 
 /// A `303 See Other` to `location` (never 307 after a POST: SECURITY.md A.11).

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::session::{self, Authentication};
 use super::throttle::Throttle;
-use super::{ACR_SFA, AMR_PASSWORD, ProtocolRequest, Step, Transaction, finish, see_other};
+use super::{ACR_SFA, AMR_PASSWORD, Next, ProtocolRequest, Step, Transaction, finish, see_other};
 use crate::domain::email::EmailAddress;
 use crate::domain::scope;
 use crate::domain::tenant::Tenant;
@@ -77,8 +77,27 @@ pub async fn get_login(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let (tenant, transaction) =
+    let (tenant, mut transaction) =
         load(&state, &slug, query.tx.as_deref().unwrap_or(""), &headers).await?;
+    if transaction.step == Step::Pending {
+        // The request came by a cross-site POST; now the browser's cookies are here.
+        let requirements = transaction.request.requirements();
+        let evidence = super::session_evidence(&state, &headers, &tenant, &requirements).await?;
+        match super::first_step(&requirements, evidence) {
+            Next::Ask(step) => {
+                transaction.step = step;
+                transaction.save(&state).await?;
+            }
+            Next::Answer(evidence) => {
+                transaction.delete(&state).await?;
+                return finish(&state, &tenant, &transaction.request, &evidence).await;
+            }
+            Next::Refuse => {
+                transaction.delete(&state).await?;
+                return super::passive_failure(&state, &tenant, &transaction.request);
+            }
+        }
+    }
     render_step(&state, &tenant, &transaction, &headers, None).await
 }
 
@@ -136,7 +155,7 @@ pub async fn post_login(
             let allowed = form.decision.as_deref() == Some("allow");
             transaction.delete(&state).await?;
             if !allowed {
-                return Ok(super::decline(&state, &tenant, &transaction.request));
+                return super::decline(&state, &tenant, &transaction.request);
             }
             let requirements = super::Requirements {
                 consent: false,
@@ -236,8 +255,10 @@ async fn sign_in_with_password(
 
 /// What each scope lets the application do, for the consent page.
 fn scope_descriptions(request: &ProtocolRequest) -> Vec<&'static str> {
-    let ProtocolRequest::Oidc(oidc) = request;
     let mut items = vec!["Sign you in"];
+    let ProtocolRequest::Oidc(oidc) = request else {
+        return items;
+    };
     if oidc.scope.contains(scope::PROFILE) {
         items.push("See your name");
     }
@@ -259,7 +280,7 @@ async fn render_step(
 ) -> Result<Response, AppError> {
     let action = format!("/{}/login", tenant.slug);
     let page = match &transaction.step {
-        Step::Identify | Step::Password { .. } => {
+        Step::Pending | Step::Identify | Step::Password { .. } => {
             let (step, email, title) = match &transaction.step {
                 Step::Password { email } => ("password", email.as_str(), "Enter your password"),
                 _ => ("identify", "", "Sign in"),

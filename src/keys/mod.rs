@@ -12,13 +12,17 @@
 //! the configuration generation moves, at most `refresh_interval` later, which is never
 //! longer than `jwks_max_age`, so a key is loaded everywhere before it signs.
 
+pub mod certificate;
 pub mod master;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
+use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jws::{ES256, JwsSigner, JwsVerifier, RS256};
 use serde::Serialize;
 
@@ -39,6 +43,26 @@ struct LoadedKey {
     public_jwk: serde_json::Value,
     signer: Box<dyn JwsSigner>,
     verifier: Box<dyn JwsVerifier>,
+    saml: Option<Arc<SamlKey>>,
+}
+
+/// An RSA key as SAML uses it: its certificate for metadata and `KeyInfo`, and the private
+/// key in DER for xmlsec.
+pub struct SamlKey {
+    /// Key id.
+    pub kid: String,
+    /// The X.509 certificate, base64 DER.
+    pub certificate: String,
+    /// The private key, PKCS#1 DER.
+    pub private_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for SamlKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SamlKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The ring as loaded from the database at one moment.
@@ -139,6 +163,16 @@ impl KeyRing {
             }
             stored = store.list_keys().await?;
         }
+        for key in stored
+            .iter_mut()
+            .filter(|k| k.alg == "RS256" && k.certificate.is_none())
+        {
+            // Keys made before SAML support get their certificate now.
+            let private = Jwk::from_bytes(master.open(&key.private_jwe)?)?;
+            let certificate = rsa_certificate(&private, &key.kid, key.created_at)?;
+            store.set_key_certificate(&key.kid, &certificate).await?;
+            key.certificate = Some(certificate);
+        }
         let snapshot = load_snapshot(&master, &stored)?;
         Ok(Self {
             snapshot: RwLock::new(Arc::new(snapshot)),
@@ -191,6 +225,31 @@ impl KeyRing {
         let snapshot = self.current();
         let index = *snapshot.by_kid.get(kid)?;
         Some(verify(snapshot.keys[index].verifier.as_ref()))
+    }
+
+    /// The RSA key that signs SAML messages at `now` (the active RS256 key).
+    pub fn saml_signing_key(&self, now: i64) -> Option<Arc<SamlKey>> {
+        let snapshot = self.current();
+        snapshot
+            .keys
+            .iter()
+            .filter(|k| k.alg == SigningAlg::RS256 && is_active(k.activated_at, k.retired_at, now))
+            .max_by_key(|k| (k.activated_at, k.created_at))
+            .and_then(|k| k.saml.clone())
+    }
+
+    /// Certificates for SAML metadata at `now`: every published RSA key, so the next key is
+    /// listed before it signs and the previous one until nothing it signed is alive.
+    pub fn saml_certificates(&self, now: i64) -> Vec<String> {
+        self.current()
+            .keys
+            .iter()
+            .filter(|k| {
+                k.alg == SigningAlg::RS256
+                    && is_published(k.retired_at, now, self.timings.keep_retired)
+            })
+            .filter_map(|k| k.saml.as_ref().map(|s| s.certificate.clone()))
+            .collect()
     }
 
     /// The JWKS document at `now`: next, active and recently retired keys.
@@ -328,6 +387,10 @@ async fn generate_key(
     public.set_key_id(&kid);
     public.set_algorithm(alg.as_str());
     public.set_key_use("sig");
+    let certificate = match alg {
+        SigningAlg::RS256 => Some(rsa_certificate(&private, &kid, now)?),
+        SigningAlg::ES256 => None,
+    };
     Ok(StoredKey {
         kid,
         alg: alg.to_string(),
@@ -336,7 +399,14 @@ async fn generate_key(
         created_at: now,
         activated_at,
         retired_at: None,
+        certificate,
     })
+}
+
+/// The self-signed certificate (base64 DER) of an RSA private JWK.
+fn rsa_certificate(private: &Jwk, kid: &str, issued_at: i64) -> anyhow::Result<String> {
+    let der = RsaKeyPair::from_jwk(private)?.to_raw_private_key();
+    Ok(STANDARD.encode(certificate::self_signed(&der, kid, issued_at)?))
 }
 
 fn load_snapshot(master: &MasterKey, stored: &[StoredKey]) -> anyhow::Result<Snapshot> {
@@ -352,6 +422,14 @@ fn load_snapshot(master: &MasterKey, stored: &[StoredKey]) -> anyhow::Result<Sna
         })?;
         let private = Jwk::from_bytes(&private)?;
         let public = Jwk::from_bytes(key.public_jwk.as_bytes())?;
+        let saml = match (&key.certificate, alg) {
+            (Some(certificate), SigningAlg::RS256) => Some(Arc::new(SamlKey {
+                kid: key.kid.clone(),
+                certificate: certificate.clone(),
+                private_der: RsaKeyPair::from_jwk(&private)?.to_raw_private_key(),
+            })),
+            _ => None,
+        };
         let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match alg {
             SigningAlg::RS256 => (
                 Box::new(RS256.signer_from_jwk(&private)?),
@@ -371,6 +449,7 @@ fn load_snapshot(master: &MasterKey, stored: &[StoredKey]) -> anyhow::Result<Sna
             public_jwk: serde_json::from_str(&key.public_jwk)?,
             signer,
             verifier,
+            saml,
         });
     }
     let by_kid = keys
@@ -394,6 +473,7 @@ mod tests {
             created_at: created,
             activated_at: activated,
             retired_at: retired,
+            certificate: None,
         }
     }
 

@@ -23,7 +23,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
-use crate::journey::{self, Evidence, ProtocolRequest, Requirements};
+use crate::journey::{self, Evidence, ProtocolRequest, Requirements, SessionCheck};
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::Grant;
@@ -77,6 +77,8 @@ impl AuthorizeRequest {
             expected_user: self.hint_user.clone(),
             consent: self.has_prompt("consent"),
             login_hint: self.login_hint.clone(),
+            passive: self.has_prompt("none"),
+            mfa: false,
         }
     }
 
@@ -157,7 +159,7 @@ async fn authorize(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, AppError> {
-    let tenant = super::tenant(&state, &slug).await?;
+    let tenant = journey::tenant(&state, &slug).await?;
     let issuer = state.issuer(&tenant.slug);
     let (app, redirect_uri) = client_and_redirect(&state, &tenant, &params).await?;
     let mode = match params.get("response_mode") {
@@ -185,24 +187,12 @@ async fn authorize(
         Ok(request) => request,
         Err((error, description)) => return Ok(back.error(&issuer, error, &description)),
     };
-    let requirements = request.requirements();
-    let evidence = journey::session_evidence(&state, &headers, &tenant, &requirements).await?;
-    if request.has_prompt("none") {
-        return match evidence {
-            Some(evidence) => complete(&state, &tenant, &request, &evidence).await,
-            None => Ok(back.error(
-                &issuer,
-                "login_required",
-                "no usable sign-in session for this request",
-            )),
-        };
-    }
     journey::start(
         &state,
         &headers,
         &tenant,
         ProtocolRequest::Oidc(request),
-        evidence,
+        SessionCheck::Now,
     )
     .await
 }
@@ -489,6 +479,24 @@ pub async fn complete(
     )
     .await?;
     back.code(&issuer, &code)
+}
+
+/// The answer to `prompt=none` when the user would have to sign in (OIDC Core §3.1.2.6).
+pub fn login_required(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
+    request.return_to().error(
+        &state.issuer(&tenant.slug),
+        "login_required",
+        "no usable sign-in session for this request",
+    )
+}
+
+/// The answer when the requested `acr` cannot be reached (OIDC Core §5.5.1.1).
+pub fn unmet_acr(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
+    request.return_to().error(
+        &state.issuer(&tenant.slug),
+        "access_denied",
+        "the requested authentication context cannot be satisfied",
+    )
 }
 
 /// The journey's OIDC answer when the user declines.

@@ -31,7 +31,7 @@ pub async fn get_logout(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = super::tenant(&state, &slug).await?;
+    let tenant = crate::journey::tenant(&state, &slug).await?;
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     logout(&state, &tenant, &headers, &params).await
 }
@@ -43,7 +43,7 @@ pub async fn post_logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = super::tenant(&state, &slug).await?;
+    let tenant = crate::journey::tenant(&state, &slug).await?;
     let params = Params::parse(&body);
     if params.get("confirm").is_some() {
         return confirmed(&state, &tenant, &headers, &params).await;

@@ -24,7 +24,7 @@ use tower_http::cors::{Any, CorsLayer};
 use self::error::OAuthError;
 use self::params::Params;
 use crate::domain::tenant::Tenant;
-use crate::error::{AppError, ErrorPage};
+use crate::error::AppError;
 use crate::startup::AppState;
 
 /// OIDC routes. Endpoints called by JavaScript clients (discovery, JWKS, token, userinfo,
@@ -66,17 +66,6 @@ pub fn router() -> Router<AppState> {
             "/{tenant}/oauth2/logout",
             get(logout::get_logout).post(logout::post_logout),
         )
-}
-
-/// The tenant of a browser-facing endpoint; unknown tenants get a 404 page.
-pub async fn tenant(state: &AppState, slug: &str) -> Result<Arc<Tenant>, AppError> {
-    state.directory.tenant(slug).await?.ok_or_else(|| {
-        AppError::Page(ErrorPage {
-            status: StatusCode::NOT_FOUND,
-            title: "Unknown organisation",
-            message: "There is no organisation at this address.".to_owned(),
-        })
-    })
 }
 
 /// The tenant of an API endpoint; unknown tenants get a 404 in OAuth JSON.

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{StoreError, StoreResult};
 use crate::domain::app::{App, AppSecret};
+use crate::domain::saml::{NameIdFormat, SamlSp};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 
@@ -48,8 +49,14 @@ pub trait DirectoryStore {
     async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()>;
     /// Inserts an application with its secrets.
     async fn create_app(&self, app: &App) -> StoreResult<()>;
-    /// Finds an application (with its secrets) by `client_id`.
+    /// Finds an application (with its secrets and SAML side) by `client_id`.
     async fn app_by_client_id(&self, client_id: &str) -> StoreResult<App>;
+    /// The `client_id` of the tenant's app whose SAML entityID is `entity_id`.
+    async fn client_id_by_saml_entity(
+        &self,
+        tenant_id: &str,
+        entity_id: &str,
+    ) -> StoreResult<String>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -120,6 +127,32 @@ struct AppRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct SamlRow {
+    entity_id: String,
+    acs: String,
+    slo_url: Option<String>,
+    certificates: String,
+    authn_requests_signed: bool,
+    sign_response: bool,
+    nameid_format: String,
+}
+
+impl SamlRow {
+    fn into_sp(self) -> StoreResult<SamlSp> {
+        Ok(SamlSp {
+            acs: from_json(&self.acs)?,
+            certificates: from_json(&self.certificates)?,
+            nameid_format: NameIdFormat::parse(&self.nameid_format)
+                .map_err(|e| StoreError::Corrupt(format!("saml_sps.nameid_format: {e}")))?,
+            entity_id: self.entity_id,
+            slo_url: self.slo_url,
+            authn_requests_signed: self.authn_requests_signed,
+            sign_response: self.sign_response,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 struct SecretRow {
     id: String,
     secret_hash: String,
@@ -129,7 +162,7 @@ struct SecretRow {
 }
 
 impl AppRow {
-    fn into_app(self, secrets: Vec<SecretRow>) -> StoreResult<App> {
+    fn into_app(self, secrets: Vec<SecretRow>, saml: Option<SamlSp>) -> StoreResult<App> {
         let corrupt = |field: &str, e: crate::domain::Invalid| {
             StoreError::Corrupt(format!("apps.{field}: {e}"))
         };
@@ -151,6 +184,7 @@ impl AppRow {
             name: self.name,
             enabled: self.enabled,
             created_at: self.created_at,
+            saml,
             secrets: secrets
                 .into_iter()
                 .map(|s| AppSecret {
@@ -318,6 +352,24 @@ for_sql_backends! {
             .bind(app.created_at)
             .execute(&mut *tx)
             .await?;
+            if let Some(sp) = &app.saml {
+                sqlx::query::<DB>(
+                    "INSERT INTO saml_sps (app_id, tenant_id, entity_id, acs, slo_url, certificates, \
+                     authn_requests_signed, sign_response, nameid_format) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(app.id.as_str())
+                .bind(app.tenant_id.as_str())
+                .bind(sp.entity_id.as_str())
+                .bind(to_json(&sp.acs)?)
+                .bind(sp.slo_url.as_deref())
+                .bind(to_json(&sp.certificates)?)
+                .bind(sp.authn_requests_signed)
+                .bind(sp.sign_response)
+                .bind(sp.nameid_format.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
             for secret in &app.secrets {
                 sqlx::query::<DB>(
                     "INSERT INTO app_secrets (id, app_id, secret_hash, hint, created_at, expires_at) \
@@ -353,7 +405,28 @@ for_sql_backends! {
             .bind(row.id.as_str())
             .fetch_all(&self.pool)
             .await?;
-            row.into_app(secrets)
+            let saml = sqlx::query_as::<DB, SamlRow>(
+                "SELECT entity_id, acs, slo_url, certificates, authn_requests_signed, sign_response, \
+                 nameid_format FROM saml_sps WHERE app_id = $1",
+            )
+            .bind(row.id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(SamlRow::into_sp)
+            .transpose()?;
+            row.into_app(secrets, saml)
+        }
+
+        async fn client_id_by_saml_entity(&self, tenant_id: &str, entity_id: &str)
+        -> StoreResult<String> {
+            Ok(sqlx::query_scalar::<DB, String>(
+                "SELECT apps.client_id FROM saml_sps JOIN apps ON apps.id = saml_sps.app_id \
+                 WHERE saml_sps.tenant_id = $1 AND saml_sps.entity_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(entity_id)
+            .fetch_one(&self.pool)
+            .await?)
         }
     }
 }

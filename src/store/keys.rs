@@ -24,6 +24,8 @@ pub struct StoredKey {
     pub activated_at: Option<i64>,
     /// When it stops signing.
     pub retired_at: Option<i64>,
+    /// X.509 certificate of an RSA key (base64 DER), for SAML metadata.
+    pub certificate: Option<String>,
 }
 
 /// A set of changes to the key ring, applied atomically.
@@ -44,6 +46,8 @@ pub struct KeyRingChanges {
 pub trait KeyStore {
     /// Every key in the ring.
     async fn list_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Records the certificate of a key made before keys had certificates.
+    async fn set_key_certificate(&self, kid: &str, certificate: &str) -> StoreResult<()>;
     /// Applies `changes` in one transaction. If another node changed the same keys first,
     /// nothing is applied and [`StoreError::Conflict`] is returned.
     async fn apply_key_changes(&self, changes: &KeyRingChanges) -> StoreResult<()>;
@@ -53,11 +57,20 @@ for_sql_backends! {
     impl KeyStore {
         async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
             Ok(sqlx::query_as::<DB, StoredKey>(
-                "SELECT kid, alg, private_jwe, public_jwk, created_at, activated_at, retired_at \
-                 FROM signing_keys ORDER BY created_at, kid",
+                "SELECT kid, alg, private_jwe, public_jwk, created_at, activated_at, retired_at, \
+                 certificate FROM signing_keys ORDER BY created_at, kid",
             )
             .fetch_all(&self.pool)
             .await?)
+        }
+
+        async fn set_key_certificate(&self, kid: &str, certificate: &str) -> StoreResult<()> {
+            sqlx::query::<DB>("UPDATE signing_keys SET certificate = $1 WHERE kid = $2")
+                .bind(certificate)
+                .bind(kid)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
         }
 
         async fn apply_key_changes(&self, changes: &KeyRingChanges) -> StoreResult<()> {
@@ -65,7 +78,7 @@ for_sql_backends! {
             for key in &changes.insert {
                 sqlx::query::<DB>(
                     "INSERT INTO signing_keys (kid, alg, private_jwe, public_jwk, created_at, \
-                     activated_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     activated_at, retired_at, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(key.kid.as_str())
                 .bind(key.alg.as_str())
@@ -74,6 +87,7 @@ for_sql_backends! {
                 .bind(key.created_at)
                 .bind(key.activated_at)
                 .bind(key.retired_at)
+                .bind(key.certificate.as_deref())
                 .execute(&mut *tx)
                 .await?;
             }

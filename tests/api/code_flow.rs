@@ -241,6 +241,7 @@ async fn es256_apps_get_es256_tokens_that_verify_against_the_jwks() {
             public: false,
             grants: vec![],
             signing_alg: Some("ES256".into()),
+            saml: None,
         })
         .await;
     let client = crate::helpers::Client {

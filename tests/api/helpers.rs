@@ -301,6 +301,7 @@ impl TestApp {
                 public: false,
                 grants: vec![],
                 signing_alg: None,
+                saml: None,
             })
             .await;
         Client {
@@ -321,6 +322,7 @@ impl TestApp {
                 public: false,
                 grants: vec!["client_credentials".into()],
                 signing_alg: Some(alg.into()),
+                saml: None,
             })
             .await;
         Client {

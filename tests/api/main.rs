@@ -12,5 +12,6 @@ mod logout;
 mod operations;
 mod pkce;
 mod revocation;
+mod saml;
 mod token;
 mod userinfo;

@@ -159,6 +159,7 @@ async fn client_credentials_refuses_public_clients_unlisted_grants_and_scopes() 
             public: true,
             grants: vec![],
             signing_alg: None,
+            saml: None,
         })
         .await;
     let public = Client {

@@ -1,0 +1,221 @@
+//! SAML metadata (SAML 2.0 Metadata §2): the IdP document of a tenant, and reading an SP's
+//! document into an application's SAML configuration.
+
+use std::str::FromStr;
+
+use samael::metadata::EntityDescriptor;
+
+use super::xml::{InputError, XmlOut, refuse_doctype};
+use crate::domain::Invalid;
+use crate::domain::saml::{
+    AcsEndpoint, NAMEID_EMAIL, NAMEID_PERSISTENT, NameIdFormat, SamlSp, parse_endpoint,
+    parse_entity_id,
+};
+
+/// `urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST`.
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+/// `urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect`.
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const NS_METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+
+/// The IdP metadata of a tenant: its entityID (the issuer), every published signing
+/// certificate (the next key is listed before it signs), SSO for both bindings, SLO.
+pub fn idp_metadata(issuer: &str, certificates: &[String]) -> String {
+    let sso = format!("{issuer}/saml/sso");
+    let slo = format!("{issuer}/saml/slo");
+    let mut out = XmlOut::document();
+    out.open(
+        "md:EntityDescriptor",
+        &[
+            ("xmlns:md", NS_METADATA),
+            ("xmlns:ds", NS_DSIG),
+            ("entityID", issuer),
+        ],
+    )
+    .open(
+        "md:IDPSSODescriptor",
+        &[
+            ("protocolSupportEnumeration", PROTOCOL),
+            ("WantAuthnRequestsSigned", "false"),
+        ],
+    );
+    for certificate in certificates {
+        out.open("md:KeyDescriptor", &[("use", "signing")])
+            .open("ds:KeyInfo", &[])
+            .open("ds:X509Data", &[])
+            .leaf("ds:X509Certificate", &[], certificate)
+            .close("ds:X509Data")
+            .close("ds:KeyInfo")
+            .close("md:KeyDescriptor");
+    }
+    out.empty(
+        "md:SingleLogoutService",
+        &[("Binding", BINDING_REDIRECT), ("Location", &slo)],
+    )
+    .leaf("md:NameIDFormat", &[], NAMEID_PERSISTENT)
+    .leaf("md:NameIDFormat", &[], NAMEID_EMAIL)
+    .empty(
+        "md:SingleSignOnService",
+        &[("Binding", BINDING_REDIRECT), ("Location", &sso)],
+    )
+    .empty(
+        "md:SingleSignOnService",
+        &[("Binding", BINDING_POST), ("Location", &sso)],
+    )
+    .close("md:IDPSSODescriptor")
+    .close("md:EntityDescriptor");
+    out.finish()
+}
+
+/// Why SP metadata could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// Refused before parsing.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Not SAML metadata.
+    #[error("the SP metadata cannot be parsed: {0}")]
+    Parse(String),
+    /// Parsed, but unusable.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// Reads an SP's metadata: entityID, HTTP-POST ACS endpoints, HTTP-Redirect SLO endpoint,
+/// signing certificates and whether its AuthnRequests are signed.
+pub fn parse_sp_metadata(xml: &str, nameid_format: NameIdFormat) -> Result<SamlSp, MetadataError> {
+    if xml.len() > super::xml::MAX_XML {
+        return Err(InputError::TooLarge.into());
+    }
+    refuse_doctype(xml)?;
+    let entity =
+        EntityDescriptor::from_str(xml).map_err(|e| MetadataError::Parse(e.to_string()))?;
+    let entity_id = parse_entity_id(entity.entity_id.as_deref().unwrap_or(""))?;
+    let descriptor = entity
+        .sp_sso_descriptors
+        .as_ref()
+        .and_then(|d| d.first())
+        .ok_or_else(|| Invalid::new("the metadata has no SPSSODescriptor"))?;
+    let mut acs = Vec::new();
+    for endpoint in descriptor
+        .assertion_consumer_services
+        .iter()
+        .filter(|e| e.binding == BINDING_POST)
+    {
+        acs.push(AcsEndpoint {
+            url: parse_endpoint(&endpoint.location)?,
+            index: endpoint.index as u32,
+            is_default: endpoint.is_default.unwrap_or(false),
+        });
+    }
+    if acs.is_empty() {
+        return Err(Invalid::new("the metadata has no HTTP-POST AssertionConsumerService").into());
+    }
+    let slo_url = descriptor
+        .single_logout_services
+        .iter()
+        .flatten()
+        .find(|e| e.binding == BINDING_REDIRECT)
+        .map(|e| parse_endpoint(&e.location))
+        .transpose()?;
+    let certificates: Vec<String> = descriptor
+        .key_descriptors
+        .iter()
+        .flatten()
+        .filter(|k| k.key_use.as_deref().is_none_or(|u| u == "signing"))
+        .filter_map(|k| k.key_info.x509_data.as_ref())
+        .flat_map(|data| data.certificates.iter())
+        .map(|c| c.chars().filter(|ch| !ch.is_whitespace()).collect())
+        .collect();
+    for certificate in &certificates {
+        check_certificate(certificate)?;
+    }
+    let authn_requests_signed = descriptor.authn_requests_signed.unwrap_or(false);
+    if authn_requests_signed && certificates.is_empty() {
+        return Err(Invalid::new(
+            "the SP signs its requests but its metadata has no signing certificate",
+        )
+        .into());
+    }
+    Ok(SamlSp {
+        entity_id,
+        acs,
+        slo_url,
+        certificates,
+        authn_requests_signed,
+        sign_response: false,
+        nameid_format,
+    })
+}
+
+/// Checks that a base64 string is an X.509 certificate.
+pub fn check_certificate(base64_der: &str) -> Result<(), Invalid> {
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, base64_der)
+        .map_err(|_| Invalid::new("an SP certificate is not base64"))?;
+    openssl::x509::X509::from_der(&der)
+        .map(|_| ())
+        .map_err(|_| Invalid::new("an SP certificate is not an X.509 certificate"))
+}
+
+/// Reads a PEM or bare-base64 certificate file into base64 DER.
+pub fn certificate_from_pem(text: &str) -> Result<String, Invalid> {
+    let body: String = text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    check_certificate(&body)?;
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SP: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/metadata">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="1" isDefault="true"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://sp.example/artifact" index="2"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#;
+
+    #[test]
+    fn sp_metadata_gives_post_endpoints_and_slo() {
+        let sp = parse_sp_metadata(SP, NameIdFormat::Persistent).unwrap();
+        assert_eq!(sp.entity_id, "https://sp.example/metadata");
+        assert_eq!(sp.acs.len(), 1);
+        assert_eq!(sp.acs[0].url, "https://sp.example/acs");
+        assert!(sp.acs[0].is_default);
+        assert_eq!(sp.slo_url.as_deref(), Some("https://sp.example/slo"));
+        assert!(!sp.authn_requests_signed);
+    }
+
+    #[test]
+    fn hostile_metadata_is_refused() {
+        let doctype = format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{SP}");
+        assert!(matches!(
+            parse_sp_metadata(&doctype, NameIdFormat::Persistent),
+            Err(MetadataError::Input(InputError::Doctype))
+        ));
+        let http_acs = SP.replace("https://sp.example/acs", "http://sp.example/acs");
+        assert!(parse_sp_metadata(&http_acs, NameIdFormat::Persistent).is_err());
+        assert!(parse_sp_metadata("<x/>", NameIdFormat::Persistent).is_err());
+    }
+
+    #[test]
+    fn idp_metadata_lists_every_certificate_and_both_bindings() {
+        let xml = idp_metadata("https://idp.example/contoso", &["AAA".into(), "BBB".into()]);
+        assert!(xml.contains("entityID=\"https://idp.example/contoso\""));
+        assert_eq!(xml.matches("<md:KeyDescriptor use=\"signing\">").count(), 2);
+        assert!(xml.contains(BINDING_POST) && xml.contains(BINDING_REDIRECT));
+        let parsed = EntityDescriptor::from_str(&xml).unwrap();
+        assert_eq!(
+            parsed.entity_id.as_deref(),
+            Some("https://idp.example/contoso")
+        );
+    }
+}

@@ -1,0 +1,541 @@
+//! Taking in an AuthnRequest (SAML 2.0 Core §3.4.1, Profiles §4.1.4.1): decoding, the SP by
+//! its Issuer, the signature (HTTP-Redirect: over the query as sent; HTTP-POST: XML-DSig via
+//! xmlsec, reduced to the signed content), the ACS (only registered endpoints), and what the
+//! SP asks of the sign-in (ForceAuthn, IsPassive, RequestedAuthnContext, NameIDPolicy).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::hash::MessageDigest;
+use openssl::sign::Verifier;
+use percent_encoding::percent_decode_str;
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
+use samael::schema::AuthnRequest;
+use serde::{Deserialize, Serialize};
+
+use super::metadata::BINDING_POST;
+use super::response::{Status, status};
+use crate::domain::app::App;
+use crate::domain::email::EmailAddress;
+use crate::domain::saml::{NAMEID_UNSPECIFIED, SamlSp};
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::error::{AppError, ErrorPage};
+use crate::startup::AppState;
+
+/// The longest RelayState accepted (SAML Bindings §3.4.3, §3.5.3).
+pub const MAX_RELAY_STATE: usize = 80;
+
+/// Single-factor authentication context classes we can satisfy with a password.
+const SINGLE_FACTOR: [&str; 4] = [
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified",
+    "https://refeds.org/profile/sfa",
+];
+/// Multi-factor authentication context classes.
+const MULTI_FACTOR: [&str; 3] = [
+    "https://refeds.org/profile/mfa",
+    "http://schemas.microsoft.com/claims/multipleauthn",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
+];
+
+/// AuthnContextClassRef of a password sign-in.
+pub const CONTEXT_PASSWORD: &str = SINGLE_FACTOR[0];
+/// AuthnContextClassRef of a multi-factor sign-in.
+pub const CONTEXT_MFA: &str = MULTI_FACTOR[0];
+
+/// Signature algorithms accepted on requests: no SHA-1.
+const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// A SAML sign-in request carried through the journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamlRequest {
+    /// Tenant.
+    pub tenant_id: String,
+    /// The SP application's `client_id`.
+    pub client_id: String,
+    /// The SP application's name (for pages).
+    pub app_name: String,
+    /// SP entityID.
+    pub sp_entity_id: String,
+    /// The AuthnRequest's ID (`None` for IdP-initiated sign-in).
+    pub request_id: Option<String>,
+    /// The validated ACS URL.
+    pub acs: String,
+    /// RelayState, echoed unchanged.
+    pub relay_state: Option<String>,
+    /// ForceAuthn.
+    pub force_authn: bool,
+    /// IsPassive.
+    pub is_passive: bool,
+    /// Whether the requested authentication context needs more than a password.
+    pub mfa: bool,
+    /// The e-mail address the request names as its subject, if any.
+    pub login_hint: Option<String>,
+}
+
+/// How the request arrived.
+#[derive(Debug)]
+pub enum Binding<'a> {
+    /// HTTP-Redirect, with the raw (still URL-encoded) query string.
+    Redirect {
+        /// The query as received.
+        raw_query: &'a str,
+    },
+    /// HTTP-POST.
+    Post,
+}
+
+/// The outcome of taking in a request whose SP and ACS are known.
+#[derive(Debug)]
+pub enum Intake {
+    /// Valid: start the journey.
+    Accepted(SamlRequest),
+    /// Refused: answer the SP at its ACS with this status.
+    Refused(SamlRequest, Status),
+}
+
+fn page(title: &'static str, message: &str) -> AppError {
+    ErrorPage::bad_request(title, message).into()
+}
+
+fn parse(xml: &str) -> Result<AuthnRequest, AppError> {
+    AuthnRequest::from_str(xml).map_err(|_| {
+        page(
+            "Invalid sign-in request",
+            "The application sent a SAML request that cannot be read.",
+        )
+    })
+}
+
+fn certificates(sp: &SamlSp) -> Vec<CertificateDer> {
+    sp.certificates
+        .iter()
+        .filter_map(|c| STANDARD.decode(c).ok())
+        .map(CertificateDer::from)
+        .collect()
+}
+
+/// Takes in an AuthnRequest. Errors before the SP and its ACS are established are pages
+/// (nothing is ever posted to an unverified address).
+pub async fn intake(
+    state: &AppState,
+    tenant: &Tenant,
+    xml: &str,
+    relay_state: Option<&str>,
+    binding: Binding<'_>,
+) -> Result<Intake, AppError> {
+    let unsigned = parse(xml)?;
+    let issuer = unsigned
+        .issuer
+        .as_ref()
+        .and_then(|i| i.value.as_deref())
+        .ok_or_else(|| {
+            page(
+                "Invalid sign-in request",
+                "The SAML request does not say which application sent it.",
+            )
+        })?;
+    let app = state
+        .directory
+        .saml_app(&tenant.id, issuer.trim())
+        .await?
+        .filter(|app| app.enabled)
+        .ok_or_else(|| {
+            page(
+                "Unknown application",
+                "The application that sent you here is not registered with this organisation.",
+            )
+        })?;
+    let sp = app.saml.as_ref().ok_or_else(|| {
+        page(
+            "Unknown application",
+            "The application is not a SAML application.",
+        )
+    })?;
+    let request = verified(sp, xml, &unsigned, binding)?;
+    if request
+        .issuer
+        .as_ref()
+        .and_then(|i| i.value.as_deref())
+        .map(str::trim)
+        != Some(sp.entity_id.as_str())
+    {
+        return Err(page(
+            "Invalid sign-in request",
+            "The signed SAML request names another application.",
+        ));
+    }
+    let acs = sp
+        .acs_for(
+            request.assertion_consumer_service_url.as_deref(),
+            request.assertion_consumer_service_index.map(|i| i as u32),
+        )
+        .ok_or_else(|| {
+            tracing::info!(sp = %sp.entity_id, "AuthnRequest with an unregistered ACS");
+            page(
+                "Invalid return address",
+                "The application asked to receive the sign-in at an address it has not registered. You have not been redirected.",
+            )
+        })?;
+    let mut saml = SamlRequest {
+        tenant_id: tenant.id.clone(),
+        client_id: app.client_id.clone(),
+        app_name: app.name.clone(),
+        sp_entity_id: sp.entity_id.clone(),
+        request_id: Some(request.id.clone()),
+        acs: acs.url.clone(),
+        relay_state: None,
+        force_authn: request.force_authn.unwrap_or(false),
+        is_passive: request.is_passive.unwrap_or(false),
+        mfa: false,
+        login_hint: subject_email(&request),
+    };
+    if let Some(relay) = relay_state {
+        if relay.len() > MAX_RELAY_STATE {
+            let status = Status::error(
+                status::REQUESTER,
+                status::REQUEST_DENIED,
+                "RelayState is longer than 80 bytes",
+            );
+            return Ok(Intake::Refused(saml, status));
+        }
+        saml.relay_state = Some(relay.to_owned());
+    }
+    match check_request(state, tenant, sp, &request) {
+        Ok(mfa) => {
+            saml.mfa = mfa;
+            Ok(Intake::Accepted(saml))
+        }
+        Err(status) => Ok(Intake::Refused(saml, status)),
+    }
+}
+
+/// The request as verified: for a signed request only its signed content counts.
+fn verified(
+    sp: &SamlSp,
+    xml: &str,
+    unsigned: &AuthnRequest,
+    binding: Binding<'_>,
+) -> Result<AuthnRequest, AppError> {
+    let refused = |why: &str| {
+        tracing::warn!(sp = %sp.entity_id, reason = why, "AuthnRequest signature refused");
+        page(
+            "Invalid sign-in request",
+            "The application's SAML request is not correctly signed.",
+        )
+    };
+    match binding {
+        Binding::Redirect { raw_query } => {
+            let signed = query_value(raw_query, "Signature").is_some();
+            if signed {
+                verify_redirect_signature(raw_query, &sp.certificates).map_err(refused)?;
+            } else if sp.authn_requests_signed {
+                return Err(refused("missing signature"));
+            }
+            Ok(unsigned.clone())
+        }
+        Binding::Post => {
+            let signed = unsigned.signature.is_some();
+            if !signed {
+                if sp.authn_requests_signed {
+                    return Err(refused("missing signature"));
+                }
+                return Ok(unsigned.clone());
+            }
+            if sp.certificates.is_empty() {
+                return Err(refused("the SP has no registered certificate"));
+            }
+            let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+                xml,
+                &certificates(sp),
+                ReduceMode::ValidateAndMarkNoAncestors,
+                Some(&ALLOWED),
+            )
+            .map_err(|_| refused("bad XML signature"))?;
+            let request = parse(&reduced)?;
+            if request.id != unsigned.id {
+                return Err(refused("the signature does not cover the request"));
+            }
+            Ok(request)
+        }
+    }
+}
+
+/// The raw (URL-encoded) value of a query parameter; `None` if absent or repeated.
+fn query_value<'q>(raw_query: &'q str, name: &str) -> Option<&'q str> {
+    let mut found = raw_query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value);
+    let first = found.next();
+    if found.next().is_some() { None } else { first }
+}
+
+fn decoded(raw: &str) -> Option<String> {
+    percent_decode_str(&raw.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Verifies an HTTP-Redirect signature (SAML Bindings §3.4.4.1) over
+/// `SAMLRequest=…&RelayState=…&SigAlg=…` exactly as the SP encoded them, with an allow-list of
+/// algorithms (no SHA-1), against any of the SP's certificates.
+pub fn verify_redirect_signature(
+    raw_query: &str,
+    certificates: &[String],
+) -> Result<(), &'static str> {
+    let message = query_value(raw_query, "SAMLRequest")
+        .map(|v| ("SAMLRequest", v))
+        .or_else(|| query_value(raw_query, "SAMLResponse").map(|v| ("SAMLResponse", v)))
+        .ok_or("no message")?;
+    let sig_alg_raw = query_value(raw_query, "SigAlg").ok_or("no SigAlg")?;
+    let signature_raw = query_value(raw_query, "Signature").ok_or("no Signature")?;
+    let mut signed = format!("{}={}", message.0, message.1);
+    if let Some(relay) = query_value(raw_query, "RelayState") {
+        signed.push_str(&format!("&RelayState={relay}"));
+    }
+    signed.push_str(&format!("&SigAlg={sig_alg_raw}"));
+    let sig_alg = decoded(sig_alg_raw).ok_or("bad SigAlg")?;
+    let (digest, ecdsa) = match sig_alg.as_str() {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" => (MessageDigest::sha256(), false),
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384" => (MessageDigest::sha384(), false),
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512" => (MessageDigest::sha512(), false),
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => (MessageDigest::sha256(), true),
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384" => (MessageDigest::sha384(), true),
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512" => (MessageDigest::sha512(), true),
+        _ => return Err("signature algorithm not allowed"),
+    };
+    let signature = STANDARD
+        .decode(
+            decoded(signature_raw)
+                .ok_or("bad Signature")?
+                .replace(' ', "+"),
+        )
+        .map_err(|_| "Signature is not base64")?;
+    let signature = if ecdsa {
+        ecdsa_der(&signature).ok_or("bad ECDSA signature")?
+    } else {
+        signature
+    };
+    for certificate in certificates {
+        let Some(key) = STANDARD
+            .decode(certificate)
+            .ok()
+            .and_then(|der| openssl::x509::X509::from_der(&der).ok())
+            .and_then(|cert| cert.public_key().ok())
+        else {
+            continue;
+        };
+        let valid = Verifier::new(digest, &key)
+            .and_then(|mut verifier| verifier.verify_oneshot(&signature, signed.as_bytes()))
+            .unwrap_or(false);
+        if valid {
+            return Ok(());
+        }
+    }
+    Err("no certificate verifies the signature")
+}
+
+/// XML-DSig ECDSA signatures are `r || s` (RFC 4050); OpenSSL verifies DER.
+fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
+        return None;
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let r = openssl::bn::BigNum::from_slice(r).ok()?;
+    let s = openssl::bn::BigNum::from_slice(s).ok()?;
+    openssl::ecdsa::EcdsaSig::from_private_components(r, s)
+        .ok()?
+        .to_der()
+        .ok()
+}
+
+fn subject_email(request: &AuthnRequest) -> Option<String> {
+    let value = request.subject.as_ref()?.name_id.as_ref()?.value.as_str();
+    EmailAddress::parse(value).ok().map(|e| e.to_string())
+}
+
+/// Checks version, time, destination, binding, NameIDPolicy and RequestedAuthnContext.
+/// Returns whether multi-factor authentication is needed.
+fn check_request(
+    state: &AppState,
+    tenant: &Tenant,
+    sp: &SamlSp,
+    request: &AuthnRequest,
+) -> Result<bool, Status> {
+    let requester = |detail, message: &str| Status::error(status::REQUESTER, detail, message);
+    if request.version != "2.0" {
+        return Err(requester(
+            status::REQUEST_DENIED,
+            "only SAML 2.0 is supported",
+        ));
+    }
+    let now = unix_now();
+    let issued = request.issue_instant.timestamp();
+    if issued > now + 180 || issued < now - 600 {
+        return Err(requester(
+            status::REQUEST_DENIED,
+            "the request's IssueInstant is out of range",
+        ));
+    }
+    let sso = format!("{}/saml/sso", state.issuer(&tenant.slug));
+    if request.destination.as_deref().is_some_and(|d| d != sso) {
+        return Err(requester(
+            status::REQUEST_DENIED,
+            "the request's Destination is not this endpoint",
+        ));
+    }
+    if request
+        .protocol_binding
+        .as_deref()
+        .is_some_and(|b| b != BINDING_POST)
+    {
+        return Err(requester(
+            status::UNSUPPORTED_BINDING,
+            "responses are sent with the HTTP-POST binding only",
+        ));
+    }
+    if let Some(format) = request
+        .name_id_policy
+        .as_ref()
+        .and_then(|p| p.format.as_deref())
+        && format != NAMEID_UNSPECIFIED
+        && format != sp.nameid_format.uri()
+    {
+        return Err(requester(
+            status::INVALID_NAMEID_POLICY,
+            "this application receives another NameID format",
+        ));
+    }
+    requested_level(request)
+}
+
+/// Whether the RequestedAuthnContext (SAML Core §3.3.2.2.1) needs MFA; a context that no
+/// sign-in here can meet is `Responder/NoAuthnContext` — never a weaker assertion.
+fn requested_level(request: &AuthnRequest) -> Result<bool, Status> {
+    let Some(context) = &request.requested_authn_context else {
+        return Ok(false);
+    };
+    let classes: Vec<&str> = context
+        .authn_context_class_refs
+        .iter()
+        .flatten()
+        .filter_map(|c| c.value.as_deref())
+        .map(str::trim)
+        .collect();
+    if classes.is_empty() {
+        return Ok(false);
+    }
+    let level = |class: &str| {
+        if SINGLE_FACTOR.contains(&class) {
+            Some(1u8)
+        } else if MULTI_FACTOR.contains(&class) {
+            Some(2u8)
+        } else {
+            None
+        }
+    };
+    let known: Vec<u8> = classes.iter().filter_map(|c| level(c)).collect();
+    let unmet = || {
+        Status::error(
+            status::RESPONDER,
+            status::NO_AUTHN_CONTEXT,
+            "the requested authentication context cannot be satisfied",
+        )
+    };
+    let comparison = context
+        .comparison
+        .as_ref()
+        .map(|c| format!("{c:?}").to_ascii_lowercase())
+        .unwrap_or_else(|| "exact".to_owned());
+    let (Some(lowest), Some(highest)) = (known.iter().min().copied(), known.iter().max().copied())
+    else {
+        return Err(unmet());
+    };
+    match comparison.as_str() {
+        "minimum" => Ok(lowest >= 2),
+        "better" if highest >= 2 => Err(unmet()),
+        "better" => Ok(true),
+        "maximum" => Ok(false),
+        _ => Ok(!known.contains(&1)),
+    }
+}
+
+/// The app of an IdP-initiated sign-in, checked to be an enabled SAML app of the tenant.
+pub async fn launch_target(
+    state: &AppState,
+    tenant: &Tenant,
+    client_id: &str,
+) -> Result<Arc<App>, AppError> {
+    state
+        .directory
+        .app(client_id)
+        .await?
+        .filter(|app| app.tenant_id == tenant.id && app.enabled && app.saml.is_some())
+        .ok_or_else(|| {
+            page(
+                "Unknown application",
+                "There is no SAML application at this address.",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_stay_encoded_and_repeats_are_refused() {
+        assert_eq!(query_value("a=1%2B&b=2", "a"), Some("1%2B"));
+        assert_eq!(query_value("a=1&a=2", "a"), None);
+        assert_eq!(query_value("b=2", "a"), None);
+    }
+
+    #[test]
+    fn sha1_and_unknown_signature_algorithms_are_refused() {
+        let sha1 = "SAMLRequest=x&SigAlg=http%3A%2F%2Fwww.w3.org%2F2000%2F09%2Fxmldsig%23rsa-sha1&Signature=AAAA";
+        assert_eq!(
+            verify_redirect_signature(sha1, &[]),
+            Err("signature algorithm not allowed")
+        );
+        let none = "SAMLRequest=x&SigAlg=none&Signature=AAAA";
+        assert_eq!(
+            verify_redirect_signature(none, &[]),
+            Err("signature algorithm not allowed")
+        );
+    }
+
+    #[test]
+    fn a_redirect_signature_made_over_the_sent_encoding_verifies() {
+        use openssl::pkey::PKey;
+        use openssl::sign::Signer;
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let key = PKey::from_rsa(rsa).unwrap();
+        let der = key.private_key_to_der().unwrap();
+        let cert = crate::keys::certificate::self_signed(&der, "sp", 1_800_000_000).unwrap();
+        let unsigned = "SAMLRequest=fZBBa%2Bb&RelayState=%2Fhome&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256";
+        let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
+        let signature = STANDARD.encode(signer.sign_oneshot_to_vec(unsigned.as_bytes()).unwrap());
+        let encoded: String = url::form_urlencoded::byte_serialize(signature.as_bytes()).collect();
+        let query = format!("{unsigned}&Signature={encoded}");
+        let certs = vec![STANDARD.encode(&cert)];
+        assert_eq!(verify_redirect_signature(&query, &certs), Ok(()));
+        let tampered = query.replace("%2Fhome", "%2Fevil");
+        assert!(verify_redirect_signature(&tampered, &certs).is_err());
+    }
+}

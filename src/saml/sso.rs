@@ -1,0 +1,376 @@
+//! Single sign-on: the SAML front door (SP-initiated, both bindings; IdP-initiated launch)
+//! handing requests to the shared journey, and the back door that answers with a signed
+//! Response posted to the SP's ACS (SAML Profiles §4.1).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use super::request::{
+    self, Binding, CONTEXT_MFA, CONTEXT_PASSWORD, Intake, MAX_RELAY_STATE, SamlRequest,
+};
+use super::response::{self, AssertionFacts, ResponseParts, Status, status};
+use super::xml;
+use crate::domain::saml::NameIdFormat;
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::error::{AppError, ErrorPage};
+use crate::journey::{self, Evidence, ProtocolRequest, SessionCheck};
+use crate::startup::AppState;
+use crate::web::{AUTO_SUBMIT_SCRIPT, Page};
+
+/// Validity of assertions and of their bearer confirmation (SECURITY.md I.4: at most 5 min).
+const LIFETIME: i64 = 300;
+
+/// Claim URIs of the attributes, as Entra emits them (B2B-REFERENCE.md B.6).
+pub mod claims {
+    /// Tenant id.
+    pub const TENANT_ID: &str = "http://schemas.microsoft.com/identity/claims/tenantid";
+    /// Object id.
+    pub const OBJECT_ID: &str = "http://schemas.microsoft.com/identity/claims/objectidentifier";
+    /// Identity provider.
+    pub const IDENTITY_PROVIDER: &str =
+        "http://schemas.microsoft.com/identity/claims/identityprovider";
+    /// Display name.
+    pub const DISPLAY_NAME: &str = "http://schemas.microsoft.com/identity/claims/displayname";
+    /// E-mail address.
+    pub const EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
+    /// Given name.
+    pub const GIVEN_NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname";
+    /// Surname.
+    pub const SURNAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname";
+    /// User principal name.
+    pub const NAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name";
+    /// Group object ids.
+    pub const GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups";
+    /// Authentication methods.
+    pub const AUTHN_METHODS: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
+}
+
+/// Parameters of a POST-binding request.
+#[derive(Debug, Deserialize)]
+pub struct PostForm {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+fn bad_request(message: &str) -> AppError {
+    ErrorPage::bad_request("Invalid sign-in request", message).into()
+}
+
+fn decoding_error(error: xml::InputError) -> AppError {
+    tracing::info!(reason = %error, "SAML message refused before parsing");
+    bad_request(&error.to_string())
+}
+
+/// `GET {issuer}/saml/sso`: the HTTP-Redirect binding.
+pub async fn get_sso(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = journey::tenant(&state, &slug).await?;
+    let raw = query.unwrap_or_default();
+    let params = crate::oidc::params::Params::parse(raw.as_bytes());
+    if params.is_repeated("SAMLRequest") || params.is_repeated("RelayState") {
+        return Err(bad_request("The SAML request repeats a parameter."));
+    }
+    let encoded = params
+        .get("SAMLRequest")
+        .ok_or_else(|| bad_request("There is no SAML request in this address."))?;
+    let xml = xml::decode_redirect(encoded).map_err(decoding_error)?;
+    let intake = request::intake(
+        &state,
+        &tenant,
+        &xml,
+        params.get("RelayState"),
+        Binding::Redirect { raw_query: &raw },
+    )
+    .await?;
+    answer_intake(&state, &headers, &tenant, intake, SessionCheck::Now).await
+}
+
+/// `POST {issuer}/saml/sso`: the HTTP-POST binding. The browser's `SameSite=Lax` cookies do
+/// not come with this cross-site POST, so the session is looked at on the next page load.
+pub async fn post_sso(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let tenant = journey::tenant(&state, &slug).await?;
+    let form: PostForm = crate::web::parse_form(&body)?;
+    let encoded = form
+        .saml_request
+        .ok_or_else(|| bad_request("There is no SAML request in this form."))?;
+    let xml = xml::decode_post(&encoded).map_err(decoding_error)?;
+    let intake = request::intake(
+        &state,
+        &tenant,
+        &xml,
+        form.relay_state.as_deref(),
+        Binding::Post,
+    )
+    .await?;
+    answer_intake(&state, &headers, &tenant, intake, SessionCheck::OnArrival).await
+}
+
+async fn answer_intake(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    intake: Intake,
+    check: SessionCheck,
+) -> Result<Response, AppError> {
+    match intake {
+        Intake::Refused(request, status) => {
+            tracing::info!(sp = %request.sp_entity_id, status = status.detail.unwrap_or(status.code), "AuthnRequest refused");
+            error_response(state, tenant, &request, &status)
+        }
+        Intake::Accepted(request) => {
+            journey::start(
+                state,
+                headers,
+                tenant,
+                ProtocolRequest::Saml(request),
+                check,
+            )
+            .await
+        }
+    }
+}
+
+/// Query of an IdP-initiated launch.
+#[derive(Debug, Deserialize)]
+pub struct LaunchQuery {
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// `GET {issuer}/saml/launch/{client_id}`: IdP-initiated sign-in to a SAML app (the My Apps
+/// launcher's link): an unsolicited Response to the app's default ACS.
+pub async fn get_launch(
+    State(state): State<AppState>,
+    Path((slug, client_id)): Path<(String, String)>,
+    Query(query): Query<LaunchQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = journey::tenant(&state, &slug).await?;
+    let app = request::launch_target(&state, &tenant, &client_id).await?;
+    let sp = app
+        .saml
+        .as_ref()
+        .ok_or_else(|| bad_request("The application is not a SAML application."))?;
+    let acs = sp
+        .acs_for(None, None)
+        .ok_or_else(|| bad_request("The application has no assertion consumer service."))?;
+    if query
+        .relay_state
+        .as_deref()
+        .is_some_and(|r| r.len() > MAX_RELAY_STATE)
+    {
+        return Err(bad_request("RelayState is longer than 80 bytes."));
+    }
+    let request = SamlRequest {
+        tenant_id: tenant.id.clone(),
+        client_id: app.client_id.clone(),
+        app_name: app.name.clone(),
+        sp_entity_id: sp.entity_id.clone(),
+        request_id: None,
+        acs: acs.url.clone(),
+        relay_state: query.relay_state,
+        force_authn: false,
+        is_passive: false,
+        mfa: false,
+        login_hint: None,
+    };
+    journey::start(
+        &state,
+        &headers,
+        &tenant,
+        ProtocolRequest::Saml(request),
+        SessionCheck::Now,
+    )
+    .await
+}
+
+/// Posts a signed Response to the ACS through a self-submitting form.
+fn post_to_acs(request: &SamlRequest, xml: &str) -> Result<Response, AppError> {
+    let mut fields = vec![("SAMLResponse".to_owned(), STANDARD.encode(xml))];
+    if let Some(relay) = &request.relay_state {
+        fields.push(("RelayState".to_owned(), relay.clone()));
+    }
+    let page = Page::new(
+        "form_post.html",
+        minijinja::context! { action => &request.acs, fields, script => AUTO_SUBMIT_SCRIPT },
+    )?;
+    Ok(page.auto_submit().form_target(&request.acs).into_response())
+}
+
+fn signing_key(state: &AppState) -> Result<std::sync::Arc<crate::keys::SamlKey>, AppError> {
+    state
+        .keys
+        .saml_signing_key(unix_now())
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no active RSA key with a certificate")))
+}
+
+/// Answers the SP with an error status (signed Response, no assertion).
+pub fn error_response(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+    status: &Status,
+) -> Result<Response, AppError> {
+    let key = signing_key(state)?;
+    let now = unix_now();
+    let issuer = state.issuer(&tenant.slug);
+    let parts = ResponseParts {
+        issuer: &issuer,
+        destination: &request.acs,
+        in_response_to: request.request_id.as_deref(),
+        status: status.clone(),
+        assertion: None,
+        sign_response: true,
+        now,
+    };
+    let xml = response::response(&parts, &key).map_err(|e| AppError::Internal(e.into()))?;
+    post_to_acs(request, &xml)
+}
+
+/// `IsPassive` could not be honoured.
+pub fn no_passive(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+) -> Result<Response, AppError> {
+    let status = Status::error(
+        status::RESPONDER,
+        status::NO_PASSIVE,
+        "the user would have to sign in",
+    );
+    error_response(state, tenant, request, &status)
+}
+
+/// The requested authentication context cannot be met (SECURITY.md I.6).
+pub fn no_authn_context(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+) -> Result<Response, AppError> {
+    let status = Status::error(
+        status::RESPONDER,
+        status::NO_AUTHN_CONTEXT,
+        "the requested authentication context cannot be satisfied",
+    );
+    error_response(state, tenant, request, &status)
+}
+
+/// The user declined.
+pub fn declined(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+) -> Result<Response, AppError> {
+    let status = Status::error(
+        status::RESPONDER,
+        status::REQUEST_DENIED,
+        "the user declined",
+    );
+    error_response(state, tenant, request, &status)
+}
+
+/// The journey's SAML back door: a signed Assertion for the SP, posted to its ACS.
+pub async fn complete(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+    evidence: &Evidence,
+) -> Result<Response, AppError> {
+    let Some(app) = state
+        .directory
+        .app(&request.client_id)
+        .await?
+        .filter(|app| app.enabled && app.tenant_id == tenant.id)
+    else {
+        let status = Status::error(
+            status::RESPONDER,
+            status::REQUEST_DENIED,
+            "the application is no longer enabled",
+        );
+        return error_response(state, tenant, request, &status);
+    };
+    let Some(sp) = app.saml.as_ref() else {
+        return Err(bad_request("The application is not a SAML application."));
+    };
+    let issuer = state.issuer(&tenant.slug);
+    let user = &evidence.user;
+    let name_id = match sp.nameid_format {
+        NameIdFormat::Persistent => {
+            response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id)
+        }
+        NameIdFormat::EmailAddress => user.email.clone(),
+    };
+    let multi_factor = evidence.is_multi_factor();
+    let mut attributes: Vec<(&'static str, Vec<String>)> = vec![
+        (claims::TENANT_ID, vec![tenant.id.clone()]),
+        (claims::OBJECT_ID, vec![user.id.clone()]),
+        (
+            claims::IDENTITY_PROVIDER,
+            vec![evidence.idp.clone().unwrap_or_else(|| issuer.clone())],
+        ),
+        (claims::DISPLAY_NAME, vec![user.display_name.clone()]),
+        (claims::EMAIL, vec![user.email.clone()]),
+        (claims::NAME, vec![user.upn.clone()]),
+    ];
+    if let Some(given) = &user.given_name {
+        attributes.push((claims::GIVEN_NAME, vec![given.clone()]));
+    }
+    if let Some(family) = &user.family_name {
+        attributes.push((claims::SURNAME, vec![family.clone()]));
+    }
+    let mut methods = vec![
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password".to_owned(),
+    ];
+    if multi_factor {
+        methods.push("http://schemas.microsoft.com/claims/multipleauthn".to_owned());
+    }
+    attributes.push((claims::AUTHN_METHODS, methods));
+    let now = unix_now();
+    let facts = AssertionFacts {
+        issuer: &issuer,
+        acs: &request.acs,
+        in_response_to: request.request_id.as_deref(),
+        audience: &sp.entity_id,
+        name_id: (&name_id, sp.nameid_format.uri()),
+        session_index: &evidence.session_id,
+        authn_instant: evidence.auth_time,
+        authn_context: if multi_factor {
+            CONTEXT_MFA
+        } else {
+            CONTEXT_PASSWORD
+        },
+        attributes,
+        now,
+        lifetime: LIFETIME,
+    };
+    let key = signing_key(state)?;
+    let parts = ResponseParts {
+        issuer: &issuer,
+        destination: &request.acs,
+        in_response_to: request.request_id.as_deref(),
+        status: Status::success(),
+        assertion: Some(facts),
+        sign_response: sp.sign_response,
+        now,
+    };
+    let xml = response::response(&parts, &key).map_err(|e| AppError::Internal(e.into()))?;
+    tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, user = %user.id, "SAML assertion issued");
+    post_to_acs(request, &xml)
+}

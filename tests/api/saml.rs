@@ -1,0 +1,781 @@
+//! The SAML IdP over real HTTP: SP-initiated sign-in by both bindings, IdP-initiated launch,
+//! what the Response says, single logout, and the IdP-side bad input of SECURITY.md part (c)
+//! (I.1–I.6): unregistered ACS, unknown Issuer, unsigned or badly signed requests from a
+//! signing SP, SHA-1, DOCTYPE, inflate bombs, markup in user attributes.
+
+use std::io::Write;
+use std::str::FromStr;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use gatehouse::admin::{AppInput, SamlInput};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
+use reqwest::StatusCode;
+use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
+
+use crate::helpers::{Browser, TestApp, location, parse_form};
+
+const SP: &str = "https://sp.example/metadata";
+const ACS: &str = "https://sp.example/acs";
+const EMAIL: &str = "alice@contoso.example";
+const PASSWORD: &str = "correct horse battery";
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+/// A test SP: its key and certificate.
+struct TestSp {
+    key: PKey<Private>,
+    certificate_pem: String,
+}
+
+impl TestSp {
+    fn new() -> Self {
+        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let der = gatehouse::keys::certificate::self_signed(
+            &key.private_key_to_der().unwrap(),
+            "sp",
+            1_790_000_000,
+        )
+        .unwrap();
+        let cert = openssl::x509::X509::from_der(&der).unwrap();
+        Self {
+            key,
+            certificate_pem: String::from_utf8(cert.to_pem().unwrap()).unwrap(),
+        }
+    }
+}
+
+async fn setup(sp: Option<&TestSp>, tune: impl FnOnce(&mut SamlInput)) -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    app.tenant("contoso").await;
+    app.user("contoso", EMAIL, PASSWORD).await;
+    let mut saml = SamlInput {
+        entity_id: Some(SP.into()),
+        acs_urls: vec![ACS.into(), format!("{ACS}/2")],
+        slo_url: Some("https://sp.example/slo".into()),
+        certificate: sp.map(|s| s.certificate_pem.clone()),
+        requests_signed: sp.is_some(),
+        ..SamlInput::default()
+    };
+    tune(&mut saml);
+    let (client_id, _) = app
+        .app(AppInput {
+            tenant: "contoso".into(),
+            name: "Payroll".into(),
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            public: false,
+            grants: vec![],
+            signing_alg: None,
+            saml: Some(saml),
+        })
+        .await;
+    (app, client_id)
+}
+
+fn sso(app: &TestApp) -> String {
+    format!("{}/saml/sso", app.issuer("contoso"))
+}
+
+fn now() -> String {
+    gatehouse::saml::response::instant(gatehouse::domain::unix_now())
+}
+
+/// An AuthnRequest; `extra` is inserted inside the element, `attributes` on it.
+fn authn_request(app: &TestApp, id: &str, attributes: &str, extra: &str) -> String {
+    format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}" Destination="{}" AssertionConsumerServiceURL="{ACS}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" {attributes}><saml:Issuer>{SP}</saml:Issuer>{extra}</samlp:AuthnRequest>"#,
+        now(),
+        sso(app)
+    )
+}
+
+fn deflate(xml: &str) -> String {
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(xml.as_bytes()).unwrap();
+    STANDARD.encode(encoder.finish().unwrap())
+}
+
+fn enc(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The Redirect-binding URL of a request, signed by `sp` when given.
+fn redirect_url(
+    app: &TestApp,
+    xml: &str,
+    relay: Option<&str>,
+    sp: Option<&TestSp>,
+    sig_alg: &str,
+) -> String {
+    let mut query = format!("SAMLRequest={}", enc(&deflate(xml)));
+    if let Some(relay) = relay {
+        query.push_str(&format!("&RelayState={}", enc(relay)));
+    }
+    if let Some(sp) = sp {
+        query.push_str(&format!("&SigAlg={}", enc(sig_alg)));
+        let digest = if sig_alg.ends_with("sha1") {
+            MessageDigest::sha1()
+        } else {
+            MessageDigest::sha256()
+        };
+        let signature = Signer::new(digest, &sp.key)
+            .unwrap()
+            .sign_oneshot_to_vec(query.as_bytes())
+            .unwrap();
+        query.push_str(&format!("&Signature={}", enc(&STANDARD.encode(signature))));
+    }
+    format!("{}?{query}", sso(app))
+}
+
+/// Signs in on the pages the SSO request leads to; returns the final response.
+async fn sign_in(browser: &Browser, url: &str) -> reqwest::Response {
+    let response = browser.get(url).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "SSO leads to the sign-in page"
+    );
+    let page = browser
+        .get(&location(&response).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let html = browser.submit_email(&page, EMAIL).await;
+    browser.submit_password(&html, PASSWORD).await
+}
+
+/// The SAMLResponse XML and RelayState of an auto-posting page, checking where it posts.
+async fn posted(response: reqwest::Response, acs: &str) -> (String, Option<String>) {
+    assert_eq!(response.status(), StatusCode::OK);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("form-action 'self' https://sp.example"),
+        "{csp}"
+    );
+    let form = parse_form(&response.text().await.unwrap());
+    assert_eq!(form.action, acs);
+    let xml = String::from_utf8(STANDARD.decode(&form.fields["SAMLResponse"]).unwrap()).unwrap();
+    (xml, form.fields.get("RelayState").cloned())
+}
+
+/// The IdP certificates from its metadata.
+async fn idp_certificates(app: &TestApp) -> Vec<CertificateDer> {
+    let xml = app
+        .api()
+        .get(format!("{}/saml/metadata", app.issuer("contoso")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let entity = samael::metadata::EntityDescriptor::from_str(&xml).unwrap();
+    entity.idp_sso_descriptors.unwrap()[0]
+        .key_descriptors
+        .iter()
+        .flat_map(|k| k.key_info.x509_data.as_ref().unwrap().certificates.clone())
+        .map(|c| CertificateDer::from(STANDARD.decode(c).unwrap()))
+        .collect()
+}
+
+/// Verifies the signatures (SHA-256 only) and returns only the signed content.
+async fn verified(app: &TestApp, xml: &str) -> String {
+    let certs = idp_certificates(app).await;
+    let allowed = [samael::crypto::AllowedSignatureAlgorithm::RsaSha256];
+    Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        &certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(&allowed),
+    )
+    .expect("the response verifies against the metadata certificates")
+}
+
+fn attribute<'a>(assertion: &'a samael::schema::Assertion, name: &str) -> Vec<&'a str> {
+    assertion
+        .attribute_statements
+        .iter()
+        .flatten()
+        .flat_map(|s| s.attributes.iter())
+        .filter(|a| a.name.as_deref() == Some(name))
+        .flat_map(|a| a.values.iter().filter_map(|v| v.value.as_deref()))
+        .collect()
+}
+
+#[tokio::test]
+async fn sp_initiated_redirect_sign_in_yields_a_signed_assertion_with_every_required_part() {
+    let (app, _) = setup(None, |_| {}).await;
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_req1", "", ""),
+        Some("/home?x=1"),
+        None,
+        RSA_SHA256,
+    );
+    let (xml, relay) = posted(sign_in(&browser, &url).await, ACS).await;
+    assert_eq!(
+        relay.as_deref(),
+        Some("/home?x=1"),
+        "RelayState echoed unchanged"
+    );
+    assert!(xml.contains("Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\""));
+    assert!(!xml.contains("sha1"), "no SHA-1 anywhere");
+    let response = samael::schema::Response::from_str(&xml).unwrap();
+    assert_eq!(response.destination.as_deref(), Some(ACS));
+    assert_eq!(response.in_response_to.as_deref(), Some("_req1"));
+    assert_eq!(
+        response.issuer.as_ref().unwrap().value.as_deref(),
+        Some(app.issuer("contoso").as_str())
+    );
+    assert!(response.id.len() >= 33 && response.id.starts_with('_'));
+    let signed = verified(&app, &xml).await;
+    let assertion =
+        samael::schema::Assertion::from_str(&signed).expect("the signed content is the Assertion");
+    assert_eq!(
+        assertion.issuer.value.as_deref(),
+        Some(app.issuer("contoso").as_str())
+    );
+    let subject = assertion.subject.as_ref().unwrap();
+    let name_id = subject.name_id.as_ref().unwrap();
+    assert_eq!(
+        name_id.format.as_deref(),
+        Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
+    );
+    assert_ne!(name_id.value, EMAIL, "persistent NameID is not the e-mail");
+    let confirmation = &subject.subject_confirmations.as_ref().unwrap()[0];
+    assert_eq!(
+        confirmation.method.as_deref(),
+        Some("urn:oasis:names:tc:SAML:2.0:cm:bearer")
+    );
+    let data = confirmation.subject_confirmation_data.as_ref().unwrap();
+    assert_eq!(data.recipient.as_deref(), Some(ACS));
+    assert_eq!(data.in_response_to.as_deref(), Some("_req1"));
+    let ttl = data.not_on_or_after.unwrap().timestamp() - gatehouse::domain::unix_now();
+    assert!(
+        (0..=300).contains(&ttl),
+        "bearer confirmation lives at most 5 minutes: {ttl}"
+    );
+    let conditions = assertion.conditions.as_ref().unwrap();
+    assert!(conditions.not_before.is_some() && conditions.not_on_or_after.is_some());
+    assert_eq!(
+        conditions.audience_restrictions.as_ref().unwrap()[0].audience,
+        vec![SP.to_owned()]
+    );
+    let authn = &assertion.authn_statements.as_ref().unwrap()[0];
+    assert!(authn.session_index.is_some());
+    assert_eq!(
+        authn
+            .authn_context
+            .as_ref()
+            .unwrap()
+            .value
+            .as_ref()
+            .unwrap()
+            .value
+            .as_deref(),
+        Some("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport")
+    );
+    for (claim, expected) in [
+        (
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+            EMAIL,
+        ),
+        (
+            "http://schemas.microsoft.com/identity/claims/displayname",
+            "Alice Example",
+        ),
+        (
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+            "Alice",
+        ),
+        (
+            "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+            "Example",
+        ),
+        (
+            "http://schemas.microsoft.com/identity/claims/identityprovider",
+            &app.issuer("contoso"),
+        ),
+    ] {
+        assert_eq!(attribute(&assertion, claim), vec![expected], "{claim}");
+    }
+    let tid = app
+        .state
+        .directory
+        .tenant("contoso")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(
+        attribute(
+            &assertion,
+            "http://schemas.microsoft.com/identity/claims/tenantid"
+        ),
+        vec![tid.as_str()]
+    );
+
+    // The same browser is signed in for the next request: no page, a new assertion.
+    let again = browser
+        .get(&redirect_url(
+            &app,
+            &authn_request(&app, "_req2", "", ""),
+            None,
+            None,
+            RSA_SHA256,
+        ))
+        .await;
+    let (xml, _) = posted(again, ACS).await;
+    let second = samael::schema::Assertion::from_str(&verified(&app, &xml).await).unwrap();
+    assert_eq!(
+        second.subject.unwrap().name_id.unwrap().value,
+        name_id.value,
+        "stable NameID"
+    );
+}
+
+#[tokio::test]
+async fn post_binding_with_a_signed_request_and_an_oidc_session_is_answered_after_one_hop() {
+    let sp = TestSp::new();
+    let (app, _) = setup(Some(&sp), |s| s.sign_response = true).await;
+    // Sign in through OIDC first: SAML and OIDC share the session.
+    let oidc = app.web_app("contoso", "https://rp.example/cb").await;
+    let browser = app.browser();
+    let pkce = crate::helpers::Pkce::new();
+    browser
+        .sign_in(
+            &oidc.authorize_url(&app.issuer("contoso"), "openid", &pkce, &[]),
+            EMAIL,
+            PASSWORD,
+        )
+        .await;
+    // An enveloped-signed AuthnRequest by POST (the SP signs with xmlsec through samael).
+    let id = "_post1";
+    let template = format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{RSA_SHA256}"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue></ds:Signature>"##
+    );
+    let unsigned = authn_request(&app, id, "", "").replace(
+        &format!("<saml:Issuer>{SP}</saml:Issuer>"),
+        &format!("<saml:Issuer>{SP}</saml:Issuer>{template}"),
+    );
+    let signed = Crypto::sign_xml(&unsigned, &sp.key.private_key_to_der().unwrap()).unwrap();
+    let response = browser
+        .http
+        .post(sso(&app))
+        .header("origin", "https://sp.example")
+        .form(&[
+            ("SAMLRequest", STANDARD.encode(&signed)),
+            ("RelayState", "r-1".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "a cross-site POST has no cookies: one hop to check"
+    );
+    let (xml, relay) = posted(browser.get(&location(&response).unwrap()).await, ACS).await;
+    assert_eq!(relay.as_deref(), Some("r-1"));
+    assert_eq!(
+        xml.matches("<ds:SignatureValue>").count(),
+        2,
+        "Response and Assertion both signed"
+    );
+    let reduced = verified(&app, &xml).await;
+    let response = samael::schema::Response::from_str(&reduced).unwrap();
+    assert_eq!(response.in_response_to.as_deref(), Some(id));
+
+    // The same document with its Issuer changed no longer verifies.
+    let forged = signed.replace("ID=\"_post1\"", "ID=\"_post1\" ForceAuthn=\"true\"");
+    let response = app
+        .browser()
+        .http
+        .post(sso(&app))
+        .form(&[("SAMLRequest", STANDARD.encode(&forged))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn requests_that_fail_before_the_acs_is_trusted_get_a_page_never_a_post() {
+    let sp = TestSp::new();
+    let other = TestSp::new();
+    let (app, _) = setup(Some(&sp), |_| {}).await;
+    let good = |id: &str| authn_request(&app, id, "", "");
+    let bomb = format!(
+        "SAMLRequest={}",
+        enc(&deflate(&format!(
+            "<x>{}</x>",
+            "A".repeat(10 * 1024 * 1024)
+        )))
+    );
+    let doctype = format!(
+        "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}",
+        good("_d").replace(SP, "&e;")
+    );
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "unregistered ACS",
+            redirect_url(
+                &app,
+                &good("_a").replace(ACS, "https://evil.example/acs"),
+                None,
+                Some(&sp),
+                RSA_SHA256,
+            ),
+        ),
+        (
+            "unknown Issuer",
+            redirect_url(
+                &app,
+                &good("_b").replace(SP, "https://unknown.example"),
+                None,
+                Some(&sp),
+                RSA_SHA256,
+            ),
+        ),
+        (
+            "unsigned from a signing SP",
+            redirect_url(&app, &good("_c"), None, None, RSA_SHA256),
+        ),
+        (
+            "signed by someone else",
+            redirect_url(&app, &good("_e"), None, Some(&other), RSA_SHA256),
+        ),
+        (
+            "SHA-1",
+            redirect_url(
+                &app,
+                &good("_f"),
+                None,
+                Some(&sp),
+                "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            ),
+        ),
+        (
+            "DOCTYPE",
+            redirect_url(&app, &doctype, None, Some(&sp), RSA_SHA256),
+        ),
+        ("inflate bomb", format!("{}?{bomb}", sso(&app))),
+        ("not base64", format!("{}?SAMLRequest=%%%", sso(&app))),
+    ];
+    for (case, url) in cases {
+        let response = app.browser().get(&url).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
+        assert!(location(&response).is_none(), "{case}");
+        let html = response.text().await.unwrap();
+        assert!(
+            !html.contains("SAMLResponse"),
+            "{case} must not post anything"
+        );
+    }
+    // A tampered RelayState breaks the signature too.
+    let url = redirect_url(&app, &good("_g"), Some("a"), Some(&sp), RSA_SHA256)
+        .replace("RelayState=a", "RelayState=b");
+    assert_eq!(
+        app.browser().get(&url).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn requests_the_idp_cannot_honour_get_a_signed_error_status_at_the_registered_acs() {
+    let (app, _) = setup(None, |_| {}).await;
+    let mfa = r#"<samlp:RequestedAuthnContext Comparison="exact"><saml:AuthnContextClassRef>https://refeds.org/profile/mfa</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#;
+    let unknown_context = r#"<samlp:RequestedAuthnContext><saml:AuthnContextClassRef>urn:example:retina</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#;
+    let email_policy =
+        r#"<samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"/>"#;
+    let cases = [
+        (
+            "IsPassive without a session",
+            authn_request(&app, "_p", "IsPassive=\"true\"", ""),
+            None,
+            "NoPassive",
+        ),
+        (
+            "unknown context",
+            authn_request(&app, "_u", "", unknown_context),
+            None,
+            "NoAuthnContext",
+        ),
+        (
+            "NameID policy",
+            authn_request(&app, "_n", "", email_policy),
+            None,
+            "InvalidNameIDPolicy",
+        ),
+        (
+            "artifact binding",
+            authn_request(&app, "_b", "", "")
+                .replace("bindings:HTTP-POST", "bindings:HTTP-Artifact"),
+            None,
+            "UnsupportedBinding",
+        ),
+        (
+            "long RelayState",
+            authn_request(&app, "_r", "", ""),
+            Some("x".repeat(81)),
+            "RequestDenied",
+        ),
+    ];
+    for (case, xml, relay, expected) in cases {
+        let response = app
+            .browser()
+            .get(&redirect_url(
+                &app,
+                &xml,
+                relay.as_deref(),
+                None,
+                RSA_SHA256,
+            ))
+            .await;
+        let (xml, _) = posted(response, ACS).await;
+        assert!(
+            xml.contains(&format!("urn:oasis:names:tc:SAML:2.0:status:{expected}")),
+            "{case}: {xml}"
+        );
+        assert!(
+            !xml.contains("<saml:Assertion"),
+            "{case}: no assertion on error"
+        );
+        verified(&app, &xml).await;
+    }
+    // MFA cannot be met yet (no second factor exists): after sign-in, NoAuthnContext, never
+    // a weaker assertion.
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_m", "", mfa),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let (xml, _) = posted(sign_in(&browser, &url).await, ACS).await;
+    assert!(
+        xml.contains("status:Responder") && xml.contains("status:NoAuthnContext"),
+        "{xml}"
+    );
+    assert!(!xml.contains("<saml:Assertion"));
+}
+
+#[tokio::test]
+async fn force_authn_shows_the_sign_in_page_even_with_a_session() {
+    let (app, _) = setup(None, |_| {}).await;
+    let browser = app.browser();
+    posted(
+        sign_in(
+            &browser,
+            &redirect_url(
+                &app,
+                &authn_request(&app, "_1", "", ""),
+                None,
+                None,
+                RSA_SHA256,
+            ),
+        )
+        .await,
+        ACS,
+    )
+    .await;
+    let forced = browser
+        .get(&redirect_url(
+            &app,
+            &authn_request(&app, "_2", "ForceAuthn=\"true\"", ""),
+            None,
+            None,
+            RSA_SHA256,
+        ))
+        .await;
+    assert_eq!(forced.status(), StatusCode::SEE_OTHER);
+    assert!(location(&forced).unwrap().contains("/contoso/login?tx="));
+}
+
+#[tokio::test]
+async fn markup_in_attributes_is_escaped_and_the_signature_still_verifies() {
+    let (app, _) = setup(None, |s| s.nameid_format = Some("emailAddress".into())).await;
+    // A user whose display name is markup (control characters are refused at input).
+    let hostile = "</saml:AttributeValue><saml:Attribute Name=\"role\">admin]]><!--";
+    gatehouse::admin::create_user(
+        app.state.store.as_ref(),
+        &app.state.passwords,
+        gatehouse::admin::UserInput {
+            tenant: "contoso".into(),
+            email: "mallory@contoso.example".into(),
+            name: hostile.into(),
+            given_name: None,
+            family_name: None,
+            password: Some("mallory's long password".into()),
+            roles: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_x", "", ""),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let response = browser.get(&url).await;
+    let page = browser
+        .get(&location(&response).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let html = browser.submit_email(&page, "mallory@contoso.example").await;
+    let (xml, _) = posted(
+        browser
+            .submit_password(&html, "mallory's long password")
+            .await,
+        ACS,
+    )
+    .await;
+    let signed = verified(&app, &xml).await;
+    let assertion = samael::schema::Assertion::from_str(&signed).unwrap();
+    assert_eq!(
+        attribute(
+            &assertion,
+            "http://schemas.microsoft.com/identity/claims/displayname"
+        ),
+        vec![hostile]
+    );
+    assert!(
+        attribute(&assertion, "role").is_empty(),
+        "no injected attribute"
+    );
+    assert_eq!(
+        assertion.subject.unwrap().name_id.unwrap().value,
+        "mallory@contoso.example"
+    );
+}
+
+#[tokio::test]
+async fn idp_initiated_launch_sends_an_unsolicited_assertion_to_the_default_acs() {
+    let (app, client_id) = setup(None, |_| {}).await;
+    let browser = app.browser();
+    let url = format!(
+        "{}/saml/launch/{client_id}?RelayState=%2Fdashboard",
+        app.issuer("contoso")
+    );
+    let (xml, relay) = posted(sign_in(&browser, &url).await, ACS).await;
+    assert_eq!(relay.as_deref(), Some("/dashboard"));
+    let response = samael::schema::Response::from_str(&xml).unwrap();
+    assert!(response.in_response_to.is_none());
+    verified(&app, &xml).await;
+    let unknown = browser
+        .get(&format!("{}/saml/launch/nope", app.issuer("contoso")))
+        .await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn single_logout_ends_the_session_and_answers_with_a_signed_logout_response() {
+    let sp = TestSp::new();
+    let (app, _) = setup(Some(&sp), |_| {}).await;
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_1", "", ""),
+        None,
+        Some(&sp),
+        RSA_SHA256,
+    );
+    let (xml, _) = posted(sign_in(&browser, &url).await, ACS).await;
+    let assertion = samael::schema::Assertion::from_str(&verified(&app, &xml).await).unwrap();
+    let name_id = assertion.subject.unwrap().name_id.unwrap().value;
+    let logout = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo1" Version="2.0" IssueInstant="{}" Destination="{}/saml/slo"><saml:Issuer>{SP}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">{name_id}</saml:NameID></samlp:LogoutRequest>"#,
+        now(),
+        app.issuer("contoso")
+    );
+    let mut query = format!(
+        "SAMLRequest={}&RelayState=bye&SigAlg={}",
+        enc(&deflate(&logout)),
+        enc(RSA_SHA256)
+    );
+    // Unsigned: refused, still signed in.
+    let unsigned = browser
+        .get(&format!(
+            "{}/saml/slo?SAMLRequest={}",
+            app.issuer("contoso"),
+            enc(&deflate(&logout))
+        ))
+        .await;
+    assert_eq!(unsigned.status(), StatusCode::BAD_REQUEST);
+    let signature = Signer::new(MessageDigest::sha256(), &sp.key)
+        .unwrap()
+        .sign_oneshot_to_vec(query.as_bytes())
+        .unwrap();
+    query.push_str(&format!("&Signature={}", enc(&STANDARD.encode(signature))));
+    let response = browser
+        .get(&format!("{}/saml/slo?{query}", app.issuer("contoso")))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = location(&response).unwrap();
+    assert!(back.starts_with("https://sp.example/slo?SAMLResponse="));
+    let raw_query = back.split_once('?').unwrap().1;
+    let idp_certs: Vec<String> = idp_certificates(&app)
+        .await
+        .iter()
+        .map(|c| STANDARD.encode(c.der_data()))
+        .collect();
+    gatehouse::saml::request::verify_redirect_signature(raw_query, &idp_certs)
+        .expect("the LogoutResponse is signed by the IdP");
+    assert!(raw_query.contains("RelayState=bye"));
+    // Signed out: the next request needs the sign-in page again.
+    let again = browser
+        .get(&redirect_url(
+            &app,
+            &authn_request(&app, "_2", "", ""),
+            None,
+            Some(&sp),
+            RSA_SHA256,
+        ))
+        .await;
+    assert!(location(&again).unwrap().contains("/contoso/login?tx="));
+}
+
+#[tokio::test]
+async fn metadata_publishes_the_next_certificate_before_it_signs() {
+    let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 3600).await;
+    app.tenant("contoso").await;
+    let xml = app
+        .api()
+        .get(format!("{}/saml/metadata", app.issuer("contoso")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let entity = samael::metadata::EntityDescriptor::from_str(&xml).unwrap();
+    assert_eq!(
+        entity.entity_id.as_deref(),
+        Some(app.issuer("contoso").as_str())
+    );
+    let idp = &entity.idp_sso_descriptors.unwrap()[0];
+    assert_eq!(idp.key_descriptors.len(), 2, "active and next RSA keys");
+    let bindings: Vec<&str> = idp
+        .single_sign_on_services
+        .iter()
+        .map(|s| s.binding.as_str())
+        .collect();
+    assert!(bindings.contains(&"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"));
+    assert!(bindings.contains(&"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"));
+    assert!(!idp.single_logout_services.is_empty());
+}
