@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::admin::{self, AppInput, SamlInput, TenantInput, UserInput};
+use crate::admin::{self, AppInput, GroupInput, SamlInput, TenantInput, UserInput};
 use crate::config::Config;
 use crate::domain::unix_now;
 use crate::journey::password::Passwords;
@@ -49,6 +49,9 @@ enum AdminCommand {
     /// Manage applications.
     #[command(subcommand)]
     App(AppCommand),
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -67,6 +70,49 @@ enum TenantCommand {
         /// A domain the tenant owns (repeatable; the first is primary).
         #[arg(long = "domain", value_name = "DOMAIN")]
         domains: Vec<String>,
+    },
+    /// Change external-collaboration settings; prints the settings. Unnamed ones are kept.
+    Settings {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Who may invite: everyone, adminsGuestInvitersAndAllMembers, adminsAndGuestInviters, none.
+        #[arg(long, value_name = "POLICY")]
+        allow_invites_from: Option<String>,
+        /// A domain that may be invited (repeatable; replaces the allow-list).
+        #[arg(long = "allowed-domain", value_name = "DOMAIN")]
+        allowed_domains: Vec<String>,
+        /// A domain that may not be invited (repeatable; replaces the deny-list).
+        #[arg(long = "blocked-domain", value_name = "DOMAIN")]
+        blocked_domains: Vec<String>,
+        /// Clear both domain lists.
+        #[arg(long)]
+        clear_domain_lists: bool,
+        /// Default invitation lifetime in days.
+        #[arg(long, value_name = "DAYS")]
+        invitation_lifetime_days: Option<u32>,
+        /// The organisation's privacy statement URL.
+        #[arg(long, value_name = "URL")]
+        privacy_statement_url: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a group; prints {id, displayName}.
+    Create {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// E-mail address of an owner (repeatable); owners may invite guests into the group.
+        #[arg(long = "owner", value_name = "EMAIL")]
+        owners: Vec<String>,
+        /// E-mail address of a member (repeatable).
+        #[arg(long = "member", value_name = "EMAIL")]
+        members: Vec<String>,
     },
 }
 
@@ -154,6 +200,18 @@ struct AppCreate {
     /// A SAML SP: sign the Response as well as the Assertion.
     #[arg(long)]
     saml_sign_response: bool,
+    /// An admin-API permission granted to the app (repeatable), e.g. User.Invite.All.
+    #[arg(long = "permission", value_name = "PERMISSION")]
+    permissions: Vec<String>,
+    /// E-mail address of a user who owns the app (repeatable); owners may invite to it.
+    #[arg(long = "owner", value_name = "EMAIL")]
+    owners: Vec<String>,
+    /// Where the app starts (shown in My Apps).
+    #[arg(long, value_name = "URL")]
+    home_url: Option<String>,
+    /// Only assigned users (directly or through a group) may sign in.
+    #[arg(long)]
+    assignment_required: bool,
 }
 
 impl AppCreate {
@@ -253,6 +311,61 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 "domains": tenant.domains,
             }))
         }
+        AdminCommand::Tenant(TenantCommand::Settings {
+            tenant,
+            allow_invites_from,
+            allowed_domains,
+            blocked_domains,
+            clear_domain_lists,
+            invitation_lifetime_days,
+            privacy_statement_url,
+        }) => {
+            let mut settings = admin::tenant_by_slug(store.as_ref(), &tenant).await?.settings;
+            if let Some(policy) = allow_invites_from {
+                settings.allow_invites_from = serde_json::from_value(json!(policy)).map_err(|_| {
+                    anyhow::anyhow!(
+                        "--allow-invites-from must be everyone, adminsGuestInvitersAndAllMembers, \
+                         adminsAndGuestInviters or none"
+                    )
+                })?;
+            }
+            if clear_domain_lists {
+                settings.allowed_domains.clear();
+                settings.blocked_domains.clear();
+            }
+            if !allowed_domains.is_empty() {
+                settings.allowed_domains = allowed_domains;
+            }
+            if !blocked_domains.is_empty() {
+                settings.blocked_domains = blocked_domains;
+            }
+            if let Some(days) = invitation_lifetime_days {
+                settings.invitation_lifetime_days = days;
+            }
+            if let Some(url) = privacy_statement_url {
+                settings.privacy_statement_url = Some(url);
+            }
+            let settings = admin::update_settings(store.as_ref(), &tenant, settings).await?;
+            print(serde_json::to_value(settings)?)
+        }
+        AdminCommand::Group(GroupCommand::Create {
+            tenant,
+            name,
+            owners,
+            members,
+        }) => {
+            let group = admin::create_group(
+                store.as_ref(),
+                GroupInput {
+                    tenant,
+                    name,
+                    owners,
+                    members,
+                },
+            )
+            .await?;
+            print(json!({ "id": group.id, "displayName": group.display_name }))
+        }
         AdminCommand::User(UserCommand::Create(args)) => {
             let password = if args.password_stdin {
                 Some(read_password()?)
@@ -292,6 +405,10 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 grants: args.grants,
                 signing_alg: args.signing_alg,
                 saml,
+                permissions: args.permissions,
+                owners: args.owners,
+                home_url: args.home_url,
+                assignment_required: args.assignment_required,
             };
             let (app, secret) = admin::create_app(store.as_ref(), input).await?;
             let mut out = json!({
@@ -303,6 +420,9 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 "post_logout_redirect_uris": app.post_logout_redirect_uris,
                 "grant_types": app.grant_types,
                 "signing_alg": app.signing_alg,
+                "permissions": app.permissions,
+                "home_url": app.home_url,
+                "assignment_required": app.assignment_required,
             });
             if let Some(secret) = secret {
                 out["client_secret"] = json!(secret);

@@ -166,6 +166,15 @@ pub struct App {
     pub secrets: Vec<AppSecret>,
     /// The app's SAML service-provider side, if it speaks SAML.
     pub saml: Option<super::saml::SamlSp>,
+    /// Admin-API permissions granted to the app (delegated and application), e.g.
+    /// `User.Invite.All`.
+    pub permissions: Vec<String>,
+    /// Users who own the app (they may invite guests to it).
+    pub owners: Vec<String>,
+    /// Where the app starts (My Apps links here; invitations may redirect here).
+    pub home_url: Option<String>,
+    /// Whether only assigned users (directly or through a group) may sign in to it.
+    pub assignment_required: bool,
     /// Creation time.
     pub created_at: i64,
 }
@@ -183,6 +192,22 @@ impl App {
             .iter()
             .find(|registered| redirect_uri_matches(registered, requested))
             .map(String::as_str)
+    }
+
+    /// The origins the app has registered (redirect, post-logout, SAML ACS, home page): an
+    /// invitation may send a guest to a URL on one of them.
+    pub fn registered_origins(&self) -> Vec<String> {
+        let saml = self.saml.iter().flat_map(|sp| sp.acs.iter().map(|a| a.url.as_str()));
+        self.redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+            .map(String::as_str)
+            .chain(saml)
+            .chain(self.home_url.as_deref())
+            .filter_map(|uri| url::Url::parse(uri).ok())
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .map(|url| url.origin().ascii_serialization())
+            .collect()
     }
 
     /// Whether `requested` is exactly one of the registered post-logout redirect URIs.

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod email;
+pub mod group;
+pub mod permission;
 pub mod saml;
 pub mod scope;
 pub mod tenant;

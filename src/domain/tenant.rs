@@ -29,8 +29,122 @@ pub struct Tenant {
     pub name: String,
     /// Domains the tenant owns; the first is primary.
     pub domains: Vec<String>,
+    /// External-collaboration settings.
+    pub settings: TenantSettings,
     /// Creation time (Unix seconds).
     pub created_at: i64,
+}
+
+/// Who may invite guests (B2B-REFERENCE.md B.5, Entra's `allowInvitesFrom`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum InvitePolicy {
+    /// Anyone, guests included.
+    Everyone,
+    /// Members and the admin roles (guests cannot).
+    #[default]
+    AdminsGuestInvitersAndAllMembers,
+    /// Only Global/User Administrators and Guest Inviters.
+    AdminsAndGuestInviters,
+    /// No one.
+    None,
+}
+
+/// The routes a redemption can take, in the tenant's order (B.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RedemptionRoute {
+    /// A one-time passcode mailed to the invited address (the lightweight account).
+    EmailOneTimePasscode,
+}
+
+/// A tenant's external-collaboration settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Who may invite.
+    pub allow_invites_from: InvitePolicy,
+    /// If non-empty, only these domains may be invited.
+    pub allowed_domains: Vec<String>,
+    /// These domains may not be invited (only when no allow-list is set).
+    pub blocked_domains: Vec<String>,
+    /// Default lifetime of an invitation, in days.
+    pub invitation_lifetime_days: u32,
+    /// The organisation's privacy statement, shown in invitations and at consent.
+    pub privacy_statement_url: Option<String>,
+    /// Redemption routes in order; at least one fallback stays on.
+    pub redemption_order: Vec<RedemptionRoute>,
+    /// Default language of invitation e-mails.
+    pub default_message_language: String,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            allow_invites_from: InvitePolicy::default(),
+            allowed_domains: Vec::new(),
+            blocked_domains: Vec::new(),
+            invitation_lifetime_days: 30,
+            privacy_statement_url: None,
+            redemption_order: vec![RedemptionRoute::EmailOneTimePasscode],
+            default_message_language: "en-US".to_owned(),
+        }
+    }
+}
+
+impl TenantSettings {
+    /// Checks the rules between fields and normalises domains.
+    pub fn validated(mut self) -> Result<Self, Invalid> {
+        if !self.allowed_domains.is_empty() && !self.blocked_domains.is_empty() {
+            return Err(Invalid::new(
+                "use an allow-list or a deny-list of domains, not both",
+            ));
+        }
+        self.allowed_domains = self
+            .allowed_domains
+            .iter()
+            .map(|d| parse_domain(d))
+            .collect::<Result<_, _>>()?;
+        self.blocked_domains = self
+            .blocked_domains
+            .iter()
+            .map(|d| parse_domain(d))
+            .collect::<Result<_, _>>()?;
+        let listed: usize = self
+            .allowed_domains
+            .iter()
+            .chain(&self.blocked_domains)
+            .map(|d| d.len() + 1)
+            .sum();
+        if listed > 25_000 {
+            return Err(Invalid::new("the domain list exceeds 25,000 characters"));
+        }
+        if !(1..=365).contains(&self.invitation_lifetime_days) {
+            return Err(Invalid::new("invitationLifetimeDays must be between 1 and 365"));
+        }
+        if self.redemption_order.is_empty() {
+            return Err(Invalid::new(
+                "the redemption order needs at least one fallback route",
+            ));
+        }
+        if let Some(url) = &self.privacy_statement_url {
+            let parsed = url::Url::parse(url)
+                .map_err(|_| Invalid::new("privacyStatementUrl must be an absolute URL"))?;
+            if parsed.scheme() != "https" && parsed.scheme() != "http" {
+                return Err(Invalid::new("privacyStatementUrl must be an http(s) URL"));
+            }
+        }
+        Ok(self)
+    }
+
+    /// Whether an address's domain may be invited now.
+    pub fn domain_allowed(&self, domain: &str) -> bool {
+        let matches = |listed: &String| domain == listed || domain.ends_with(&format!(".{listed}"));
+        if !self.allowed_domains.is_empty() {
+            return self.allowed_domains.iter().any(matches);
+        }
+        !self.blocked_domains.iter().any(matches)
+    }
 }
 
 impl Tenant {
@@ -136,12 +250,37 @@ mod tests {
     }
 
     #[test]
+    fn domain_lists_match_subdomains_and_cannot_both_be_set() {
+        let settings = TenantSettings {
+            blocked_domains: vec!["Evil.example".into()],
+            ..TenantSettings::default()
+        }
+        .validated()
+        .unwrap();
+        assert!(!settings.domain_allowed("evil.example"));
+        assert!(!settings.domain_allowed("mail.evil.example"));
+        assert!(settings.domain_allowed("notevil.example"));
+        let allow = TenantSettings {
+            allowed_domains: vec!["partner.example".into()],
+            ..TenantSettings::default()
+        };
+        assert!(allow.domain_allowed("partner.example") && !allow.domain_allowed("other.example"));
+        let both = TenantSettings {
+            allowed_domains: vec!["a.example".into()],
+            blocked_domains: vec!["b.example".into()],
+            ..TenantSettings::default()
+        };
+        assert!(both.validated().is_err());
+    }
+
+    #[test]
     fn primary_domain_falls_back_to_the_initial_domain() {
         let mut tenant = Tenant {
             id: "t".into(),
             slug: "contoso".into(),
             name: "Contoso".into(),
             domains: vec![],
+            settings: TenantSettings::default(),
             created_at: 0,
         };
         assert_eq!(tenant.primary_domain(), "contoso.gatehouse.internal");

@@ -104,6 +104,49 @@ impl FromStr for Role {
     }
 }
 
+/// Where a guest is in redemption (B.4 `externalUserState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExternalUserState {
+    /// Invited, not yet redeemed.
+    PendingAcceptance,
+    /// Redeemed.
+    Accepted,
+}
+
+impl ExternalUserState {
+    /// Stored and API form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingAcceptance => "PendingAcceptance",
+            Self::Accepted => "Accepted",
+        }
+    }
+}
+
+impl FromStr for ExternalUserState {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "PendingAcceptance" => Ok(Self::PendingAcceptance),
+            "Accepted" => Ok(Self::Accepted),
+            other => Err(Invalid::new(format!("unknown externalUserState {other:?}"))),
+        }
+    }
+}
+
+/// How a user signs in: an (issuer, subject) pair, never an e-mail address alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// `userPrincipalName`, `emailAddress`, `federated`.
+    pub sign_in_type: String,
+    /// Who vouches for the subject: the tenant's domain, `mail` (e-mail one-time passcode), or
+    /// an upstream issuer.
+    pub issuer: String,
+    /// The subject at that issuer.
+    pub issuer_assigned_id: String,
+}
+
 /// A user as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
@@ -134,10 +177,23 @@ pub struct User {
     /// Changes whenever credentials change; grants remember it, so a password reset ends
     /// every refresh-token family of the user.
     pub security_stamp: String,
+    /// Redemption state of an invited user.
+    pub external_user_state: Option<ExternalUserState>,
+    /// When `external_user_state` last changed.
+    pub external_user_state_changed_at: Option<i64>,
+    /// `Invitation` for invited users, `None` for members created by an administrator.
+    pub creation_type: Option<String>,
+    /// Sponsors (the inviter by default).
+    pub sponsors: Vec<String>,
     /// Creation time (Unix seconds).
     pub created_at: i64,
     /// Last change (Unix seconds).
     pub updated_at: i64,
+}
+
+/// The UPN of a guest: `alice_partner.example#EXT#@<tenant primary domain>` (B.4).
+pub fn guest_upn(email: &str, primary_domain: &str) -> String {
+    format!("{}#EXT#@{primary_domain}", email.replace('@', "_"))
 }
 
 #[cfg(test)]

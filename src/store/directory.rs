@@ -6,27 +6,9 @@ use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{StoreError, StoreResult};
 use crate::domain::app::{App, AppSecret};
 use crate::domain::saml::{NameIdFormat, SamlSp};
-use crate::domain::tenant::Tenant;
-use crate::domain::user::User;
+use crate::domain::tenant::{Tenant, TenantSettings};
 
-/// A change to a user's credentials or status.
-#[derive(Debug, Clone)]
-pub struct SecurityChange<'a> {
-    /// Tenant.
-    pub tenant_id: &'a str,
-    /// User.
-    pub user_id: &'a str,
-    /// New enabled state, if it changes.
-    pub enabled: Option<bool>,
-    /// New password hash, if it changes.
-    pub password_hash: Option<&'a str>,
-    /// The new security stamp.
-    pub stamp: &'a str,
-    /// Time of the change.
-    pub now: i64,
-}
-
-/// Storage of tenants, users and applications.
+/// Storage of tenants and applications.
 #[async_trait]
 pub trait DirectoryStore {
     /// Inserts a tenant and its domains (recorded as verified: the operator who creates a
@@ -37,16 +19,10 @@ pub trait DirectoryStore {
     async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant>;
     /// Finds a tenant by id.
     async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant>;
-    /// Inserts a user. An e-mail already used in the tenant gives [`StoreError::Conflict`].
-    async fn create_user(&self, user: &User) -> StoreResult<()>;
-    /// Finds a user of a tenant by object id.
-    async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User>;
-    /// Finds a user of a tenant by the case-folded e-mail key.
-    async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User>;
-    /// Changes a user's credentials or status — `enabled` and `password_hash` when given —
-    /// and always replaces the security stamp, so every grant given before ends
-    /// (SECURITY.md C.33).
-    async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()>;
+    /// Replaces a tenant's external-collaboration settings.
+    async fn update_tenant_settings(&self, tenant_id: &str, settings: &TenantSettings) -> StoreResult<()>;
+    /// Every app of a tenant (with secrets and SAML side).
+    async fn apps_of_tenant(&self, tenant_id: &str) -> StoreResult<Vec<App>>;
     /// Inserts an application with its secrets.
     async fn create_app(&self, app: &App) -> StoreResult<()>;
     /// Finds an application (with its secrets and SAML side) by `client_id`.
@@ -64,51 +40,8 @@ struct TenantRow {
     id: String,
     slug: String,
     name: String,
+    settings: String,
     created_at: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: String,
-    tenant_id: String,
-    user_type: String,
-    email: String,
-    email_verified: bool,
-    display_name: String,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    upn: String,
-    password_hash: Option<String>,
-    roles: String,
-    account_enabled: bool,
-    security_stamp: String,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl UserRow {
-    fn into_user(self) -> StoreResult<User> {
-        Ok(User {
-            user_type: self
-                .user_type
-                .parse()
-                .map_err(|e| StoreError::Corrupt(format!("users.user_type: {e}")))?,
-            roles: from_json(&self.roles)?,
-            id: self.id,
-            tenant_id: self.tenant_id,
-            email: self.email,
-            email_verified: self.email_verified,
-            display_name: self.display_name,
-            given_name: self.given_name,
-            family_name: self.family_name,
-            upn: self.upn,
-            password_hash: self.password_hash,
-            account_enabled: self.account_enabled,
-            security_stamp: self.security_stamp,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        })
-    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -123,6 +56,10 @@ struct AppRow {
     grant_types: String,
     signing_alg: String,
     enabled: bool,
+    permissions: String,
+    owners: String,
+    home_url: Option<String>,
+    assignment_required: bool,
     created_at: i64,
 }
 
@@ -178,6 +115,10 @@ impl AppRow {
             redirect_uris: from_json(&self.redirect_uris)?,
             post_logout_redirect_uris: from_json(&self.post_logout_redirect_uris)?,
             grant_types: from_json(&self.grant_types)?,
+            permissions: from_json(&self.permissions)?,
+            owners: from_json(&self.owners)?,
+            home_url: self.home_url,
+            assignment_required: self.assignment_required,
             id: self.id,
             tenant_id: self.tenant_id,
             client_id: self.client_id,
@@ -203,10 +144,13 @@ for_sql_backends! {
     impl DirectoryStore {
         async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
             let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
-            sqlx::query::<DB>("INSERT INTO tenants (id, slug, name, created_at) VALUES ($1, $2, $3, $4)")
+            sqlx::query::<DB>(
+                "INSERT INTO tenants (id, slug, name, settings, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
                 .bind(tenant.id.as_str())
                 .bind(tenant.slug.as_str())
                 .bind(tenant.name.as_str())
+                .bind(to_json(&tenant.settings)?)
                 .bind(tenant.created_at)
                 .execute(&mut *tx)
                 .await?;
@@ -230,7 +174,7 @@ for_sql_backends! {
 
         async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant> {
             let row = sqlx::query_as::<DB, TenantRow>(
-                "SELECT id, slug, name, created_at FROM tenants WHERE slug = $1",
+                "SELECT id, slug, name, settings, created_at FROM tenants WHERE slug = $1",
             )
             .bind(slug)
             .fetch_one(&self.pool)
@@ -242,6 +186,7 @@ for_sql_backends! {
             .fetch_all(&self.pool)
             .await?;
             Ok(Tenant {
+                settings: from_json(&row.settings)?,
                 id: row.id,
                 slug: row.slug,
                 name: row.name,
@@ -258,86 +203,42 @@ for_sql_backends! {
             self.tenant_by_slug(&slug).await
         }
 
-        async fn create_user(&self, user: &User) -> StoreResult<()> {
-            sqlx::query::<DB>(
-                "INSERT INTO users (id, tenant_id, user_type, email, email_key, email_verified, \
-                 display_name, given_name, family_name, upn, password_hash, roles, account_enabled, \
-                 security_stamp, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            )
-            .bind(user.id.as_str())
-            .bind(user.tenant_id.as_str())
-            .bind(user.user_type.as_str())
-            .bind(user.email.as_str())
-            .bind(user.email.to_ascii_lowercase())
-            .bind(user.email_verified)
-            .bind(user.display_name.as_str())
-            .bind(user.given_name.as_deref())
-            .bind(user.family_name.as_deref())
-            .bind(user.upn.as_str())
-            .bind(user.password_hash.as_deref())
-            .bind(to_json(&user.roles)?)
-            .bind(user.account_enabled)
-            .bind(user.security_stamp.as_str())
-            .bind(user.created_at)
-            .bind(user.updated_at)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        }
-
-        async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User> {
-            sqlx::query_as::<DB, UserRow>(
-                "SELECT id, tenant_id, user_type, email, email_verified, display_name, given_name, \
-                 family_name, upn, password_hash, roles, account_enabled, security_stamp, \
-                 created_at, updated_at FROM users WHERE tenant_id = $1 AND id = $2",
-            )
+        async fn update_tenant_settings(&self, tenant_id: &str, settings: &TenantSettings) -> StoreResult<()> {
+            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let done = sqlx::query::<DB>("UPDATE tenants SET settings = $1 WHERE id = $2")
+                .bind(to_json(settings)?)
                 .bind(tenant_id)
-                .bind(id)
-                .fetch_one(&self.pool)
-                .await?
-                .into_user()
-        }
-
-        async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User> {
-            sqlx::query_as::<DB, UserRow>(
-                "SELECT id, tenant_id, user_type, email, email_verified, display_name, given_name, \
-                 family_name, upn, password_hash, roles, account_enabled, security_stamp, \
-                 created_at, updated_at FROM users WHERE tenant_id = $1 AND email_key = $2",
-            )
-                .bind(tenant_id)
-                .bind(email_key)
-                .fetch_one(&self.pool)
-                .await?
-                .into_user()
-        }
-
-        async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()> {
-            let done = sqlx::query::<DB>(
-                "UPDATE users SET account_enabled = COALESCE($1, account_enabled), \
-                 password_hash = COALESCE($2, password_hash), security_stamp = $3, updated_at = $4 \
-                 WHERE tenant_id = $5 AND id = $6",
-            )
-            .bind(change.enabled)
-            .bind(change.password_hash)
-            .bind(change.stamp)
-            .bind(change.now)
-            .bind(change.tenant_id)
-            .bind(change.user_id)
-            .execute(&self.pool)
-            .await?;
+                .execute(&mut *tx)
+                .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(())
+        }
+
+        async fn apps_of_tenant(&self, tenant_id: &str) -> StoreResult<Vec<App>> {
+            let client_ids = sqlx::query_scalar::<DB, String>(
+                "SELECT client_id FROM apps WHERE tenant_id = $1 ORDER BY name, client_id",
+            )
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut apps = Vec::with_capacity(client_ids.len());
+            for client_id in client_ids {
+                apps.push(self.app_by_client_id(&client_id).await?);
+            }
+            Ok(apps)
         }
 
         async fn create_app(&self, app: &App) -> StoreResult<()> {
             let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
             sqlx::query::<DB>(
                 "INSERT INTO apps (id, tenant_id, client_id, name, client_type, redirect_uris, \
-                 post_logout_redirect_uris, grant_types, signing_alg, enabled, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 post_logout_redirect_uris, grant_types, signing_alg, enabled, permissions, owners, \
+                 home_url, assignment_required, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(app.id.as_str())
             .bind(app.tenant_id.as_str())
@@ -349,6 +250,10 @@ for_sql_backends! {
             .bind(to_json(&app.grant_types)?)
             .bind(app.signing_alg.as_str())
             .bind(app.enabled)
+            .bind(to_json(&app.permissions)?)
+            .bind(to_json(&app.owners)?)
+            .bind(app.home_url.as_deref())
+            .bind(app.assignment_required)
             .bind(app.created_at)
             .execute(&mut *tx)
             .await?;
@@ -392,8 +297,8 @@ for_sql_backends! {
         async fn app_by_client_id(&self, client_id: &str) -> StoreResult<App> {
             let row = sqlx::query_as::<DB, AppRow>(
                 "SELECT id, tenant_id, client_id, name, client_type, redirect_uris, \
-                 post_logout_redirect_uris, grant_types, signing_alg, enabled, created_at \
-                 FROM apps WHERE client_id = $1",
+                 post_logout_redirect_uris, grant_types, signing_alg, enabled, permissions, owners, \
+                 home_url, assignment_required, created_at FROM apps WHERE client_id = $1",
             )
             .bind(client_id)
             .fetch_one(&self.pool)

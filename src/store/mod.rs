@@ -1,20 +1,25 @@
 //! Durable storage: the [`Store`] trait every module talks to, and its SQL implementation for
 //! SQLite and Postgres ([`sql::SqlStore`]).
 //!
-//! The trait is split by concern ([`DirectoryStore`], [`KeyStore`], [`SessionStore`],
-//! [`GrantStore`]) and [`Store`] unites them, so callers hold one `Arc<dyn Store>`.
+//! The trait is split by concern ([`DirectoryStore`], [`UserStore`], [`GroupStore`],
+//! [`KeyStore`], [`SessionStore`], [`GrantStore`], …) and [`Store`] unites them, so callers
+//! hold one `Arc<dyn Store>`.
 //! Timestamps are Unix seconds (`i64`), ids are strings, lists are JSON text: the same schema
 //! and SQL serve both backends.
 
 pub mod directory;
 pub mod grants;
+pub mod groups;
 pub mod keys;
 pub mod sessions;
 pub mod sql;
+pub mod users;
 
 use async_trait::async_trait;
 
-pub use directory::{DirectoryStore, SecurityChange};
+pub use directory::DirectoryStore;
+pub use groups::GroupStore;
+pub use users::{SecurityChange, UserStore};
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use sessions::{Session, SessionStore};
@@ -74,7 +79,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything Gatehouse persists.
 #[async_trait]
-pub trait Store: DirectoryStore + KeyStore + SessionStore + GrantStore + Send + Sync {
+pub trait Store:
+    DirectoryStore + UserStore + GroupStore + KeyStore + SessionStore + GrantStore + Send + Sync
+{
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -242,6 +242,7 @@ async fn es256_apps_get_es256_tokens_that_verify_against_the_jwks() {
             grants: vec![],
             signing_alg: Some("ES256".into()),
             saml: None,
+            ..Default::default()
         })
         .await;
     let client = crate::helpers::Client {

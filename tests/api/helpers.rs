@@ -302,6 +302,7 @@ impl TestApp {
                 grants: vec![],
                 signing_alg: None,
                 saml: None,
+                ..Default::default()
             })
             .await;
         Client {
@@ -323,6 +324,7 @@ impl TestApp {
                 grants: vec!["client_credentials".into()],
                 signing_alg: Some(alg.into()),
                 saml: None,
+                ..Default::default()
             })
             .await;
         Client {

@@ -69,6 +69,7 @@ async fn setup(sp: Option<&TestSp>, tune: impl FnOnce(&mut SamlInput)) -> (TestA
             grants: vec![],
             signing_alg: None,
             saml: Some(saml),
+            ..Default::default()
         })
         .await;
     (app, client_id)

@@ -160,6 +160,7 @@ async fn client_credentials_refuses_public_clients_unlisted_grants_and_scopes() 
             grants: vec![],
             signing_alg: None,
             saml: None,
+            ..Default::default()
         })
         .await;
     let public = Client {

@@ -1,0 +1,66 @@
+//! Admin-API permissions (Microsoft Graph names) and what directory roles grant.
+//!
+//! A caller's effective rights follow Entra's model: an app acting on its own holds the
+//! application permissions granted to it; an app acting for a user holds the delegated
+//! permissions in the token's scope, limited to what the user's roles allow.
+
+use super::Invalid;
+use super::user::Role;
+
+/// Create, list, resend and revoke invitations.
+pub const USER_INVITE_ALL: &str = "User.Invite.All";
+/// Read users.
+pub const USER_READ_ALL: &str = "User.Read.All";
+/// Change and delete users, reset redemption.
+pub const USER_READWRITE_ALL: &str = "User.ReadWrite.All";
+/// Read the audit and sign-in logs.
+pub const AUDITLOG_READ_ALL: &str = "AuditLog.Read.All";
+/// Read policies and settings.
+pub const POLICY_READ_ALL: &str = "Policy.Read.All";
+/// Change conditional-access policies and external-collaboration settings.
+pub const POLICY_READWRITE: &str = "Policy.ReadWrite.ConditionalAccess";
+
+/// Every permission, in documentation order.
+pub const ALL: [&str; 6] = [
+    USER_INVITE_ALL,
+    USER_READ_ALL,
+    USER_READWRITE_ALL,
+    AUDITLOG_READ_ALL,
+    POLICY_READ_ALL,
+    POLICY_READWRITE,
+];
+
+/// Checks a permission name.
+pub fn parse(name: &str) -> Result<String, Invalid> {
+    ALL.iter()
+        .find(|p| p.eq_ignore_ascii_case(name))
+        .map(|p| (*p).to_owned())
+        .ok_or_else(|| {
+            Invalid::new(format!(
+                "unknown permission {name:?}; expected one of: {}",
+                ALL.join(", ")
+            ))
+        })
+}
+
+/// What a directory role allows.
+pub fn granted_by(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::GlobalAdministrator => &ALL,
+        Role::UserAdministrator => &[USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL],
+        Role::GuestInviter => &[USER_INVITE_ALL],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_grant_nested_rights_and_names_are_checked() {
+        assert!(granted_by(Role::GlobalAdministrator).contains(&POLICY_READWRITE));
+        assert!(!granted_by(Role::GuestInviter).contains(&USER_READ_ALL));
+        assert_eq!(parse("user.invite.all").unwrap(), USER_INVITE_ALL);
+        assert!(parse("Directory.ReadWrite.All").is_err());
+    }
+}
