@@ -52,6 +52,9 @@ enum AdminCommand {
     /// Manage groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Invite guests in bulk from Entra's CSV template or JSON Lines; prints one result per
+    /// row on stdout (CSV, or JSON Lines with --json) and progress on stderr.
+    Invite(InviteArgs),
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -95,6 +98,27 @@ enum TenantCommand {
         #[arg(long, value_name = "URL")]
         privacy_statement_url: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+struct InviteArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// Entra's bulk-invite CSV template.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "jsonl",
+        required_unless_present = "jsonl"
+    )]
+    csv: Option<PathBuf>,
+    /// One invitation object per line.
+    #[arg(long, value_name = "FILE")]
+    jsonl: Option<PathBuf>,
+    /// Print results as JSON Lines instead of CSV.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,7 +174,7 @@ struct UserCreate {
 #[derive(Debug, Subcommand)]
 enum AppCommand {
     /// Create an OIDC application; prints {client_id, client_secret (confidential only), ...}.
-    Create(AppCreate),
+    Create(Box<AppCreate>),
 }
 
 #[derive(Debug, Args)]
@@ -320,7 +344,9 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             invitation_lifetime_days,
             privacy_statement_url,
         }) => {
-            let mut settings = admin::tenant_by_slug(store.as_ref(), &tenant).await?.settings;
+            let mut settings = admin::tenant_by_slug(store.as_ref(), &tenant)
+                .await?
+                .settings;
             if let Some(policy) = allow_invites_from {
                 settings.allow_invites_from = serde_json::from_value(json!(policy)).map_err(|_| {
                     anyhow::anyhow!(
@@ -365,6 +391,10 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             )
             .await?;
             print(json!({ "id": group.id, "displayName": group.display_name }))
+        }
+        AdminCommand::Invite(args) => {
+            drop(store);
+            invite(config, args).await
         }
         AdminCommand::User(UserCommand::Create(args)) => {
             let password = if args.password_stdin {
@@ -447,4 +477,55 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             print(json!({ "rotations": reports }))
         }
     }
+}
+
+/// `gatehouse invite`: the bulk engine of the API, run as the operator.
+async fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
+    use crate::invitations::bulk::{self, CSV_HEADER, Format};
+    let services = std::sync::Arc::new(crate::startup::Services::connect(config).await?);
+    let state = crate::startup::AppState(services);
+    let tenant =
+        std::sync::Arc::new(admin::tenant_by_slug(state.store.as_ref(), &args.tenant).await?);
+    let caller = crate::graph::auth::Caller::operator(tenant);
+    let (path, format) = match (&args.csv, &args.jsonl) {
+        (Some(path), _) => (path.clone(), Format::Csv),
+        (None, Some(path)) => (path.clone(), Format::JsonLines),
+        (None, None) => anyhow::bail!("give --csv FILE or --jsonl FILE"),
+    };
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let (results, mut receiver) = tokio::sync::mpsc::channel(256);
+    let worker_state = state.clone();
+    let worker = tokio::spawn(async move {
+        bulk::run(&worker_state, &caller, Box::pin(file), format, results).await
+    });
+    if !args.json {
+        print!("{CSV_HEADER}");
+    }
+    let mut rows = 0usize;
+    while let Some(result) = receiver.recv().await {
+        rows += 1;
+        if args.json {
+            println!("{}", serde_json::to_string(&result)?);
+        } else {
+            print!("{}", result.csv_line());
+        }
+        if rows.is_multiple_of(500) {
+            eprintln!("{rows} rows processed");
+        }
+    }
+    let summary = worker.await??;
+    eprintln!(
+        "done: {} rows, {} invited, {} already known, {} failed",
+        summary.rows, summary.invited, summary.skipped, summary.failed
+    );
+    // Deliver what can be delivered now; a running server sends the rest.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if state.mailer.send_due(state.store.as_ref()).await? == 0 {
+            break;
+        }
+    }
+    Ok(())
 }

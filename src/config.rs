@@ -53,6 +53,28 @@ pub struct Config {
     pub keys: KeySettings,
     /// Throttling of failed credentials.
     pub throttle: ThrottleSettings,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+}
+
+/// Outgoing mail.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// `smtp://host:port`, `smtps://user:password@host` …; unset writes `.eml` files to
+    /// `{data_dir}/outbox` instead.
+    pub smtp_url: Option<String>,
+    /// The From address (`Name <address>`).
+    pub from: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Gatehouse Invitations <invitations@gatehouse.invalid>".to_owned(),
+        }
+    }
 }
 
 /// Lifetimes, in seconds.
@@ -162,6 +184,7 @@ impl Default for Config {
             tokens: TokenSettings::default(),
             keys: KeySettings::default(),
             throttle: ThrottleSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -184,6 +207,10 @@ impl fmt::Debug for Config {
             )
             .field("tokens", &self.tokens)
             .field("keys", &self.keys)
+            .field(
+                "mail_smtp_url",
+                &self.mail.smtp_url.as_deref().map(redact_url),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -303,6 +330,19 @@ impl Config {
                  or a node could sign with a key it has not yet seen published"
                     .to_owned(),
             ));
+        }
+        if let Some(smtp) = &self.mail.smtp_url
+            && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://"))
+        {
+            return Err(ConfigError(
+                "GATEHOUSE_MAIL__SMTP_URL must start with smtp:// or smtps://".to_owned(),
+            ));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(format!(
+                "GATEHOUSE_MAIL__FROM ({:?}) is not a mailbox such as \"Name <address@example.com>\"",
+                self.mail.from
+            )));
         }
         if let Some(key) = &self.master_key {
             crate::keys::MasterKey::from_base64(key)

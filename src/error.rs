@@ -46,6 +46,9 @@ pub enum AppError {
     /// An HTML error page.
     #[error("error page: {}", .0.title)]
     Page(ErrorPage),
+    /// An admin-API error in Graph's JSON envelope.
+    #[error("api error: {0}")]
+    Api(crate::graph::ApiError),
     /// A cross-site or token-less form submission.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -112,6 +115,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
             Self::OAuth(error) => error.into_response(),
+            Self::Api(error) => error.into_response(),
             Self::Page(page) => {
                 let context = minijinja::context! {
                     title => page.title, message => page.message, kind => "error"

@@ -22,6 +22,7 @@ use crate::domain::unix_now;
 use crate::ephemeral::{self, Ephemeral};
 use crate::journey::password::Passwords;
 use crate::keys::{KeyRing, KeyTimings, MasterKey};
+use crate::mail::Mailer;
 use crate::store::{self, Store};
 use crate::tokens::Tokens;
 use crate::web::cookies::CookiePolicy;
@@ -49,6 +50,8 @@ pub struct Services {
     pub passwords: Passwords,
     /// Cookie naming and attributes.
     pub cookies: CookiePolicy,
+    /// Outgoing mail.
+    pub mailer: Arc<Mailer>,
     /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
     pub ready: AtomicBool,
 }
@@ -76,7 +79,9 @@ impl Services {
         let keys =
             Arc::new(KeyRing::load(store.clone(), master, KeyTimings::from_config(&config)).await?);
         let directory = Directory::new(store.clone()).await?;
+        let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir)?);
         Ok(Self {
+            mailer,
             tokens: Tokens::new(keys.clone()),
             cookies: CookiePolicy {
                 secure: config.is_https(),
@@ -115,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router())
         .merge(crate::oidc::router())
         .merge(crate::saml::router())
+        .merge(crate::graph::router())
         .merge(crate::journey::router())
         .with_state(state);
     crate::web::security_headers(routes)
@@ -176,7 +182,7 @@ impl Application {
 
     /// Serves until SIGTERM or Ctrl-C.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(shutdown_signal()?).await
     }
 
     /// Serves until `stop` completes: readiness turns false first, in-flight requests get
@@ -187,6 +193,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let background = tokio::spawn(background_tasks(state.clone()));
+        let mail = tokio::spawn(state.mailer.clone().run(state.store.clone()));
         let address = self.listener.local_addr()?;
         tracing::info!(%address, public_url = %state.config.public_url, "gatehouse listening");
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
@@ -215,6 +222,7 @@ impl Application {
             }
         };
         background.abort();
+        mail.abort();
         result
     }
 }
@@ -242,20 +250,16 @@ async fn background_tasks(state: AppState) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// SIGTERM or SIGINT. The handlers are installed when this is called — before the node says
+/// it is listening — so a signal sent right after start-up drains instead of killing.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    })
 }

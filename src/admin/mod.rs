@@ -67,7 +67,11 @@ pub async fn tenant_by_slug(store: &dyn Store, slug: &str) -> Result<Tenant, Adm
 }
 
 /// A user of the tenant named by e-mail address, or [`AdminError::NotFound`].
-pub async fn user_by_email(store: &dyn Store, tenant: &Tenant, email: &str) -> Result<User, AdminError> {
+pub async fn user_by_email(
+    store: &dyn Store,
+    tenant: &Tenant,
+    email: &str,
+) -> Result<User, AdminError> {
     let email = crate::domain::email::EmailAddress::parse(email)?;
     match store.user_by_email(&tenant.id, &email.key()).await {
         Ok(user) => Ok(user),

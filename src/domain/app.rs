@@ -197,7 +197,10 @@ impl App {
     /// The origins the app has registered (redirect, post-logout, SAML ACS, home page): an
     /// invitation may send a guest to a URL on one of them.
     pub fn registered_origins(&self) -> Vec<String> {
-        let saml = self.saml.iter().flat_map(|sp| sp.acs.iter().map(|a| a.url.as_str()));
+        let saml = self
+            .saml
+            .iter()
+            .flat_map(|sp| sp.acs.iter().map(|a| a.url.as_str()));
         self.redirect_uris
             .iter()
             .chain(&self.post_logout_redirect_uris)

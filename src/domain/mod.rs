@@ -4,6 +4,7 @@
 pub mod app;
 pub mod email;
 pub mod group;
+pub mod invitation;
 pub mod permission;
 pub mod saml;
 pub mod scope;

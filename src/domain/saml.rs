@@ -82,17 +82,20 @@ pub struct SamlSp {
 }
 
 impl SamlSp {
-    /// The endpoint a request asked for (by URL or index), or the default one. `None` when the
-    /// request named a location or index the SP has not registered (SECURITY.md I.1).
+    /// The endpoint a request asked for (by URL or index), or the default one (marked at
+    /// registration, else the first registered). `None` when the request named a location or
+    /// index the SP has not registered (SECURITY.md I.1), or both a location and an index,
+    /// which SAML Core §3.4.1 makes mutually exclusive.
     pub fn acs_for(&self, url: Option<&str>, index: Option<u32>) -> Option<&AcsEndpoint> {
         match (url, index) {
-            (Some(url), _) => self.acs.iter().find(|a| a.url == url),
+            (Some(_), Some(_)) => None,
+            (Some(url), None) => self.acs.iter().find(|a| a.url == url),
             (None, Some(index)) => self.acs.iter().find(|a| a.index == index),
             (None, None) => self
                 .acs
                 .iter()
                 .find(|a| a.is_default)
-                .or_else(|| self.acs.iter().min_by_key(|a| a.index)),
+                .or_else(|| self.acs.first()),
         }
     }
 }

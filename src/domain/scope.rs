@@ -54,12 +54,13 @@ impl Scopes {
         self.0.iter().all(|s| other.contains(s))
     }
 
-    /// The scopes a user sign-in grants from this request: the known OIDC scopes only.
-    pub fn grantable_to_user(&self) -> Scopes {
+    /// The scopes a user sign-in grants from this request: the OIDC scopes and the admin-API
+    /// permissions the app holds (delegated; admin-consented); others are ignored.
+    pub fn grantable_to_user(&self, app_permissions: &[String]) -> Scopes {
         Self(
             self.0
                 .iter()
-                .filter(|s| USER_SCOPES.contains(&s.as_str()))
+                .filter(|s| USER_SCOPES.contains(&s.as_str()) || app_permissions.contains(s))
                 .cloned()
                 .collect(),
         )
@@ -104,8 +105,15 @@ mod tests {
         let scopes = Scopes::parse("email openid  openid address offline_access").unwrap();
         assert_eq!(scopes.to_string(), "email openid address offline_access");
         assert_eq!(
-            scopes.grantable_to_user().to_string(),
+            scopes.grantable_to_user(&[]).to_string(),
             "email openid offline_access"
+        );
+        let with_permission = Scopes::parse("openid User.Invite.All User.Read.All").unwrap();
+        assert_eq!(
+            with_permission
+                .grantable_to_user(&["User.Invite.All".to_owned()])
+                .to_string(),
+            "openid User.Invite.All"
         );
         assert!(Scopes::parse("openid").unwrap().is_subset_of(&scopes));
         assert!(!Scopes::parse("profile").unwrap().is_subset_of(&scopes));

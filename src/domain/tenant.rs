@@ -36,7 +36,7 @@ pub struct Tenant {
 }
 
 /// Who may invite guests (B2B-REFERENCE.md B.5, Entra's `allowInvitesFrom`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum InvitePolicy {
     /// Anyone, guests included.
@@ -51,7 +51,7 @@ pub enum InvitePolicy {
 }
 
 /// The routes a redemption can take, in the tenant's order (B.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RedemptionRoute {
     /// A one-time passcode mailed to the invited address (the lightweight account).
@@ -59,7 +59,7 @@ pub enum RedemptionRoute {
 }
 
 /// A tenant's external-collaboration settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TenantSettings {
     /// Who may invite.
@@ -120,7 +120,9 @@ impl TenantSettings {
             return Err(Invalid::new("the domain list exceeds 25,000 characters"));
         }
         if !(1..=365).contains(&self.invitation_lifetime_days) {
-            return Err(Invalid::new("invitationLifetimeDays must be between 1 and 365"));
+            return Err(Invalid::new(
+                "invitationLifetimeDays must be between 1 and 365",
+            ));
         }
         if self.redemption_order.is_empty() {
             return Err(Invalid::new(

@@ -9,7 +9,9 @@
 //! which answers the relying party.
 
 pub mod pages;
+pub mod passcode;
 pub mod password;
+pub mod redeem;
 pub mod session;
 pub mod throttle;
 
@@ -48,6 +50,13 @@ pub enum ProtocolRequest {
     Oidc(AuthorizeRequest),
     /// A SAML 2.0 AuthnRequest (or an IdP-initiated sign-in).
     Saml(SamlRequest),
+    /// Redeeming an invitation.
+    Redeem(redeem::RedeemRequest),
+    /// Signing in to the tenant's My Apps page.
+    Portal {
+        /// Where to go afterwards (the My Apps page).
+        return_url: String,
+    },
 }
 
 /// What a request demands of the sign-in, whatever its protocol.
@@ -75,6 +84,8 @@ impl ProtocolRequest {
         match self {
             Self::Oidc(request) => &request.app_name,
             Self::Saml(request) => &request.app_name,
+            Self::Redeem(request) => &request.org_name,
+            Self::Portal { .. } => "My Apps",
         }
     }
 
@@ -85,10 +96,16 @@ impl ProtocolRequest {
             Self::Saml(request) => Requirements {
                 fresh_login: request.force_authn,
                 login_hint: request.login_hint.clone(),
+                expected_user: request.expected_user.clone(),
                 passive: request.is_passive,
                 mfa: request.mfa,
                 ..Requirements::default()
             },
+            Self::Redeem(_) => Requirements {
+                fresh_login: true,
+                ..Requirements::default()
+            },
+            Self::Portal { .. } => Requirements::default(),
         }
     }
 
@@ -97,6 +114,8 @@ impl ProtocolRequest {
         match self {
             Self::Oidc(request) => &request.redirect_uri,
             Self::Saml(request) => &request.acs,
+            Self::Redeem(request) => &request.redirect_url,
+            Self::Portal { return_url } => return_url,
         }
     }
 }
@@ -155,6 +174,22 @@ pub enum Step {
     Consent {
         /// The session that will be used.
         session_id: String,
+    },
+    /// A one-time passcode was mailed to `email` (guest sign-in).
+    EmailCode {
+        /// The address being signed in.
+        email: String,
+    },
+    /// Redemption: showing who invited the user to what.
+    Invited,
+    /// Redemption: a passcode was mailed to the invited address.
+    RedeemCode,
+    /// Redemption: the mailbox is proven; offering to set a password.
+    RedeemPassword,
+    /// Redemption: asking for consent to share the profile.
+    RedeemConsent {
+        /// The password the guest chose (argon2id PHC string), if any.
+        password_hash: Option<String>,
     },
 }
 
@@ -276,10 +311,21 @@ pub async fn start(
             match first_step(&requirements, evidence) {
                 Next::Ask(step) => step,
                 Next::Answer(evidence) => return finish(state, tenant, &request, &evidence).await,
-                Next::Refuse => return passive_failure(state, tenant, &request),
+                Next::Refuse => return passive_failure(state, tenant, &request).await,
             }
         }
     };
+    open(state, headers, tenant, request, step).await
+}
+
+/// Opens a transaction at `step` and sends the browser to its page.
+pub async fn open(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    request: ProtocolRequest,
+    step: Step,
+) -> Result<Response, AppError> {
     let (browser, set_browser) = match state.cookies.read(headers, cookies::BROWSER) {
         Some(value) => (secrets::hash_secret(value), None),
         None => {
@@ -342,7 +388,7 @@ pub fn first_step(requirements: &Requirements, evidence: Option<Evidence>) -> Ne
 
 /// Answers a request that forbids interaction but needs it (OIDC `login_required`, SAML
 /// `NoPassive`).
-pub fn passive_failure(
+pub async fn passive_failure(
     state: &AppState,
     tenant: &Tenant,
     request: &ProtocolRequest,
@@ -351,7 +397,12 @@ pub fn passive_failure(
         ProtocolRequest::Oidc(request) => Ok(crate::oidc::authorize::login_required(
             state, tenant, request,
         )),
-        ProtocolRequest::Saml(request) => crate::saml::sso::no_passive(state, tenant, request),
+        ProtocolRequest::Saml(request) => {
+            crate::saml::sso::no_passive(state, tenant, request).await
+        }
+        ProtocolRequest::Redeem(_) | ProtocolRequest::Portal { .. } => Err(AppError::Internal(
+            anyhow::anyhow!("redemption and My Apps are never passive"),
+        )),
     }
 }
 
@@ -370,8 +421,11 @@ pub async fn finish(
                 Ok(crate::oidc::authorize::unmet_acr(state, tenant, request))
             }
             ProtocolRequest::Saml(request) => {
-                crate::saml::sso::no_authn_context(state, tenant, request)
+                crate::saml::sso::no_authn_context(state, tenant, request).await
             }
+            ProtocolRequest::Redeem(_) | ProtocolRequest::Portal { .. } => Err(AppError::Internal(
+                anyhow::anyhow!("redemption and My Apps never ask for MFA"),
+            )),
         };
     }
     match request {
@@ -381,11 +435,13 @@ pub async fn finish(
         ProtocolRequest::Saml(request) => {
             crate::saml::sso::complete(state, tenant, request, evidence).await
         }
+        ProtocolRequest::Redeem(request) => Ok(see_other(&request.redirect_url)),
+        ProtocolRequest::Portal { return_url } => Ok(see_other(return_url)),
     }
 }
 
 /// Ends the journey because the user declined.
-pub fn decline(
+pub async fn decline(
     state: &AppState,
     tenant: &Tenant,
     request: &ProtocolRequest,
@@ -394,7 +450,9 @@ pub fn decline(
         ProtocolRequest::Oidc(request) => {
             Ok(crate::oidc::authorize::declined(state, tenant, request))
         }
-        ProtocolRequest::Saml(request) => crate::saml::sso::declined(state, tenant, request),
+        ProtocolRequest::Saml(request) => crate::saml::sso::declined(state, tenant, request).await,
+        ProtocolRequest::Redeem(request) => redeem::declined(tenant, request),
+        ProtocolRequest::Portal { .. } => Ok(see_other(&format!("/{}/myapps", tenant.slug))),
     }
 }
 

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::passcode;
 use super::session::{self, Authentication};
 use super::throttle::Throttle;
 use super::{ACR_SFA, AMR_PASSWORD, Next, ProtocolRequest, Step, Transaction, finish, see_other};
@@ -39,12 +40,29 @@ pub struct PageQuery {
 /// Fields of the sign-in forms.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
-    tx: String,
-    csrf: String,
-    step: String,
-    email: Option<String>,
-    password: Option<String>,
-    decision: Option<String>,
+    /// Transaction id.
+    pub tx: String,
+    /// Anti-CSRF token.
+    pub csrf: String,
+    /// The step the form belongs to (a hidden field, so pressing Enter submits it).
+    pub step: String,
+    /// A secondary action chosen with one of the form's other buttons.
+    pub action: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Password.
+    pub password: Option<String>,
+    /// One-time code.
+    pub code: Option<String>,
+    /// Consent decision.
+    pub decision: Option<String>,
+}
+
+impl LoginForm {
+    /// What the person asked for: a secondary button's action, else the step's own.
+    pub fn intent(&self) -> &str {
+        self.action.as_deref().unwrap_or(&self.step)
+    }
 }
 
 fn expired() -> AppError {
@@ -94,7 +112,7 @@ pub async fn get_login(
             }
             Next::Refuse => {
                 transaction.delete(&state).await?;
-                return super::passive_failure(&state, &tenant, &transaction.request);
+                return super::passive_failure(&state, &tenant, &transaction.request).await;
             }
         }
     }
@@ -118,7 +136,11 @@ pub async fn post_login(
         return Err(AppError::Forbidden("sign-in form without its CSRF token"));
     }
     let here = login_url(&tenant.slug, &transaction.id);
-    match (form.step.as_str(), transaction.step.clone()) {
+    let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
+    if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
+        return super::redeem::post_step(&state, &headers, &tenant, transaction, form, ip).await;
+    }
+    match (form.intent(), transaction.step.clone()) {
         ("restart", _) => {
             transaction.step = Step::Identify;
             transaction.save(&state).await?;
@@ -145,8 +167,35 @@ pub async fn post_login(
                 }
             }
         }
+        ("send_code", Step::Password { email } | Step::EmailCode { email }) => {
+            let eligible = code_sign_in_user(&state, &tenant, &email).await?.is_some();
+            let sent = passcode::send(&state, &tenant, &email, SIGN_IN_CODE, ip, eligible).await?;
+            transaction.step = Step::EmailCode { email };
+            transaction.save(&state).await?;
+            if sent == passcode::Sent::Throttled {
+                let message = "Too many codes were requested. Wait a while and try again.";
+                return render_step(&state, &tenant, &transaction, &headers, Some(message)).await;
+            }
+            Ok(see_other(&here))
+        }
+        ("code", Step::EmailCode { email }) => {
+            let code = form.code.unwrap_or_default();
+            let user = code_sign_in_user(&state, &tenant, &email).await?;
+            let valid = passcode::verify(&state, &tenant, &email, SIGN_IN_CODE, &code).await?;
+            let Some(user) = user.filter(|_| valid) else {
+                tracing::info!(tenant = %tenant.slug, "passcode sign-in failed");
+                let message = "That code is not right or has expired.";
+                return render_step(&state, &tenant, &transaction, &headers, Some(message)).await;
+            };
+            let how = Authentication {
+                amr: vec![super::redeem::AMR_EMAIL.to_owned()],
+                acr: ACR_SFA.to_owned(),
+                idp: Some(super::redeem::IDP_MAIL.to_owned()),
+            };
+            tracing::info!(tenant = %tenant.slug, user = %user.id, "passcode sign-in succeeded");
+            signed_in(&state, &headers, &tenant, transaction, user, how).await
+        }
         ("password", Step::Password { email }) => {
-            let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
             let password = form.password.unwrap_or_default();
             sign_in_with_password(&state, &headers, &tenant, transaction, &email, password, ip)
                 .await
@@ -155,7 +204,7 @@ pub async fn post_login(
             let allowed = form.decision.as_deref() == Some("allow");
             transaction.delete(&state).await?;
             if !allowed {
-                return super::decline(&state, &tenant, &transaction.request);
+                return super::decline(&state, &tenant, &transaction.request).await;
             }
             let requirements = super::Requirements {
                 consent: false,
@@ -179,7 +228,7 @@ async fn sign_in_with_password(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
-    mut transaction: Transaction,
+    transaction: Transaction,
     email: &str,
     password: String,
     ip: std::net::IpAddr,
@@ -238,6 +287,46 @@ async fn sign_in_with_password(
         acr: ACR_SFA.to_owned(),
         idp: None,
     };
+    signed_in(state, headers, tenant, transaction, user, how).await
+}
+
+/// The purpose of sign-in passcodes.
+const SIGN_IN_CODE: &str = "signin";
+
+/// The user who may sign in with a mailed passcode: an invited user who redeemed and is
+/// enabled. Anyone else gets the same page but no code.
+async fn code_sign_in_user(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+) -> Result<Option<crate::domain::user::User>, AppError> {
+    match state
+        .store
+        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
+        .await
+    {
+        Ok(user)
+            if user.account_enabled
+                && user.creation_type.as_deref() == Some("Invitation")
+                && user.external_user_state
+                    == Some(crate::domain::user::ExternalUserState::Accepted) =>
+        {
+            Ok(Some(user))
+        }
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Establishes the session of a user who just authenticated and continues the journey.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    user: crate::domain::user::User,
+    how: Authentication,
+) -> Result<Response, AppError> {
     let (evidence, cookie) = session::establish(state, headers, user, how).await?;
     let mut response = if transaction.request.requirements().consent {
         transaction.step = Step::Consent {
@@ -278,11 +367,18 @@ async fn render_step(
     headers: &HeaderMap,
     error: Option<&str>,
 ) -> Result<Response, AppError> {
+    if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
+        return super::redeem::render(state, tenant, transaction, headers, error).await;
+    }
     let action = format!("/{}/login", tenant.slug);
     let page = match &transaction.step {
-        Step::Pending | Step::Identify | Step::Password { .. } => {
-            let (step, email, title) = match &transaction.step {
+        Step::Consent { session_id } => {
+            consent_page(state, headers, tenant, transaction, session_id, action).await?
+        }
+        step => {
+            let (step, email, title) = match step {
                 Step::Password { email } => ("password", email.as_str(), "Enter your password"),
+                Step::EmailCode { email } => ("code", email.as_str(), "Enter your code"),
                 _ => ("identify", "", "Sign in"),
             };
             Page::new(
@@ -295,27 +391,36 @@ async fn render_step(
                 },
             )?
         }
-        Step::Consent { session_id } => {
-            let requirements = super::Requirements::default();
-            let evidence = super::session_evidence(state, headers, tenant, &requirements).await?;
-            let Some(evidence) = evidence.filter(|e| &e.session_id == session_id) else {
-                return Err(expired());
-            };
-            Page::new(
-                "consent.html",
-                minijinja::context! {
-                    title => "Permissions requested",
-                    action,
-                    tenant_name => &tenant.name,
-                    app_name => transaction.request.app_name(),
-                    items => scope_descriptions(&transaction.request),
-                    email => evidence.user.email,
-                    tx => &transaction.id, csrf => &transaction.csrf,
-                },
-            )?
-        }
     };
     Ok(page
         .form_target(transaction.request.return_url())
         .into_response())
+}
+
+/// The consent page of a signed-in session.
+async fn consent_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    transaction: &Transaction,
+    session_id: &str,
+    action: String,
+) -> Result<Page, AppError> {
+    let requirements = super::Requirements::default();
+    let evidence = super::session_evidence(state, headers, tenant, &requirements).await?;
+    let Some(evidence) = evidence.filter(|e| e.session_id == session_id) else {
+        return Err(expired());
+    };
+    Ok(Page::new(
+        "consent.html",
+        minijinja::context! {
+            title => "Permissions requested",
+            action,
+            tenant_name => &tenant.name,
+            app_name => transaction.request.app_name(),
+            items => scope_descriptions(&transaction.request),
+            email => evidence.user.email,
+            tx => &transaction.id, csrf => &transaction.csrf,
+        },
+    )?)
 }

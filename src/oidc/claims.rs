@@ -65,6 +65,8 @@ pub struct SignInFacts<'a> {
     pub amr: &'a [String],
     /// Assurance level.
     pub acr: &'a str,
+    /// Identity provider (absent for local credentials: the issuer itself).
+    pub idp: Option<&'a str>,
 }
 
 /// ID token claims.
@@ -98,8 +100,24 @@ pub fn id_token(
     if let Some(sid) = facts.session_id {
         claims.insert("sid".into(), json!(sid));
     }
+    guest_claims(user, facts.idp, &mut claims);
     user_claims(user, facts.scopes, &mut claims);
     claims
+}
+
+/// What tokens say of how a user authenticated and, for guests, who they are (B.6): `idp`
+/// when someone other than this tenant vouched, and for guests the `#EXT#` UPN and the e-mail
+/// (emitted by default for guests).
+fn guest_claims(user: &User, idp: Option<&str>, claims: &mut Map<String, Value>) {
+    if let Some(idp) = idp {
+        claims.insert("idp".into(), json!(idp));
+    }
+    if user.user_type == crate::domain::user::UserType::Guest
+        || user.creation_type.as_deref() == Some("Invitation")
+    {
+        claims.insert("upn".into(), json!(user.upn));
+        claims.insert("email".into(), json!(user.email));
+    }
 }
 
 /// Access-token claims for a user (RFC 9068 §2.2).
@@ -126,7 +144,9 @@ pub fn user_access_token(
     claims.insert("amr".into(), json!(facts.amr));
     claims.insert("tid".into(), json!(facts.tenant_id));
     claims.insert("oid".into(), json!(user.id));
+    claims.insert("acct".into(), json!(user.user_type.acct()));
     claims.insert("gid".into(), json!(facts.grant_id));
+    guest_claims(user, facts.idp, &mut claims);
     if let Some(sid) = facts.session_id {
         claims.insert("sid".into(), json!(sid));
     }
@@ -140,7 +160,7 @@ pub fn client_access_token(
     issuer: &str,
     tenant_id: &str,
     client_id: &str,
-    scopes: &Scopes,
+    roles: &[String],
     now: i64,
     ttl: u64,
 ) -> Map<String, Value> {
@@ -152,8 +172,9 @@ pub fn client_access_token(
     claims.insert("client_id".into(), json!(client_id));
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(crate::secrets::random_token(16)));
-    if !scopes.is_empty() {
-        claims.insert("scope".into(), json!(scopes.to_string()));
+    if !roles.is_empty() {
+        // Application permissions, as Entra puts them in app-only tokens.
+        claims.insert("roles".into(), json!(roles));
     }
     claims.insert("tid".into(), json!(tenant_id));
     claims

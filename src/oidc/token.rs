@@ -258,6 +258,7 @@ fn issue_user_tokens(
         auth_time: grant.auth_time,
         amr: &grant.amr,
         acr: &grant.acr,
+        idp: grant.idp.as_deref(),
     };
     let ttl = &state.config.tokens;
     let access_token = state.tokens.sign(
@@ -366,25 +367,27 @@ fn client_credentials(
     require_grant(&client.app, GrantType::ClientCredentials)?;
     let scopes = Scopes::parse(params.get("scope").unwrap_or(""))
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-    // No application permissions exist yet, so any requested scope is beyond the client's
-    // allow-list (SECURITY.md C.30).
-    if let Some(scope) = scopes.iter().next() {
+    // Requested permissions must be among those granted to the app (SECURITY.md C.30); with
+    // none requested the token carries every granted one.
+    if let Some(scope) = scopes
+        .iter()
+        .find(|s| !client.app.permissions.iter().any(|p| p == s))
+    {
         return Err(OAuthError::invalid_scope(format!(
             "the client has not been granted the permission {scope}"
         ))
         .into());
     }
+    let roles: Vec<String> = if scopes.is_empty() {
+        client.app.permissions.clone()
+    } else {
+        scopes.iter().map(str::to_owned).collect()
+    };
     let now = unix_now();
     let ttl = state.config.tokens.access_token_ttl;
     let issuer = state.issuer(&tenant.slug);
-    let claims = claims::client_access_token(
-        &issuer,
-        &tenant.id,
-        &client.app.client_id,
-        &scopes,
-        now,
-        ttl,
-    );
+    let claims =
+        claims::client_access_token(&issuer, &tenant.id, &client.app.client_id, &roles, now, ttl);
     let access_token = state
         .tokens
         .sign(client.app.signing_alg, TYP_ACCESS_TOKEN, claims, now)?;

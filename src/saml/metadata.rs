@@ -98,16 +98,24 @@ pub fn parse_sp_metadata(xml: &str, nameid_format: NameIdFormat) -> Result<SamlS
         .as_ref()
         .and_then(|d| d.first())
         .ok_or_else(|| Invalid::new("the metadata has no SPSSODescriptor"))?;
-    let mut acs = Vec::new();
-    for endpoint in descriptor
+    let post: Vec<_> = descriptor
         .assertion_consumer_services
         .iter()
         .filter(|e| e.binding == BINDING_POST)
-    {
+        .collect();
+    // The default endpoint (SAML Metadata §2.2.3): the first with isDefault="true", else the
+    // first without an isDefault attribute, else the first in document order.
+    let default = post
+        .iter()
+        .position(|e| e.is_default == Some(true))
+        .or_else(|| post.iter().position(|e| e.is_default.is_none()))
+        .unwrap_or(0);
+    let mut acs = Vec::new();
+    for (position, endpoint) in post.iter().enumerate() {
         acs.push(AcsEndpoint {
             url: parse_endpoint(&endpoint.location)?,
             index: endpoint.index as u32,
-            is_default: endpoint.is_default.unwrap_or(false),
+            is_default: position == default,
         });
     }
     if acs.is_empty() {
@@ -192,6 +200,36 @@ mod tests {
         assert!(sp.acs[0].is_default);
         assert_eq!(sp.slo_url.as_deref(), Some("https://sp.example/slo"));
         assert!(!sp.authn_requests_signed);
+    }
+
+    #[test]
+    fn the_default_endpoint_follows_the_metadata_rules() {
+        let endpoints = |attrs: [&str; 3]| {
+            let services: String = attrs
+                .iter()
+                .enumerate()
+                .map(|(i, attr)| {
+                    format!(
+                        r#"<md:AssertionConsumerService Binding="{BINDING_POST}" Location="https://sp.example/acs{i}" index="{}" {attr}/>"#,
+                        9 - i
+                    )
+                })
+                .collect();
+            let xml = format!(
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/m"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{services}</md:SPSSODescriptor></md:EntityDescriptor>"#
+            );
+            let sp = parse_sp_metadata(&xml, NameIdFormat::Persistent).unwrap();
+            sp.acs_for(None, None).unwrap().url.clone()
+        };
+        let explicit = endpoints([r#"isDefault="false""#, "", r#"isDefault="true""#]);
+        assert_eq!(explicit, "https://sp.example/acs2");
+        let unmarked = endpoints([r#"isDefault="false""#, "", ""]);
+        assert_eq!(unmarked, "https://sp.example/acs1");
+        let all_false = endpoints([r#"isDefault="false""#; 3]);
+        assert_eq!(
+            all_false, "https://sp.example/acs0",
+            "document order, not lowest index"
+        );
     }
 
     #[test]

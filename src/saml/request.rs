@@ -21,11 +21,14 @@ use super::metadata::BINDING_POST;
 use super::response::{Status, status};
 use crate::domain::app::App;
 use crate::domain::email::EmailAddress;
-use crate::domain::saml::{NAMEID_UNSPECIFIED, SamlSp};
+use crate::domain::saml::{
+    NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, NameIdFormat, SamlSp,
+};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::{AppError, ErrorPage};
 use crate::startup::AppState;
+use crate::store::StoreError;
 
 /// The longest RelayState accepted (SAML Bindings §3.4.3, §3.5.3).
 pub const MAX_RELAY_STATE: usize = 80;
@@ -84,6 +87,12 @@ pub struct SamlRequest {
     pub mfa: bool,
     /// The e-mail address the request names as its subject, if any.
     pub login_hint: Option<String>,
+    /// The user (object id) the request's `<Subject>` names: only they may be asserted.
+    #[serde(default)]
+    pub expected_user: Option<String>,
+    /// The persistent NameID the request's `<Subject>` names: the assertion must carry it.
+    #[serde(default)]
+    pub expected_name_id: Option<String>,
 }
 
 /// How the request arrived.
@@ -201,7 +210,9 @@ pub async fn intake(
         force_authn: request.force_authn.unwrap_or(false),
         is_passive: request.is_passive.unwrap_or(false),
         mfa: false,
-        login_hint: subject_email(&request),
+        login_hint: None,
+        expected_user: None,
+        expected_name_id: None,
     };
     if let Some(relay) = relay_state {
         if relay.len() > MAX_RELAY_STATE {
@@ -214,12 +225,73 @@ pub async fn intake(
         }
         saml.relay_state = Some(relay.to_owned());
     }
-    match check_request(state, tenant, sp, &request) {
-        Ok(mfa) => {
-            saml.mfa = mfa;
-            Ok(Intake::Accepted(saml))
+    let mfa = match check_request(state, tenant, sp, &request) {
+        Ok(mfa) => mfa,
+        Err(status) => return Ok(Intake::Refused(saml, status)),
+    };
+    saml.mfa = mfa;
+    match requested_subject(state, tenant, sp, &request).await? {
+        Ok(RequestedSubject::Nobody) => {}
+        Ok(RequestedSubject::User { id, email }) => {
+            saml.expected_user = Some(id);
+            saml.login_hint = Some(email);
         }
-        Err(status) => Ok(Intake::Refused(saml, status)),
+        Ok(RequestedSubject::Persistent(name_id)) => saml.expected_name_id = Some(name_id),
+        Err(status) => return Ok(Intake::Refused(saml, status)),
+    }
+    Ok(Intake::Accepted(saml))
+}
+
+/// Whom an AuthnRequest's `<Subject>` names.
+enum RequestedSubject {
+    /// No subject: anyone may sign in.
+    Nobody,
+    /// A user of the tenant, named by e-mail address.
+    User { id: String, email: String },
+    /// A persistent NameID of this SP (opaque here; compared when the assertion is made).
+    Persistent(String),
+}
+
+/// Resolves the request's `<Subject>`: the resulting assertion must be about that principal
+/// (SAML Core §3.4.1.4), so an unknown one is `Responder/UnknownPrincipal` at once.
+async fn requested_subject(
+    state: &AppState,
+    tenant: &Tenant,
+    sp: &SamlSp,
+    request: &AuthnRequest,
+) -> Result<Result<RequestedSubject, Status>, AppError> {
+    let Some(subject) = &request.subject else {
+        return Ok(Ok(RequestedSubject::Nobody));
+    };
+    let unknown = || {
+        Status::error(
+            status::RESPONDER,
+            status::UNKNOWN_PRINCIPAL,
+            "the subject of the request is not known here",
+        )
+    };
+    let Some(name_id) = &subject.name_id else {
+        return Ok(Err(unknown()));
+    };
+    let value = name_id.value.trim();
+    match name_id.format.as_deref().unwrap_or(NAMEID_UNSPECIFIED) {
+        NAMEID_PERSISTENT if sp.nameid_format == NameIdFormat::Persistent && !value.is_empty() => {
+            Ok(Ok(RequestedSubject::Persistent(value.to_owned())))
+        }
+        NAMEID_EMAIL | NAMEID_UNSPECIFIED => {
+            let Ok(email) = EmailAddress::parse(value) else {
+                return Ok(Err(unknown()));
+            };
+            match state.store.user_by_email(&tenant.id, &email.key()).await {
+                Ok(user) if user.account_enabled => Ok(Ok(RequestedSubject::User {
+                    id: user.id,
+                    email: email.to_string(),
+                })),
+                Ok(_) | Err(StoreError::NotFound) => Ok(Err(unknown())),
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => Ok(Err(unknown())),
     }
 }
 
@@ -365,11 +437,6 @@ fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
         .ok()
 }
 
-fn subject_email(request: &AuthnRequest) -> Option<String> {
-    let value = request.subject.as_ref()?.name_id.as_ref()?.value.as_str();
-    EmailAddress::parse(value).ok().map(|e| e.to_string())
-}
-
 /// Checks version, time, destination, binding, NameIDPolicy and RequestedAuthnContext.
 /// Returns whether multi-factor authentication is needed.
 fn check_request(
@@ -379,11 +446,8 @@ fn check_request(
     request: &AuthnRequest,
 ) -> Result<bool, Status> {
     let requester = |detail, message: &str| Status::error(status::REQUESTER, detail, message);
-    if request.version != "2.0" {
-        return Err(requester(
-            status::REQUEST_DENIED,
-            "only SAML 2.0 is supported",
-        ));
+    if let Some(mismatch) = version_mismatch(&request.version) {
+        return Err(mismatch);
     }
     let now = unix_now();
     let issued = request.issue_instant.timestamp();
@@ -423,6 +487,27 @@ fn check_request(
         ));
     }
     requested_level(request)
+}
+
+/// The status for a request that is not SAML 2.0 (SAML Core §3.2.2.2, §4.2): top-level
+/// `VersionMismatch`, second level "too high" or "too low" when the version can be read.
+fn version_mismatch(version: &str) -> Option<Status> {
+    if version == "2.0" {
+        return None;
+    }
+    let parsed = version
+        .split_once('.')
+        .and_then(|(major, minor)| Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?)));
+    let detail = match parsed {
+        Some(v) if v > (2, 0) => Some(status::REQUEST_VERSION_TOO_HIGH),
+        Some(_) => Some(status::REQUEST_VERSION_TOO_LOW),
+        None => None,
+    };
+    Some(Status {
+        code: status::VERSION_MISMATCH,
+        detail,
+        message: Some("only SAML 2.0 is spoken here".to_owned()),
+    })
 }
 
 /// Whether the RequestedAuthnContext (SAML Core §3.3.2.2.1) needs MFA; a context that no
@@ -504,6 +589,20 @@ mod tests {
         assert_eq!(query_value("a=1%2B&b=2", "a"), Some("1%2B"));
         assert_eq!(query_value("a=1&a=2", "a"), None);
         assert_eq!(query_value("b=2", "a"), None);
+    }
+
+    #[test]
+    fn other_saml_versions_get_version_mismatch() {
+        assert!(version_mismatch("2.0").is_none());
+        let detail = |v: &str| version_mismatch(v).and_then(|s| s.detail);
+        assert_eq!(detail("2.1"), Some(status::REQUEST_VERSION_TOO_HIGH));
+        assert_eq!(detail("3.0"), Some(status::REQUEST_VERSION_TOO_HIGH));
+        assert_eq!(detail("1.1"), Some(status::REQUEST_VERSION_TOO_LOW));
+        assert_eq!(detail("two"), None);
+        assert_eq!(
+            version_mismatch("two").unwrap().code,
+            status::VERSION_MISMATCH
+        );
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub mod status {
     pub const UNSUPPORTED_BINDING: &str = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding";
     /// Authentication failed.
     pub const AUTHN_FAILED: &str = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed";
+    /// The request's SAML version is not spoken here (top level).
+    pub const VERSION_MISMATCH: &str = "urn:oasis:names:tc:SAML:2.0:status:VersionMismatch";
+    /// The request's major version is higher than ours.
+    pub const REQUEST_VERSION_TOO_HIGH: &str =
+        "urn:oasis:names:tc:SAML:2.0:status:RequestVersionTooHigh";
+    /// The request's major version is lower than ours.
+    pub const REQUEST_VERSION_TOO_LOW: &str =
+        "urn:oasis:names:tc:SAML:2.0:status:RequestVersionTooLow";
+    /// The principal the request names is not known here.
+    pub const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 }
 
 /// A (possibly two-level) status.
@@ -134,25 +144,25 @@ fn signature_template(out: &mut XmlOut, reference: &str, certificate: &str) {
         .close("ds:Signature");
 }
 
-/// Everything an assertion states.
+/// Everything an assertion states (owned, so that signing can move to a blocking thread).
 #[derive(Debug, Clone)]
-pub struct AssertionFacts<'a> {
+pub struct AssertionFacts {
     /// IdP entityID.
-    pub issuer: &'a str,
+    pub issuer: String,
     /// ACS URL (Recipient, Destination).
-    pub acs: &'a str,
+    pub acs: String,
     /// The AuthnRequest answered, if SP-initiated.
-    pub in_response_to: Option<&'a str>,
+    pub in_response_to: Option<String>,
     /// SP entityID (Audience).
-    pub audience: &'a str,
+    pub audience: String,
     /// NameID value and format.
-    pub name_id: (&'a str, &'a str),
+    pub name_id: (String, &'static str),
     /// SessionIndex.
-    pub session_index: &'a str,
+    pub session_index: String,
     /// When the user authenticated.
     pub authn_instant: i64,
     /// AuthnContextClassRef.
-    pub authn_context: &'a str,
+    pub authn_context: &'static str,
     /// Attributes: name and values.
     pub attributes: Vec<(&'static str, Vec<String>)>,
     /// Issue time.
@@ -162,7 +172,7 @@ pub struct AssertionFacts<'a> {
 }
 
 /// Writes the Assertion with its signature template; returns (id, xml).
-fn assertion_document(facts: &AssertionFacts<'_>, certificate: &str) -> (String, String) {
+fn assertion_document(facts: &AssertionFacts, certificate: &str) -> (String, String) {
     let id = new_id();
     let now = instant(facts.now);
     let not_before = instant(facts.now - 60);
@@ -179,22 +189,22 @@ fn assertion_document(facts: &AssertionFacts<'_>, certificate: &str) -> (String,
             ("IssueInstant", &now),
         ],
     )
-    .leaf("saml:Issuer", &[("Format", ENTITY)], facts.issuer);
+    .leaf("saml:Issuer", &[("Format", ENTITY)], &facts.issuer);
     signature_template(&mut out, &id, certificate);
     out.open("saml:Subject", &[]);
-    let (name_id, format) = facts.name_id;
+    let (name_id, format) = (&facts.name_id.0, facts.name_id.1);
     let mut name_attributes = vec![("Format", format)];
     if format == crate::domain::saml::NAMEID_PERSISTENT {
-        name_attributes.push(("NameQualifier", facts.issuer));
-        name_attributes.push(("SPNameQualifier", facts.audience));
+        name_attributes.push(("NameQualifier", facts.issuer.as_str()));
+        name_attributes.push(("SPNameQualifier", facts.audience.as_str()));
     }
     out.leaf("saml:NameID", &name_attributes, name_id)
         .open("saml:SubjectConfirmation", &[("Method", BEARER)]);
     let mut confirmation = vec![
         ("NotOnOrAfter", not_after.as_str()),
-        ("Recipient", facts.acs),
+        ("Recipient", facts.acs.as_str()),
     ];
-    if let Some(request) = facts.in_response_to {
+    if let Some(request) = facts.in_response_to.as_deref() {
         confirmation.push(("InResponseTo", request));
     }
     out.empty("saml:SubjectConfirmationData", &confirmation)
@@ -205,14 +215,14 @@ fn assertion_document(facts: &AssertionFacts<'_>, certificate: &str) -> (String,
             &[("NotBefore", &not_before), ("NotOnOrAfter", &not_after)],
         )
         .open("saml:AudienceRestriction", &[])
-        .leaf("saml:Audience", &[], facts.audience)
+        .leaf("saml:Audience", &[], &facts.audience)
         .close("saml:AudienceRestriction")
         .close("saml:Conditions")
         .open(
             "saml:AuthnStatement",
             &[
                 ("AuthnInstant", &instant(facts.authn_instant)),
-                ("SessionIndex", facts.session_index),
+                ("SessionIndex", facts.session_index.as_str()),
             ],
         )
         .open("saml:AuthnContext", &[])
@@ -248,29 +258,55 @@ fn sign(xml: &str, key: &SamlKey) -> Result<String, SigningError> {
 
 /// The envelope of a Response.
 #[derive(Debug, Clone)]
-pub struct ResponseParts<'a> {
+pub struct ResponseParts {
     /// IdP entityID.
-    pub issuer: &'a str,
+    pub issuer: String,
     /// ACS URL.
-    pub destination: &'a str,
+    pub destination: String,
     /// The AuthnRequest answered, if SP-initiated.
-    pub in_response_to: Option<&'a str>,
+    pub in_response_to: Option<String>,
     /// Outcome.
     pub status: Status,
     /// The assertion, on success.
-    pub assertion: Option<AssertionFacts<'a>>,
+    pub assertion: Option<AssertionFacts>,
     /// Whether the SP wants the Response signed too.
     pub sign_response: bool,
     /// Issue time.
     pub now: i64,
 }
 
+/// At most two signing threads per core: enough to keep every core busy while a request
+/// waits on I/O, few enough that the blocking pool does not grow a thread (and its XML and
+/// key state) per concurrent sign-in.
+fn signers() -> &'static tokio::sync::Semaphore {
+    static SIGNERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
+/// [`response`] on the blocking pool: XML-DSig signing costs about a millisecond of CPU per
+/// signature, which must not stall the async workers.
+pub async fn signed_response(
+    parts: ResponseParts,
+    key: std::sync::Arc<SamlKey>,
+) -> Result<String, SigningError> {
+    let _permit = signers()
+        .acquire()
+        .await
+        .map_err(|e| SigningError(format!("signer pool closed: {e}")))?;
+    tokio::task::spawn_blocking(move || response(&parts, &key))
+        .await
+        .map_err(|e| SigningError(format!("signing task failed: {e}")))?
+}
+
 /// A complete Response, ready for the HTTP-POST binding (not yet base64).
-pub fn response(parts: &ResponseParts<'_>, key: &SamlKey) -> Result<String, SigningError> {
+pub fn response(parts: &ResponseParts, key: &SamlKey) -> Result<String, SigningError> {
     let ResponseParts {
-        issuer,
-        destination,
-        in_response_to,
+        ref issuer,
+        ref destination,
+        ref in_response_to,
         ref status,
         ref assertion,
         sign_response,
@@ -291,9 +327,9 @@ pub fn response(parts: &ResponseParts<'_>, key: &SamlKey) -> Result<String, Sign
         ("ID", id.as_str()),
         ("Version", "2.0"),
         ("IssueInstant", issue_instant.as_str()),
-        ("Destination", destination),
+        ("Destination", destination.as_str()),
     ];
-    if let Some(request) = in_response_to {
+    if let Some(request) = in_response_to.as_deref() {
         attributes.push(("InResponseTo", request));
     }
     let mut out = XmlOut::document();

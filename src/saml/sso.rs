@@ -132,7 +132,7 @@ async fn answer_intake(
     match intake {
         Intake::Refused(request, status) => {
             tracing::info!(sp = %request.sp_entity_id, status = status.detail.unwrap_or(status.code), "AuthnRequest refused");
-            error_response(state, tenant, &request, &status)
+            error_response(state, tenant, &request, status).await
         }
         Intake::Accepted(request) => {
             journey::start(
@@ -190,6 +190,8 @@ pub async fn get_launch(
         is_passive: false,
         mfa: false,
         login_hint: None,
+        expected_user: None,
+        expected_name_id: None,
     };
     journey::start(
         &state,
@@ -222,30 +224,29 @@ fn signing_key(state: &AppState) -> Result<std::sync::Arc<crate::keys::SamlKey>,
 }
 
 /// Answers the SP with an error status (signed Response, no assertion).
-pub fn error_response(
+pub async fn error_response(
     state: &AppState,
     tenant: &Tenant,
     request: &SamlRequest,
-    status: &Status,
+    status: Status,
 ) -> Result<Response, AppError> {
-    let key = signing_key(state)?;
-    let now = unix_now();
-    let issuer = state.issuer(&tenant.slug);
     let parts = ResponseParts {
-        issuer: &issuer,
-        destination: &request.acs,
-        in_response_to: request.request_id.as_deref(),
-        status: status.clone(),
+        issuer: state.issuer(&tenant.slug),
+        destination: request.acs.clone(),
+        in_response_to: request.request_id.clone(),
+        status,
         assertion: None,
         sign_response: true,
-        now,
+        now: unix_now(),
     };
-    let xml = response::response(&parts, &key).map_err(|e| AppError::Internal(e.into()))?;
+    let xml = response::signed_response(parts, signing_key(state)?)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     post_to_acs(request, &xml)
 }
 
 /// `IsPassive` could not be honoured.
-pub fn no_passive(
+pub async fn no_passive(
     state: &AppState,
     tenant: &Tenant,
     request: &SamlRequest,
@@ -255,11 +256,11 @@ pub fn no_passive(
         status::NO_PASSIVE,
         "the user would have to sign in",
     );
-    error_response(state, tenant, request, &status)
+    error_response(state, tenant, request, status).await
 }
 
 /// The requested authentication context cannot be met (SECURITY.md I.6).
-pub fn no_authn_context(
+pub async fn no_authn_context(
     state: &AppState,
     tenant: &Tenant,
     request: &SamlRequest,
@@ -269,11 +270,11 @@ pub fn no_authn_context(
         status::NO_AUTHN_CONTEXT,
         "the requested authentication context cannot be satisfied",
     );
-    error_response(state, tenant, request, &status)
+    error_response(state, tenant, request, status).await
 }
 
 /// The user declined.
-pub fn declined(
+pub async fn declined(
     state: &AppState,
     tenant: &Tenant,
     request: &SamlRequest,
@@ -283,7 +284,7 @@ pub fn declined(
         status::REQUEST_DENIED,
         "the user declined",
     );
-    error_response(state, tenant, request, &status)
+    error_response(state, tenant, request, status).await
 }
 
 /// The journey's SAML back door: a signed Assertion for the SP, posted to its ACS.
@@ -304,7 +305,7 @@ pub async fn complete(
             status::REQUEST_DENIED,
             "the application is no longer enabled",
         );
-        return error_response(state, tenant, request, &status);
+        return error_response(state, tenant, request, status).await;
     };
     let Some(sp) = app.saml.as_ref() else {
         return Err(bad_request("The application is not a SAML application."));
@@ -317,6 +318,23 @@ pub async fn complete(
         }
         NameIdFormat::EmailAddress => user.email.clone(),
     };
+    let subject_mismatch = request
+        .expected_user
+        .as_deref()
+        .is_some_and(|expected| expected != user.id)
+        || request
+            .expected_name_id
+            .as_deref()
+            .is_some_and(|expected| expected != name_id);
+    if subject_mismatch {
+        // Never assert another principal than the request's <Subject> (SAML Core §3.4.1.4).
+        let status = Status::error(
+            status::RESPONDER,
+            status::AUTHN_FAILED,
+            "the signed-in user is not the subject the request names",
+        );
+        return error_response(state, tenant, request, status).await;
+    }
     let multi_factor = evidence.is_multi_factor();
     let mut attributes: Vec<(&'static str, Vec<String>)> = vec![
         (claims::TENANT_ID, vec![tenant.id.clone()]),
@@ -344,12 +362,12 @@ pub async fn complete(
     attributes.push((claims::AUTHN_METHODS, methods));
     let now = unix_now();
     let facts = AssertionFacts {
-        issuer: &issuer,
-        acs: &request.acs,
-        in_response_to: request.request_id.as_deref(),
-        audience: &sp.entity_id,
-        name_id: (&name_id, sp.nameid_format.uri()),
-        session_index: &evidence.session_id,
+        issuer: issuer.clone(),
+        acs: request.acs.clone(),
+        in_response_to: request.request_id.clone(),
+        audience: sp.entity_id.clone(),
+        name_id: (name_id, sp.nameid_format.uri()),
+        session_index: evidence.session_id.clone(),
         authn_instant: evidence.auth_time,
         authn_context: if multi_factor {
             CONTEXT_MFA
@@ -360,17 +378,18 @@ pub async fn complete(
         now,
         lifetime: LIFETIME,
     };
-    let key = signing_key(state)?;
     let parts = ResponseParts {
-        issuer: &issuer,
-        destination: &request.acs,
-        in_response_to: request.request_id.as_deref(),
+        issuer,
+        destination: request.acs.clone(),
+        in_response_to: request.request_id.clone(),
         status: Status::success(),
         assertion: Some(facts),
         sign_response: sp.sign_response,
         now,
     };
-    let xml = response::response(&parts, &key).map_err(|e| AppError::Internal(e.into()))?;
+    let xml = response::signed_response(parts, signing_key(state)?)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, user = %user.id, "SAML assertion issued");
     post_to_acs(request, &xml)
 }

@@ -20,7 +20,11 @@ pub trait DirectoryStore {
     /// Finds a tenant by id.
     async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant>;
     /// Replaces a tenant's external-collaboration settings.
-    async fn update_tenant_settings(&self, tenant_id: &str, settings: &TenantSettings) -> StoreResult<()>;
+    async fn update_tenant_settings(
+        &self,
+        tenant_id: &str,
+        settings: &TenantSettings,
+    ) -> StoreResult<()>;
     /// Every app of a tenant (with secrets and SAML side).
     async fn apps_of_tenant(&self, tenant_id: &str) -> StoreResult<Vec<App>>;
     /// Inserts an application with its secrets.

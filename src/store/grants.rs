@@ -33,6 +33,8 @@ pub struct Grant {
     pub amr: Vec<String>,
     /// Assurance level of the sign-in.
     pub acr: String,
+    /// Identity provider of the sign-in (`None` for local credentials).
+    pub idp: Option<String>,
     /// Nonce of the authorization request, for ID tokens minted on refresh.
     pub nonce: Option<String>,
     /// The user's security stamp when the grant was given.
@@ -80,6 +82,7 @@ struct GrantRow {
     auth_time: i64,
     amr: String,
     acr: String,
+    idp: Option<String>,
     nonce: Option<String>,
     user_stamp: Option<String>,
     created_at: i64,
@@ -99,6 +102,7 @@ impl GrantRow {
             scope: self.scope,
             auth_time: self.auth_time,
             acr: self.acr,
+            idp: self.idp,
             nonce: self.nonce,
             user_stamp: self.user_stamp,
             created_at: self.created_at,
@@ -147,8 +151,8 @@ for_sql_backends! {
         async fn create_grant(&self, grant: &Grant) -> StoreResult<()> {
             sqlx::query::<DB>(
                 "INSERT INTO grants (id, tenant_id, client_id, user_id, session_id, scope, auth_time, \
-                 amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at, idp) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(grant.id.as_str())
             .bind(grant.tenant_id.as_str())
@@ -164,6 +168,7 @@ for_sql_backends! {
             .bind(grant.created_at)
             .bind(grant.expires_at)
             .bind(grant.revoked_at)
+            .bind(grant.idp.as_deref())
             .execute(&self.pool)
             .await?;
             Ok(())
@@ -172,7 +177,7 @@ for_sql_backends! {
         async fn grant_by_id(&self, id: &str) -> StoreResult<Grant> {
             sqlx::query_as::<DB, GrantRow>(
                 "SELECT id, tenant_id, client_id, user_id, session_id, scope, auth_time, amr, acr, \
-                 nonce, user_stamp, created_at, expires_at, revoked_at FROM grants WHERE id = $1",
+                 idp, nonce, user_stamp, created_at, expires_at, revoked_at FROM grants WHERE id = $1",
             )
             .bind(id)
             .fetch_one(&self.pool)

@@ -10,7 +10,12 @@ use crate::domain::group::Group;
 #[async_trait]
 pub trait GroupStore {
     /// Creates a group with its owners and members.
-    async fn create_group(&self, group: &Group, owners: &[String], members: &[String]) -> StoreResult<()>;
+    async fn create_group(
+        &self,
+        group: &Group,
+        owners: &[String],
+        members: &[String],
+    ) -> StoreResult<()>;
     /// A group of a tenant.
     async fn group_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<Group>;
     /// Adds members to a group (already present ones are kept).
@@ -20,8 +25,13 @@ pub trait GroupStore {
     /// Whether a user owns a group.
     async fn is_group_owner(&self, group_id: &str, user_id: &str) -> StoreResult<bool>;
     /// Assigns an app to a user or group (idempotent).
-    async fn assign_app(&self, app_id: &str, principal_id: &str, principal_type: &str, now: i64)
-    -> StoreResult<()>;
+    async fn assign_app(
+        &self,
+        app_id: &str,
+        principal_id: &str,
+        principal_type: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// The ids of the apps assigned to any of `principal_ids` (a user and its groups).
     async fn assigned_apps(&self, principal_ids: &[String]) -> StoreResult<Vec<String>>;
 }

@@ -7,22 +7,28 @@
 //! Timestamps are Unix seconds (`i64`), ids are strings, lists are JSON text: the same schema
 //! and SQL serve both backends.
 
+pub mod audit;
 pub mod directory;
 pub mod grants;
 pub mod groups;
+pub mod invitations;
 pub mod keys;
+pub mod mail;
 pub mod sessions;
 pub mod sql;
 pub mod users;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditEvent, AuditStore, Party};
 pub use directory::DirectoryStore;
-pub use groups::GroupStore;
-pub use users::{SecurityChange, UserStore};
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
+pub use groups::GroupStore;
+pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
+pub use mail::{Addressee, MailStore, OutboxMessage};
 pub use sessions::{Session, SessionStore};
+pub use users::{SecurityChange, UserStore};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +86,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything Gatehouse persists.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + UserStore + GroupStore + KeyStore + SessionStore + GrantStore + Send + Sync
+    DirectoryStore
+    + UserStore
+    + GroupStore
+    + InvitationStore
+    + MailStore
+    + AuditStore
+    + KeyStore
+    + SessionStore
+    + GrantStore
+    + Send
+    + Sync
 {
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

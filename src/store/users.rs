@@ -34,8 +34,13 @@ pub trait UserStore {
     /// Finds a user of a tenant by the case-folded e-mail key.
     async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User>;
     /// The users of a tenant, optionally only one `userType`, ordered by display name.
-    async fn list_users(&self, tenant_id: &str, user_type: Option<&str>, limit: i64, offset: i64)
-    -> StoreResult<Vec<User>>;
+    async fn list_users(
+        &self,
+        tenant_id: &str,
+        user_type: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<User>>;
     /// The identities of a user.
     async fn identities(&self, user_id: &str) -> StoreResult<Vec<Identity>>;
     /// Changes a user's credentials or status — `enabled` and `password_hash` when given —
@@ -75,7 +80,10 @@ impl UserRow {
             StoreError::Corrupt(format!("users.{field}: {e}"))
         };
         Ok(User {
-            user_type: self.user_type.parse().map_err(|e| corrupt("user_type", e))?,
+            user_type: self
+                .user_type
+                .parse()
+                .map_err(|e| corrupt("user_type", e))?,
             external_user_state: self
                 .external_user_state
                 .map(|s| s.parse())
@@ -117,8 +125,6 @@ macro_rules! user_columns {
          external_user_state_changed_at, creation_type, sponsors, created_at, updated_at"
     };
 }
-#[allow(unused_imports)]
-pub(crate) use user_columns;
 
 /// Inserts a user; shared with the invitation store, which creates guests in its own
 /// transactions.
@@ -160,7 +166,6 @@ macro_rules! bind_user {
             .bind(user.email.to_ascii_lowercase())
     }};
 }
-#[allow(unused_imports)]
 pub(crate) use bind_user;
 
 for_sql_backends! {

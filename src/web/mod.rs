@@ -28,6 +28,9 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("form_post.html", include_str!("templates/form_post.html")),
         ("logout.html", include_str!("templates/logout.html")),
         ("consent.html", include_str!("templates/consent.html")),
+        ("redeem.html", include_str!("templates/redeem.html")),
+        ("myapps.html", include_str!("templates/myapps.html")),
+        ("block.html", include_str!("templates/block.html")),
     ] {
         // The templates are part of the binary; a syntax error is caught by the test suite.
         if let Err(e) = env.add_template(name, source) {

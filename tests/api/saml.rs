@@ -438,6 +438,16 @@ async fn requests_that_fail_before_the_acs_is_trusted_get_a_page_never_a_post() 
             ),
         ),
         (
+            "both an ACS URL and an index",
+            redirect_url(
+                &app,
+                &authn_request(&app, "_i", "AssertionConsumerServiceIndex=\"0\"", ""),
+                None,
+                Some(&sp),
+                RSA_SHA256,
+            ),
+        ),
+        (
             "unknown Issuer",
             redirect_url(
                 &app,
@@ -530,6 +540,24 @@ async fn requests_the_idp_cannot_honour_get_a_signed_error_status_at_the_registe
             Some("x".repeat(81)),
             "RequestDenied",
         ),
+        (
+            "SAML 2.1",
+            authn_request(&app, "_v", "", "").replace("Version=\"2.0\"", "Version=\"2.1\""),
+            None,
+            "VersionMismatch\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:RequestVersionTooHigh",
+        ),
+        (
+            "SAML 1.1",
+            authn_request(&app, "_w", "", "").replace("Version=\"2.0\"", "Version=\"1.1\""),
+            None,
+            "VersionMismatch\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:RequestVersionTooLow",
+        ),
+        (
+            "unknown subject",
+            authn_request(&app, "_s", "", &subject("nobody@contoso.example")),
+            None,
+            "Responder\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal",
+        ),
     ];
     for (case, xml, relay, expected) in cases {
         let response = app
@@ -569,6 +597,66 @@ async fn requests_the_idp_cannot_honour_get_a_signed_error_status_at_the_registe
         "{xml}"
     );
     assert!(!xml.contains("<saml:Assertion"));
+}
+
+/// A `<saml:Subject>` naming `email`.
+fn subject(email: &str) -> String {
+    format!(
+        r#"<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{email}</saml:NameID></saml:Subject>"#
+    )
+}
+
+#[tokio::test]
+async fn a_request_naming_a_subject_is_never_answered_for_someone_else() {
+    let (app, _) = setup(None, |_| {}).await;
+    app.user("contoso", "bob@contoso.example", "bob's long password")
+        .await;
+    let browser = app.browser();
+    let url = |id: &str, extra: &str| {
+        redirect_url(
+            &app,
+            &authn_request(&app, id, "", extra),
+            None,
+            None,
+            RSA_SHA256,
+        )
+    };
+    // Alice signs in; a request naming Alice is answered silently, with Alice.
+    posted(sign_in(&browser, &url("_1", "")).await, ACS).await;
+    let silent = browser.get(&url("_2", &subject(EMAIL))).await;
+    let (xml, _) = posted(silent, ACS).await;
+    assert!(
+        xml.contains("status:Success") && xml.contains(EMAIL),
+        "{xml}"
+    );
+    // A request naming Bob does not use Alice's session: it asks for Bob, pre-filled.
+    let for_bob = browser
+        .get(&url("_3", &subject("bob@contoso.example")))
+        .await;
+    assert_eq!(for_bob.status(), StatusCode::SEE_OTHER);
+    let page = browser
+        .get(&location(&for_bob).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("name=\"password\"") && page.contains("bob@contoso.example"));
+    // Signing in there as Alice anyway (another account) gets an error, not Alice's assertion.
+    let restart = parse_form(&page);
+    let mut fields = restart.fields.clone();
+    fields.insert("action".into(), "restart".into());
+    let back = browser.post_form(&restart.action, &fields).await;
+    let page = browser
+        .get(&location(&back).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let html = browser.submit_email(&page, EMAIL).await;
+    let (xml, _) = posted(browser.submit_password(&html, PASSWORD).await, ACS).await;
+    assert!(xml.contains("status:AuthnFailed"), "{xml}");
+    assert!(!xml.contains("<saml:Assertion"));
+    verified(&app, &xml).await;
 }
 
 #[tokio::test]

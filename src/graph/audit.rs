@@ -1,0 +1,46 @@
+//! `/{tenant}/v1.0/auditLogs/directoryAudits` (also at `/auditLogs`): the audit log.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::json;
+
+use super::auth::authenticate;
+use super::{Paging, collection, date_time};
+use crate::domain::permission::AUDITLOG_READ_ALL;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// `GET …/auditLogs/directoryAudits`, newest first.
+pub async fn list_directory_audits(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(paging): Query<Paging>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    caller.require(AUDITLOG_READ_ALL)?;
+    let (limit, offset) = paging.window();
+    let events = state
+        .store
+        .list_audit(&caller.tenant.id, limit, offset)
+        .await?;
+    Ok(collection(
+        events
+            .into_iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "activityDateTime": date_time(e.occurred_at),
+                    "category": e.category,
+                    "activityDisplayName": e.activity,
+                    "result": e.result,
+                    "initiatedBy": e.initiated_by,
+                    "targetResources": e.targets,
+                    "additionalDetails": e.details,
+                })
+            })
+            .collect(),
+    ))
+}

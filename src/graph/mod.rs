@@ -1,0 +1,222 @@
+//! The admin API, shaped like Microsoft Graph v1.0 so that people who know Entra feel at home:
+//! `{public_url}/{tenant}/v1.0/…`, camelCase JSON, collections as `{"value": [...]}`, errors as
+//! `{"error": {"code", "message"}}`. Callers authenticate with access tokens Gatehouse issued
+//! ([`auth`]). The OpenAPI document is served at `/openapi.json`.
+
+pub mod audit;
+pub mod auth;
+pub mod invitations;
+pub mod openapi;
+pub mod settings;
+pub mod users;
+
+use axum::Router;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::domain::Invalid;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// An admin-API error in Graph's envelope.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Graph-style error code.
+    pub code: &'static str,
+    /// What went wrong, for the caller.
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 `Request_BadRequest`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
+    }
+
+    /// 401 `InvalidAuthenticationToken`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            message,
+        )
+    }
+
+    /// 403 `Authorization_RequestDenied`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            message,
+        )
+    }
+
+    /// 404 `Request_ResourceNotFound`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
+    }
+
+    /// 409 `Request_Conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "Request_Conflict", message)
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(error: Invalid) -> Self {
+        Self::bad_request(error.0)
+    }
+}
+
+impl From<ApiError> for AppError {
+    fn from(error: ApiError) -> Self {
+        AppError::Api(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(json!({ "error": { "code": self.code, "message": self.message } })),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+            );
+        }
+        response
+    }
+}
+
+/// `$top` and `$skip`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Paging {
+    #[serde(rename = "$top")]
+    top: Option<i64>,
+    #[serde(rename = "$skip")]
+    skip: Option<i64>,
+    /// `$filter`, for the endpoints that support one.
+    #[serde(rename = "$filter")]
+    pub filter: Option<String>,
+}
+
+impl Paging {
+    /// (limit, offset), with `$top` at most 999 (Graph's cap) and 100 by default.
+    pub fn window(&self) -> (i64, i64) {
+        (
+            self.top.unwrap_or(100).clamp(1, 999),
+            self.skip.unwrap_or(0).max(0),
+        )
+    }
+}
+
+/// A collection response.
+pub fn collection(values: Vec<Value>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(json!({ "value": values })),
+    )
+        .into_response()
+}
+
+/// A JSON entity response.
+pub fn entity(status: StatusCode, value: Value) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(value),
+    )
+        .into_response()
+}
+
+/// Reads a JSON body; the wrong content type or malformed JSON is a 400 that says why.
+pub fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !is_json {
+        return Err(ApiError::bad_request("the body must be application/json"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the JSON body is not valid: {e}")))
+}
+
+/// Unix seconds as a Graph DateTimeOffset.
+pub fn date_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Admin-API routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/{tenant}/v1.0/invitations",
+            post(invitations::post_invitation).get(invitations::list_invitations),
+        )
+        .route(
+            "/{tenant}/v1.0/invitations/bulk",
+            post(invitations::post_bulk),
+        )
+        .route(
+            "/{tenant}/v1.0/invitations/{id}",
+            get(invitations::get_invitation),
+        )
+        .route(
+            "/{tenant}/v1.0/invitations/{id}/resend",
+            post(invitations::post_resend),
+        )
+        .route(
+            "/{tenant}/v1.0/invitations/{id}/revoke",
+            post(invitations::post_revoke),
+        )
+        .route("/{tenant}/v1.0/users", get(users::list_users))
+        .route(
+            "/{tenant}/v1.0/users/{id}",
+            get(users::get_user).delete(users::delete_user),
+        )
+        .route(
+            "/{tenant}/v1.0/policies/externalCollaboration",
+            get(settings::get_settings).patch(settings::patch_settings),
+        )
+        .route(
+            "/{tenant}/v1.0/auditLogs",
+            get(audit::list_directory_audits),
+        )
+        .route(
+            "/{tenant}/v1.0/auditLogs/directoryAudits",
+            get(audit::list_directory_audits),
+        )
+        .route("/openapi.json", get(openapi::get_openapi))
+}

@@ -1,0 +1,86 @@
+//! `/{tenant}/v1.0/policies/externalCollaboration`: who may invite, domain allow/deny lists,
+//! invitation lifetime, privacy statement, redemption order.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::auth::authenticate;
+use super::{ApiError, entity, read_json};
+use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
+use crate::domain::tenant::TenantSettings;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::{AuditEvent, Party};
+
+/// `GET …/policies/externalCollaboration`.
+pub async fn get_settings(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    if !caller.holds(POLICY_READ_ALL) {
+        caller.require(POLICY_READWRITE)?;
+    }
+    let settings = state.store.tenant_by_id(&caller.tenant.id).await?.settings;
+    Ok(entity(
+        StatusCode::OK,
+        serde_json::to_value(settings).unwrap_or_default(),
+    ))
+}
+
+/// `PATCH …/policies/externalCollaboration`: the fields given replace the current ones.
+pub async fn patch_settings(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    caller.require(POLICY_READWRITE)?;
+    let patch: Value = read_json(&headers, &body)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object").into());
+    }
+    let current = state.store.tenant_by_id(&caller.tenant.id).await?.settings;
+    let mut merged = serde_json::to_value(current).unwrap_or_default();
+    if let (Some(target), Some(fields)) = (merged.as_object_mut(), patch.as_object()) {
+        for (key, value) in fields {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    let settings: TenantSettings = serde_json::from_value(merged)
+        .map_err(|e| ApiError::bad_request(format!("the settings are not valid: {e}")))?;
+    let settings = settings.validated().map_err(ApiError::from)?;
+    state
+        .store
+        .update_tenant_settings(&caller.tenant.id, &settings)
+        .await?;
+    state.directory.invalidate();
+    state
+        .store
+        .record_audit(
+            &AuditEvent::new(
+                &caller.tenant.id,
+                "Policy",
+                "Update external collaboration settings",
+                caller.party(),
+                vec![Party {
+                    id: caller.tenant.id.clone(),
+                    kind: "tenant".to_owned(),
+                    display: caller.tenant.name.clone(),
+                }],
+            )
+            .with_details(patch),
+        )
+        .await?;
+    Ok(entity(
+        StatusCode::OK,
+        serde_json::to_value(settings).unwrap_or_default(),
+    ))
+}

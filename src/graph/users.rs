@@ -1,0 +1,129 @@
+//! `/{tenant}/v1.0/users`: list, read, and delete guests.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::auth::authenticate;
+use super::{ApiError, Paging, collection, date_time, entity};
+use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
+use crate::domain::user::{Identity, User, UserType};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::{AuditEvent, Party, StoreError};
+
+/// The Graph representation of a user (B.4).
+pub fn user_json(user: &User, identities: &[Identity]) -> Value {
+    json!({
+        "id": user.id,
+        "displayName": user.display_name,
+        "givenName": user.given_name,
+        "surname": user.family_name,
+        "mail": user.email,
+        "userPrincipalName": user.upn,
+        "userType": user.user_type.as_str(),
+        "accountEnabled": user.account_enabled,
+        "creationType": user.creation_type,
+        "externalUserState": user.external_user_state.map(|s| s.as_str()),
+        "externalUserStateChangeDateTime": user.external_user_state_changed_at.map(date_time),
+        "identities": identities,
+        "sponsors": user.sponsors.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>(),
+        "createdDateTime": date_time(user.created_at),
+    })
+}
+
+/// `GET /{tenant}/v1.0/users[?$filter=userType eq 'Guest']`.
+pub async fn list_users(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(paging): Query<Paging>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    caller.require(USER_READ_ALL)?;
+    let user_type = match paging.filter.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("userType eq 'Guest'") => Some("Guest"),
+        Some("userType eq 'Member'") => Some("Member"),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "only $filter=userType eq 'Guest' or 'Member' is supported",
+            )
+            .into());
+        }
+    };
+    let (limit, offset) = paging.window();
+    let users = state
+        .store
+        .list_users(&caller.tenant.id, user_type, limit, offset)
+        .await?;
+    let mut values = Vec::with_capacity(users.len());
+    for user in &users {
+        values.push(user_json(user, &state.store.identities(&user.id).await?));
+    }
+    Ok(collection(values))
+}
+
+/// `GET /{tenant}/v1.0/users/{id}`.
+pub async fn get_user(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    // Everyone may read themselves; anyone else needs User.Read.All.
+    if caller.user().is_none_or(|u| u.id != id) {
+        caller.require(USER_READ_ALL)?;
+    }
+    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::not_found(format!("there is no user {id}")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let identities = state.store.identities(&user.id).await?;
+    Ok(entity(StatusCode::OK, user_json(&user, &identities)))
+}
+
+/// `DELETE /{tenant}/v1.0/users/{id}`: guests only; their sessions, grants and invitations go
+/// with them.
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    caller.require(USER_READWRITE_ALL)?;
+    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::not_found(format!("there is no user {id}")).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if user.user_type != UserType::Guest && user.creation_type.as_deref() != Some("Invitation") {
+        return Err(ApiError::bad_request("only guests can be deleted through this API").into());
+    }
+    state.store.delete_user(&caller.tenant.id, &id).await?;
+    state
+        .store
+        .record_audit(&AuditEvent::new(
+            &caller.tenant.id,
+            "UserManagement",
+            "Delete external user",
+            caller.party(),
+            vec![Party {
+                id: user.id.clone(),
+                kind: "user".to_owned(),
+                display: user.email.clone(),
+            }],
+        ))
+        .await?;
+    tracing::info!(tenant = %caller.tenant.slug, user = %user.id, "guest deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,138 @@
+//! E-mail one-time passcodes (SECURITY.md I.68): six digits from the CSPRNG, stored as a
+//! digest in the ephemeral store for 10 minutes, single use (taken atomically), at most five
+//! wrong tries per code, a new code voids the old one, at most five sends per address and
+//! twenty per client address an hour, across nodes. A passcode proves control of a mailbox;
+//! it is never a second factor.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::ephemeral::Json;
+use crate::error::AppError;
+use crate::mail::compose::{self, Language};
+use crate::secrets;
+use crate::startup::AppState;
+
+/// Lifetime of a passcode.
+pub const CODE_TTL: i64 = 600;
+/// Wrong tries before a code is void.
+const MAX_ATTEMPTS: u32 = 5;
+/// Sends per address per hour.
+const SENDS_PER_ADDRESS: u64 = 5;
+/// Sends per client address per hour.
+const SENDS_PER_IP: u64 = 20;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    hash: String,
+    attempts: u32,
+    expires_at: i64,
+}
+
+fn key(tenant: &Tenant, purpose: &str, email: &str) -> String {
+    format!("otp:{}:{purpose}:{}", tenant.id, email.to_ascii_lowercase())
+}
+
+/// The outcome of asking for a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Sent (or, for an address that gets none, answered as if sent).
+    Sent,
+    /// Too many codes asked for; try again later.
+    Throttled,
+}
+
+/// Sends a code for `purpose` to `email` — only when `deliver` (the address may receive one);
+/// otherwise answers the same without sending, so the answer reveals nothing.
+pub async fn send(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    purpose: &str,
+    ip: IpAddr,
+    deliver: bool,
+) -> Result<Sent, AppError> {
+    let hour = Duration::from_secs(3600);
+    let by_address = state
+        .ephemeral
+        .incr(
+            &format!("otpsend:{}:{}", tenant.id, email.to_ascii_lowercase()),
+            hour,
+        )
+        .await?;
+    let by_ip = state
+        .ephemeral
+        .incr(&format!("otpsend-ip:{ip}"), hour)
+        .await?;
+    if by_address > SENDS_PER_ADDRESS || by_ip > SENDS_PER_IP {
+        tracing::info!(tenant = %tenant.slug, "passcode sending throttled");
+        return Ok(Sent::Throttled);
+    }
+    if !deliver {
+        return Ok(Sent::Sent);
+    }
+    let code = format!("{:06}", rand::random_range(0..1_000_000u32));
+    let record = Record {
+        hash: secrets::hash_secret(&code),
+        attempts: 0,
+        expires_at: unix_now() + CODE_TTL,
+    };
+    Json(state.ephemeral.as_ref())
+        .put(
+            &key(tenant, purpose, email),
+            &record,
+            Duration::from_secs(CODE_TTL as u64),
+        )
+        .await?;
+    let message = compose::passcode(
+        &tenant.id,
+        &tenant.name,
+        email,
+        &code,
+        Language::from_tag(Some(&tenant.settings.default_message_language)),
+    )?;
+    state.store.enqueue_mail(&message).await?;
+    state.mailer.wake();
+    tracing::info!(tenant = %tenant.slug, "passcode sent");
+    Ok(Sent::Sent)
+}
+
+/// Checks a code. A correct code is consumed (of concurrent correct submissions exactly one
+/// succeeds); a wrong one counts against the code, which dies after five.
+pub async fn verify(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    purpose: &str,
+    code: &str,
+) -> Result<bool, AppError> {
+    let key = key(tenant, purpose, email);
+    let json = Json(state.ephemeral.as_ref());
+    let Some(mut record) = json.take::<Record>(&key).await? else {
+        return Ok(false);
+    };
+    let now = unix_now();
+    if record.expires_at <= now {
+        return Ok(false);
+    }
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if secrets::constant_time_eq(&secrets::hash_secret(&code), &record.hash) {
+        return Ok(true);
+    }
+    record.attempts += 1;
+    if record.attempts < MAX_ATTEMPTS {
+        json.put(
+            &key,
+            &record,
+            Duration::from_secs((record.expires_at - now).max(1) as u64),
+        )
+        .await?;
+    } else {
+        tracing::info!(tenant = %tenant.slug, "passcode voided after too many wrong tries");
+    }
+    Ok(false)
+}

@@ -1,0 +1,500 @@
+//! Redeeming an invitation (B2B-REFERENCE.md B.3, SECURITY.md part H) — the journey's third
+//! front door — plus the "block future invitations" link and the My Apps page.
+//!
+//! The redeem link opens a page that says who invited the address to what. The redemption
+//! route comes from the tenant's ordered router; today its route is the lightweight account:
+//! a passcode mailed to the invited address (and only that address), optionally a password,
+//! then consent. The invitation is bound by one conditional update (exactly once, however many
+//! tabs race), the guest is signed in, and the browser goes to `inviteRedirectUrl` — never to
+//! an address from the query string. Expired, revoked, used and unknown links all get the same
+//! page.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::pages::{LoginForm, login_url};
+use super::passcode::{self, Sent};
+use super::session::{self, Authentication};
+use super::{ACR_SFA, ProtocolRequest, SessionCheck, Step, Transaction, see_other};
+use crate::domain::invitation::{Invitation, InvitationStatus};
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::domain::user::Identity;
+use crate::error::{AppError, ErrorPage};
+use crate::journey::password::check_policy;
+use crate::secrets;
+use crate::startup::AppState;
+use crate::store::{AuditEvent, Party, Redemption, StoreError};
+use crate::web::{self, Page};
+
+/// `amr` of an e-mail passcode (it proves a mailbox, it is not a second factor).
+pub const AMR_EMAIL: &str = "email";
+/// The `idp` of guests who sign in with e-mail passcodes (Entra's value for OTP guests).
+pub const IDP_MAIL: &str = "mail";
+
+/// An invitation being redeemed, carried through the journey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RedeemRequest {
+    /// Tenant.
+    pub tenant_id: String,
+    /// The invitation.
+    pub invitation_id: String,
+    /// The guest user.
+    pub user_id: String,
+    /// The invited address.
+    pub email: String,
+    /// Where the guest goes afterwards (from the invitation, never from the request).
+    pub redirect_url: String,
+    /// Who invited.
+    pub inviter_name: String,
+    /// The inviting organisation.
+    pub org_name: String,
+    /// Its privacy statement.
+    pub privacy_url: Option<String>,
+}
+
+fn invalid_link() -> AppError {
+    ErrorPage::bad_request(
+        "Invitation not available",
+        "This invitation link cannot be used. It may have expired, been used already or been withdrawn. Ask the person who invited you for a new invitation.",
+    )
+    .into()
+}
+
+/// The pending invitation a redeem token names, if any.
+async fn pending_invitation(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Option<Invitation>, AppError> {
+    if token.len() > 128 {
+        return Ok(None);
+    }
+    match state
+        .store
+        .invitation_by_token(&secrets::hash_secret(token))
+        .await
+    {
+        Ok(invitation)
+            if invitation.tenant_id == tenant.id
+                && invitation.status(unix_now()) == InvitationStatus::PendingAcceptance =>
+        {
+            Ok(Some(invitation))
+        }
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn domain_of(email: &str) -> &str {
+    email.rsplit_once('@').map_or("", |(_, d)| d)
+}
+
+/// Query of the redeem link.
+#[derive(Debug, Deserialize)]
+pub struct RedeemQuery {
+    i: Option<String>,
+}
+
+/// `GET /{tenant}/redeem?i=…`: the invitation's landing page.
+pub async fn get_redeem(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<RedeemQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let Some(invitation) =
+        pending_invitation(&state, &tenant, query.i.as_deref().unwrap_or("")).await?
+    else {
+        return Err(invalid_link());
+    };
+    if !tenant.settings.domain_allowed(domain_of(&invitation.email)) {
+        return Err(ErrorPage::bad_request(
+            "Invitation not available",
+            "The organisation no longer accepts guests from your domain.",
+        )
+        .into());
+    }
+    let request = RedeemRequest {
+        tenant_id: tenant.id.clone(),
+        invitation_id: invitation.id.clone(),
+        user_id: invitation.user_id.clone(),
+        email: invitation.email.clone(),
+        redirect_url: invitation.redirect_url.clone(),
+        inviter_name: invitation.inviter.name.clone(),
+        org_name: tenant.name.clone(),
+        privacy_url: tenant.settings.privacy_statement_url.clone(),
+    };
+    super::open(
+        &state,
+        &headers,
+        &tenant,
+        ProtocolRequest::Redeem(request),
+        Step::Invited,
+    )
+    .await
+}
+
+/// Advances a redemption step (called by the sign-in pages' POST handler).
+pub async fn post_step(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    form: LoginForm,
+    ip: IpAddr,
+) -> Result<Response, AppError> {
+    let ProtocolRequest::Redeem(request) = transaction.request.clone() else {
+        return Err(invalid_link());
+    };
+    let here = login_url(&tenant.slug, &transaction.id);
+    let purpose = format!("redeem:{}", request.invitation_id);
+    match (form.intent(), &transaction.step) {
+        ("accept", Step::Invited) | ("resend", Step::RedeemCode) => {
+            // The one-time passcode is the redemption route that always stays on; home identity
+            // providers that the tenant's redemption order puts ahead of it come with federation.
+            if passcode::send(state, tenant, &request.email, &purpose, ip, true).await?
+                == Sent::Throttled
+            {
+                return render(
+                    state,
+                    tenant,
+                    &transaction,
+                    headers,
+                    Some("Too many codes were requested. Wait a while and try again."),
+                )
+                .await;
+            }
+            transaction.step = Step::RedeemCode;
+            transaction.save(state).await?;
+            Ok(see_other(&here))
+        }
+        ("code", Step::RedeemCode) => {
+            let code = form.code.unwrap_or_default();
+            if !passcode::verify(state, tenant, &request.email, &purpose, &code).await? {
+                return render(
+                    state,
+                    tenant,
+                    &transaction,
+                    headers,
+                    Some("That code is not right or has expired."),
+                )
+                .await;
+            }
+            transaction.step = Step::RedeemPassword;
+            transaction.save(state).await?;
+            Ok(see_other(&here))
+        }
+        ("password", Step::RedeemPassword) => {
+            let password = form.password.unwrap_or_default();
+            if let Err(e) = check_policy(&password) {
+                return render(
+                    state,
+                    tenant,
+                    &transaction,
+                    headers,
+                    Some(&format!("That password cannot be used: {e}.")),
+                )
+                .await;
+            }
+            let hash = state.passwords.hash(password).await?;
+            transaction.step = Step::RedeemConsent {
+                password_hash: Some(hash),
+            };
+            transaction.save(state).await?;
+            Ok(see_other(&here))
+        }
+        ("skip_password", Step::RedeemPassword) => {
+            transaction.step = Step::RedeemConsent {
+                password_hash: None,
+            };
+            transaction.save(state).await?;
+            Ok(see_other(&here))
+        }
+        ("consent", Step::RedeemConsent { password_hash }) => {
+            let password_hash = password_hash.clone();
+            transaction.delete(state).await?;
+            if form.decision.as_deref() != Some("allow") {
+                return declined(tenant, &request);
+            }
+            complete(state, headers, tenant, &request, password_hash.as_deref()).await
+        }
+        // A stale form: show where the transaction really is.
+        _ => Ok(see_other(&here)),
+    }
+}
+
+/// Binds the invitation (once), signs the guest in and continues the journey.
+async fn complete(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    request: &RedeemRequest,
+    password_hash: Option<&str>,
+) -> Result<Response, AppError> {
+    let invitation = match state
+        .store
+        .invitation_by_id(&tenant.id, &request.invitation_id)
+        .await
+    {
+        Ok(invitation) => invitation,
+        Err(StoreError::NotFound) => return Err(invalid_link()),
+        Err(e) => return Err(e.into()),
+    };
+    if !tenant.settings.domain_allowed(domain_of(&invitation.email)) {
+        return Err(invalid_link());
+    }
+    let identity = Identity {
+        sign_in_type: "emailAddress".to_owned(),
+        issuer: IDP_MAIL.to_owned(),
+        issuer_assigned_id: invitation.email.to_ascii_lowercase(),
+    };
+    let audit = AuditEvent::new(
+        &tenant.id,
+        "UserManagement",
+        "Redeem external user invite",
+        Party {
+            id: invitation.user_id.clone(),
+            kind: "user".to_owned(),
+            display: invitation.email.clone(),
+        },
+        vec![Party {
+            id: invitation.id.clone(),
+            kind: "invitation".to_owned(),
+            display: invitation.email.clone(),
+        }],
+    )
+    .with_details(serde_json::json!({ "identityProvider": IDP_MAIL }));
+    match state
+        .store
+        .redeem(&Redemption {
+            invitation: &invitation,
+            identity: &identity,
+            password_hash,
+            now: unix_now(),
+            audit: &audit,
+        })
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(invalid_link()),
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(tenant = %tenant.slug, user = %invitation.user_id, "invitation redeemed");
+    let user = state
+        .store
+        .user_by_id(&tenant.id, &invitation.user_id)
+        .await?;
+    let how = Authentication {
+        amr: vec![AMR_EMAIL.to_owned()],
+        acr: ACR_SFA.to_owned(),
+        idp: Some(IDP_MAIL.to_owned()),
+    };
+    let (evidence, cookie) = session::establish(state, headers, user, how).await?;
+    let mut response = super::finish(
+        state,
+        tenant,
+        &ProtocolRequest::Redeem(request.clone()),
+        &evidence,
+    )
+    .await?;
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// The page after a guest declines.
+pub fn declined(tenant: &Tenant, request: &RedeemRequest) -> Result<Response, AppError> {
+    let page = Page::new(
+        "message.html",
+        minijinja::context! {
+            title => "Invitation declined",
+            tenant_name => &tenant.name,
+            message => format!("Nothing was shared with {}. You can still accept later with the same link while it is valid.", request.org_name),
+        },
+    )?;
+    Ok(page.into_response())
+}
+
+/// Renders the current redemption step.
+pub async fn render(
+    state: &AppState,
+    tenant: &Tenant,
+    transaction: &Transaction,
+    headers: &HeaderMap,
+    error: Option<&str>,
+) -> Result<Response, AppError> {
+    let ProtocolRequest::Redeem(request) = &transaction.request else {
+        return Err(invalid_link());
+    };
+    let (step, title) = match &transaction.step {
+        Step::RedeemCode => ("code", "Check your email"),
+        Step::RedeemPassword => ("password", "Set a password?"),
+        Step::RedeemConsent { .. } => ("consent", "Review permissions"),
+        _ => ("invited", "You're invited"),
+    };
+    // Someone already signed in here as another account must choose explicitly (H.62).
+    let signed_in_as = match session::current(state, headers, &tenant.id).await? {
+        Some(current) if current.user_id != request.user_id => state
+            .store
+            .user_by_id(&tenant.id, &current.user_id)
+            .await
+            .ok()
+            .map(|u| u.email),
+        _ => None,
+    };
+    let page = Page::new(
+        "redeem.html",
+        minijinja::context! {
+            title, step, error, signed_in_as,
+            action => format!("/{}/login", tenant.slug),
+            tenant_name => &tenant.name,
+            org => &request.org_name,
+            inviter => &request.inviter_name,
+            email => &request.email,
+            destination => &request.redirect_url,
+            privacy_url => &request.privacy_url,
+            tx => &transaction.id, csrf => &transaction.csrf,
+        },
+    )?;
+    Ok(page.form_target(&request.redirect_url).into_response())
+}
+
+/// Query and form of the block link.
+#[derive(Debug, Deserialize)]
+pub struct BlockParams {
+    b: Option<String>,
+}
+
+async fn block_target(
+    state: &AppState,
+    tenant: &Tenant,
+    token: Option<&str>,
+) -> Result<Invitation, AppError> {
+    let token = token.unwrap_or("");
+    match state
+        .store
+        .invitation_by_block_token(&secrets::hash_secret(token))
+        .await
+    {
+        Ok(invitation) if invitation.tenant_id == tenant.id && token.len() <= 128 => Ok(invitation),
+        Ok(_) | Err(StoreError::NotFound) => Err(invalid_link()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /{tenant}/invitations/block?b=…`: asks to confirm.
+pub async fn get_block(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(params): Query<BlockParams>,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let invitation = block_target(&state, &tenant, params.b.as_deref()).await?;
+    let page = Page::new(
+        "block.html",
+        minijinja::context! {
+            title => "Block invitations", tenant_name => &tenant.name, org => &tenant.name,
+            email => &invitation.email, token => params.b, done => false,
+            action => format!("/{}/invitations/block", tenant.slug),
+        },
+    )?;
+    Ok(page.into_response())
+}
+
+/// `POST /{tenant}/invitations/block`: records the choice; later invitations to the address
+/// are created without an e-mail ("Email not sent, user unsubscribed").
+pub async fn post_block(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    if !web::same_origin_post(&headers, &state.config.public_origin()) {
+        return Err(AppError::Forbidden("cross-site block request"));
+    }
+    let tenant = super::tenant(&state, &slug).await?;
+    let params: BlockParams = web::parse_form(&body)?;
+    let invitation = block_target(&state, &tenant, params.b.as_deref()).await?;
+    let audit = AuditEvent::new(
+        &tenant.id,
+        "UserManagement",
+        "Email unsubscribed",
+        Party {
+            id: invitation.user_id.clone(),
+            kind: "user".to_owned(),
+            display: invitation.email.clone(),
+        },
+        vec![],
+    );
+    state
+        .store
+        .block_invitations(
+            &tenant.id,
+            &invitation.email.to_ascii_lowercase(),
+            unix_now(),
+            &audit,
+        )
+        .await?;
+    let page = Page::new(
+        "block.html",
+        minijinja::context! {
+            title => "Invitations blocked", tenant_name => &tenant.name, org => &tenant.name,
+            email => &invitation.email, done => true,
+        },
+    )?;
+    Ok(page.into_response())
+}
+
+/// `GET /{tenant}/myapps`: the apps the signed-in user may open.
+pub async fn get_my_apps(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let requirements = super::Requirements::default();
+    let Some(evidence) = super::session_evidence(&state, &headers, &tenant, &requirements).await?
+    else {
+        let return_url = format!("{}/myapps", state.issuer(&tenant.slug));
+        return super::start(
+            &state,
+            &headers,
+            &tenant,
+            ProtocolRequest::Portal { return_url },
+            SessionCheck::Now,
+        )
+        .await;
+    };
+    let user = &evidence.user;
+    let mut principals = state.store.groups_of_user(&user.id).await?;
+    principals.push(user.id.clone());
+    let assigned = state.store.assigned_apps(&principals).await?;
+    let issuer = state.issuer(&tenant.slug);
+    let apps: Vec<minijinja::Value> = state
+        .store
+        .apps_of_tenant(&tenant.id)
+        .await?
+        .into_iter()
+        .filter(|app| app.enabled && (!app.assignment_required || assigned.contains(&app.id)))
+        .filter_map(|app| {
+            let url = match (&app.home_url, &app.saml) {
+                (Some(home), _) => home.clone(),
+                (None, Some(_)) => format!("{issuer}/saml/launch/{}", app.client_id),
+                (None, None) => return None,
+            };
+            Some(minijinja::context! { name => app.name, url })
+        })
+        .collect();
+    let page = Page::new(
+        "myapps.html",
+        minijinja::context! { title => "My Apps", tenant_name => &tenant.name, user => &user.email, apps },
+    )?;
+    Ok((StatusCode::OK, page).into_response())
+}
