@@ -66,6 +66,11 @@ pub struct MailSettings {
     pub smtp_url: Option<String>,
     /// The From address (`Name <address>`).
     pub from: String,
+    /// Seconds before the first retry of a failed delivery; each further failure doubles it,
+    /// up to an hour.
+    pub retry_after: u64,
+    /// Messages delivered at once (each over its own pooled SMTP connection).
+    pub concurrency: usize,
 }
 
 impl Default for MailSettings {
@@ -73,6 +78,8 @@ impl Default for MailSettings {
         Self {
             smtp_url: None,
             from: "Gatehouse Invitations <invitations@gatehouse.invalid>".to_owned(),
+            retry_after: 30,
+            concurrency: 16,
         }
     }
 }
@@ -145,6 +152,11 @@ pub struct ThrottleSettings {
     pub password_lockout: u64,
     /// Wrong client secrets per client and source address per minute before 429.
     pub client_secret_failures_per_minute: u64,
+    /// One-time codes mailed per address per hour (SECURITY.md I.68: at most 5).
+    pub passcode_sends_per_address: u64,
+    /// One-time codes mailed per client IP address per hour (at most 20; raise it only for
+    /// sites where many people share one address).
+    pub passcode_sends_per_ip: u64,
 }
 
 impl Default for ThrottleSettings {
@@ -153,6 +165,8 @@ impl Default for ThrottleSettings {
             password_free_failures: 3,
             password_lockout: 100,
             client_secret_failures_per_minute: 20,
+            passcode_sends_per_address: 5,
+            passcode_sends_per_ip: 20,
         }
     }
 }

@@ -76,10 +76,10 @@ impl Services {
         let ephemeral =
             ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
         let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+        let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir, master.clone())?);
         let keys =
             Arc::new(KeyRing::load(store.clone(), master, KeyTimings::from_config(&config)).await?);
         let directory = Directory::new(store.clone()).await?;
-        let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir)?);
         Ok(Self {
             mailer,
             tokens: Tokens::new(keys.clone()),

@@ -6,7 +6,7 @@ use crate::domain::unix_now;
 use crate::store::Store;
 
 /// Input for a new group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GroupInput {
     /// Tenant slug.
     pub tenant: String,

@@ -10,7 +10,7 @@ use crate::secrets;
 use crate::store::{SecurityChange, Store};
 
 /// Input for a new member user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UserInput {
     /// Tenant slug.
     pub tenant: String,

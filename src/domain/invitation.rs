@@ -38,8 +38,10 @@ pub struct Inviter {
     pub name: String,
 }
 
-/// The one cc recipient of an invitation e-mail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// The one cc recipient of an invitation e-mail; in JSON it has Graph's `recipient` shape,
+/// `{"emailAddress": {"address": …, "name": …}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "GraphRecipient", into = "GraphRecipient")]
 pub struct Recipient {
     /// Address.
     pub address: String,
@@ -47,11 +49,50 @@ pub struct Recipient {
     pub name: Option<String>,
 }
 
+/// Graph's `recipient` resource.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphRecipient {
+    /// The address and name.
+    pub email_address: GraphEmailAddress,
+}
+
+/// Graph's `emailAddress` resource.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GraphEmailAddress {
+    /// Address.
+    pub address: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl From<GraphRecipient> for Recipient {
+    fn from(graph: GraphRecipient) -> Self {
+        Self {
+            address: graph.email_address.address,
+            name: graph.email_address.name,
+        }
+    }
+}
+
+impl From<Recipient> for GraphRecipient {
+    fn from(recipient: Recipient) -> Self {
+        Self {
+            email_address: GraphEmailAddress {
+                address: recipient.address,
+                name: recipient.name,
+            },
+        }
+    }
+}
+
 /// `invitedUserMessageInfo`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct MessageInfo {
     /// At most one cc recipient.
+    #[schema(value_type = Vec<GraphRecipient>)]
     pub cc_recipients: Vec<Recipient>,
     /// Replaces the default body (plain text, no links).
     pub customized_message_body: Option<String>,

@@ -17,17 +17,21 @@ pub const USER_READWRITE_ALL: &str = "User.ReadWrite.All";
 pub const AUDITLOG_READ_ALL: &str = "AuditLog.Read.All";
 /// Read policies and settings.
 pub const POLICY_READ_ALL: &str = "Policy.Read.All";
-/// Change conditional-access policies and external-collaboration settings.
+/// Change conditional-access policies.
 pub const POLICY_READWRITE: &str = "Policy.ReadWrite.ConditionalAccess";
+/// Change the tenant's authorization policy: who may invite, the domain lists, invitation
+/// defaults (Graph's permission for `authorizationPolicy`).
+pub const POLICY_READWRITE_AUTHORIZATION: &str = "Policy.ReadWrite.Authorization";
 
 /// Every permission, in documentation order.
-pub const ALL: [&str; 6] = [
+pub const ALL: [&str; 7] = [
     USER_INVITE_ALL,
     USER_READ_ALL,
     USER_READWRITE_ALL,
     AUDITLOG_READ_ALL,
     POLICY_READ_ALL,
     POLICY_READWRITE,
+    POLICY_READWRITE_AUTHORIZATION,
 ];
 
 /// Checks a permission name.

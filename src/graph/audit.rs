@@ -18,7 +18,7 @@ pub async fn list_directory_audits(
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(AUDITLOG_READ_ALL)?;
     let (limit, offset) = paging.window();

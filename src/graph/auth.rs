@@ -35,7 +35,12 @@ pub enum Principal {
         scopes: Vec<String>,
     },
     /// An app on its own.
-    App(Arc<App>),
+    App {
+        /// The app.
+        app: Arc<App>,
+        /// The application permissions in the token (`roles`) that the app still holds.
+        roles: Vec<String>,
+    },
     /// The operator at the command line.
     Operator,
 }
@@ -70,7 +75,7 @@ impl Caller {
     pub fn holds(&self, permission: &str) -> bool {
         match &self.principal {
             Principal::Operator => true,
-            Principal::App(app) => app.permissions.iter().any(|p| p == permission),
+            Principal::App { roles, .. } => roles.iter().any(|p| p == permission),
             Principal::User { user, scopes, .. } => {
                 scopes.iter().any(|s| s == permission)
                     && user
@@ -86,7 +91,7 @@ impl Caller {
     pub fn delegates(&self, permission: &str) -> bool {
         match &self.principal {
             Principal::Operator => true,
-            Principal::App(app) => app.permissions.iter().any(|p| p == permission),
+            Principal::App { roles, .. } => roles.iter().any(|p| p == permission),
             Principal::User { scopes, .. } => scopes.iter().any(|s| s == permission),
         }
     }
@@ -110,7 +115,7 @@ impl Caller {
                 kind: "user".to_owned(),
                 display: user.display_name.clone(),
             },
-            Principal::App(app) => Party {
+            Principal::App { app, .. } => Party {
                 id: app.client_id.clone(),
                 kind: "app".to_owned(),
                 display: app.name.clone(),
@@ -151,7 +156,21 @@ pub async fn authenticate(
         .filter(|app| app.enabled && app.tenant_id == tenant.id)
         .ok_or_else(unauthorized)?;
     let principal = match verified.str("oid") {
-        None => Principal::App(app),
+        None => {
+            // A token asked for with a narrower scope holds only what it carries; a permission
+            // withdrawn from the app since the token was issued is gone at once.
+            let roles = verified
+                .claims
+                .get("roles")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+                .filter(|role| app.permissions.iter().any(|p| p == role))
+                .map(str::to_owned)
+                .collect();
+            Principal::App { app, roles }
+        }
         Some(user_id) => {
             let user = match state.store.user_by_id(&tenant.id, user_id).await {
                 Ok(user) if user.account_enabled => user,

@@ -56,7 +56,7 @@ fn created(invited: &Invited) -> Value {
 }
 
 async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
-    let tenant = crate::oidc::tenant_for_api(state, slug).await?;
+    let tenant = super::tenant(state, slug).await?;
     authenticate(state, tenant, headers).await
 }
 

@@ -109,6 +109,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The tenant of an admin-API URL; an unknown one is a Graph-style 404.
+pub async fn tenant(
+    state: &AppState,
+    slug: &str,
+) -> Result<std::sync::Arc<crate::domain::tenant::Tenant>, AppError> {
+    Ok(state
+        .directory
+        .tenant(slug)
+        .await?
+        .ok_or_else(|| ApiError::not_found("there is no tenant at this address"))?)
+}
+
 /// `$top` and `$skip`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Paging {

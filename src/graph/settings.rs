@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::auth::authenticate;
 use super::{ApiError, entity, read_json};
-use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
+use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE_AUTHORIZATION};
 use crate::domain::tenant::TenantSettings;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -21,10 +21,10 @@ pub async fn get_settings(
     Path(slug): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     if !caller.holds(POLICY_READ_ALL) {
-        caller.require(POLICY_READWRITE)?;
+        caller.require(POLICY_READWRITE_AUTHORIZATION)?;
     }
     let settings = state.store.tenant_by_id(&caller.tenant.id).await?.settings;
     Ok(entity(
@@ -40,9 +40,9 @@ pub async fn patch_settings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(POLICY_READWRITE)?;
+    caller.require(POLICY_READWRITE_AUTHORIZATION)?;
     let patch: Value = read_json(&headers, &body)?;
     if !patch.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object").into());

@@ -40,7 +40,7 @@ pub async fn list_users(
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_READ_ALL)?;
     let user_type = match paging.filter.as_deref().map(str::trim) {
@@ -72,7 +72,7 @@ pub async fn get_user(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     // Everyone may read themselves; anyone else needs User.Read.All.
     if caller.user().is_none_or(|u| u.id != id) {
@@ -96,7 +96,7 @@ pub async fn delete_user(
     Path((slug, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = crate::oidc::tenant_for_api(&state, &slug).await?;
+    let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_READWRITE_ALL)?;
     let user = match state.store.user_by_id(&caller.tenant.id, &id).await {

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use super::{InviteRequest, invite_with_apps};
-use crate::domain::invitation::{MessageInfo, parse_invited_email};
+use super::{InviteRequest, OnKnown, Outcome, invite_with_apps};
+use crate::domain::invitation::MessageInfo;
 use crate::graph::auth::Caller;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, StoreError};
@@ -112,6 +112,10 @@ fn header_name(raw: &str) -> String {
     }
 }
 
+/// Rows invited at once: enough to overlap the database round trips of one row with the
+/// others' (results still come back in input order).
+const ROWS_IN_FLIGHT: usize = 8;
+
 async fn process_row(
     state: &AppState,
     caller: &Caller,
@@ -128,29 +132,6 @@ async fn process_row(
         user_id: None,
         reason,
     };
-    let parsed = match parse_invited_email(&email) {
-        Ok(parsed) => parsed,
-        Err(e) => return result("Failed", Some(e.0)),
-    };
-    match state
-        .store
-        .user_by_email(&caller.tenant.id, &parsed.key())
-        .await
-    {
-        Ok(user) => {
-            let status = if user.creation_type.as_deref() == Some("Invitation") {
-                "AlreadyInvited"
-            } else {
-                "AlreadyExists"
-            };
-            return RowResult {
-                user_id: Some(user.id),
-                ..result(status, None)
-            };
-        }
-        Err(StoreError::NotFound) => {}
-        Err(e) => return result("Failed", Some(format!("the directory is unavailable: {e}"))),
-    }
     let request = InviteRequest {
         invited_user_email_address: email.clone(),
         invited_user_display_name: row.invited_user_display_name,
@@ -165,12 +146,24 @@ async fn process_row(
             }),
         ..InviteRequest::default()
     };
-    match invite_with_apps(state, caller, request, apps).await {
-        Ok(invited) => RowResult {
+    match invite_with_apps(state, caller, request, apps, OnKnown::Skip).await {
+        Ok(Outcome::Invited(invited)) => RowResult {
             invitation_id: Some(invited.invitation.id),
             user_id: Some(invited.user.id),
             ..result("Invited", None)
         },
+        Ok(Outcome::Known(user)) => {
+            let status = if user.creation_type.as_deref() == Some("Invitation") {
+                "AlreadyInvited"
+            } else {
+                "AlreadyExists"
+            };
+            RowResult {
+                user_id: Some(user.id),
+                ..result(status, None)
+            }
+        }
+        // Two rows of one file for the same new address: the second finds the first's guest.
         Err(e) if e.status == axum::http::StatusCode::CONFLICT => {
             result("AlreadyExists", Some(e.message))
         }
@@ -178,7 +171,95 @@ async fn process_row(
     }
 }
 
-/// Reads invitees from `input` and invites them one by one, sending each result to `results`.
+/// A row as read: an invitee, or why the row could not be read.
+enum Parsed {
+    Row(Row),
+    Unreadable(String),
+}
+
+impl Parsed {
+    fn is_blank(&self) -> bool {
+        matches!(self, Parsed::Row(row) if row.invited_user_email_address.is_empty()
+            && row.invite_redirect_url.is_empty())
+    }
+}
+
+/// The CSV rows after the (optional) version row and the header row.
+async fn csv_rows(
+    mut reader: BufReader<Pin<Box<dyn AsyncRead + Send>>>,
+) -> Option<Pin<Box<dyn futures_util::Stream<Item = Parsed> + Send>>> {
+    // Entra's template starts with a `version:v1.0` row; skip it when present.
+    let mut first = String::new();
+    reader.read_line(&mut first).await.ok()?;
+    let header_line = if first
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .to_ascii_lowercase()
+        .starts_with("version:")
+    {
+        let mut header = String::new();
+        reader.read_line(&mut header).await.ok()?;
+        header
+    } else {
+        first
+    };
+    let headers: Vec<String> = header_line
+        .trim_start_matches('\u{feff}')
+        .trim_end()
+        .split(',')
+        .map(header_name)
+        .collect();
+    let records = AsyncReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(Trim::All)
+        .create_reader(reader)
+        .into_records();
+    Some(Box::pin(records.map(move |record| match record {
+        Ok(record) => {
+            let mut row = Row::default();
+            for (name, value) in headers.iter().zip(record.iter()) {
+                match name.as_str() {
+                    "inviteeEmail" | "invitedUserEmailAddress" => {
+                        row.invited_user_email_address = value.to_owned()
+                    }
+                    "inviteRedirectURL" | "inviteRedirectUrl" => {
+                        row.invite_redirect_url = value.to_owned()
+                    }
+                    "sendEmail" | "sendInvitationMessage" => {
+                        row.send_invitation_message = Some(!value.eq_ignore_ascii_case("false"));
+                    }
+                    "customizedMessageBody" => row.customized_message_body = Some(value.to_owned()),
+                    "invitedUserDisplayName" | "displayName" => {
+                        row.invited_user_display_name = Some(value.to_owned())
+                    }
+                    _ => {}
+                }
+            }
+            Parsed::Row(row)
+        }
+        Err(e) => Parsed::Unreadable(format!("the row cannot be read: {e}")),
+    })))
+}
+
+/// The JSON Lines rows (blank lines skipped).
+fn json_rows(
+    reader: BufReader<Pin<Box<dyn AsyncRead + Send>>>,
+) -> Pin<Box<dyn futures_util::Stream<Item = Parsed> + Send>> {
+    let lines = tokio_stream::wrappers::LinesStream::new(reader.lines());
+    Box::pin(
+        lines
+            .take_while(|line| std::future::ready(line.is_ok()))
+            .filter_map(|line| std::future::ready(line.ok().filter(|l| !l.trim().is_empty())))
+            .map(|line| match serde_json::from_str::<Row>(&line) {
+                Ok(row) => Parsed::Row(row),
+                Err(e) => Parsed::Unreadable(format!("the line is not an invitation object: {e}")),
+            }),
+    )
+}
+
+/// Reads invitees from `input` and invites them, a few at a time, sending each result to
+/// `results` in input order.
 pub async fn run(
     state: &AppState,
     caller: &Caller,
@@ -199,120 +280,40 @@ pub async fn run(
         .await?;
     let apps = state.store.apps_of_tenant(&tenant_id).await?;
     let mut summary = Summary::default();
-    let count = |result: &RowResult, summary: &mut Summary| {
-        summary.rows += 1;
-        match result.status {
-            "Invited" => summary.invited += 1,
-            "Failed" => summary.failed += 1,
-            _ => summary.skipped += 1,
-        }
+    let reader = BufReader::new(input);
+    let rows = match format {
+        Format::Csv => csv_rows(reader).await,
+        Format::JsonLines => Some(json_rows(reader)),
     };
-    let mut reader = BufReader::new(input);
-    match format {
-        Format::Csv => {
-            // Entra's template starts with a `version:v1.0` row; skip it when present.
-            let mut first = String::new();
-            if reader.read_line(&mut first).await.is_err() {
-                return Ok(summary);
-            }
-            let header_line = if first
-                .trim_start_matches('\u{feff}')
-                .trim()
-                .to_ascii_lowercase()
-                .starts_with("version:")
-            {
-                let mut header = String::new();
-                let _ = reader.read_line(&mut header).await;
-                header
-            } else {
-                first
-            };
-            let headers: Vec<String> = header_line.trim_end().split(',').map(header_name).collect();
-            let mut csv = AsyncReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .trim(Trim::All)
-                .create_reader(reader);
-            let mut records = csv.records();
-            let mut number = 0;
-            while let Some(record) = records.next().await {
-                number += 1;
-                if number > MAX_ROWS {
-                    break;
-                }
-                let result = match record {
-                    Ok(record) => {
-                        let mut row = Row::default();
-                        for (name, value) in headers.iter().zip(record.iter()) {
-                            match name.as_str() {
-                                "inviteeEmail" | "invitedUserEmailAddress" => {
-                                    row.invited_user_email_address = value.to_owned()
-                                }
-                                "inviteRedirectURL" | "inviteRedirectUrl" => {
-                                    row.invite_redirect_url = value.to_owned()
-                                }
-                                "sendEmail" | "sendInvitationMessage" => {
-                                    row.send_invitation_message =
-                                        Some(!value.eq_ignore_ascii_case("false"));
-                                }
-                                "customizedMessageBody" => {
-                                    row.customized_message_body = Some(value.to_owned())
-                                }
-                                "invitedUserDisplayName" | "displayName" => {
-                                    row.invited_user_display_name = Some(value.to_owned())
-                                }
-                                _ => {}
-                            }
-                        }
-                        if row.invited_user_email_address.is_empty()
-                            && row.invite_redirect_url.is_empty()
-                        {
-                            number -= 1;
-                            continue;
-                        }
-                        process_row(state, caller, &apps, number, row).await
-                    }
-                    Err(e) => RowResult {
-                        row: number,
+    if let Some(rows) = rows {
+        let apps = &apps;
+        let mut outcomes = rows
+            .filter(|parsed| std::future::ready(!parsed.is_blank()))
+            .take(MAX_ROWS)
+            .enumerate()
+            .map(|(index, parsed)| async move {
+                match parsed {
+                    Parsed::Row(row) => process_row(state, caller, apps, index + 1, row).await,
+                    Parsed::Unreadable(reason) => RowResult {
+                        row: index + 1,
                         email: String::new(),
                         status: "Failed",
                         invitation_id: None,
                         user_id: None,
-                        reason: Some(format!("the row cannot be read: {e}")),
+                        reason: Some(reason),
                     },
-                };
-                count(&result, &mut summary);
-                if results.send(result).await.is_err() {
-                    break;
                 }
+            })
+            .buffered(ROWS_IN_FLIGHT);
+        while let Some(result) = outcomes.next().await {
+            summary.rows += 1;
+            match result.status {
+                "Invited" => summary.invited += 1,
+                "Failed" => summary.failed += 1,
+                _ => summary.skipped += 1,
             }
-        }
-        Format::JsonLines => {
-            let mut lines = reader.lines();
-            let mut number = 0;
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                number += 1;
-                if number > MAX_ROWS {
-                    break;
-                }
-                let result = match serde_json::from_str::<Row>(&line) {
-                    Ok(row) => process_row(state, caller, &apps, number, row).await,
-                    Err(e) => RowResult {
-                        row: number,
-                        email: String::new(),
-                        status: "Failed",
-                        invitation_id: None,
-                        user_id: None,
-                        reason: Some(format!("the line is not an invitation object: {e}")),
-                    },
-                };
-                count(&result, &mut summary);
-                if results.send(result).await.is_err() {
-                    break;
-                }
+            if results.send(result).await.is_err() {
+                break;
             }
         }
     }

@@ -152,7 +152,7 @@ async fn authorize(
     };
     match &caller.principal {
         Principal::Operator => Ok(()),
-        Principal::App(_) => caller.require(USER_INVITE_ALL),
+        Principal::App { .. } => caller.require(USER_INVITE_ALL),
         Principal::User { .. } if !caller.delegates(USER_INVITE_ALL) => Err(ApiError::forbidden(
             "the token does not carry the delegated permission User.Invite.All",
         )),
@@ -205,8 +205,9 @@ async fn authorize(
     }
 }
 
-/// The e-mail of an invitation, in the language it asks for.
+/// The e-mail of an invitation, in the language it asks for, sealed for the outbox.
 fn compose_mail(
+    state: &AppState,
     tenant: &Tenant,
     invitation: &Invitation,
     inviter_email: Option<&str>,
@@ -223,7 +224,7 @@ fn compose_mail(
         .cc_recipients
         .first()
         .map(|cc| (cc.address.as_str(), cc.name.as_deref()));
-    compose::invitation(&InvitationMail {
+    let message = compose::invitation(&InvitationMail {
         tenant_id: &tenant.id,
         org: &tenant.name,
         domain: &tenant.primary_domain(),
@@ -242,6 +243,10 @@ fn compose_mail(
     .map_err(|e| {
         tracing::error!(error = %e, "invitation e-mail could not be rendered");
         ApiError::bad_request("the invitation e-mail could not be composed")
+    })?;
+    state.mailer.seal(message).map_err(|e| {
+        tracing::error!(error = %e, "invitation e-mail could not be sealed");
+        store_error(StoreError::Unavailable(e.to_string()))
     })
 }
 
@@ -256,7 +261,28 @@ pub async fn invite(
         .apps_of_tenant(&caller.tenant.id)
         .await
         .map_err(store_error)?;
-    invite_with_apps(state, caller, request, &apps).await
+    match invite_with_apps(state, caller, request, &apps, OnKnown::Reinvite).await? {
+        Outcome::Invited(invited) => Ok(*invited),
+        Outcome::Known(_) => Err(ApiError::conflict("the address is already known")),
+    }
+}
+
+/// What to do when the address already belongs to a user of the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnKnown {
+    /// Invite a pending guest again (a new link; the old one dies), as `POST /invitations`.
+    Reinvite,
+    /// Leave the user alone and say so, as bulk invitations do (idempotent re-runs).
+    Skip,
+}
+
+/// The result of [`invite_with_apps`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// An invitation was created.
+    Invited(Box<Invited>),
+    /// The address was already known and [`OnKnown::Skip`] was asked for.
+    Known(Box<User>),
 }
 
 /// [`invite`] with the tenant's apps already loaded (bulk invitations load them once).
@@ -265,7 +291,8 @@ pub async fn invite_with_apps(
     caller: &Caller,
     request: InviteRequest,
     apps: &[App],
-) -> Result<Invited, ApiError> {
+    on_known: OnKnown,
+) -> Result<Outcome, ApiError> {
     let tenant = caller.tenant.as_ref();
     let email = parse_invited_email(&request.invited_user_email_address)?;
     let target_app = check_redirect(state, tenant, &request.invite_redirect_url, apps).await?;
@@ -283,11 +310,15 @@ pub async fn invite_with_apps(
             email.domain()
         )));
     }
-    let message_info = request
+    let mut message_info = request
         .invited_user_message_info
         .clone()
         .unwrap_or_default()
         .validated()?;
+    // Graph reads back the language the message was written in (en-US unless asked).
+    message_info
+        .message_language
+        .get_or_insert_with(|| tenant.settings.default_message_language.clone());
     let user_type = match request.invited_user_type.as_deref() {
         None | Some("Guest") => UserType::Guest,
         Some("Member") => {
@@ -331,6 +362,7 @@ pub async fn invite_with_apps(
         reset_target(state, caller, &request, &email, existing).await?
     } else {
         match existing {
+            Some(user) if on_known == OnKnown::Skip => return Ok(Outcome::Known(Box::new(user))),
             Some(user) if user.user_type == UserType::Member && user.creation_type.is_none() => {
                 return Err(ApiError::conflict(format!(
                     "{email} is already a member of this organisation"
@@ -383,6 +415,7 @@ pub async fn invite_with_apps(
         .map_err(store_error)?;
     let mail = if request.send_invitation_message && !blocked {
         Some(compose_mail(
+            state,
             tenant,
             &invitation,
             caller.user().map(|u| u.email.as_str()),
@@ -458,17 +491,22 @@ pub async fn invite_with_apps(
         state.mailer.wake();
     }
     tracing::info!(tenant = %tenant.slug, invitation = %invitation.id, user = %user.id, "invitation created");
-    let user = state
-        .store
-        .user_by_id(&tenant.id, &user.id)
-        .await
-        .map_err(store_error)?;
-    Ok(Invited {
+    // A new guest is as written; an existing one may have changed (a reset): read it back.
+    let user = if new_guest {
+        user
+    } else {
+        state
+            .store
+            .user_by_id(&tenant.id, &user.id)
+            .await
+            .map_err(store_error)?
+    };
+    Ok(Outcome::Invited(Box::new(Invited {
         invitation,
         redeem_url,
         user,
         email_queued: mail.is_some(),
-    })
+    })))
 }
 
 fn new_guest_user(
@@ -530,7 +568,7 @@ async fn reset_target(
             "only invited users can have their redemption reset",
         ));
     }
-    if matches!(caller.principal, Principal::App(_)) && !user.roles.is_empty() {
+    if matches!(caller.principal, Principal::App { .. }) && !user.roles.is_empty() {
         return Err(ApiError::forbidden(
             "an app cannot reset a user who holds directory roles",
         ));

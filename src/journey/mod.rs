@@ -479,8 +479,15 @@ pub fn see_other(location: &str) -> Response {
 
 /// Journey routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/{tenant}/login",
-        get(pages::get_login).post(pages::post_login),
-    )
+    Router::new()
+        .route(
+            "/{tenant}/login",
+            get(pages::get_login).post(pages::post_login),
+        )
+        .route("/{tenant}/redeem", get(redeem::get_redeem))
+        .route(
+            "/{tenant}/invitations/block",
+            get(redeem::get_block).post(redeem::post_block),
+        )
+        .route("/{tenant}/myapps", get(redeem::get_my_apps))
 }

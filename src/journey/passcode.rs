@@ -21,10 +21,6 @@ use crate::startup::AppState;
 pub const CODE_TTL: i64 = 600;
 /// Wrong tries before a code is void.
 const MAX_ATTEMPTS: u32 = 5;
-/// Sends per address per hour.
-const SENDS_PER_ADDRESS: u64 = 5;
-/// Sends per client address per hour.
-const SENDS_PER_IP: u64 = 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
@@ -68,7 +64,8 @@ pub async fn send(
         .ephemeral
         .incr(&format!("otpsend-ip:{ip}"), hour)
         .await?;
-    if by_address > SENDS_PER_ADDRESS || by_ip > SENDS_PER_IP {
+    let limits = &state.config.throttle;
+    if by_address > limits.passcode_sends_per_address || by_ip > limits.passcode_sends_per_ip {
         tracing::info!(tenant = %tenant.slug, "passcode sending throttled");
         return Ok(Sent::Throttled);
     }
@@ -88,13 +85,13 @@ pub async fn send(
             Duration::from_secs(CODE_TTL as u64),
         )
         .await?;
-    let message = compose::passcode(
+    let message = state.mailer.seal(compose::passcode(
         &tenant.id,
         &tenant.name,
         email,
         &code,
         Language::from_tag(Some(&tenant.settings.default_message_language)),
-    )?;
+    )?)?;
     state.store.enqueue_mail(&message).await?;
     state.mailer.wake();
     tracing::info!(tenant = %tenant.slug, "passcode sent");

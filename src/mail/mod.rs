@@ -3,6 +3,10 @@
 //! the SMTP server is down. The transport is SMTP (lettre) when `GATEHOUSE_MAIL__SMTP_URL` is
 //! set; otherwise messages are written as `.eml` files under `{data_dir}/outbox`, and the log
 //! names the file (never its content: links in it are credentials, SECURITY.md H.57).
+//!
+//! For the same reason the bodies are sealed under the master key before they are stored, and
+//! cleared once the message is delivered: a dump of the database never shows a redeem link or
+//! a one-time code.
 
 pub mod compose;
 
@@ -10,21 +14,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
 use crate::config::MailSettings;
 use crate::domain::unix_now;
+use crate::keys::MasterKey;
 use crate::store::mail::Role;
 use crate::store::{OutboxMessage, Store};
 
 /// How long a node holds a claimed message before another may try it.
 const LEASE: i64 = 120;
-/// Messages claimed per round.
-const BATCH: i64 = 50;
+/// Messages claimed per round, per message delivered at once.
+const BATCH_PER_SENDER: i64 = 4;
 /// The longest wait between attempts.
 const MAX_BACKOFF: i64 = 3600;
 
@@ -37,6 +44,9 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    master: MasterKey,
+    retry_after: i64,
+    concurrency: usize,
     wake: Notify,
 }
 
@@ -49,8 +59,13 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// A mailer for the configured transport.
-    pub fn new(settings: &MailSettings, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    /// A mailer for the configured transport; `master` seals the bodies in the outbox.
+    pub fn new(
+        settings: &MailSettings,
+        data_dir: &std::path::Path,
+        master: MasterKey,
+    ) -> anyhow::Result<Self> {
+        let concurrency = settings.concurrency.clamp(1, 64);
         let from: Mailbox = settings
             .from
             .parse()
@@ -60,6 +75,7 @@ impl Mailer {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| anyhow::anyhow!("GATEHOUSE_MAIL__SMTP_URL is not usable: {e}"))?
                     .timeout(Some(Duration::from_secs(10)))
+                    .pool_config(PoolConfig::new().max_size(concurrency as u32))
                     .build(),
             ),
             None => {
@@ -72,6 +88,9 @@ impl Mailer {
         Ok(Self {
             transport,
             from,
+            master,
+            retry_after: settings.retry_after.clamp(1, MAX_BACKOFF as u64) as i64,
+            concurrency,
             wake: Notify::new(),
         })
     }
@@ -79,6 +98,17 @@ impl Mailer {
     /// Asks the worker to look at the outbox now (a message was queued).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Seals the bodies of a composed message, ready for the outbox.
+    pub fn seal(&self, mut message: OutboxMessage) -> anyhow::Result<OutboxMessage> {
+        message.body_text = self.master.seal(message.body_text.as_bytes())?;
+        message.body_html = self.master.seal(message.body_html.as_bytes())?;
+        Ok(message)
+    }
+
+    fn open(&self, sealed: &str) -> anyhow::Result<String> {
+        Ok(String::from_utf8(self.master.open(sealed)?)?)
     }
 
     fn build(&self, message: &OutboxMessage) -> anyhow::Result<Message> {
@@ -98,12 +128,12 @@ impl Mailer {
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_PLAIN)
-                        .body(message.body_text.clone()),
+                        .body(self.open(&message.body_text)?),
                 )
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_HTML)
-                        .body(message.body_html.clone()),
+                        .body(self.open(&message.body_html)?),
                 ),
         )?)
     }
@@ -132,41 +162,55 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends what is due once; returns how many messages were sent.
+    /// Sends what is due once, several messages at a time; returns how many were sent.
     pub async fn send_due(&self, store: &dyn Store) -> anyhow::Result<usize> {
         let now = unix_now();
-        let claimed = store.claim_mail(now, LEASE, BATCH).await?;
+        let claimed = store
+            .claim_mail(now, LEASE, BATCH_PER_SENDER * self.concurrency as i64)
+            .await?;
+        let outcomes: Vec<anyhow::Result<bool>> = futures_util::stream::iter(claimed)
+            .map(|message| self.attempt(store, message))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         let mut sent = 0;
-        for message in claimed {
-            match self.deliver(&message).await {
-                Ok(()) => {
-                    store.mail_sent(&message.id, unix_now()).await?;
-                    sent += 1;
-                }
-                Err(e) => {
-                    let backoff = (30i64 << (message.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF);
-                    tracing::warn!(
-                        message = %message.id,
-                        attempts = message.attempts,
-                        retry_in = backoff,
-                        error = %e,
-                        "e-mail delivery failed; will retry"
-                    );
-                    store
-                        .mail_failed(&message.id, unix_now() + backoff, &e.to_string())
-                        .await?;
-                }
-            }
+        for outcome in outcomes {
+            sent += usize::from(outcome?);
         }
         Ok(sent)
+    }
+
+    /// Delivers one claimed message and records the outcome; `true` when it was sent.
+    async fn attempt(&self, store: &dyn Store, message: OutboxMessage) -> anyhow::Result<bool> {
+        match self.deliver(&message).await {
+            Ok(()) => {
+                store.mail_sent(&message.id, unix_now()).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                let backoff =
+                    (self.retry_after << (message.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF);
+                tracing::warn!(
+                    message = %message.id,
+                    attempts = message.attempts,
+                    retry_in = backoff,
+                    error = %e,
+                    "e-mail delivery failed; will retry"
+                );
+                store
+                    .mail_failed(&message.id, unix_now() + backoff, &e.to_string())
+                    .await?;
+                Ok(false)
+            }
+        }
     }
 
     /// The outbox worker: runs until the task is aborted.
     pub async fn run(self: Arc<Self>, store: Arc<dyn Store>) {
         loop {
             match self.send_due(store.as_ref()).await {
-                // A full batch: there may be more right away.
-                Ok(sent) if sent as i64 >= BATCH => continue,
+                // Something was due: there may be more right away.
+                Ok(sent) if sent > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not process the mail outbox"),
             }

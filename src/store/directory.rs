@@ -147,7 +147,7 @@ impl AppRow {
 for_sql_backends! {
     impl DirectoryStore {
         async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(
                 "INSERT INTO tenants (id, slug, name, settings, created_at) VALUES ($1, $2, $3, $4, $5)",
             )
@@ -208,7 +208,7 @@ for_sql_backends! {
         }
 
         async fn update_tenant_settings(&self, tenant_id: &str, settings: &TenantSettings) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             let done = sqlx::query::<DB>("UPDATE tenants SET settings = $1 WHERE id = $2")
                 .bind(to_json(settings)?)
                 .bind(tenant_id)
@@ -237,7 +237,7 @@ for_sql_backends! {
         }
 
         async fn create_app(&self, app: &App) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(
                 "INSERT INTO apps (id, tenant_id, client_id, name, client_type, redirect_uris, \
                  post_logout_redirect_uris, grant_types, signing_alg, enabled, permissions, owners, \

@@ -195,7 +195,7 @@ for_sql_backends! {
         }
 
         async fn issue_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(INSERT_REFRESH_TOKEN)
                 .bind(token.token_hash.as_str())
                 .bind(token.grant_id.as_str())
@@ -228,7 +228,7 @@ for_sql_backends! {
             successor: &RefreshToken,
             now: i64,
         ) -> StoreResult<RefreshOutcome> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             let spent = sqlx::query::<DB>(
                 "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
             )

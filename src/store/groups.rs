@@ -50,7 +50,7 @@ const ADD_MEMBER: &str = "INSERT INTO group_members (group_id, user_id) VALUES (
 for_sql_backends! {
     impl GroupStore {
         async fn create_group(&self, group: &Group, owners: &[String], members: &[String]) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(
                 "INSERT INTO groups (id, tenant_id, display_name, created_at) VALUES ($1, $2, $3, $4)",
             )
@@ -95,7 +95,7 @@ for_sql_backends! {
         }
 
         async fn add_group_members(&self, group_id: &str, user_ids: &[String]) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             for user_id in user_ids {
                 sqlx::query::<DB>(ADD_MEMBER)
                     .bind(group_id)

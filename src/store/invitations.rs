@@ -190,7 +190,7 @@ for_sql_backends! {
     impl InvitationStore {
         async fn create_invitation(&self, new: &NewInvitation<'_>) -> StoreResult<()> {
             let invitation = new.invitation;
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             if let Some(guest) = new.new_guest {
                 bind_user!(sqlx::query::<DB>(INSERT_USER), guest).execute(&mut *tx).await?;
             }
@@ -328,7 +328,7 @@ for_sql_backends! {
         }
 
         async fn revoke_invitation(&self, invitation: &Invitation, now: i64, audit: &AuditEvent) -> StoreResult<bool> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             let done = sqlx::query::<DB>(
                 "UPDATE invitations SET revoked_at = $1 WHERE id = $2 \
                  AND redeemed_at IS NULL AND revoked_at IS NULL",
@@ -348,7 +348,7 @@ for_sql_backends! {
         async fn redeem(&self, redemption: &Redemption<'_>) -> StoreResult<()> {
             let invitation = redemption.invitation;
             let now = redemption.now;
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             let claimed = sqlx::query::<DB>(
                 "UPDATE invitations SET redeemed_at = $1 WHERE id = $2 AND redeemed_at IS NULL \
                  AND revoked_at IS NULL AND expires_at > $1",
@@ -396,7 +396,7 @@ for_sql_backends! {
         }
 
         async fn block_invitations(&self, tenant_id: &str, email_key: &str, now: i64, audit: &AuditEvent) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(
                 "INSERT INTO invitation_blocks (tenant_id, email_key, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (tenant_id, email_key) DO NOTHING",

@@ -74,7 +74,7 @@ for_sql_backends! {
         }
 
         async fn apply_key_changes(&self, changes: &KeyRingChanges) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             for key in &changes.insert {
                 sqlx::query::<DB>(
                     "INSERT INTO signing_keys (kid, alg, private_jwe, public_jwk, created_at, \

@@ -85,7 +85,7 @@ pub trait MailStore {
     /// they are sent, failed or the lease runs out (a node that died mid-send).
     async fn claim_mail(&self, now: i64, lease: i64, limit: i64)
     -> StoreResult<Vec<OutboxMessage>>;
-    /// Marks a message sent.
+    /// Marks a message sent and clears its bodies (they may hold links and codes).
     async fn mail_sent(&self, id: &str, now: i64) -> StoreResult<()>;
     /// Records a failed attempt and when to try again.
     async fn mail_failed(&self, id: &str, next_attempt_at: i64, error: &str) -> StoreResult<()>;
@@ -167,7 +167,8 @@ for_sql_backends! {
         }
 
         async fn mail_sent(&self, id: &str, now: i64) -> StoreResult<()> {
-            sqlx::query::<DB>("UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+            sqlx::query::<DB>("UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, \
+                 body_text = '', body_html = '' WHERE id = $2")
                 .bind(now)
                 .bind(id)
                 .execute(&self.pool)

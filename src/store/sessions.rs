@@ -93,7 +93,7 @@ for_sql_backends! {
             token_hash: &str,
             session: &Session,
         ) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             if let Some(previous) = previous_token_hash {
                 sqlx::query::<DB>(
                     "UPDATE sessions SET ended_at = $1 \

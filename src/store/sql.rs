@@ -23,14 +23,46 @@ pub trait Dialect: sqlx::Database {
     /// that concurrent writers queue on the busy timeout instead of failing with
     /// `SQLITE_BUSY` when a read lock is upgraded.
     const BEGIN_WRITE: &'static str;
+    /// Write transactions one process runs at once. SQLite has one writer per database: a
+    /// second one would only sleep in SQLite's busy handler (1, 2, 5, 10… ms), so a node queues
+    /// its writers itself and hands the lock over without sleeping. Postgres takes many.
+    const WRITERS: usize;
 }
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const WRITERS: usize = 1;
 }
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const WRITERS: usize = tokio::sync::Semaphore::MAX_PERMITS;
+}
+
+/// A write transaction and its turn among the process's writers.
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    _turn: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    /// Commits, then lets the next writer in.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 /// Implements one part of the store for every SQL backend. Rust does not carry `where`
@@ -67,6 +99,28 @@ pub(crate) use for_sql_backends;
 #[derive(Debug, Clone)]
 pub struct SqlStore<DB: sqlx::Database> {
     pub(crate) pool: Pool<DB>,
+    writers: Arc<tokio::sync::Semaphore>,
+}
+
+impl<DB: Dialect> SqlStore<DB> {
+    fn new(pool: Pool<DB>) -> Self {
+        Self {
+            pool,
+            writers: Arc::new(tokio::sync::Semaphore::new(DB::WRITERS)),
+        }
+    }
+
+    /// Opens a write transaction once it is this writer's turn.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx<DB>, sqlx::Error> {
+        let turn = self
+            .writers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
 }
 
 /// Opens the database named by `url` (`sqlite:` or `postgres://`), runs its migrations and
@@ -113,7 +167,7 @@ impl SqlStore<Sqlite> {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("SQLite migrations failed: {e}"))?;
-        Ok(Self { pool })
+        Ok(Self::new(pool))
     }
 }
 
@@ -135,7 +189,7 @@ impl SqlStore<Postgres> {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("Postgres migrations failed: {e}"))?;
-        Ok(Self { pool })
+        Ok(Self::new(pool))
     }
 }
 

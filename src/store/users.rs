@@ -171,7 +171,7 @@ pub(crate) use bind_user;
 for_sql_backends! {
     impl UserStore {
         async fn create_user(&self, user: &User, identities: &[Identity]) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             bind_user!(sqlx::query::<DB>(INSERT_USER), user).execute(&mut *tx).await?;
             for identity in identities {
                 sqlx::query::<DB>(INSERT_IDENTITY)
@@ -264,7 +264,7 @@ for_sql_backends! {
         }
 
         async fn delete_user(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
-            let mut tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>("DELETE FROM app_assignments WHERE principal_id = $1")
                 .bind(id)
                 .execute(&mut *tx)

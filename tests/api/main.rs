@@ -2,16 +2,21 @@
 //! parties and resource servers would. One binary; each module covers one area and names the
 //! SECURITY.md items it proves.
 
+mod admin_api;
 mod authorize;
+mod b2b;
+mod bulk;
 mod cli;
 mod cluster;
 mod code_flow;
 mod helpers;
+mod invitations;
 mod keys;
 mod logout;
 mod operations;
 mod pkce;
 mod revocation;
 mod saml;
+mod smtp;
 mod token;
 mod userinfo;
