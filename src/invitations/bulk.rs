@@ -12,8 +12,11 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use super::{InviteRequest, OnKnown, Outcome, invite_with_apps};
-use crate::domain::invitation::MessageInfo;
+use std::collections::{HashMap, HashSet};
+
+use super::{InviteRequest, Known, OnKnown, Plan, Planned, finish, plan, write};
+use crate::domain::invitation::{MessageInfo, parse_invited_email};
+use crate::domain::user::User;
 use crate::graph::auth::Caller;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, StoreError};
@@ -112,28 +115,39 @@ fn header_name(raw: &str) -> String {
     }
 }
 
-/// Rows invited at once: enough to overlap the database round trips of one row with the
-/// others' (results still come back in input order).
-const ROWS_IN_FLIGHT: usize = 8;
+/// Rows planned together and written in one transaction.
+const CHUNK: usize = 100;
+/// Chunks in flight: one is written while the next is looked up and composed.
+const CHUNKS_IN_FLIGHT: usize = 2;
 
-async fn process_row(
-    state: &AppState,
-    caller: &Caller,
-    apps: &[crate::domain::app::App],
-    number: usize,
-    row: Row,
-) -> RowResult {
-    let email = row.invited_user_email_address.trim().to_owned();
-    let result = |status, reason: Option<String>| RowResult {
-        row: number,
-        email: email.clone(),
-        status,
-        invitation_id: None,
-        user_id: None,
-        reason,
-    };
-    let request = InviteRequest {
-        invited_user_email_address: email.clone(),
+impl RowResult {
+    fn new(row: usize, email: &str, status: &'static str, reason: Option<String>) -> Self {
+        Self {
+            row,
+            email: email.to_owned(),
+            status,
+            invitation_id: None,
+            user_id: None,
+            reason,
+        }
+    }
+
+    fn known(row: usize, email: &str, user: &User) -> Self {
+        let status = if user.creation_type.as_deref() == Some("Invitation") {
+            "AlreadyInvited"
+        } else {
+            "AlreadyExists"
+        };
+        Self {
+            user_id: Some(user.id.clone()),
+            ..Self::new(row, email, status, None)
+        }
+    }
+}
+
+fn request_of(row: Row) -> InviteRequest {
+    InviteRequest {
+        invited_user_email_address: row.invited_user_email_address.trim().to_owned(),
         invited_user_display_name: row.invited_user_display_name,
         invite_redirect_url: row.invite_redirect_url.trim().to_owned(),
         send_invitation_message: row.send_invitation_message.unwrap_or(true),
@@ -145,30 +159,168 @@ async fn process_row(
                 ..MessageInfo::default()
             }),
         ..InviteRequest::default()
-    };
-    match invite_with_apps(state, caller, request, apps, OnKnown::Skip).await {
-        Ok(Outcome::Invited(invited)) => RowResult {
-            invitation_id: Some(invited.invitation.id),
-            user_id: Some(invited.user.id),
-            ..result("Invited", None)
-        },
-        Ok(Outcome::Known(user)) => {
-            let status = if user.creation_type.as_deref() == Some("Invitation") {
-                "AlreadyInvited"
-            } else {
-                "AlreadyExists"
-            };
-            RowResult {
-                user_id: Some(user.id),
-                ..result(status, None)
+    }
+}
+
+/// Plans a chunk of rows against one lookup of what the directory knows about their
+/// addresses, and writes the invitations in one transaction (row by row if that fails, so
+/// each row gets its own answer).
+async fn process_chunk(
+    state: &AppState,
+    caller: &Caller,
+    apps: &[crate::domain::app::App],
+    rows: Vec<(usize, Parsed)>,
+) -> Vec<RowResult> {
+    let tenant_id = caller.tenant.id.as_str();
+    let mut results: Vec<Option<RowResult>> = Vec::with_capacity(rows.len());
+    let mut requests = Vec::new();
+    for (index, parsed) in rows {
+        let number = index + 1;
+        match parsed {
+            Parsed::Unreadable(reason) => {
+                results.push(Some(RowResult::new(number, "", "Failed", Some(reason))))
+            }
+            Parsed::Row(row) => {
+                let request = request_of(row);
+                match parse_invited_email(&request.invited_user_email_address) {
+                    Ok(email) => {
+                        requests.push((results.len(), number, email, request));
+                        results.push(None);
+                    }
+                    Err(e) => results.push(Some(RowResult::new(
+                        number,
+                        &request.invited_user_email_address,
+                        "Failed",
+                        Some(e.0),
+                    ))),
+                }
             }
         }
-        // Two rows of one file for the same new address: the second finds the first's guest.
-        Err(e) if e.status == axum::http::StatusCode::CONFLICT => {
-            result("AlreadyExists", Some(e.message))
-        }
-        Err(e) => result("Failed", Some(e.message)),
     }
+    let keys: Vec<String> = requests
+        .iter()
+        .map(|(_, _, email, _)| email.key())
+        .collect();
+    let looked_up = match (
+        state.store.users_by_email_keys(tenant_id, &keys).await,
+        state.store.blocked_among(tenant_id, &keys).await,
+    ) {
+        (Ok(users), Ok(blocked)) => Ok((users, blocked)),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let (users, blocked) = match looked_up {
+        Ok(found) => found,
+        Err(e) => {
+            for (slot, number, email, _) in requests {
+                results[slot] = Some(RowResult::new(
+                    number,
+                    &email.to_string(),
+                    "Failed",
+                    Some(format!("the directory is unavailable: {e}")),
+                ));
+            }
+            return results.into_iter().flatten().collect();
+        }
+    };
+    let users: HashMap<String, User> = users
+        .into_iter()
+        .map(|u| (u.email.to_ascii_lowercase(), u))
+        .collect();
+    let blocked: HashSet<String> = blocked.into_iter().collect();
+    let mut planned = Vec::new();
+    let mut planned_rows = Vec::new();
+    // An address that appears twice in a chunk is invited once.
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let mut repeats = Vec::new();
+    for (slot, number, email, request) in requests {
+        let key = email.key();
+        if let Some(&first) = first_of.get(&key) {
+            repeats.push((slot, number, first));
+            continue;
+        }
+        first_of.insert(key.clone(), slot);
+        let known = Known {
+            user: users.get(&key).cloned(),
+            blocked: blocked.contains(&key),
+        };
+        let address = request.invited_user_email_address.clone();
+        results[slot] = match plan(state, caller, request, apps, OnKnown::Skip, known).await {
+            Ok(Plan::Known(user)) => Some(RowResult::known(number, &address, &user)),
+            Ok(Plan::Write(one)) => {
+                planned.push(*one);
+                planned_rows.push((slot, number, address));
+                None
+            }
+            Err(e) if e.status == axum::http::StatusCode::CONFLICT => Some(RowResult::new(
+                number,
+                &address,
+                "AlreadyExists",
+                Some(e.message),
+            )),
+            Err(e) => Some(RowResult::new(number, &address, "Failed", Some(e.message))),
+        };
+    }
+    // One transaction for the chunk; if it fails, each row on its own.
+    let written: Vec<bool> = if write(state, &planned).await.is_ok() {
+        vec![true; planned.len()]
+    } else {
+        let mut each = Vec::with_capacity(planned.len());
+        for (one, (slot, number, address)) in planned.iter().zip(&planned_rows) {
+            match write(state, std::slice::from_ref(one)).await {
+                Ok(()) => each.push(true),
+                Err(e) => {
+                    let status = if e.status == axum::http::StatusCode::CONFLICT {
+                        "AlreadyExists"
+                    } else {
+                        "Failed"
+                    };
+                    results[*slot] =
+                        Some(RowResult::new(*number, address, status, Some(e.message)));
+                    each.push(false);
+                }
+            }
+        }
+        each
+    };
+    let (done, done_rows): (Vec<Planned>, Vec<(usize, usize, String)>) = planned
+        .into_iter()
+        .zip(planned_rows)
+        .zip(written)
+        .filter_map(|(pair, ok)| ok.then_some(pair))
+        .unzip();
+    match finish(state, done).await {
+        Ok(invited) => {
+            for (invited, (slot, number, address)) in invited.into_iter().zip(done_rows) {
+                results[slot] = Some(RowResult {
+                    invitation_id: Some(invited.invitation.id),
+                    user_id: Some(invited.user.id),
+                    ..RowResult::new(number, &address, "Invited", None)
+                });
+            }
+        }
+        Err(e) => {
+            for (slot, number, address) in done_rows {
+                results[slot] = Some(RowResult::new(
+                    number,
+                    &address,
+                    "Failed",
+                    Some(e.message.clone()),
+                ));
+            }
+        }
+    }
+    for (slot, number, first) in repeats {
+        let first = results[first].clone();
+        results[slot] = Some(match first {
+            Some(first) if first.user_id.is_some() => RowResult {
+                user_id: first.user_id,
+                ..RowResult::new(number, &first.email, "AlreadyInvited", None)
+            },
+            Some(first) => RowResult::new(number, &first.email, first.status, first.reason),
+            None => RowResult::new(number, "", "Failed", None),
+        });
+    }
+    results.into_iter().flatten().collect()
 }
 
 /// A row as read: an invitee, or why the row could not be read.
@@ -287,33 +439,24 @@ pub async fn run(
     };
     if let Some(rows) = rows {
         let apps = &apps;
-        let mut outcomes = rows
+        let mut chunks = rows
             .filter(|parsed| std::future::ready(!parsed.is_blank()))
             .take(MAX_ROWS)
             .enumerate()
-            .map(|(index, parsed)| async move {
-                match parsed {
-                    Parsed::Row(row) => process_row(state, caller, apps, index + 1, row).await,
-                    Parsed::Unreadable(reason) => RowResult {
-                        row: index + 1,
-                        email: String::new(),
-                        status: "Failed",
-                        invitation_id: None,
-                        user_id: None,
-                        reason: Some(reason),
-                    },
+            .chunks(CHUNK)
+            .map(|chunk| process_chunk(state, caller, apps, chunk))
+            .buffered(CHUNKS_IN_FLIGHT);
+        'rows: while let Some(chunk) = chunks.next().await {
+            for result in chunk {
+                summary.rows += 1;
+                match result.status {
+                    "Invited" => summary.invited += 1,
+                    "Failed" => summary.failed += 1,
+                    _ => summary.skipped += 1,
                 }
-            })
-            .buffered(ROWS_IN_FLIGHT);
-        while let Some(result) = outcomes.next().await {
-            summary.rows += 1;
-            match result.status {
-                "Invited" => summary.invited += 1,
-                "Failed" => summary.failed += 1,
-                _ => summary.skipped += 1,
-            }
-            if results.send(result).await.is_err() {
-                break;
+                if results.send(result).await.is_err() {
+                    break 'rows;
+                }
             }
         }
     }

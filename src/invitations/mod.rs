@@ -19,7 +19,7 @@ use crate::graph::auth::{Caller, Principal};
 use crate::mail::compose::{self, InvitationMail, Language};
 use crate::secrets;
 use crate::startup::AppState;
-use crate::store::{AuditEvent, NewInvitation, Party, Reset, StoreError};
+use crate::store::{AuditEvent, NewInvitation, OutboxMessage, Party, Reset, StoreError};
 
 /// The body of `POST /invitations` (B.1), plus Gatehouse's extensions.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -256,14 +256,53 @@ pub async fn invite(
     caller: &Caller,
     request: InviteRequest,
 ) -> Result<Invited, ApiError> {
+    let tenant = caller.tenant.as_ref();
     let apps = state
         .store
-        .apps_of_tenant(&caller.tenant.id)
+        .apps_of_tenant(&tenant.id)
         .await
         .map_err(store_error)?;
-    match invite_with_apps(state, caller, request, &apps, OnKnown::Reinvite).await? {
-        Outcome::Invited(invited) => Ok(*invited),
-        Outcome::Known(_) => Err(ApiError::conflict("the address is already known")),
+    let email = parse_invited_email(&request.invited_user_email_address)?;
+    let known = Known::look_up(state, tenant, &email).await?;
+    match plan(state, caller, request, &apps, OnKnown::Reinvite, known).await? {
+        Plan::Write(planned) => {
+            let mut invited = commit(state, vec![*planned]).await?;
+            invited
+                .pop()
+                .ok_or_else(|| store_error(StoreError::Corrupt("no invitation written".into())))
+        }
+        Plan::Known(_) => Err(ApiError::conflict("the address is already known")),
+    }
+}
+
+/// What the directory already knows about an invited address: looked up one at a time, or for
+/// a whole chunk of a bulk upload at once.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// The tenant's user with that address.
+    pub user: Option<User>,
+    /// Whether the address asked for no more invitations.
+    pub blocked: bool,
+}
+
+impl Known {
+    /// Looks one address up.
+    pub async fn look_up(
+        state: &AppState,
+        tenant: &Tenant,
+        email: &EmailAddress,
+    ) -> Result<Self, ApiError> {
+        let user = match state.store.user_by_email(&tenant.id, &email.key()).await {
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(store_error(e)),
+        };
+        let blocked = state
+            .store
+            .is_blocked(&tenant.id, &email.key())
+            .await
+            .map_err(store_error)?;
+        Ok(Self { user, blocked })
     }
 }
 
@@ -276,23 +315,115 @@ pub enum OnKnown {
     Skip,
 }
 
-/// The result of [`invite_with_apps`].
+/// What [`plan`] decided.
 #[derive(Debug)]
-pub enum Outcome {
-    /// An invitation was created.
-    Invited(Box<Invited>),
+pub enum Plan {
+    /// An invitation to write.
+    Write(Box<Planned>),
     /// The address was already known and [`OnKnown::Skip`] was asked for.
     Known(Box<User>),
 }
 
-/// [`invite`] with the tenant's apps already loaded (bulk invitations load them once).
-pub async fn invite_with_apps(
+/// An invitation with everything decided and composed, not yet written.
+#[derive(Debug)]
+pub struct Planned {
+    invitation: Invitation,
+    redeem_url: String,
+    token_hash: String,
+    block_token_hash: String,
+    user: User,
+    new_guest: bool,
+    reset_stamp: Option<String>,
+    groups: Vec<String>,
+    assign_app: Option<String>,
+    mail: Option<OutboxMessage>,
+    audit: Vec<AuditEvent>,
+}
+
+impl Planned {
+    /// The guest's object id.
+    pub fn user_id(&self) -> &str {
+        &self.user.id
+    }
+
+    fn as_new(&self) -> NewInvitation<'_> {
+        NewInvitation {
+            invitation: &self.invitation,
+            token_hash: &self.token_hash,
+            block_token_hash: &self.block_token_hash,
+            new_guest: self.new_guest.then_some(&self.user),
+            reset: self.reset_stamp.as_deref().map(|stamp| Reset {
+                email: &self.invitation.email,
+                stamp,
+            }),
+            groups: &self.groups,
+            assign_app: self.assign_app.as_deref(),
+            mail: self.mail.as_ref(),
+            audit: &self.audit,
+        }
+    }
+}
+
+/// Writes planned invitations in one transaction and wakes the mail sender.
+pub async fn commit(state: &AppState, planned: Vec<Planned>) -> Result<Vec<Invited>, ApiError> {
+    write(state, &planned).await?;
+    finish(state, planned).await
+}
+
+/// Writes planned invitations in one transaction (all or none).
+pub async fn write(state: &AppState, planned: &[Planned]) -> Result<(), ApiError> {
+    let batch: Vec<NewInvitation<'_>> = planned.iter().map(Planned::as_new).collect();
+    state
+        .store
+        .create_invitations(&batch)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                ApiError::conflict("the address is already used by another user")
+            }
+            other => store_error(other),
+        })?;
+    if planned.iter().any(|p| p.mail.is_some()) {
+        state.mailer.wake();
+    }
+    Ok(())
+}
+
+/// The results of written invitations.
+pub async fn finish(state: &AppState, planned: Vec<Planned>) -> Result<Vec<Invited>, ApiError> {
+    let mut invited = Vec::with_capacity(planned.len());
+    for planned in planned {
+        tracing::info!(tenant_id = %planned.invitation.tenant_id, invitation = %planned.invitation.id, user = %planned.user.id, "invitation created");
+        // A new guest is as written; an existing one may have changed (a reset): read it back.
+        let user = if planned.new_guest {
+            planned.user
+        } else {
+            state
+                .store
+                .user_by_id(&planned.invitation.tenant_id, &planned.user.id)
+                .await
+                .map_err(store_error)?
+        };
+        invited.push(Invited {
+            email_queued: planned.mail.is_some(),
+            invitation: planned.invitation,
+            redeem_url: planned.redeem_url,
+            user,
+        });
+    }
+    Ok(invited)
+}
+
+/// Validates and authorises one invitation and composes all it writes, given what the
+/// directory knows about the address (nothing is written).
+pub async fn plan(
     state: &AppState,
     caller: &Caller,
     request: InviteRequest,
     apps: &[App],
     on_known: OnKnown,
-) -> Result<Outcome, ApiError> {
+    known: Known,
+) -> Result<Plan, ApiError> {
     let tenant = caller.tenant.as_ref();
     let email = parse_invited_email(&request.invited_user_email_address)?;
     let target_app = check_redirect(state, tenant, &request.invite_redirect_url, apps).await?;
@@ -353,16 +484,15 @@ pub async fn invite_with_apps(
         ));
     }
     // Who the guest is: new, a re-invitation of a pending guest, or a reset.
-    let existing = match state.store.user_by_email(&tenant.id, &email.key()).await {
-        Ok(user) => Some(user),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(store_error(e)),
-    };
+    let Known {
+        user: existing,
+        blocked,
+    } = known;
     let (user, new_guest, reset) = if request.reset_redemption {
         reset_target(state, caller, &request, &email, existing).await?
     } else {
         match existing {
-            Some(user) if on_known == OnKnown::Skip => return Ok(Outcome::Known(Box::new(user))),
+            Some(user) if on_known == OnKnown::Skip => return Ok(Plan::Known(Box::new(user))),
             Some(user) if user.user_type == UserType::Member && user.creation_type.is_none() => {
                 return Err(ApiError::conflict(format!(
                     "{email} is already a member of this organisation"
@@ -408,11 +538,6 @@ pub async fn invite_with_apps(
     let issuer = state.issuer(&tenant.slug);
     let redeem_url = format!("{issuer}/redeem?i={token}");
     let block_url = format!("{issuer}/invitations/block?b={block_token}");
-    let blocked = state
-        .store
-        .is_blocked(&tenant.id, &email.key())
-        .await
-        .map_err(store_error)?;
     let mail = if request.send_invitation_message && !blocked {
         Some(compose_mail(
             state,
@@ -463,49 +588,18 @@ pub async fn invite_with_apps(
             vec![user_party],
         ));
     }
-    let stamp = secrets::random_token(16);
-    state
-        .store
-        .create_invitation(&NewInvitation {
-            invitation: &invitation,
-            token_hash: &secrets::hash_secret(&token),
-            block_token_hash: &secrets::hash_secret(&block_token),
-            new_guest: new_guest.then_some(&user),
-            reset: reset.then(|| Reset {
-                email: &invitation.email,
-                stamp: &stamp,
-            }),
-            groups: &request.group_ids,
-            assign_app: target_app.as_ref().map(|app| app.id.as_str()),
-            mail: mail.as_ref(),
-            audit: &audit,
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                ApiError::conflict(format!("{email} is already used by another user"))
-            }
-            other => store_error(other),
-        })?;
-    if mail.is_some() {
-        state.mailer.wake();
-    }
-    tracing::info!(tenant = %tenant.slug, invitation = %invitation.id, user = %user.id, "invitation created");
-    // A new guest is as written; an existing one may have changed (a reset): read it back.
-    let user = if new_guest {
-        user
-    } else {
-        state
-            .store
-            .user_by_id(&tenant.id, &user.id)
-            .await
-            .map_err(store_error)?
-    };
-    Ok(Outcome::Invited(Box::new(Invited {
-        invitation,
+    Ok(Plan::Write(Box::new(Planned {
+        token_hash: secrets::hash_secret(&token),
+        block_token_hash: secrets::hash_secret(&block_token),
         redeem_url,
         user,
-        email_queued: mail.is_some(),
+        new_guest,
+        reset_stamp: reset.then(|| secrets::random_token(16)),
+        groups: request.group_ids,
+        assign_app: target_app.map(|app| app.id),
+        mail,
+        audit,
+        invitation,
     })))
 }
 

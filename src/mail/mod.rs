@@ -162,31 +162,44 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends what is due once, several messages at a time; returns how many were sent.
+    /// Sends what is due once, several messages at a time; returns how many were sent. The
+    /// round's deliveries are recorded together (a node that dies in between sends them again
+    /// after the lease: at least once, never lost).
     pub async fn send_due(&self, store: &dyn Store) -> anyhow::Result<usize> {
         let now = unix_now();
         let claimed = store
             .claim_mail(now, LEASE, BATCH_PER_SENDER * self.concurrency as i64)
             .await?;
-        let outcomes: Vec<anyhow::Result<bool>> = futures_util::stream::iter(claimed)
+        let outcomes: Vec<anyhow::Result<Option<String>>> = futures_util::stream::iter(claimed)
             .map(|message| self.attempt(store, message))
             .buffer_unordered(self.concurrency)
             .collect()
             .await;
-        let mut sent = 0;
+        let mut sent = Vec::new();
+        let mut first_error = None;
         for outcome in outcomes {
-            sent += usize::from(outcome?);
+            match outcome {
+                Ok(Some(id)) => sent.push(id),
+                Ok(None) => {}
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
         }
-        Ok(sent)
+        store.mails_sent(&sent, unix_now()).await?;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(sent.len()),
+        }
     }
 
-    /// Delivers one claimed message and records the outcome; `true` when it was sent.
-    async fn attempt(&self, store: &dyn Store, message: OutboxMessage) -> anyhow::Result<bool> {
+    /// Delivers one claimed message; its id when it went out. A failure is recorded with the
+    /// time of the next attempt.
+    async fn attempt(
+        &self,
+        store: &dyn Store,
+        message: OutboxMessage,
+    ) -> anyhow::Result<Option<String>> {
         match self.deliver(&message).await {
-            Ok(()) => {
-                store.mail_sent(&message.id, unix_now()).await?;
-                Ok(true)
-            }
+            Ok(()) => Ok(Some(message.id)),
             Err(e) => {
                 let backoff =
                     (self.retry_after << (message.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF);
@@ -200,7 +213,7 @@ impl Mailer {
                 store
                     .mail_failed(&message.id, unix_now() + backoff, &e.to_string())
                     .await?;
-                Ok(false)
+                Ok(None)
             }
         }
     }

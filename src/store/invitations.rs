@@ -7,7 +7,10 @@ use async_trait::async_trait;
 
 use super::audit::{AuditEvent, INSERT_AUDIT, bind_audit};
 use super::mail::{INSERT_MAIL, OutboxMessage, bind_mail};
-use super::sql::{RowsAffected, for_sql_backends, from_json, to_json};
+use super::sql::{
+    ROWS_PER_STATEMENT, RowsAffected, cacheable, for_sql_backends, from_json, placeholder_list,
+    repeat_values, to_json,
+};
 use super::users::{INSERT_IDENTITY, INSERT_USER, bind_user};
 use super::{StoreError, StoreResult};
 use crate::domain::invitation::{Invitation, InvitationStatus, Inviter};
@@ -63,9 +66,16 @@ pub struct Redemption<'a> {
 /// Storage of invitations.
 #[async_trait]
 pub trait InvitationStore {
-    /// Writes a new invitation and everything that goes with it; earlier pending invitations
-    /// of the same guest are revoked (their links die).
-    async fn create_invitation(&self, new: &NewInvitation<'_>) -> StoreResult<()>;
+    /// Writes new invitations and everything that goes with them, all in one transaction
+    /// (a bulk upload writes a chunk of rows at once); earlier pending invitations of the same
+    /// guests are revoked (their links die).
+    async fn create_invitations(&self, batch: &[NewInvitation<'_>]) -> StoreResult<()>;
+    /// Which of `email_keys` have asked for no more invitations from the tenant.
+    async fn blocked_among(
+        &self,
+        tenant_id: &str,
+        email_keys: &[String],
+    ) -> StoreResult<Vec<String>>;
     /// An invitation by the digest of its redeem token.
     async fn invitation_by_token(&self, token_hash: &str) -> StoreResult<Invitation>;
     /// An invitation by the digest of its block token.
@@ -186,15 +196,38 @@ fn list_query(status: Option<InvitationStatus>) -> &'static str {
     }
 }
 
+/// Inserts an invitation.
+const INSERT_INVITATION: &str = "INSERT INTO invitations (id, tenant_id, user_id, email, email_key, \
+     display_name, redirect_url, inviter_id, inviter_type, inviter_name, send_message, message_info, \
+     invited_user_type, reset_redemption, token_hash, block_token_hash, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+/// Adds a group member.
+const INSERT_GROUP_MEMBER: &str = "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) \
+     ON CONFLICT (group_id, user_id) DO NOTHING";
+
+/// Assigns an app to a user.
+const INSERT_ASSIGNMENT: &str = "INSERT INTO app_assignments (app_id, principal_id, principal_type, \
+     created_at) VALUES ($1, $2, 'user', $3) ON CONFLICT (app_id, principal_id) DO NOTHING";
+
 for_sql_backends! {
     impl InvitationStore {
-        async fn create_invitation(&self, new: &NewInvitation<'_>) -> StoreResult<()> {
-            let invitation = new.invitation;
-            let mut tx = self.begin_write().await?;
-            if let Some(guest) = new.new_guest {
-                bind_user!(sqlx::query::<DB>(INSERT_USER), guest).execute(&mut *tx).await?;
+        async fn create_invitations(&self, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
+            if batch.is_empty() {
+                return Ok(());
             }
-            if let Some(reset) = &new.reset {
+            let mut tx = self.begin_write().await?;
+            let guests: Vec<&User> = batch.iter().filter_map(|new| new.new_guest).collect();
+            for chunk in guests.chunks(ROWS_PER_STATEMENT) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_USER, chunk.len()))).persistent(cacheable(chunk.len()));
+                for guest in chunk {
+                    query = bind_user!(query, *guest);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            for new in batch {
+                let Some(reset) = &new.reset else { continue };
+                let invitation = new.invitation;
                 sqlx::query::<DB>("DELETE FROM user_identities WHERE user_id = $1")
                     .bind(invitation.user_id.as_str())
                     .execute(&mut *tx)
@@ -218,70 +251,106 @@ for_sql_backends! {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query::<DB>(
-                "UPDATE invitations SET revoked_at = $1 WHERE user_id = $2 \
-                 AND redeemed_at IS NULL AND revoked_at IS NULL",
-            )
-            .bind(invitation.created_at)
-            .bind(invitation.user_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query::<DB>(
-                "INSERT INTO invitations (id, tenant_id, user_id, email, email_key, display_name, \
-                 redirect_url, inviter_id, inviter_type, inviter_name, send_message, message_info, \
-                 invited_user_type, reset_redemption, token_hash, block_token_hash, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18)",
-            )
-            .bind(invitation.id.as_str())
-            .bind(invitation.tenant_id.as_str())
-            .bind(invitation.user_id.as_str())
-            .bind(invitation.email.as_str())
-            .bind(invitation.email.to_ascii_lowercase())
-            .bind(invitation.display_name.as_deref())
-            .bind(invitation.redirect_url.as_str())
-            .bind(invitation.inviter.id.as_str())
-            .bind(invitation.inviter.kind.as_str())
-            .bind(invitation.inviter.name.as_str())
-            .bind(invitation.send_message)
-            .bind(to_json(&invitation.message_info)?)
-            .bind(invitation.invited_user_type.as_str())
-            .bind(invitation.reset_redemption)
-            .bind(new.token_hash)
-            .bind(new.block_token_hash)
-            .bind(invitation.created_at)
-            .bind(invitation.expires_at)
-            .execute(&mut *tx)
-            .await?;
-            for group in new.groups {
-                sqlx::query::<DB>(
-                    "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) \
-                     ON CONFLICT (group_id, user_id) DO NOTHING",
-                )
-                .bind(group.as_str())
-                .bind(invitation.user_id.as_str())
-                .execute(&mut *tx)
-                .await?;
+            // Earlier links of guests invited again die (a new guest has none).
+            let again: Vec<&NewInvitation<'_>> =
+                batch.iter().filter(|new| new.new_guest.is_none()).collect();
+            for chunk in again.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "UPDATE invitations SET revoked_at = $1 WHERE redeemed_at IS NULL \
+                     AND revoked_at IS NULL AND user_id IN ({})",
+                    placeholder_list(2, chunk.len())
+                );
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(sql)).persistent(cacheable(chunk.len())).bind(chunk[0].invitation.created_at);
+                for new in chunk {
+                    query = query.bind(new.invitation.user_id.as_str());
+                }
+                query.execute(&mut *tx).await?;
             }
-            if let Some(app_id) = new.assign_app {
-                sqlx::query::<DB>(
-                    "INSERT INTO app_assignments (app_id, principal_id, principal_type, created_at) \
-                     VALUES ($1, $2, 'user', $3) ON CONFLICT (app_id, principal_id) DO NOTHING",
-                )
-                .bind(app_id)
-                .bind(invitation.user_id.as_str())
-                .bind(invitation.created_at)
-                .execute(&mut *tx)
-                .await?;
+            for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_INVITATION, chunk.len()))).persistent(cacheable(chunk.len()));
+                for new in chunk {
+                    let invitation = new.invitation;
+                    query = query
+                        .bind(invitation.id.as_str())
+                        .bind(invitation.tenant_id.as_str())
+                        .bind(invitation.user_id.as_str())
+                        .bind(invitation.email.as_str())
+                        .bind(invitation.email.to_ascii_lowercase())
+                        .bind(invitation.display_name.as_deref())
+                        .bind(invitation.redirect_url.as_str())
+                        .bind(invitation.inviter.id.as_str())
+                        .bind(invitation.inviter.kind.as_str())
+                        .bind(invitation.inviter.name.as_str())
+                        .bind(invitation.send_message)
+                        .bind(to_json(&invitation.message_info)?)
+                        .bind(invitation.invited_user_type.as_str())
+                        .bind(invitation.reset_redemption)
+                        .bind(new.token_hash)
+                        .bind(new.block_token_hash)
+                        .bind(invitation.created_at)
+                        .bind(invitation.expires_at);
+                }
+                query.execute(&mut *tx).await?;
             }
-            if let Some(mail) = new.mail {
-                bind_mail!(sqlx::query::<DB>(INSERT_MAIL), mail).execute(&mut *tx).await?;
+            let members: Vec<(&str, &str)> = batch
+                .iter()
+                .flat_map(|new| new.groups.iter().map(|g| (g.as_str(), new.invitation.user_id.as_str())))
+                .collect();
+            for chunk in members.chunks(ROWS_PER_STATEMENT) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_GROUP_MEMBER, chunk.len()))).persistent(cacheable(chunk.len()));
+                for (group, user) in chunk {
+                    query = query.bind(*group).bind(*user);
+                }
+                query.execute(&mut *tx).await?;
             }
-            for event in new.audit {
-                bind_audit!(sqlx::query::<DB>(INSERT_AUDIT), event).execute(&mut *tx).await?;
+            let assignments: Vec<(&str, &str, i64)> = batch
+                .iter()
+                .filter_map(|new| {
+                    new.assign_app
+                        .map(|app| (app, new.invitation.user_id.as_str(), new.invitation.created_at))
+                })
+                .collect();
+            for chunk in assignments.chunks(ROWS_PER_STATEMENT) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_ASSIGNMENT, chunk.len()))).persistent(cacheable(chunk.len()));
+                for (app, user, at) in chunk {
+                    query = query.bind(*app).bind(*user).bind(*at);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            let mails: Vec<&OutboxMessage> = batch.iter().filter_map(|new| new.mail).collect();
+            for chunk in mails.chunks(ROWS_PER_STATEMENT) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_MAIL, chunk.len()))).persistent(cacheable(chunk.len()));
+                for mail in chunk {
+                    query = bind_mail!(query, *mail);
+                }
+                query.execute(&mut *tx).await?;
+            }
+            let events: Vec<&AuditEvent> = batch.iter().flat_map(|new| new.audit.iter()).collect();
+            for chunk in events.chunks(ROWS_PER_STATEMENT) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_AUDIT, chunk.len()))).persistent(cacheable(chunk.len()));
+                for event in chunk {
+                    query = bind_audit!(query, *event);
+                }
+                query.execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
+        }
+
+        async fn blocked_among(&self, tenant_id: &str, email_keys: &[String]) -> StoreResult<Vec<String>> {
+            let mut blocked = Vec::new();
+            for chunk in email_keys.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT email_key FROM invitation_blocks WHERE tenant_id = $1 AND email_key IN ({})",
+                    placeholder_list(2, chunk.len())
+                );
+                let mut query = sqlx::query_scalar::<DB, String>(sqlx::AssertSqlSafe(sql)).persistent(cacheable(chunk.len())).bind(tenant_id);
+                for key in chunk {
+                    query = query.bind(key.as_str());
+                }
+                blocked.extend(query.fetch_all(&self.pool).await?);
+            }
+            Ok(blocked)
         }
 
         async fn invitation_by_token(&self, token_hash: &str) -> StoreResult<Invitation> {

@@ -85,8 +85,8 @@ pub trait MailStore {
     /// they are sent, failed or the lease runs out (a node that died mid-send).
     async fn claim_mail(&self, now: i64, lease: i64, limit: i64)
     -> StoreResult<Vec<OutboxMessage>>;
-    /// Marks a message sent and clears its bodies (they may hold links and codes).
-    async fn mail_sent(&self, id: &str, now: i64) -> StoreResult<()>;
+    /// Marks messages sent and clears their bodies (they may hold links and codes).
+    async fn mails_sent(&self, ids: &[String], now: i64) -> StoreResult<()>;
     /// Records a failed attempt and when to try again.
     async fn mail_failed(&self, id: &str, next_attempt_at: i64, error: &str) -> StoreResult<()>;
     /// Messages not yet sent (for operations and tests).
@@ -129,14 +129,17 @@ struct MailRow {
 for_sql_backends! {
     impl MailStore {
         async fn enqueue_mail(&self, message: &OutboxMessage) -> StoreResult<()> {
-            bind_mail!(sqlx::query::<DB>(INSERT_MAIL), message).execute(&self.pool).await?;
+            let mut tx = self.begin_write().await?;
+            bind_mail!(sqlx::query::<DB>(INSERT_MAIL), message).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(())
         }
 
         async fn claim_mail(&self, now: i64, lease: i64, limit: i64) -> StoreResult<Vec<OutboxMessage>> {
             // The outer WHERE repeats the claim condition, so of two nodes racing for a row
             // only one updates it (Postgres re-checks it on the locked row; SQLite has one
-            // writer at a time).
+            // writer at a time, and its writers take turns: see `begin_write`).
+            let mut tx = self.begin_write().await?;
             let rows = sqlx::query_as::<DB, MailRow>(
                 "UPDATE mail_outbox SET claimed_until = $1 + $2, attempts = attempts + 1 \
                  WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL \
@@ -148,8 +151,9 @@ for_sql_backends! {
             .bind(now)
             .bind(lease)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await?;
+            tx.commit().await?;
             rows.into_iter()
                 .map(|r| {
                     Ok(OutboxMessage {
@@ -166,25 +170,40 @@ for_sql_backends! {
                 .collect()
         }
 
-        async fn mail_sent(&self, id: &str, now: i64) -> StoreResult<()> {
-            sqlx::query::<DB>("UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, \
-                 body_text = '', body_html = '' WHERE id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+        async fn mails_sent(&self, ids: &[String], now: i64) -> StoreResult<()> {
+            if ids.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin_write().await?;
+            for chunk in ids.chunks(super::sql::ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, \
+                     body_text = '', body_html = '' WHERE id IN ({})",
+                    super::sql::placeholder_list(2, chunk.len())
+                );
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(sql))
+                    .persistent(super::sql::cacheable(chunk.len()))
+                    .bind(now);
+                for id in chunk {
+                    query = query.bind(id.as_str());
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
             Ok(())
         }
 
         async fn mail_failed(&self, id: &str, next_attempt_at: i64, error: &str) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(
                 "UPDATE mail_outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3",
             )
             .bind(next_attempt_at)
             .bind(error)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(())
         }
 

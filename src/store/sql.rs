@@ -18,7 +18,7 @@ use sqlx::{Pool, Postgres, Sqlite};
 use super::{Store, StoreError, StoreResult};
 
 /// What differs between the SQL engines.
-pub trait Dialect: sqlx::Database {
+pub trait Dialect: sqlx::Database + sqlx::database::HasStatementCache {
     /// Statement that opens a transaction which will write. SQLite needs `BEGIN IMMEDIATE` so
     /// that concurrent writers queue on the busy timeout instead of failing with
     /// `SQLITE_BUSY` when a read lock is upgraded.
@@ -248,6 +248,85 @@ impl RowsAffected for sqlx::postgres::PgQueryResult {
 }
 
 /// Decodes a JSON text column.
+/// `single`, an `INSERT … VALUES (…)` of one row, made into one statement for `rows` rows:
+/// the value tuple repeats with its placeholders renumbered (`$n` of row `r` becomes
+/// `$n + r·max`, repeats and literals kept), so each row binds exactly as the one-row statement.
+/// Multi-row `VALUES` works on both engines and turns a batch into one round trip.
+pub(crate) fn repeat_values(single: &str, rows: usize) -> String {
+    let at = single
+        .find(" VALUES ")
+        .expect("an INSERT … VALUES statement")
+        + " VALUES ".len();
+    let (head, rest) = single.split_at(at);
+    let mut depth = 0usize;
+    let close = rest
+        .char_indices()
+        .find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            None
+        })
+        .expect("a VALUES tuple");
+    let (tuple, tail) = rest.split_at(close);
+    let max = placeholders(tuple).max().unwrap_or(0);
+    let mut sql = String::with_capacity(head.len() + rows * (tuple.len() + 8) + tail.len());
+    sql.push_str(head);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let mut chars = tuple.char_indices().peekable();
+        while let Some((_, c)) = chars.next() {
+            if c != '$' {
+                sql.push(c);
+                continue;
+            }
+            let mut number = 0usize;
+            while let Some(&(_, d)) = chars.peek() {
+                let Some(digit) = d.to_digit(10) else { break };
+                number = number * 10 + digit as usize;
+                chars.next();
+            }
+            sql.push('$');
+            sql.push_str(&(number + row * max).to_string());
+        }
+    }
+    sql.push_str(tail);
+    sql
+}
+
+fn placeholders(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.split('$').skip(1).filter_map(|part| {
+        let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    })
+}
+
+/// Rows one multi-row statement carries (well under both engines' parameter limits).
+pub(crate) const ROWS_PER_STATEMENT: usize = 100;
+
+/// Whether a statement built for `rows` rows is worth keeping prepared: full chunks and single
+/// rows recur; the odd sizes of a last chunk would only fill every connection's cache.
+pub(crate) fn cacheable(rows: usize) -> bool {
+    rows == 1 || rows == ROWS_PER_STATEMENT
+}
+
+/// `$first, $first+1, …` for an `IN (…)` list of `count` values.
+pub(crate) fn placeholder_list(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(StoreError::from)
 }
@@ -255,4 +334,27 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResu
 /// Encodes a value for a JSON text column.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(StoreError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_repeat_with_renumbered_placeholders() {
+        let single =
+            "INSERT INTO t (a, b, c, d) VALUES ($1, $2, $2, 0) ON CONFLICT (a, b) DO NOTHING";
+        assert_eq!(repeat_values(single, 1), single);
+        assert_eq!(
+            repeat_values(single, 3),
+            "INSERT INTO t (a, b, c, d) VALUES ($1, $2, $2, 0), ($3, $4, $4, 0), ($5, $6, $6, 0) \
+             ON CONFLICT (a, b) DO NOTHING"
+        );
+        let wide = "INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        assert!(
+            repeat_values(wide, 2)
+                .ends_with("($12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)")
+        );
+        assert_eq!(placeholder_list(3, 3), "$3, $4, $5");
+    }
 }

@@ -33,6 +33,12 @@ pub trait UserStore {
     async fn user_by_id(&self, tenant_id: &str, id: &str) -> StoreResult<User>;
     /// Finds a user of a tenant by the case-folded e-mail key.
     async fn user_by_email(&self, tenant_id: &str, email_key: &str) -> StoreResult<User>;
+    /// The users of the tenant with any of these e-mail keys (a bulk upload's chunk).
+    async fn users_by_email_keys(
+        &self,
+        tenant_id: &str,
+        email_keys: &[String],
+    ) -> StoreResult<Vec<User>>;
     /// The users of a tenant, optionally only one `userType`, ordered by display name.
     async fn list_users(
         &self,
@@ -208,6 +214,24 @@ for_sql_backends! {
             .fetch_one(&self.pool)
             .await?
             .into_user()
+        }
+
+        async fn users_by_email_keys(&self, tenant_id: &str, email_keys: &[String]) -> StoreResult<Vec<User>> {
+            let mut users = Vec::new();
+            for chunk in email_keys.chunks(super::sql::ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    concat!("SELECT ", user_columns!(), " FROM users WHERE tenant_id = $1 AND email_key IN ({})"),
+                    super::sql::placeholder_list(2, chunk.len())
+                );
+                let mut query = sqlx::query_as::<DB, UserRow>(sqlx::AssertSqlSafe(sql)).persistent(super::sql::cacheable(chunk.len())).bind(tenant_id);
+                for key in chunk {
+                    query = query.bind(key.as_str());
+                }
+                for row in query.fetch_all(&self.pool).await? {
+                    users.push(row.into_user()?);
+                }
+            }
+            Ok(users)
         }
 
         async fn list_users(&self, tenant_id: &str, user_type: Option<&str>, limit: i64, offset: i64)

@@ -242,3 +242,36 @@ async fn the_cli_invites_from_the_template_with_progress_and_is_idempotent() {
     assert!(lines.iter().all(|l| l["status"] == "AlreadyInvited"));
     assert_eq!(world.smtp.mails().len(), 30, "no mail the second time");
 }
+
+#[tokio::test]
+async fn uploads_span_chunks_and_a_repeated_address_is_invited_once() {
+    let world = World::new().await;
+    let token = world.backend_token().await;
+    let mut rows: Vec<String> = (0..250)
+        .map(|i| format!("p{i}@fabrikam.example,{APP_ORIGIN}/,false,"))
+        .collect();
+    // The same address again, in the same chunk and in a later one (different case).
+    rows.insert(3, format!("p1@fabrikam.example,{APP_ORIGIN}/,false,"));
+    rows.push(format!("P2@Fabrikam.example,{APP_ORIGIN}/,false,"));
+    let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let (status, body) = upload(&world, &token, "text/csv", "text/csv", template(&rows)).await;
+    assert_eq!(status, StatusCode::OK);
+    let results = results(&body);
+    assert_eq!(results.len(), 252);
+    let numbers: Vec<String> = results.iter().map(|r| r.0.clone()).collect();
+    let expected: Vec<String> = (1..=252).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, expected, "one result per row, in order");
+    let invited = results.iter().filter(|r| r.2 == "Invited").count();
+    assert_eq!(invited, 250);
+    assert_eq!(results[3].2, "AlreadyInvited", "{:?}", results[3]);
+    assert_eq!(results[251].2, "AlreadyInvited", "{:?}", results[251]);
+    let (_, guests) = world
+        .call(
+            Method::GET,
+            "users?$filter=userType%20eq%20'Guest'&$top=999",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(guests["value"].as_array().unwrap().len(), 250);
+}
