@@ -55,9 +55,68 @@ enum AdminCommand {
     /// Invite guests in bulk from Entra's CSV template or JSON Lines; prints one result per
     /// row on stdout (CSV, or JSON Lines with --json) and progress on stderr.
     Invite(InviteArgs),
+    /// Manage conditional-access policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Create a conditional-access policy; prints it in Graph's shape.
+    Create(PolicyArgs),
+    /// List the tenant's policies.
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete a policy.
+    Delete {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Policy id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// enabled, disabled or report-only.
+    #[arg(long, default_value = "enabled")]
+    state: String,
+    /// Users targeted (repeatable): All, GuestsOrExternalUsers, Members, a user id or an
+    /// e-mail address.
+    #[arg(long = "user", value_name = "USER")]
+    users: Vec<String>,
+    /// Users left out (repeatable): GuestsOrExternalUsers, Members, an id or an address.
+    #[arg(long = "exclude-user", value_name = "USER")]
+    exclude_users: Vec<String>,
+    /// Group ids targeted (repeatable).
+    #[arg(long = "group", value_name = "ID")]
+    groups: Vec<String>,
+    /// Group ids left out (repeatable).
+    #[arg(long = "exclude-group", value_name = "ID")]
+    exclude_groups: Vec<String>,
+    /// Applications targeted (repeatable): All or a client_id. Default: All.
+    #[arg(long = "app", value_name = "CLIENT_ID")]
+    apps: Vec<String>,
+    /// Applications left out (repeatable).
+    #[arg(long = "exclude-app", value_name = "CLIENT_ID")]
+    exclude_apps: Vec<String>,
+    /// mfa or block.
+    #[arg(long)]
+    grant: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -470,11 +529,87 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             }
             print(out)
         }
+        AdminCommand::Policy(command) => policy(store.as_ref(), command).await,
         AdminCommand::Keys(KeysCommand::Rotate) => {
             let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
             let ring = KeyRing::load(store, master, KeyTimings::from_config(&config)).await?;
             let reports = ring.rotate(unix_now()).await?;
             print(json!({ "rotations": reports }))
+        }
+    }
+}
+
+/// `gatehouse policy …`.
+async fn policy(store: &dyn Store, command: PolicyCommand) -> anyhow::Result<()> {
+    use crate::admin::policies::{self, PolicyInput};
+    use crate::policy::model::{
+        ApplicationConditions, Conditions, Control, GrantControls, PolicyState, UserConditions,
+    };
+    let operator = crate::store::Party {
+        id: "cli".to_owned(),
+        kind: "system".to_owned(),
+        display: "gatehouse CLI".to_owned(),
+    };
+    match command {
+        PolicyCommand::Create(args) => {
+            let tenant = admin::tenant_by_slug(store, &args.tenant).await?;
+            // Addresses are a convenience of the CLI: the policy stores object ids.
+            let mut resolve = Vec::new();
+            for list in [&args.users, &args.exclude_users] {
+                let mut ids = Vec::new();
+                for user in list {
+                    if user.contains('@') {
+                        ids.push(admin::user_by_email(store, &tenant, user).await?.id);
+                    } else {
+                        ids.push(user.clone());
+                    }
+                }
+                resolve.push(ids);
+            }
+            let exclude_users = resolve.pop().unwrap_or_default();
+            let include_users = resolve.pop().unwrap_or_default();
+            let control = match args.grant.as_str() {
+                "mfa" => Control::Mfa,
+                "block" => Control::Block,
+                other => anyhow::bail!("--grant must be mfa or block, not {other:?}"),
+            };
+            let input = PolicyInput {
+                display_name: args.name,
+                state: PolicyState::parse(&args.state)
+                    .map_err(|e| anyhow::anyhow!("--state: {e}"))?,
+                conditions: Conditions {
+                    users: UserConditions {
+                        include_users,
+                        exclude_users,
+                        include_groups: args.groups,
+                        exclude_groups: args.exclude_groups,
+                    },
+                    applications: ApplicationConditions {
+                        include_applications: if args.apps.is_empty() {
+                            vec!["All".to_owned()]
+                        } else {
+                            args.apps
+                        },
+                        exclude_applications: args.exclude_apps,
+                    },
+                },
+                grant: GrantControls {
+                    operator: "OR".to_owned(),
+                    built_in_controls: vec![control],
+                },
+            };
+            let policy = policies::create_policy(store, &tenant, input, operator).await?;
+            print(policy.to_graph())
+        }
+        PolicyCommand::List { tenant } => {
+            let tenant = admin::tenant_by_slug(store, &tenant).await?;
+            let list = store.policies(&tenant.id).await?;
+            print(json!({ "value": list.iter().map(|p| p.to_graph()).collect::<Vec<_>>() }))
+        }
+        PolicyCommand::Delete { tenant, id } => {
+            let tenant = admin::tenant_by_slug(store, &tenant).await?;
+            policies::delete_policy(store, &tenant, &id, operator).await?;
+            print(json!({ "deleted": id }))
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod journey;
 pub mod keys;
 pub mod mail;
 pub mod oidc;
+pub mod policy;
 pub mod saml;
 pub mod secrets;
 pub mod startup;

@@ -52,6 +52,8 @@ pub struct Services {
     pub cookies: CookiePolicy,
     /// Outgoing mail.
     pub mailer: Arc<Mailer>,
+    /// The master key (seals TOTP secrets and other secrets at rest).
+    pub master: MasterKey,
     /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
     pub ready: AtomicBool,
 }
@@ -77,11 +79,18 @@ impl Services {
             ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
         let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
         let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir, master.clone())?);
-        let keys =
-            Arc::new(KeyRing::load(store.clone(), master, KeyTimings::from_config(&config)).await?);
+        let keys = Arc::new(
+            KeyRing::load(
+                store.clone(),
+                master.clone(),
+                KeyTimings::from_config(&config),
+            )
+            .await?,
+        );
         let directory = Directory::new(store.clone()).await?;
         Ok(Self {
             mailer,
+            master,
             tokens: Tokens::new(keys.clone()),
             cookies: CookiePolicy {
                 secure: config.is_https(),

@@ -23,8 +23,11 @@ pub const POLICY_READWRITE: &str = "Policy.ReadWrite.ConditionalAccess";
 /// defaults (Graph's permission for `authorizationPolicy`).
 pub const POLICY_READWRITE_AUTHORIZATION: &str = "Policy.ReadWrite.Authorization";
 
+/// List and remove users' sign-in methods (an administrator's MFA reset).
+pub const USER_AUTH_METHODS: &str = "UserAuthenticationMethod.ReadWrite.All";
+
 /// Every permission, in documentation order.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     USER_INVITE_ALL,
     USER_READ_ALL,
     USER_READWRITE_ALL,
@@ -32,6 +35,7 @@ pub const ALL: [&str; 7] = [
     POLICY_READ_ALL,
     POLICY_READWRITE,
     POLICY_READWRITE_AUTHORIZATION,
+    USER_AUTH_METHODS,
 ];
 
 /// Checks a permission name.

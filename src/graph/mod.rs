@@ -6,14 +6,17 @@
 pub mod audit;
 pub mod auth;
 pub mod invitations;
+pub mod methods;
 pub mod openapi;
+pub mod policies;
 pub mod settings;
+pub mod signins;
 pub mod users;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -229,6 +232,28 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/v1.0/auditLogs/directoryAudits",
             get(audit::list_directory_audits),
+        )
+        .route(
+            "/{tenant}/v1.0/auditLogs/signIns",
+            get(signins::list_sign_ins),
+        )
+        .route(
+            "/{tenant}/v1.0/identity/conditionalAccess/policies",
+            get(policies::list_policies).post(policies::post_policy),
+        )
+        .route(
+            "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}",
+            get(policies::get_policy)
+                .patch(policies::patch_policy)
+                .delete(policies::delete_policy),
+        )
+        .route(
+            "/{tenant}/v1.0/users/{id}/authentication/methods",
+            get(methods::list_methods),
+        )
+        .route(
+            "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}",
+            delete(methods::delete_totp_method),
         )
         .route("/openapi.json", get(openapi::get_openapi))
 }

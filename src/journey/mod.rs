@@ -8,12 +8,15 @@
 //! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
 //! which answers the relying party.
 
+pub mod mfa;
 pub mod pages;
 pub mod passcode;
 pub mod password;
 pub mod redeem;
+pub mod security_info;
 pub mod session;
 pub mod throttle;
+pub mod totp;
 
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ use crate::domain::user::User;
 use crate::ephemeral::Json;
 use crate::error::AppError;
 use crate::oidc::authorize::AuthorizeRequest;
+use crate::policy::{self, Outcome, Status};
 use crate::saml::request::SamlRequest;
 use crate::secrets;
 use crate::startup::AppState;
@@ -39,6 +43,8 @@ use crate::web::cookies;
 pub const ACR_SFA: &str = "https://refeds.org/profile/sfa";
 /// `acr` of a multi-factor sign-in (REFEDS MFA profile).
 pub const ACR_MFA: &str = "https://refeds.org/profile/mfa";
+/// The OpenID PAPE multi-factor policy, accepted in `acr_values` as asking for MFA.
+pub const ACR_PAPE_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 /// `amr` of a password (RFC 8176).
 pub const AMR_PASSWORD: &str = "pwd";
 
@@ -54,8 +60,11 @@ pub enum ProtocolRequest {
     Redeem(redeem::RedeemRequest),
     /// Signing in to the tenant's My Apps page.
     Portal {
-        /// Where to go afterwards (the My Apps page).
+        /// Where to go afterwards (the My Apps or security-info page).
         return_url: String,
+        /// The page needs a multi-factor session (changing sign-in methods).
+        #[serde(default)]
+        mfa: bool,
     },
 }
 
@@ -105,7 +114,29 @@ impl ProtocolRequest {
                 fresh_login: true,
                 ..Requirements::default()
             },
-            Self::Portal { .. } => Requirements::default(),
+            Self::Portal { mfa, .. } => Requirements {
+                mfa: *mfa,
+                ..Requirements::default()
+            },
+        }
+    }
+
+    /// The application signed in to (`client_id`); `None` for Gatehouse's own pages.
+    pub fn app_id(&self) -> Option<&str> {
+        match self {
+            Self::Oidc(request) => Some(&request.client_id),
+            Self::Saml(request) => Some(&request.client_id),
+            Self::Redeem(_) | Self::Portal { .. } => None,
+        }
+    }
+
+    /// The protocol's name in the sign-in log.
+    pub fn protocol(&self) -> &'static str {
+        match self {
+            Self::Oidc(_) => "oidc",
+            Self::Saml(_) => "saml",
+            Self::Redeem(_) => "redemption",
+            Self::Portal { .. } => "portal",
         }
     }
 
@@ -115,7 +146,7 @@ impl ProtocolRequest {
             Self::Oidc(request) => &request.redirect_uri,
             Self::Saml(request) => &request.acs,
             Self::Redeem(request) => &request.redirect_url,
-            Self::Portal { return_url } => return_url,
+            Self::Portal { return_url, .. } => return_url,
         }
     }
 }
@@ -190,6 +221,30 @@ pub enum Step {
     RedeemConsent {
         /// The password the guest chose (argon2id PHC string), if any.
         password_hash: Option<String>,
+    },
+    /// Second factor: asking session `session_id`'s user for a TOTP or recovery code.
+    Mfa {
+        /// The session being stepped up.
+        session_id: String,
+    },
+    /// A guest's first enrolment: a passcode was mailed to prove the invited mailbox.
+    MfaMailbox {
+        /// The session being stepped up.
+        session_id: String,
+    },
+    /// Enrolment: showing a new authenticator secret and asking for a confirming code.
+    MfaEnroll {
+        /// The session being stepped up.
+        session_id: String,
+        /// The new secret, sealed with the master key.
+        sealed_secret: String,
+    },
+    /// Enrolled: showing the recovery codes once.
+    MfaRecovery {
+        /// The (stepped-up) session.
+        session_id: String,
+        /// The codes, sealed with the master key.
+        sealed_codes: String,
     },
 }
 
@@ -310,7 +365,9 @@ pub async fn start(
             let evidence = session_evidence(state, headers, tenant, &requirements).await?;
             match first_step(&requirements, evidence) {
                 Next::Ask(step) => step,
-                Next::Answer(evidence) => return finish(state, tenant, &request, &evidence).await,
+                Next::Answer(evidence) => {
+                    return finish(state, headers, tenant, &request, &evidence, false).await;
+                }
                 Next::Refuse => return passive_failure(state, tenant, &request).await,
             }
         }
@@ -363,14 +420,12 @@ pub enum Next {
     Refuse,
 }
 
-/// Decides the first step given the session's evidence.
+/// Decides the first step given the session's evidence. (A usable session goes on to
+/// [`finish`], which applies conditional access, the second factor and consent.)
 pub fn first_step(requirements: &Requirements, evidence: Option<Evidence>) -> Next {
     match evidence {
-        Some(evidence) if !requirements.consent => Next::Answer(Box::new(evidence)),
-        _ if requirements.passive => Next::Refuse,
-        Some(evidence) => Next::Ask(Step::Consent {
-            session_id: evidence.session_id,
-        }),
+        Some(evidence) => Next::Answer(Box::new(evidence)),
+        None if requirements.passive => Next::Refuse,
         None => Next::Ask(
             match requirements
                 .login_hint
@@ -406,28 +461,57 @@ pub async fn passive_failure(
     }
 }
 
-/// Ends the journey successfully: the request's protocol answers with the evidence.
-/// (Conditional access is evaluated here, once, for every protocol.)
+/// Ends the journey: conditional access decides (block, second factor, or go on), then
+/// consent when the request asks for it (`consented` says it was just given), then the
+/// request's protocol answers with the evidence. Every outcome is written to the sign-in log.
 pub async fn finish(
     state: &AppState,
+    headers: &HeaderMap,
     tenant: &Tenant,
     request: &ProtocolRequest,
     evidence: &Evidence,
+    consented: bool,
 ) -> Result<Response, AppError> {
-    if request.requirements().mfa && !evidence.is_multi_factor() {
-        // No second factor can be run yet: refuse rather than assert less than was asked.
-        return match request {
-            ProtocolRequest::Oidc(request) => {
-                Ok(crate::oidc::authorize::unmet_acr(state, tenant, request))
-            }
-            ProtocolRequest::Saml(request) => {
-                crate::saml::sso::no_authn_context(state, tenant, request).await
-            }
-            ProtocolRequest::Redeem(_) | ProtocolRequest::Portal { .. } => Err(AppError::Internal(
-                anyhow::anyhow!("redemption and My Apps never ask for MFA"),
-            )),
-        };
+    let requirements = request.requirements();
+    let mfa = evidence.is_multi_factor();
+    let decision = policy::decide(state, &evidence.user, request.app_id(), mfa).await?;
+    let app_name = request.app_name().to_owned();
+    let attempt = |status, reason, error_code| policy::Attempt {
+        tenant,
+        user: Some(&evidence.user),
+        typed: None,
+        app: request.app_id().map(|id| (id, app_name.as_str())),
+        amr: &evidence.amr,
+        idp: evidence.idp.as_deref(),
+        protocol: request.protocol(),
+        interactive: true,
+        status,
+        reason,
+        error_code,
+        decision: Some(&decision),
+    };
+    if decision.outcome == Outcome::Block {
+        let reason = "Access has been blocked by Conditional Access policies.";
+        policy::record(state, attempt(Status::Failure, Some(reason), 53003)).await?;
+        tracing::info!(tenant = %tenant.slug, user = %evidence.user.id, "sign-in blocked by conditional access");
+        return blocked(state, tenant, request).await;
     }
+    if (decision.outcome == Outcome::RequireMfa || requirements.mfa) && !mfa {
+        let reason = "Strong authentication is required.";
+        policy::record(state, attempt(Status::Interrupted, Some(reason), 50074)).await?;
+        if requirements.passive {
+            return interaction_required(state, tenant, request).await;
+        }
+        let step = mfa::first_step(state, tenant, evidence, None).await?;
+        return open(state, headers, tenant, request.clone(), step).await;
+    }
+    if requirements.consent && !consented {
+        let step = Step::Consent {
+            session_id: evidence.session_id.clone(),
+        };
+        return open(state, headers, tenant, request.clone(), step).await;
+    }
+    policy::record(state, attempt(Status::Success, None, 0)).await?;
     match request {
         ProtocolRequest::Oidc(request) => {
             crate::oidc::authorize::complete(state, tenant, request, evidence).await
@@ -436,7 +520,46 @@ pub async fn finish(
             crate::saml::sso::complete(state, tenant, request, evidence).await
         }
         ProtocolRequest::Redeem(request) => Ok(see_other(&request.redirect_url)),
-        ProtocolRequest::Portal { return_url } => Ok(see_other(return_url)),
+        ProtocolRequest::Portal { return_url, .. } => Ok(see_other(return_url)),
+    }
+}
+
+/// Answers a request that conditional access blocks.
+async fn blocked(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+) -> Result<Response, AppError> {
+    match request {
+        ProtocolRequest::Oidc(request) => {
+            Ok(crate::oidc::authorize::blocked(state, tenant, request))
+        }
+        ProtocolRequest::Saml(request) => crate::saml::sso::blocked(state, tenant, request).await,
+        ProtocolRequest::Redeem(_) | ProtocolRequest::Portal { .. } => {
+            Err(AppError::Page(crate::error::ErrorPage {
+                status: StatusCode::FORBIDDEN,
+                title: "Access blocked",
+                message: format!(
+                    "{}'s access policies do not allow this sign-in. Contact the organisation's administrator.",
+                    tenant.name
+                ),
+            }))
+        }
+    }
+}
+
+/// Answers a request that forbids interaction when a second factor is needed (OIDC
+/// `interaction_required`, SAML `NoPassive`).
+async fn interaction_required(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+) -> Result<Response, AppError> {
+    match request {
+        ProtocolRequest::Oidc(request) => Ok(crate::oidc::authorize::interaction_required(
+            state, tenant, request,
+        )),
+        _ => passive_failure(state, tenant, request).await,
     }
 }
 
@@ -490,4 +613,8 @@ pub fn router() -> Router<AppState> {
             get(redeem::get_block).post(redeem::post_block),
         )
         .route("/{tenant}/myapps", get(redeem::get_my_apps))
+        .route(
+            "/{tenant}/security-info",
+            get(security_info::get_security_info).post(security_info::post_security_info),
+        )
 }

@@ -108,7 +108,15 @@ pub async fn get_login(
             }
             Next::Answer(evidence) => {
                 transaction.delete(&state).await?;
-                return finish(&state, &tenant, &transaction.request, &evidence).await;
+                return finish(
+                    &state,
+                    &headers,
+                    &tenant,
+                    &transaction.request,
+                    &evidence,
+                    false,
+                )
+                .await;
             }
             Next::Refuse => {
                 transaction.delete(&state).await?;
@@ -137,6 +145,9 @@ pub async fn post_login(
     }
     let here = login_url(&tenant.slug, &transaction.id);
     let ip = web::client_ip(peer, &headers, &state.config.trusted_proxies);
+    if super::mfa::is_mfa_step(&transaction.step) {
+        return super::mfa::post_step(&state, &headers, &tenant, transaction, form, ip).await;
+    }
     if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
         return super::redeem::post_step(&state, &headers, &tenant, transaction, form, ip).await;
     }
@@ -212,7 +223,15 @@ pub async fn post_login(
             };
             match super::session_evidence(&state, &headers, &tenant, &requirements).await? {
                 Some(evidence) if evidence.session_id == session_id => {
-                    finish(&state, &tenant, &transaction.request, &evidence).await
+                    finish(
+                        &state,
+                        &headers,
+                        &tenant,
+                        &transaction.request,
+                        &evidence,
+                        true,
+                    )
+                    .await
                 }
                 _ => Err(expired()),
             }
@@ -318,26 +337,27 @@ async fn code_sign_in_user(
     }
 }
 
-/// Establishes the session of a user who just authenticated and continues the journey.
+/// Establishes the session of a user who just authenticated and continues the journey
+/// (conditional access, second factor, consent: [`finish`]).
 async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
-    mut transaction: Transaction,
+    transaction: Transaction,
     user: crate::domain::user::User,
     how: Authentication,
 ) -> Result<Response, AppError> {
     let (evidence, cookie) = session::establish(state, headers, user, how).await?;
-    let mut response = if transaction.request.requirements().consent {
-        transaction.step = Step::Consent {
-            session_id: evidence.session_id.clone(),
-        };
-        transaction.save(state).await?;
-        see_other(&login_url(&tenant.slug, &transaction.id))
-    } else {
-        transaction.delete(state).await?;
-        finish(state, tenant, &transaction.request, &evidence).await?
-    };
+    transaction.delete(state).await?;
+    let mut response = finish(
+        state,
+        headers,
+        tenant,
+        &transaction.request,
+        &evidence,
+        false,
+    )
+    .await?;
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
@@ -367,6 +387,9 @@ async fn render_step(
     headers: &HeaderMap,
     error: Option<&str>,
 ) -> Result<Response, AppError> {
+    if super::mfa::is_mfa_step(&transaction.step) {
+        return super::mfa::render(state, tenant, transaction, headers, error).await;
+    }
     if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
         return super::redeem::render(state, tenant, transaction, headers, error).await;
     }

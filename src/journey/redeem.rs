@@ -27,6 +27,7 @@ use crate::domain::unix_now;
 use crate::domain::user::Identity;
 use crate::error::{AppError, ErrorPage};
 use crate::journey::password::check_policy;
+use crate::policy::{self, Outcome};
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, Party, Redemption, StoreError};
@@ -299,9 +300,11 @@ async fn complete(
     let (evidence, cookie) = session::establish(state, headers, user, how).await?;
     let mut response = super::finish(
         state,
+        headers,
         tenant,
         &ProtocolRequest::Redeem(request.clone()),
         &evidence,
+        true,
     )
     .await?;
     response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -467,11 +470,26 @@ pub async fn get_my_apps(
             &state,
             &headers,
             &tenant,
-            ProtocolRequest::Portal { return_url },
+            ProtocolRequest::Portal {
+                return_url,
+                mfa: false,
+            },
             SessionCheck::Now,
         )
         .await;
     };
+    if policy::decide(&state, &evidence.user, None, evidence.is_multi_factor())
+        .await?
+        .outcome
+        != Outcome::Allow
+    {
+        // A policy covers My Apps and this session does not meet it: step up (or refuse).
+        let request = ProtocolRequest::Portal {
+            return_url: format!("{}/myapps", state.issuer(&tenant.slug)),
+            mfa: false,
+        };
+        return super::finish(&state, &headers, &tenant, &request, &evidence, false).await;
+    }
     let user = &evidence.user;
     let mut principals = state.store.groups_of_user(&user.id).await?;
     principals.push(user.id.clone());

@@ -39,8 +39,9 @@ impl Throttle {
         Ok((left > 0).then(|| left.div_ceil(1000)))
     }
 
-    /// Records a failure and sets the lock its count calls for.
-    pub async fn fail(&self, store: &dyn Ephemeral) -> EphemeralResult<()> {
+    /// Records a failure and sets the lock its count calls for; returns the count of
+    /// failures in the window.
+    pub async fn fail(&self, store: &dyn Ephemeral) -> EphemeralResult<u64> {
         let count = store.incr(&format!("fail:{}", self.key), WINDOW).await?;
         let delay = if count >= self.lockout {
             WINDOW.as_secs()
@@ -48,7 +49,7 @@ impl Throttle {
             let doublings = (count - self.free - 1).min(16) as u32;
             (1u64 << doublings).min(MAX_DELAY)
         } else {
-            return Ok(());
+            return Ok(count);
         };
         let until = now_ms() + delay * 1000;
         store
@@ -57,7 +58,8 @@ impl Throttle {
                 until.to_string(),
                 Duration::from_secs(delay),
             )
-            .await
+            .await?;
+        Ok(count)
     }
 
     /// Forgets failures after a success.

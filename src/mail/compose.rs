@@ -17,6 +17,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("invitation.html", include_str!("templates/invitation.html")),
         ("passcode.txt", include_str!("templates/passcode.txt")),
         ("passcode.html", include_str!("templates/passcode.html")),
+        ("notice.txt", include_str!("templates/notice.txt")),
+        ("notice.html", include_str!("templates/notice.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             tracing::error!(template = name, error = %e, "mail template does not compile");
@@ -237,6 +239,100 @@ pub fn passcode(
         subject: t.code_subject,
         body_text: render("passcode.txt", context.clone())?,
         body_html: render("passcode.html", context)?,
+        created_at: unix_now(),
+        attempts: 0,
+    })
+}
+
+/// A security notice about the user's sign-in methods (SECURITY.md H.72, H.75).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// A TOTP authenticator was added.
+    MethodAdded,
+    /// A TOTP authenticator was removed.
+    MethodRemoved,
+    /// Recovery codes were replaced.
+    RecoveryCodesReplaced,
+    /// Several wrong verification codes in a row.
+    RepeatedFailures,
+}
+
+fn notice_strings(lang: Language, notice: Notice, org: &str) -> (String, String, &'static str) {
+    use Notice::*;
+    match lang {
+        Language::French => (
+            format!("Alerte de sécurité pour votre compte {org}"),
+            match notice {
+                MethodAdded => format!(
+                    "Une application d'authentification a été ajoutée à votre compte {org}."
+                ),
+                MethodRemoved => format!(
+                    "Une application d'authentification a été retirée de votre compte {org}."
+                ),
+                RecoveryCodesReplaced => format!(
+                    "De nouveaux codes de récupération ont été créés pour votre compte {org}."
+                ),
+                RepeatedFailures => format!(
+                    "Plusieurs codes de vérification erronés ont été saisis pour votre compte {org}."
+                ),
+            },
+            "Si ce n'était pas vous, changez votre mot de passe et prévenez l'administrateur de l'organisation.",
+        ),
+        Language::German => (
+            format!("Sicherheitshinweis zu Ihrem Konto bei {org}"),
+            match notice {
+                MethodAdded => {
+                    format!("Ihrem Konto bei {org} wurde eine Authentifizierungs-App hinzugefügt.")
+                }
+                MethodRemoved => {
+                    format!("Von Ihrem Konto bei {org} wurde eine Authentifizierungs-App entfernt.")
+                }
+                RecoveryCodesReplaced => {
+                    format!("Für Ihr Konto bei {org} wurden neue Wiederherstellungscodes erstellt.")
+                }
+                RepeatedFailures => format!(
+                    "Für Ihr Konto bei {org} wurden mehrere falsche Bestätigungscodes eingegeben."
+                ),
+            },
+            "Falls Sie das nicht waren, ändern Sie Ihr Passwort und informieren Sie den Administrator der Organisation.",
+        ),
+        Language::English => (
+            format!("Security notice for your {org} account"),
+            match notice {
+                MethodAdded => format!("An authenticator app was added to your {org} account."),
+                MethodRemoved => {
+                    format!("An authenticator app was removed from your {org} account.")
+                }
+                RecoveryCodesReplaced => {
+                    format!("New recovery codes were created for your {org} account.")
+                }
+                RepeatedFailures => {
+                    format!("Several wrong verification codes were entered for your {org} account.")
+                }
+            },
+            "If this was not you, change your password and tell the organisation's administrator.",
+        ),
+    }
+}
+
+/// A security notice as an outbox message.
+pub fn notice(
+    tenant_id: &str,
+    org: &str,
+    to: &str,
+    notice: Notice,
+    language: Language,
+) -> Result<OutboxMessage, minijinja::Error> {
+    let (subject, body, advice) = notice_strings(language, notice, org);
+    let when = format!("{} UTC", crate::graph::date_time(unix_now()));
+    let context = minijinja::context! { lang => language.code(), body, advice, when };
+    Ok(OutboxMessage {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: Some(tenant_id.to_owned()),
+        recipients: vec![Addressee::to(to, None)],
+        subject,
+        body_text: render("notice.txt", context.clone())?,
+        body_html: render("notice.html", context)?,
         created_at: unix_now(),
         attempts: 0,
     })

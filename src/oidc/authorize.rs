@@ -78,8 +78,15 @@ impl AuthorizeRequest {
             consent: self.has_prompt("consent"),
             login_hint: self.login_hint.clone(),
             passive: self.has_prompt("none"),
-            mfa: false,
+            mfa: self.asks_for_mfa(),
         }
+    }
+
+    /// Whether `acr_values` asks for a multi-factor sign-in: it names the MFA class (or the
+    /// PAPE multi-factor policy) and not the single-factor one, which would also do.
+    pub fn asks_for_mfa(&self) -> bool {
+        let mfa = |v: &String| v == journey::ACR_MFA || v == journey::ACR_PAPE_MFA;
+        self.acr_values.iter().any(mfa) && !self.acr_values.iter().any(|v| v == journey::ACR_SFA)
     }
 
     /// Where the answer goes.
@@ -497,6 +504,29 @@ pub fn unmet_acr(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) 
         &state.issuer(&tenant.slug),
         "access_denied",
         "the requested authentication context cannot be satisfied",
+    )
+}
+
+/// The answer when a second factor is needed but `prompt=none` forbids asking for it
+/// (OIDC Core §3.1.2.6).
+pub fn interaction_required(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizeRequest,
+) -> Response {
+    request.return_to().error(
+        &state.issuer(&tenant.slug),
+        "interaction_required",
+        "multi-factor authentication is required",
+    )
+}
+
+/// The answer when conditional access blocks the sign-in.
+pub fn blocked(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
+    request.return_to().error(
+        &state.issuer(&tenant.slug),
+        "access_denied",
+        "access is blocked by the organisation's conditional access policies",
     )
 }
 

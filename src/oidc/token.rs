@@ -22,6 +22,7 @@ use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::ephemeral::Json;
 use crate::error::AppError;
+use crate::policy::{self, Outcome};
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{Grant, RefreshOutcome, RefreshToken, StoreError};
@@ -143,6 +144,7 @@ async fn authorization_code(
     }
     let grant = state.store.grant_by_id(&record.grant_id).await?;
     let user = live_user(state, tenant, &grant).await?;
+    still_allowed(state, tenant, &client.app, &grant, &user).await?;
     if json.take::<CodeRecord>(&key).await?.is_none() {
         return Err(replayed(state, client, code, proves).await?.into());
     }
@@ -283,6 +285,56 @@ fn issue_user_tokens(
     })
 }
 
+/// Conditional access again, at the token endpoint (SECURITY.md C.35, H.73): the policies as
+/// they are now, against the evidence the grant was issued on. A grant whose sign-in lacks
+/// the MFA a policy now requires, or that a policy now blocks, gets `invalid_grant`, and the
+/// client must send the user through an interactive sign-in.
+async fn still_allowed(
+    state: &AppState,
+    tenant: &Tenant,
+    app: &App,
+    grant: &Grant,
+    user: &User,
+) -> Result<(), AppError> {
+    let mfa = grant.amr.iter().any(|m| m == "mfa");
+    let decision = policy::decide(state, user, Some(&app.client_id), mfa).await?;
+    let (reason, description) = match decision.outcome {
+        Outcome::Allow => return Ok(()),
+        Outcome::Block => (
+            "Access has been blocked by Conditional Access policies.",
+            "access is now blocked by the organisation's conditional access policies",
+        ),
+        Outcome::RequireMfa => (
+            "Strong authentication is required.",
+            "multi-factor authentication is now required: sign the user in again",
+        ),
+    };
+    policy::record(
+        state,
+        policy::Attempt {
+            tenant,
+            user: Some(user),
+            typed: None,
+            app: Some((&app.client_id, &app.name)),
+            amr: &grant.amr,
+            idp: grant.idp.as_deref(),
+            protocol: "oidc",
+            interactive: false,
+            status: policy::Status::Failure,
+            reason: Some(reason),
+            error_code: if decision.outcome == Outcome::Block {
+                53003
+            } else {
+                50076
+            },
+            decision: Some(&decision),
+        },
+    )
+    .await?;
+    tracing::info!(client_id = %app.client_id, grant = %grant.id, "token refused by conditional access");
+    Err(OAuthError::invalid_grant(description).into())
+}
+
 /// The refresh-token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): each refresh
 /// token works once; presenting a spent one revokes the whole family. Policy: strict, no
 /// grace window — of concurrent refreshes exactly one succeeds, and the reuse revokes the
@@ -319,6 +371,7 @@ async fn refresh(
         return Err(invalid().into());
     }
     let user = live_user(state, tenant, &grant).await?;
+    still_allowed(state, tenant, &client.app, &grant, &user).await?;
     let granted = Scopes::parse(&grant.scope).unwrap_or_default();
     if let Some(asked) = params.get("scope") {
         let asked = Scopes::parse(asked).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;

@@ -273,6 +273,20 @@ pub async fn no_authn_context(
     error_response(state, tenant, request, status).await
 }
 
+/// The journey's SAML answer when conditional access blocks the sign-in.
+pub async fn blocked(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+) -> Result<Response, AppError> {
+    let status = Status::error(
+        status::RESPONDER,
+        status::REQUEST_DENIED,
+        "access is blocked by conditional access",
+    );
+    error_response(state, tenant, request, status).await
+}
+
 /// The user declined.
 pub async fn declined(
     state: &AppState,

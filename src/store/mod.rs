@@ -14,6 +14,8 @@ pub mod groups;
 pub mod invitations;
 pub mod keys;
 pub mod mail;
+pub mod mfa;
+pub mod policies;
 pub mod sessions;
 pub mod sql;
 pub mod users;
@@ -27,6 +29,8 @@ pub use groups::GroupStore;
 pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use mail::{Addressee, MailStore, OutboxMessage};
+pub use mfa::{MfaStore, TotpMethod};
+pub use policies::{PolicyStore, SignIn, SignInFilter};
 pub use sessions::{Session, SessionStore};
 pub use users::{SecurityChange, UserStore};
 
@@ -91,6 +95,8 @@ pub trait Store:
     + GroupStore
     + InvitationStore
     + MailStore
+    + MfaStore
+    + PolicyStore
     + AuditStore
     + KeyStore
     + SessionStore

@@ -31,6 +31,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("redeem.html", include_str!("templates/redeem.html")),
         ("myapps.html", include_str!("templates/myapps.html")),
         ("block.html", include_str!("templates/block.html")),
+        ("mfa.html", include_str!("templates/mfa.html")),
+        (
+            "security_info.html",
+            include_str!("templates/security_info.html"),
+        ),
     ] {
         // The templates are part of the binary; a syntax error is caught by the test suite.
         if let Err(e) = env.add_template(name, source) {

@@ -581,8 +581,8 @@ async fn requests_the_idp_cannot_honour_get_a_signed_error_status_at_the_registe
         );
         verified(&app, &xml).await;
     }
-    // MFA cannot be met yet (no second factor exists): after sign-in, NoAuthnContext, never
-    // a weaker assertion.
+    // A requested MFA context is met by running the second factor, never by a weaker
+    // assertion: after the password the user is taken to authenticator enrolment.
     let browser = app.browser();
     let url = redirect_url(
         &app,
@@ -591,12 +591,12 @@ async fn requests_the_idp_cannot_honour_get_a_signed_error_status_at_the_registe
         None,
         RSA_SHA256,
     );
-    let (xml, _) = posted(sign_in(&browser, &url).await, ACS).await;
-    assert!(
-        xml.contains("status:Responder") && xml.contains("status:NoAuthnContext"),
-        "{xml}"
-    );
-    assert!(!xml.contains("<saml:Assertion"));
+    let response = sign_in(&browser, &url).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "to the MFA step");
+    let page = browser.get(&location(&response).unwrap()).await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Set up your authenticator app"), "{html}");
+    assert!(!html.contains("SAMLResponse"));
 }
 
 /// A `<saml:Subject>` naming `email`.

@@ -1,0 +1,88 @@
+//! `/{tenant}/v1.0/users/{id}/authentication/…`: an administrator lists a user's sign-in
+//! methods and removes an authenticator (Entra's "require re-register MFA"), in Graph's
+//! `authenticationMethod` shapes. Needs `UserAuthenticationMethod.ReadWrite.All`. The
+//! administrator's own token was issued through conditional access like any other.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::auth::authenticate;
+use super::{ApiError, collection, date_time};
+use crate::domain::permission::USER_AUTH_METHODS;
+use crate::error::AppError;
+use crate::mail::compose::Notice;
+use crate::startup::AppState;
+use crate::store::{AuditEvent, Party, StoreError};
+
+/// `GET …/users/{id}/authentication/methods`.
+pub async fn list_methods(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    caller.require(USER_AUTH_METHODS)?;
+    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Err(ApiError::not_found("no such user").into()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut methods = Vec::new();
+    if user.password_hash.is_some() {
+        methods.push(json!({
+            "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+            "id": "28c10230-6103-485e-b985-444c60001490",
+        }));
+    }
+    for method in state.store.totp_methods(&user.id).await? {
+        methods.push(json!({
+            "@odata.type": "#microsoft.graph.softwareOathAuthenticationMethod",
+            "id": method.id,
+            "displayName": method.display_name,
+            "createdDateTime": date_time(method.created_at),
+            "lastUsedDateTime": method.last_used_at.map(date_time),
+        }));
+    }
+    Ok(collection(methods))
+}
+
+/// `DELETE …/users/{id}/authentication/softwareOathMethods/{method}` → 204; the user is
+/// told by mail.
+pub async fn delete_totp_method(
+    State(state): State<AppState>,
+    Path((slug, id, method)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    caller.require(USER_AUTH_METHODS)?;
+    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Err(ApiError::not_found("no such user").into()),
+        Err(e) => return Err(e.into()),
+    };
+    match state.store.remove_totp_method(&user.id, &method).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(ApiError::not_found("no such method").into()),
+        Err(e) => return Err(e.into()),
+    }
+    state
+        .store
+        .record_audit(&AuditEvent::new(
+            &caller.tenant.id,
+            "UserManagement",
+            "Admin deleted security info",
+            caller.party(),
+            vec![Party {
+                id: user.id.clone(),
+                kind: "user".to_owned(),
+                display: user.email.clone(),
+            }],
+        ))
+        .await?;
+    crate::journey::mfa::notify(&state, &caller.tenant, &user, Notice::MethodRemoved).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

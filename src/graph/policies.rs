@@ -1,0 +1,175 @@
+//! `/{tenant}/v1.0/identity/conditionalAccess/policies`: conditional-access policies in
+//! Graph's `conditionalAccessPolicy` shape. Reading needs `Policy.Read.All` (or the write
+//! permission), changing needs `Policy.ReadWrite.ConditionalAccess`. A change applies to the
+//! next token issued.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::{Caller, authenticate};
+use super::{ApiError, collection, entity, read_json};
+use crate::admin::AdminError;
+use crate::admin::policies::{self, PolicyInput};
+use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
+use crate::error::AppError;
+use crate::policy::model::{Conditions, GrantControls, Policy, PolicyState};
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+/// The body of a POST (all fields) or a PATCH (any of them).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyBody {
+    display_name: Option<String>,
+    state: Option<String>,
+    conditions: Option<Conditions>,
+    grant_controls: Option<GrantControls>,
+    // Read-only properties a client may echo back from a GET.
+    #[serde(default, rename = "id")]
+    _id: Option<String>,
+    #[serde(default, rename = "createdDateTime")]
+    _created: Option<String>,
+    #[serde(default, rename = "modifiedDateTime")]
+    _modified: Option<String>,
+}
+
+fn admin_error(error: AdminError) -> AppError {
+    match error {
+        AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
+        AdminError::NotFound(message) => ApiError::not_found(message).into(),
+        AdminError::Conflict(message) => ApiError::conflict(message).into(),
+        AdminError::Store(e) => e.into(),
+        other => AppError::Internal(other.into()),
+    }
+}
+
+async fn reader(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let tenant = super::tenant(state, slug).await?;
+    let caller = authenticate(state, tenant, headers).await?;
+    if !caller.holds(POLICY_READ_ALL) {
+        caller.require(POLICY_READWRITE)?;
+    }
+    Ok(caller)
+}
+
+async fn writer(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let tenant = super::tenant(state, slug).await?;
+    let caller = authenticate(state, tenant, headers).await?;
+    caller.require(POLICY_READWRITE)?;
+    Ok(caller)
+}
+
+fn parse_state(state: Option<&str>) -> Result<Option<PolicyState>, ApiError> {
+    state
+        .map(|s| match s {
+            "enabled" | "disabled" | "enabledForReportingButNotEnforced" => {
+                PolicyState::parse(s).map_err(ApiError::from)
+            }
+            other => Err(ApiError::bad_request(format!(
+                "unknown state {other:?}; expected enabled, disabled or enabledForReportingButNotEnforced"
+            ))),
+        })
+        .transpose()
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Policy, AppError> {
+    match state.store.policy(&caller.tenant.id, id).await {
+        Ok(policy) => Ok(policy),
+        Err(StoreError::NotFound) => Err(ApiError::not_found("no such policy").into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET …/identity/conditionalAccess/policies`.
+pub async fn list_policies(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let caller = reader(&state, &slug, &headers).await?;
+    let policies = state.store.policies(&caller.tenant.id).await?;
+    Ok(collection(policies.iter().map(Policy::to_graph).collect()))
+}
+
+/// `POST …/identity/conditionalAccess/policies` → 201 with the policy.
+pub async fn post_policy(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let caller = writer(&state, &slug, &headers).await?;
+    let body: PolicyBody = read_json(&headers, &body)?;
+    let missing = |field: &str| ApiError::bad_request(format!("{field} is required"));
+    let input = PolicyInput {
+        display_name: body.display_name.ok_or_else(|| missing("displayName"))?,
+        state: parse_state(body.state.as_deref())?.ok_or_else(|| missing("state"))?,
+        conditions: body.conditions.ok_or_else(|| missing("conditions"))?,
+        grant: body
+            .grant_controls
+            .ok_or_else(|| missing("grantControls"))?,
+    };
+    let policy =
+        policies::create_policy(state.store.as_ref(), &caller.tenant, input, caller.party())
+            .await
+            .map_err(admin_error)?;
+    Ok(entity(StatusCode::CREATED, policy.to_graph()))
+}
+
+/// `GET …/identity/conditionalAccess/policies/{id}`.
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let caller = reader(&state, &slug, &headers).await?;
+    Ok(entity(
+        StatusCode::OK,
+        load(&state, &caller, &id).await?.to_graph(),
+    ))
+}
+
+/// `PATCH …/identity/conditionalAccess/policies/{id}` → 204; the fields given replace the
+/// current ones (`conditions` and `grantControls` as wholes).
+pub async fn patch_policy(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let caller = writer(&state, &slug, &headers).await?;
+    let body: PolicyBody = read_json(&headers, &body)?;
+    let mut policy = load(&state, &caller, &id).await?;
+    if let Some(name) = body.display_name {
+        policy.display_name = name;
+    }
+    if let Some(new_state) = parse_state(body.state.as_deref())? {
+        policy.state = new_state;
+    }
+    if let Some(conditions) = body.conditions {
+        policy.conditions = conditions;
+    }
+    if let Some(grant) = body.grant_controls {
+        policy.grant = grant;
+    }
+    policies::update_policy(state.store.as_ref(), &caller.tenant, policy, caller.party())
+        .await
+        .map_err(admin_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE …/identity/conditionalAccess/policies/{id}` → 204.
+pub async fn delete_policy(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let caller = writer(&state, &slug, &headers).await?;
+    policies::delete_policy(state.store.as_ref(), &caller.tenant, &id, caller.party())
+        .await
+        .map_err(admin_error)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

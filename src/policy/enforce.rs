@@ -1,0 +1,158 @@
+//! Applying conditional access: loading the tenant's policies (from the database every time,
+//! so a change applies to the next token anywhere) and the user's groups, deciding with
+//! [`super::evaluate`], and writing the sign-in log in Graph's `signIn` shape.
+
+use serde_json::json;
+
+use super::{Context, Decision, Outcome, Subject, evaluate};
+use crate::domain::tenant::Tenant;
+use crate::domain::unix_now;
+use crate::domain::user::User;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::SignIn;
+
+/// Decides whether `user` may get a token for `app` (`None`: Gatehouse's own pages) with
+/// evidence that is (or is not) multi-factor.
+pub async fn decide(
+    state: &AppState,
+    user: &User,
+    app: Option<&str>,
+    mfa: bool,
+) -> Result<Decision, AppError> {
+    let policies = state.store.policies(&user.tenant_id).await?;
+    if policies.is_empty() {
+        return Ok(evaluate(&[], &no_groups(user), &Context { app, mfa }));
+    }
+    let needs_groups = policies.iter().any(|p| {
+        let users = &p.conditions.users;
+        !users.include_groups.is_empty() || !users.exclude_groups.is_empty()
+    });
+    let groups = if needs_groups {
+        state.store.groups_of_user(&user.id).await?
+    } else {
+        Vec::new()
+    };
+    let subject = Subject {
+        user_id: &user.id,
+        user_type: user.user_type,
+        groups: &groups,
+    };
+    Ok(evaluate(&policies, &subject, &Context { app, mfa }))
+}
+
+fn no_groups(user: &User) -> Subject<'_> {
+    Subject {
+        user_id: &user.id,
+        user_type: user.user_type,
+        groups: &[],
+    }
+}
+
+/// How a sign-in attempt ended, for the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A token or assertion was issued (or redemption completed).
+    Success,
+    /// Refused (blocked, wrong credentials, policy unmet on refresh…).
+    Failure,
+    /// The user was sent to a further step (the second factor).
+    Interrupted,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One sign-in attempt to record.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// The tenant signed in to.
+    pub tenant: &'a Tenant,
+    /// The user, when known.
+    pub user: Option<&'a User>,
+    /// The address typed, when the user is not known.
+    pub typed: Option<&'a str>,
+    /// The application (`client_id`) and its name.
+    pub app: Option<(&'a str, &'a str)>,
+    /// How the user authenticated (`amr`).
+    pub amr: &'a [String],
+    /// The upstream identity provider, if any.
+    pub idp: Option<&'a str>,
+    /// `oidc`, `saml`, `redemption`, `portal`, `refresh`.
+    pub protocol: &'a str,
+    /// Whether the user took part (false for refresh).
+    pub interactive: bool,
+    /// The result.
+    pub status: Status,
+    /// Why it failed or was interrupted.
+    pub reason: Option<&'a str>,
+    /// Entra's error code: 0 success, 50074 MFA required, 53003 blocked by conditional
+    /// access, 50126 wrong credentials, 70044 session expired or refused on refresh.
+    pub error_code: i64,
+    /// The conditional-access decision, when policies were evaluated.
+    pub decision: Option<&'a Decision>,
+}
+
+/// Appends an attempt to the tenant's sign-in log.
+pub async fn record(state: &AppState, attempt: Attempt<'_>) -> Result<(), AppError> {
+    let now = unix_now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let user = attempt.user;
+    let mfa = attempt.amr.iter().any(|m| m == "mfa");
+    let required_mfa = attempt.decision.is_some_and(|d| {
+        d.outcome == Outcome::RequireMfa
+            || d.policies.iter().any(|p| {
+                matches!(p.result, super::PolicyResult::Success)
+                    && p.enforced_grant_controls.contains(&"mfa")
+            })
+    });
+    let details = json!({
+        "id": id,
+        "createdDateTime": crate::graph::date_time(now),
+        "userId": user.map(|u| u.id.as_str()),
+        "userDisplayName": user.map(|u| u.display_name.as_str()),
+        "userPrincipalName": user.map(|u| u.upn.as_str()).or(attempt.typed),
+        "userType": user.map(|u| u.user_type.as_str()),
+        "appId": attempt.app.map(|a| a.0),
+        "appDisplayName": attempt.app.map(|a| a.1),
+        "resourceTenantId": attempt.tenant.id,
+        "homeTenantId": attempt.tenant.id,
+        "clientAppUsed": "Browser",
+        "protocol": attempt.protocol,
+        "isInteractive": attempt.interactive,
+        "identityProvider": attempt.idp.unwrap_or("Gatehouse"),
+        "authenticationMethodsUsed": attempt.amr,
+        "authenticationRequirement": if required_mfa || mfa {
+            "multiFactorAuthentication"
+        } else {
+            "singleFactorAuthentication"
+        },
+        "conditionalAccessStatus": attempt.decision.map_or("notApplied", Decision::status),
+        "appliedConditionalAccessPolicies": attempt.decision.map(|d| d.policies.clone()).unwrap_or_default(),
+        "status": {
+            "errorCode": attempt.error_code,
+            "failureReason": attempt.reason,
+            "result": attempt.status.as_str(),
+        },
+    });
+    state
+        .store
+        .record_sign_in(&SignIn {
+            id,
+            tenant_id: attempt.tenant.id.clone(),
+            occurred_at: now,
+            user_id: user.map(|u| u.id.clone()),
+            app_id: attempt.app.map(|a| a.0.to_owned()),
+            status: attempt.status.as_str().to_owned(),
+            details,
+        })
+        .await?;
+    Ok(())
+}
