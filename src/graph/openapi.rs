@@ -29,6 +29,14 @@ use utoipa::{Modify, OpenApi};
         paths::get_settings,
         paths::patch_settings,
         paths::list_directory_audits,
+        paths::list_sign_ins,
+        paths::list_policies,
+        paths::post_policy,
+        paths::get_policy,
+        paths::patch_policy,
+        paths::delete_policy,
+        paths::list_methods,
+        paths::delete_totp_method,
     ),
     components(schemas(
         crate::invitations::InviteRequest,
@@ -154,4 +162,54 @@ mod paths {
         params(("tenant" = String, Path), ("$top" = Option<i64>, Query), ("$skip" = Option<i64>, Query)),
         responses((status = 200, description = "{ value: [directoryAudit] }, newest first")), security(("bearer" = [])))]
     pub fn list_directory_audits() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/signIns", tag = "auditLogs",
+        params(("tenant" = String, Path), ("$top" = Option<i64>, Query), ("$skip" = Option<i64>, Query),
+               ("$filter" = Option<String>, Query, description = "userId eq '…', appId eq '…', status eq 'success|failure|interrupted', joined by and")),
+        responses((status = 200, description = "{ value: [signIn] }, newest first, with appliedConditionalAccessPolicies")),
+        security(("bearer" = [])))]
+    pub fn list_sign_ins() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/identity/conditionalAccess/policies", tag = "conditionalAccess",
+        params(("tenant" = String, Path)),
+        responses((status = 200, description = "{ value: [conditionalAccessPolicy] }")), security(("bearer" = [])))]
+    pub fn list_policies() {}
+
+    #[utoipa::path(post, path = "/{tenant}/v1.0/identity/conditionalAccess/policies", tag = "conditionalAccess",
+        params(("tenant" = String, Path)),
+        request_body(content = String, description = "conditionalAccessPolicy: displayName, state (enabled | disabled | enabledForReportingButNotEnforced), conditions.users (includeUsers: All | None | GuestsOrExternalUsers | Members | ids; excludeUsers; includeGroups; excludeGroups), conditions.applications (includeApplications: All | None | appIds; excludeApplications), grantControls.builtInControls (mfa | block)", content_type = "application/json"),
+        responses((status = 201, description = "The policy"), (status = 400, description = "What is wrong with it")),
+        security(("bearer" = [])))]
+    pub fn post_policy() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 200, description = "The policy"), (status = 404, description = "No such policy")),
+        security(("bearer" = [])))]
+    pub fn get_policy() {}
+
+    #[utoipa::path(patch, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        request_body(content = String, description = "Any of displayName, state, conditions, grantControls", content_type = "application/json"),
+        responses((status = 204, description = "Changed; applies to the next token issued"), (status = 400, description = "What is wrong")),
+        security(("bearer" = [])))]
+    pub fn patch_policy() {}
+
+    #[utoipa::path(delete, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 204, description = "Deleted"), (status = 404, description = "No such policy")),
+        security(("bearer" = [])))]
+    pub fn delete_policy() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/users/{id}/authentication/methods", tag = "users",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 200, description = "{ value: [passwordAuthenticationMethod | softwareOathAuthenticationMethod] }")),
+        security(("bearer" = [])))]
+    pub fn list_methods() {}
+
+    #[utoipa::path(delete, path = "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}", tag = "users",
+        params(("tenant" = String, Path), ("id" = String, Path), ("method" = String, Path)),
+        responses((status = 204, description = "Removed; the user is told by mail"), (status = 404, description = "No such user or method")),
+        security(("bearer" = [])))]
+    pub fn delete_totp_method() {}
 }

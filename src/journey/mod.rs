@@ -320,9 +320,10 @@ pub async fn session_evidence(
     let Some(session) = session::current(state, headers, &tenant.id).await? else {
         return Ok(None);
     };
+    // max_age=0 means "authenticate now", as prompt=login does.
     if requirements
         .max_age
-        .is_some_and(|max_age| unix_now() - session.auth_time > max_age)
+        .is_some_and(|max_age| max_age == 0 || unix_now() - session.auth_time > max_age)
     {
         return Ok(None);
     }

@@ -331,3 +331,83 @@ fn invalid_configuration_stops_the_start_and_names_the_setting() {
         assert!(named, "{name}: {message}");
     }
 }
+
+#[test]
+fn policies_are_created_listed_and_deleted_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
+    json(&run(&[
+        "tenant", "create", "--slug", "acme", "--name", "Acme",
+    ]));
+    json(&gatehouse(
+        &dir,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--email",
+            "bo@acme.example",
+            "--name",
+            "Bo",
+            "--password-stdin",
+        ],
+        Some("a long enough password\n"),
+        &[],
+    ));
+    let created = json(&run(&[
+        "policy",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "MFA for Bo",
+        "--user",
+        "bo@acme.example",
+        "--grant",
+        "mfa",
+        "--state",
+        "report-only",
+    ]));
+    assert_eq!(created["state"], "enabledForReportingButNotEnforced");
+    assert_eq!(
+        created["conditions"]["applications"]["includeApplications"][0],
+        "All"
+    );
+    let bo_id = created["conditions"]["users"]["includeUsers"][0]
+        .as_str()
+        .unwrap();
+    assert!(!bo_id.contains('@'), "addresses are stored as object ids");
+    let listed = json(&run(&["policy", "list", "--tenant", "acme"]));
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1);
+    for (args, message) in [
+        (
+            vec!["--grant", "compliantDevice"],
+            "--grant must be mfa or block",
+        ),
+        (vec!["--grant", "mfa", "--state", "maybe"], "--state"),
+        (
+            vec!["--grant", "mfa", "--user", "nobody@acme.example"],
+            "no user nobody@acme.example",
+        ),
+        (
+            vec!["--grant", "mfa", "--user", "All", "--app", "no-such-app"],
+            "no application",
+        ),
+        (vec!["--grant", "mfa"], "includeUsers or includeGroups"),
+    ] {
+        let mut full = vec!["policy", "create", "--tenant", "acme", "--name", "x"];
+        full.extend(args);
+        let output = run(&full);
+        assert!(!output.status.success(), "{full:?}");
+        assert!(
+            stderr(&output).contains(message),
+            "{full:?}: {}",
+            stderr(&output)
+        );
+    }
+    let id = created["id"].as_str().unwrap();
+    json(&run(&["policy", "delete", "--tenant", "acme", "--id", id]));
+    let output = run(&["policy", "delete", "--tenant", "acme", "--id", id]);
+    assert!(!output.status.success() && stderr(&output).contains("no such policy"));
+}

@@ -405,7 +405,7 @@ impl TestApp {
         let pkce = Pkce::new();
         let url = client.authorize_url(&self.issuer(slug), scope, &pkce, &[("nonce", "n-1")]);
         let location = browser.sign_in(&url, email, password).await;
-        let code = query_param(&location, "code").expect("a code");
+        let code = query_param(&location, "code").unwrap_or_else(|| panic!("a code in {location}"));
         let response = self
             .token(
                 slug,

@@ -13,6 +13,7 @@ mod helpers;
 mod invitations;
 mod keys;
 mod logout;
+mod mfa;
 mod operations;
 mod pkce;
 mod revocation;

@@ -868,3 +868,82 @@ async fn metadata_publishes_the_next_certificate_before_it_signs() {
     assert!(bindings.contains(&"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"));
     assert!(!idp.single_logout_services.is_empty());
 }
+
+#[tokio::test]
+async fn a_policy_requiring_mfa_runs_totp_before_the_assertion_which_says_so() {
+    let (app, client_id) = setup(None, |_| {}).await;
+    let tenant = gatehouse::admin::tenant_by_slug(app.state.store.as_ref(), "contoso")
+        .await
+        .unwrap();
+    gatehouse::admin::policies::create_policy(
+        app.state.store.as_ref(),
+        &tenant,
+        gatehouse::admin::policies::PolicyInput {
+            display_name: "MFA for Payroll".into(),
+            state: gatehouse::policy::PolicyState::Enabled,
+            conditions: serde_json::from_value(serde_json::json!({
+                "users": {"includeUsers": ["All"]},
+                "applications": {"includeApplications": [client_id]}
+            }))
+            .unwrap(),
+            grant: serde_json::from_value(serde_json::json!({"builtInControls": ["mfa"]})).unwrap(),
+        },
+        gatehouse::store::Party {
+            id: "test".into(),
+            kind: "system".into(),
+            display: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_mfa", "", ""),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let response = sign_in(&browser, &url).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "to the second factor"
+    );
+    let page = browser
+        .get(&location(&response).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("value=\"enroll\""), "{page}");
+    let at = page.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
+    let uri = page[at..at + page[at..].find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let key = crate::helpers::query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret")
+        .unwrap();
+    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
+    let totp =
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "t".into()).unwrap();
+    let mut form = parse_form(&page);
+    form.fields
+        .insert("code".into(), totp.generate_current().unwrap());
+    let confirmed = browser.post_form(&form.action, &form.fields).await;
+    let recovery = browser
+        .get(&location(&confirmed).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = parse_form(&recovery);
+    let done = browser.post_form(&form.action, &form.fields).await;
+    let (xml, _) = posted(done, ACS).await;
+    assert!(
+        xml.contains(
+            "<saml:AuthnContextClassRef>https://refeds.org/profile/mfa</saml:AuthnContextClassRef>"
+        ),
+        "{xml}"
+    );
+    verified(&app, &xml).await;
+}
