@@ -25,11 +25,7 @@ pub async fn list_methods(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_AUTH_METHODS)?;
-    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => return Err(ApiError::not_found("no such user").into()),
-        Err(e) => return Err(e.into()),
-    };
+    let user = super::user(&state, &caller.tenant.id, &id).await?;
     let mut methods = Vec::new();
     if user.password_hash.is_some() {
         methods.push(json!({
@@ -59,11 +55,7 @@ pub async fn delete_totp_method(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_AUTH_METHODS)?;
-    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => return Err(ApiError::not_found("no such user").into()),
-        Err(e) => return Err(e.into()),
-    };
+    let user = super::user(&state, &caller.tenant.id, &id).await?;
     match state.store.remove_totp_method(&user.id, &method).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(ApiError::not_found("no such method").into()),

@@ -124,6 +124,21 @@ pub async fn tenant(
         .ok_or_else(|| ApiError::not_found("there is no tenant at this address"))?)
 }
 
+/// A user of the caller's tenant by object id; an unknown one is a Graph-style 404.
+pub async fn user(
+    state: &AppState,
+    tenant_id: &str,
+    id: &str,
+) -> Result<crate::domain::user::User, AppError> {
+    match state.store.user_by_id(tenant_id, id).await {
+        Ok(user) => Ok(user),
+        Err(crate::store::StoreError::NotFound) => {
+            Err(ApiError::not_found(format!("there is no user {id}")).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `$top` and `$skip`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Paging {

@@ -11,7 +11,7 @@ use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::user::{Identity, User, UserType};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::store::{AuditEvent, Party, StoreError};
+use crate::store::{AuditEvent, Party};
 
 /// The Graph representation of a user (B.4).
 pub fn user_json(user: &User, identities: &[Identity]) -> Value {
@@ -78,13 +78,7 @@ pub async fn get_user(
     if caller.user().is_none_or(|u| u.id != id) {
         caller.require(USER_READ_ALL)?;
     }
-    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::not_found(format!("there is no user {id}")).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let user = super::user(&state, &caller.tenant.id, &id).await?;
     let identities = state.store.identities(&user.id).await?;
     Ok(entity(StatusCode::OK, user_json(&user, &identities)))
 }
@@ -99,13 +93,7 @@ pub async fn delete_user(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_READWRITE_ALL)?;
-    let user = match state.store.user_by_id(&caller.tenant.id, &id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::not_found(format!("there is no user {id}")).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let user = super::user(&state, &caller.tenant.id, &id).await?;
     if user.user_type != UserType::Guest && user.creation_type.as_deref() != Some("Invitation") {
         return Err(ApiError::bad_request("only guests can be deleted through this API").into());
     }

@@ -317,6 +317,17 @@ pub async fn post_step(
                     Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
                 }
                 Verified::Wrong => {
+                    super::record_failure(
+                        state,
+                        tenant,
+                        &transaction.request,
+                        Some(&evidence.user),
+                        None,
+                        &evidence.amr,
+                        "Authentication failed during strong authentication request.",
+                        500121,
+                    )
+                    .await?;
                     let message =
                         "That code is not right. Codes work once and change every 30 seconds.";
                     render(state, tenant, &transaction, headers, Some(message)).await

@@ -525,6 +525,40 @@ pub async fn finish(
     }
 }
 
+/// Writes a failed step of the journey (wrong password, wrong second factor) to the sign-in
+/// log: `user` when known, else the address typed.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_failure(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+    user: Option<&User>,
+    typed: Option<&str>,
+    amr: &[String],
+    reason: &str,
+    error_code: i64,
+) -> Result<(), AppError> {
+    let app_name = request.app_name().to_owned();
+    policy::record(
+        state,
+        policy::Attempt {
+            tenant,
+            user,
+            typed,
+            app: request.app_id().map(|id| (id, app_name.as_str())),
+            amr,
+            idp: None,
+            protocol: request.protocol(),
+            interactive: true,
+            status: Status::Failure,
+            reason: Some(reason),
+            error_code,
+            decision: None,
+        },
+    )
+    .await
+}
+
 /// Answers a request that conditional access blocks.
 async fn blocked(
     state: &AppState,

@@ -293,10 +293,21 @@ async fn sign_in_with_password(
         .filter(|u| u.account_enabled)
         .and_then(|u| u.password_hash.clone());
     let verified = state.passwords.verify(password, stored).await?;
-    let Some(user) = user.filter(|_| verified) else {
+    let (Some(user), true) = (user.as_ref(), verified) else {
         account.fail(state.ephemeral.as_ref()).await?;
         address.fail(state.ephemeral.as_ref()).await?;
         tracing::info!(tenant = %tenant.slug, "password sign-in failed");
+        super::record_failure(
+            state,
+            tenant,
+            &transaction.request,
+            user.as_ref(),
+            Some(&key),
+            &[],
+            "Invalid username or password.",
+            50126,
+        )
+        .await?;
         return render_step(state, tenant, &transaction, headers, Some(BAD_CREDENTIALS)).await;
     };
     account.succeed(state.ephemeral.as_ref()).await?;
@@ -306,7 +317,7 @@ async fn sign_in_with_password(
         acr: ACR_SFA.to_owned(),
         idp: None,
     };
-    signed_in(state, headers, tenant, transaction, user, how).await
+    signed_in(state, headers, tenant, transaction, user.clone(), how).await
 }
 
 /// The purpose of sign-in passcodes.

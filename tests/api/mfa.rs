@@ -531,7 +531,15 @@ async fn enrolment_at_the_first_challenge_then_each_code_is_accepted_once() {
     let wrong = submit(&browser, &page, &[("code", "000000")]).await;
     assert_eq!(wrong.status(), StatusCode::OK);
     assert!(wrong.text().await.unwrap().contains("not right"));
+    let before = browser
+        .get(&format!("{}/security-info", world.issuer()))
+        .await;
+    assert_eq!(before.status(), StatusCode::OK, "signed in (password only)");
     let confirmed = submit(&browser, &page, &[("code", &code(&secret, 0))]).await;
+    assert!(
+        browser.cookie(confirmed.headers(), "gh_session").is_some(),
+        "a new session cookie after the second factor (SECURITY.md J.76)"
+    );
     let recovery = follow(&browser, confirmed).await;
     assert!(
         recovery.contains("name=\"step\" value=\"recovery_saved\""),
