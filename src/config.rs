@@ -100,6 +100,9 @@ pub struct TokenSettings {
     pub session_ttl: u64,
     /// How long a sign-in transaction may stay open.
     pub transaction_ttl: u64,
+    /// How recent the primary sign-in must be to enrol a second factor (and a mailed
+    /// passcode to count as proof of a guest's mailbox).
+    pub enrolment_window: u64,
 }
 
 impl Default for TokenSettings {
@@ -111,6 +114,7 @@ impl Default for TokenSettings {
             code_ttl: 60,
             session_ttl: 12 * 3600,
             transaction_ttl: 15 * 60,
+            enrolment_window: 10 * 60,
         }
     }
 }
@@ -323,6 +327,7 @@ impl Config {
             ("GATEHOUSE_TOKENS__CODE_TTL", t.code_ttl),
             ("GATEHOUSE_TOKENS__SESSION_TTL", t.session_ttl),
             ("GATEHOUSE_TOKENS__TRANSACTION_TTL", t.transaction_ttl),
+            ("GATEHOUSE_TOKENS__ENROLMENT_WINDOW", t.enrolment_window),
             (
                 "GATEHOUSE_KEYS__REFRESH_INTERVAL",
                 self.keys.refresh_interval,

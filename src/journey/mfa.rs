@@ -32,8 +32,6 @@ use crate::web::Page;
 pub const AMR_OTP: &str = "otp";
 /// `amr` of a multi-factor sign-in (RFC 8176).
 pub const AMR_MFA: &str = "mfa";
-/// How recent the primary sign-in must be to enrol a factor.
-pub const ENROL_FRESHNESS: i64 = 600;
 /// Wrong codes before delays start (the fifth also mails a notice).
 const FREE_FAILURES: u64 = 4;
 /// Wrong codes after which the factor is locked for an hour.
@@ -101,7 +99,7 @@ pub async fn first_step(
 }
 
 /// The step that enrols a (further) authenticator: a fresh primary sign-in first when the
-/// last one is older than [`ENROL_FRESHNESS`], a mailbox proof first for a guest's first
+/// last one is older than the enrolment window (`tokens.enrolment_window`), a mailbox proof first for a guest's first
 /// authenticator, else the QR code.
 pub async fn enrolment_step(
     state: &AppState,
@@ -111,7 +109,8 @@ pub async fn enrolment_step(
 ) -> Result<Step, AppError> {
     let session_id = evidence.session_id.clone();
     let now = unix_now();
-    if now - evidence.auth_time > ENROL_FRESHNESS {
+    let window = state.config.tokens.enrolment_window as i64;
+    if now - evidence.auth_time > window {
         return Ok(Step::Password {
             email: evidence.user.email.clone(),
         });
@@ -121,7 +120,8 @@ pub async fn enrolment_step(
         .totp_methods(&evidence.user.id)
         .await?
         .is_empty();
-    if first && evidence.user.user_type == UserType::Guest && !mailbox_proven(evidence, now) {
+    if first && evidence.user.user_type == UserType::Guest && !mailbox_proven(evidence, now, window)
+    {
         let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         passcode::send(
             state,
@@ -138,10 +138,9 @@ pub async fn enrolment_step(
 }
 
 /// A guest's mailbox is proven by a passcode sign-in (or redemption) within the enrolment
-/// freshness window.
-fn mailbox_proven(evidence: &Evidence, now: i64) -> bool {
-    evidence.amr.iter().any(|m| m == super::redeem::AMR_EMAIL)
-        && now - evidence.auth_time <= ENROL_FRESHNESS
+/// window.
+fn mailbox_proven(evidence: &Evidence, now: i64, window: i64) -> bool {
+    evidence.amr.iter().any(|m| m == super::redeem::AMR_EMAIL) && now - evidence.auth_time <= window
 }
 
 fn new_enrolment(state: &AppState, session_id: String) -> Result<Step, AppError> {

@@ -507,6 +507,9 @@ pub async fn finish(
         return open(state, headers, tenant, request.clone(), step).await;
     }
     if requirements.consent && !consented {
+        if requirements.passive {
+            return passive_failure(state, tenant, request).await;
+        }
         let step = Step::Consent {
             session_id: evidence.session_id.clone(),
         };

@@ -1147,3 +1147,127 @@ async fn redemption_ends_through_conditional_access_and_the_redeemed_mailbox_cou
         format!("{}/welcome", crate::b2b::APP_ORIGIN)
     );
 }
+
+#[tokio::test]
+async fn enrolment_needs_a_recent_sign_in_and_further_factors_or_codes_need_mfa() {
+    let world = World::with(|config| config.tokens.enrolment_window = 3).await;
+    let user = member(&world, "later@contoso.example").await;
+    let browser = world.app.browser();
+    let (response, _) = password_step(&world, &browser, &world.web, &user.email, &[]).await;
+    assert!(
+        is_callback(&response),
+        "no policy: signed in with a password"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // The password is now older than the window: MFA asked for, enrolment needs it again.
+    let pkce = Pkce::new();
+    let url = world
+        .web
+        .authorize_url(&world.issuer(), "openid", &pkce, &[("acr_values", ACR_MFA)]);
+    let page = follow(&browser, browser.get(&url).await).await;
+    assert!(page.contains("name=\"step\" value=\"password\""), "{page}");
+    let enroll = follow(&browser, browser.submit_password(&page, PASSWORD).await).await;
+    assert!(enroll.contains("value=\"enroll\""), "{enroll}");
+    let at = enroll.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
+    let uri = enroll[at..at + enroll[at..].find('"').unwrap()]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let key = query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret").unwrap();
+    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
+    let recovery = follow(
+        &browser,
+        submit(&browser, &enroll, &[("code", &code(&secret, 0))]).await,
+    )
+    .await;
+    let done = submit(&browser, &recovery, &[]).await;
+    let claims = id_claims(&world, &world.web, &done, &pkce).await;
+    assert_eq!(claims["acr"], ACR_MFA);
+
+    // A password-only session may not add a second authenticator or replace recovery codes.
+    let plain = world.app.browser();
+    let (response, _) = password_step(&world, &plain, &world.web, &user.email, &[]).await;
+    assert!(is_callback(&response));
+    let page = plain
+        .get(&format!("{}/security-info", world.issuer()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let forms_at = page.rfind("<form").unwrap();
+    for action in ["add", "recovery"] {
+        let response = submit(&plain, &page[forms_at..], &[("action", action)]).await;
+        assert!(
+            location(&response).unwrap().contains("/login?tx="),
+            "{action}: steps up first"
+        );
+        let challenge = follow(&plain, response).await;
+        assert!(
+            challenge.contains("value=\"totp\""),
+            "{action}: {challenge}"
+        );
+    }
+    assert_eq!(
+        world
+            .app
+            .state
+            .store
+            .totp_methods(&user.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let left_before = world
+        .app
+        .state
+        .store
+        .recovery_codes_left(&user.id)
+        .await
+        .unwrap();
+    assert_eq!(left_before, 10);
+    // In the MFA session: new recovery codes, shown once, the old ones dead.
+    let page = browser
+        .get(&format!("{}/security-info", world.issuer()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let forms_at = page.rfind("<form").unwrap();
+    let response = submit(&browser, &page[forms_at..], &[("action", "recovery")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let fresh = response.text().await.unwrap();
+    let new_codes: Vec<&str> = fresh
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| &s[..s.find('<').unwrap()])
+        .collect();
+    assert_eq!(new_codes.len(), 10);
+    let old_codes: Vec<&str> = recovery
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| &s[..s.find('<').unwrap()])
+        .collect();
+    assert!(old_codes.iter().all(|c| !new_codes.contains(c)));
+    let state = &world.app.state;
+    assert!(
+        !state
+            .store
+            .use_recovery_code(
+                &user.id,
+                &totp::recovery_code_hash(old_codes[0]),
+                unix_now()
+            )
+            .await
+            .unwrap(),
+        "old codes are void"
+    );
+    // Adding a second authenticator in the MFA session goes straight to a new QR code.
+    let response = submit(
+        &browser,
+        &fresh[fresh.rfind("<form").unwrap()..],
+        &[("action", "add")],
+    )
+    .await;
+    let second = follow(&browser, response).await;
+    assert!(second.contains("value=\"enroll\""), "{second}");
+}
