@@ -535,7 +535,8 @@ async fn enrolment_at_the_first_challenge_then_each_code_is_accepted_once() {
         .get(&format!("{}/security-info", world.issuer()))
         .await;
     assert_eq!(before.status(), StatusCode::OK, "signed in (password only)");
-    let confirmed = submit(&browser, &page, &[("code", &code(&secret, 0))]).await;
+    let enrolment_code = code(&secret, 0);
+    let confirmed = submit(&browser, &page, &[("code", &enrolment_code)]).await;
     assert!(
         browser.cookie(confirmed.headers(), "gh_session").is_some(),
         "a new session cookie after the second factor (SECURITY.md J.76)"
@@ -573,7 +574,8 @@ async fn enrolment_at_the_first_challenge_then_each_code_is_accepted_once() {
     // The code that confirmed enrolment cannot be used again inside its window.
     let second = world.app.browser();
     let (response, _) = password_step(&world, &second, &world.web, &user.email, &[]).await;
-    let replay = answer(&second, response, &code(&secret, 0)).await;
+    // (The very string accepted at enrolment: still inside ±1 step even if a step went by.)
+    let replay = answer(&second, response, &enrolment_code).await;
     assert_eq!(replay.status(), StatusCode::OK, "replayed code refused");
     // Neither can an older one; a recovery code works once.
     let page = replay.text().await.unwrap();
