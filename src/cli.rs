@@ -156,6 +156,14 @@ enum TenantCommand {
         /// The organisation's privacy statement URL.
         #[arg(long, value_name = "URL")]
         privacy_statement_url: Option<String>,
+        /// A redemption route, in order (repeatable; replaces the order): homeTenant,
+        /// emailOneTimePasscode. The passcode fallback must stay in the list.
+        #[arg(long = "redemption-route", value_name = "ROUTE")]
+        redemption_routes: Vec<String>,
+        /// Slug of a tenant on this Gatehouse whose MFA is accepted from its members signing
+        /// in here as guests (repeatable; replaces the list).
+        #[arg(long = "trust-mfa-from", value_name = "SLUG")]
+        trust_mfa_from: Vec<String>,
     },
 }
 
@@ -402,6 +410,8 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             clear_domain_lists,
             invitation_lifetime_days,
             privacy_statement_url,
+            redemption_routes,
+            trust_mfa_from,
         }) => {
             let mut settings = admin::tenant_by_slug(store.as_ref(), &tenant)
                 .await?
@@ -429,6 +439,21 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             }
             if let Some(url) = privacy_statement_url {
                 settings.privacy_statement_url = Some(url);
+            }
+            if !redemption_routes.is_empty() {
+                settings.redemption_order = redemption_routes
+                    .iter()
+                    .map(|route| {
+                        serde_json::from_value(json!(route)).map_err(|_| {
+                            anyhow::anyhow!(
+                                "--redemption-route must be homeTenant or emailOneTimePasscode, not {route:?}"
+                            )
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            if !trust_mfa_from.is_empty() {
+                settings.mfa_trusted_tenants = trust_mfa_from;
             }
             let settings = admin::update_settings(store.as_ref(), &tenant, settings).await?;
             print(serde_json::to_value(settings)?)

@@ -20,116 +20,39 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 NODE_DIR="$HERE/node"
+RUNNER=mfa
+# shellcheck source=../lib/common.sh
+. "$ROOT/conformance/lib/common.sh"
+no_arguments "$@"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -h|--help) usage; exit 0 ;;
-    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
-  esac
-  shift
-done
-
-GATEHOUSE_BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
-case "$GATEHOUSE_BIN" in /*) ;; *) GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN" ;; esac
 TIMEOUT=${CONFORMANCE_TIMEOUT:-150}
+FINAL_PRINTED=0 # die still prints "mfa-conformance: 0 passed, 1 failed"
 
-log() { printf '[mfa-conformance %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-FINAL_PRINTED=0
-die() {
-  log "FAILED: $*"
-  if [ "$FINAL_PRINTED" = 0 ]; then echo "mfa-conformance: 0 passed, 1 failed"; FINAL_PRINTED=1; fi
-  exit 1
-}
-
-[ -x "$GATEHOUSE_BIN" ] || die "no Gatehouse binary at $GATEHOUSE_BIN (build it with 'cargo build --release' or set GATEHOUSE_BIN)"
-for tool in node npm python3 curl timeout; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-mfa-conformance.XXXXXX")
-SERVER_LOG="$WORK/gatehouse.log"
-SERVER_PID=""
+require_tools node npm python3 curl timeout
+make_workdir
+RUN_DIR="$WORK" # the CLI and the server run in the temp dir
 
 # ------------------------------------------------------------------ cleanup of what we started
-stop() { # pid: TERM, wait up to 5 s, KILL
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+failure_logs() { # after the end of the server log (lib/common.sh cleanup)
+  empty_server_log_note
+  show_log "CLI log" "$WORK/cli.log" 10 || true
 }
-cleanup() {
-  local rc=$?
-  stop "$SERVER_PID"
-  if [ "$rc" -ne 0 ]; then
-    if [ -s "$SERVER_LOG" ]; then
-      log "last lines of the Gatehouse log ($SERVER_LOG):"
-      tail -n 40 "$SERVER_LOG" >&2 || true
-    elif [ -n "$SERVER_PID" ]; then
-      log "the Gatehouse log is empty at GATEHOUSE_LOG=$GATEHOUSE_LOG (rerun with GATEHOUSE_LOG=info for more)"
-    fi
-    if [ -s "$WORK/cli.log" ]; then
-      log "CLI log ($WORK/cli.log):"
-      tail -n 10 "$WORK/cli.log" >&2 || true
-    fi
-  fi
-  if [ "${CONFORMANCE_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-    log "temp dir kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------------- installing the peers
-install_node() {
-  local stamp want
-  stamp="$NODE_DIR/node_modules/.gatehouse-lock.sha256"
-  want=$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    log "node: node_modules up to date"
-    return
-  fi
-  log "node: npm ci (openid-client, otpauth)"
-  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $NODE_DIR"
-  echo "$want" > "$stamp"
-}
-[ "${CONFORMANCE_SKIP_INSTALL:-0}" = 1 ] || install_node
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+[ "${CONFORMANCE_SKIP_INSTALL:-0}" = 1 ] || npm_ci "$NODE_DIR" node "openid-client, otpauth"
 
 # --------------------------------------------------------------------- Gatehouse and provisioning
-PORT=$(free_port)
+gatehouse_env
 APP_PORT=$(free_port)
-export GATEHOUSE_LISTEN="127.0.0.1:$PORT"
-export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$PORT"
-export GATEHOUSE_DATA_DIR="$WORK/data"
-export GATEHOUSE_KEYS_DIR="$WORK/keys"
-export GATEHOUSE_LOG=${GATEHOUSE_LOG:-warn}
 # No SMTP server: mail (the security notice) is written as .eml files to $GATEHOUSE_DATA_DIR/outbox.
 unset GATEHOUSE_MAIL__SMTP_URL
-mkdir -p "$GATEHOUSE_DATA_DIR" "$GATEHOUSE_KEYS_DIR"
 
 # A unique slug, so that a shared database (GATEHOUSE_DATABASE_URL) never sees a clash.
 SLUG="mfa-$(date +%s)-$RANDOM"
-# The caller's database / Redis settings are passed through (exported even if they were not).
-[ -n "${GATEHOUSE_DATABASE_URL:-}" ] && export GATEHOUSE_DATABASE_URL
-[ -n "${GATEHOUSE_REDIS_URL:-}" ] && export GATEHOUSE_REDIS_URL
-[ -n "${GATEHOUSE_MASTER_KEY:-}" ] && export GATEHOUSE_MASTER_KEY
-if [ -n "${GATEHOUSE_REDIS_URL:-}" ]; then
-  export GATEHOUSE_REDIS_PREFIX=${GATEHOUSE_REDIS_PREFIX:-"$SLUG:"}
-else
-  [ -n "${GATEHOUSE_REDIS_PREFIX:-}" ] && export GATEHOUSE_REDIS_PREFIX
-fi
-if [ -n "${GATEHOUSE_DATABASE_URL:-}" ] && [ -z "${GATEHOUSE_MASTER_KEY:-}" ]; then
-  log "note: GATEHOUSE_DATABASE_URL is set but GATEHOUSE_MASTER_KEY is not; a fresh master key is made in the temp dir, which only works on a database without a key ring"
-fi
+# The caller's database / Redis settings are passed through (exported even if they were not);
+# with Redis and no prefix, the slug is the prefix.
+pass_through GATEHOUSE_DATABASE_URL GATEHOUSE_REDIS_URL GATEHOUSE_MASTER_KEY
+redis_prefix "$SLUG:"
 
 DOMAIN="$SLUG.contoso.test"
 ORG="Contoso MFA"
@@ -137,12 +60,6 @@ MEMBER_EMAIL="mia@$DOMAIN"
 MEMBER_NAME="Mia Member"
 MEMBER_PASSWORD="Mfa-conformance-$RANDOM-$RANDOM!"
 APP_ORIGIN="http://127.0.0.1:$APP_PORT"
-
-cli() { # run one CLI command, save its JSON output as $WORK/<name>.json
-  local name=$1; shift
-  (cd "$WORK" && exec "$GATEHOUSE_BIN" "$@") > "$WORK/$name.json" 2>> "$WORK/cli.log" \
-    || { cat "$WORK/cli.log" >&2; die "gatehouse $* failed"; }
-}
 
 log "provisioning tenant $SLUG with the CLI"
 cli tenant tenant create --slug "$SLUG" --name "$ORG" --domain "$DOMAIN"
@@ -179,44 +96,14 @@ json.dump(config, open(out, "w"), indent=2)
 PY
 
 log "starting $GATEHOUSE_BIN on $GATEHOUSE_LISTEN (mail to $GATEHOUSE_DATA_DIR/outbox)"
-(cd "$WORK" && exec "$GATEHOUSE_BIN" serve) > "$WORK/gatehouse.stdout" 2> "$SERVER_LOG" &
-SERVER_PID=$!
-for i in $(seq 1 120); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || die "gatehouse serve exited early (its log follows)"
-  [ "$i" = 120 ] && die "gatehouse did not answer /healthz within 60 s"
-  sleep 0.5
-done
-log "gatehouse is up (pid $SERVER_PID)"
+start_gatehouse
 
 # ------------------------------------------------------------------------------- the journey
 log "running the MFA journey (node/journey.mjs; one wait for the next 30-second TOTP step)"
-start=$SECONDS
-rc=0
-timeout --kill-after=10 "$TIMEOUT" node "$NODE_DIR/journey.mjs" "$CONFIG" | tee "$WORK/journey.out" || rc=$?
-took=$((SECONDS - start))
-last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/journey.out" | tail -n1 || true)
-if [ -n "$last" ]; then
-  PASSED=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$last")
-  FAILED=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$last")
-else # the journey died or was stopped before its summary: count what it printed, plus one
+run_journey "$NODE_DIR/journey.mjs" "$CONFIG"
+if [ -z "$JOURNEY_LAST" ]; then # the journey died or was stopped before its summary: count what it printed, plus one
   PASSED=$(grep -c '^  ok ' "$WORK/journey.out" || true)
   FAILED=$(( $(grep -c '^  FAIL ' "$WORK/journey.out" || true) + 1 ))
-  [ "$rc" -ge 124 ] && log "the journey was stopped after $TIMEOUT s (CONFORMANCE_TIMEOUT)"
+  [ "$JOURNEY_RC" -ge 124 ] && log "the journey was stopped after $TIMEOUT s (CONFORMANCE_TIMEOUT)"
 fi
-if [ "$rc" -ne 0 ] && [ "$FAILED" -eq 0 ]; then FAILED=1; fi
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-  log "gatehouse exited during the run"
-  FAILED=$((FAILED + 1))
-fi
-
-DB_KIND=sqlite
-[ -n "${GATEHOUSE_DATABASE_URL:-}" ] && DB_KIND=${GATEHOUSE_DATABASE_URL%%:*}
-EPHEMERAL_KIND=memory
-[ -n "${GATEHOUSE_REDIS_URL:-}" ] && EPHEMERAL_KIND="redis, prefix $GATEHOUSE_REDIS_PREFIX"
-echo
-echo "Conditional access and TOTP conformance against $("$GATEHOUSE_BIN" --version 2>/dev/null || echo gatehouse) at $GATEHOUSE_PUBLIC_URL/$SLUG"
-echo "  database: $DB_KIND; ephemeral store: $EPHEMERAL_KIND; journey took ${took}s"
-FINAL_PRINTED=1
-echo "mfa-conformance: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+journey_summary "Conditional access and TOTP conformance"

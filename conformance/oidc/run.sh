@@ -19,7 +19,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 ONLY=""
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+RUNNER=oidc
+# shellcheck source=../lib/common.sh
+. "$ROOT/conformance/lib/common.sh"
+
 while [ $# -gt 0 ]; do
   case "$1" in
     --only)
@@ -32,59 +35,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-GATEHOUSE_BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
-case "$GATEHOUSE_BIN" in /*) ;; *) GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN" ;; esac
 TIMEOUT=${CONFORMANCE_TIMEOUT:-300}
 
-log() { printf '[oidc-conformance %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-
-[ -x "$GATEHOUSE_BIN" ] || die "no Gatehouse binary at $GATEHOUSE_BIN (build it with 'cargo build --release' or set GATEHOUSE_BIN)"
-for tool in node npm python3 curl; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-oidc-conformance.XXXXXX")
-SERVER_LOG="$WORK/gatehouse.log"
-SERVER_PID=""
-
-# ------------------------------------------------------------------ cleanup of what we started
-cleanup() {
-  local rc=$?
-  if [ -n "$SERVER_PID" ]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ "$rc" -ne 0 ] && [ -s "$SERVER_LOG" ]; then
-    log "last lines of the Gatehouse log ($SERVER_LOG):"
-    tail -n 40 "$SERVER_LOG" >&2 || true
-  fi
-  if [ "${CONFORMANCE_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-    log "temp dir kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+require_tools node npm python3 curl
+make_workdir # and the cleanup trap (lib/common.sh)
 
 # ------------------------------------------------------------------------- installing the peers
-install_node() {
-  local dir="$HERE/openid-client" stamp want
-  stamp="$dir/node_modules/.gatehouse-lock.sha256"
-  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    log "openid-client: node_modules up to date"
-    return
-  fi
-  log "openid-client: npm ci"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $dir"
-  echo "$want" > "$stamp"
-}
-
 install_python() {
   local dir="$HERE/authlib" venv stamp want
   venv="$dir/.venv"
@@ -102,32 +58,15 @@ install_python() {
   echo "$want" > "$stamp"
 }
 
-want_suite() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
-
 if [ "${CONFORMANCE_SKIP_INSTALL:-0}" != 1 ]; then
-  want_suite openid-client && install_node
+  want_suite openid-client && npm_ci "$HERE/openid-client" openid-client
   want_suite authlib && install_python
 fi
 
 # --------------------------------------------------------------------- Gatehouse and provisioning
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-PORT=$(free_port)
-export GATEHOUSE_LISTEN="127.0.0.1:$PORT"
-export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$PORT"
-export GATEHOUSE_DATA_DIR="$WORK/data"
-export GATEHOUSE_KEYS_DIR="$WORK/keys"
-export GATEHOUSE_LOG=${GATEHOUSE_LOG:-warn}
-mkdir -p "$GATEHOUSE_DATA_DIR" "$GATEHOUSE_KEYS_DIR"
+gatehouse_env
 # GATEHOUSE_DATABASE_URL / GATEHOUSE_REDIS_URL stay as the caller set them (exported or not).
-[ -n "${GATEHOUSE_DATABASE_URL:-}" ] && export GATEHOUSE_DATABASE_URL
-[ -n "${GATEHOUSE_REDIS_URL:-}" ] && export GATEHOUSE_REDIS_URL
-[ -n "${GATEHOUSE_MASTER_KEY:-}" ] && export GATEHOUSE_MASTER_KEY
-if [ -n "${GATEHOUSE_DATABASE_URL:-}" ] && [ -z "${GATEHOUSE_MASTER_KEY:-}" ]; then
-  log "note: GATEHOUSE_DATABASE_URL is set but GATEHOUSE_MASTER_KEY is not; a fresh master key is made in the temp dir, which only works on a database without a key ring"
-fi
+pass_through GATEHOUSE_DATABASE_URL GATEHOUSE_REDIS_URL GATEHOUSE_MASTER_KEY
 
 # A unique slug, so that a shared database (GATEHOUSE_DATABASE_URL) never sees a clash.
 SLUG="oc-$(date +%s)-$RANDOM"
@@ -135,12 +74,6 @@ EMAIL="alice@$SLUG.example"
 NAME="Alice Conformance"
 PASSWORD="Conformance-$RANDOM-$RANDOM-pass!"
 CB="http://127.0.0.1/oidc-conformance"
-
-cli() { # run one CLI command, save its JSON output as $WORK/<name>.json
-  local name=$1; shift
-  "$GATEHOUSE_BIN" "$@" > "$WORK/$name.json" 2>> "$WORK/cli.log" \
-    || { cat "$WORK/cli.log" >&2; die "gatehouse $* failed"; }
-}
 
 log "provisioning tenant $SLUG with the CLI"
 cli tenant tenant create --slug "$SLUG" --name "OIDC conformance"
@@ -183,42 +116,10 @@ json.dump(config, open(out, "w"), indent=2)
 PY
 
 log "starting $GATEHOUSE_BIN on $GATEHOUSE_LISTEN"
-"$GATEHOUSE_BIN" serve > "$WORK/gatehouse.stdout" 2> "$SERVER_LOG" &
-SERVER_PID=$!
-for i in $(seq 1 120); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || die "gatehouse serve exited early (its log follows)"
-  [ "$i" = 120 ] && die "gatehouse did not answer /healthz within 60 s"
-  sleep 0.5
-done
-log "gatehouse is up (pid $SERVER_PID)"
+start_gatehouse
 
 # ---------------------------------------------------------------------------------- the peers
-declare -a RESULTS=()
-FAILED=0
-PASSED=0
-run_suite() { # name, command...
-  local name=$1; shift
-  want_suite "$name" || return 0
-  log "running $name"
-  local start=$SECONDS rc=0
-  timeout --kill-after=10 "$TIMEOUT" "$@" || rc=$?
-  local took=$((SECONDS - start))
-  if [ "$rc" -eq 0 ]; then
-    PASSED=$((PASSED + 1)); RESULTS+=("PASS  $name (${took}s)")
-  else
-    FAILED=$((FAILED + 1)); RESULTS+=("FAIL  $name (exit $rc after ${took}s)")
-  fi
-}
-
 run_suite openid-client node "$HERE/openid-client/rp.mjs" "$CONFIG"
 run_suite authlib "$HERE/authlib/.venv/bin/python" "$HERE/authlib/rp.py" "$CONFIG"
 
-kill -0 "$SERVER_PID" 2>/dev/null || { FAILED=$((FAILED + 1)); RESULTS+=("FAIL  gatehouse exited during the run"); }
-
-echo
-echo "OIDC conformance against $("$GATEHOUSE_BIN" --version 2>/dev/null || echo gatehouse) at $GATEHOUSE_PUBLIC_URL/$SLUG"
-for line in "${RESULTS[@]}"; do echo "  $line"; done
-[ $((PASSED + FAILED)) -gt 0 ] || die "no suite ran (unknown --only $ONLY?)"
-echo "oidc-conformance: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+suites_summary "OIDC conformance" "no suite ran (unknown --only $ONLY?)"

@@ -21,7 +21,10 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SUITES="python3-saml pysaml2 node-saml xmlsec1"
 ONLY=""
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+RUNNER=saml
+# shellcheck source=../lib/common.sh
+. "$ROOT/conformance/lib/common.sh"
+
 while [ $# -gt 0 ]; do
   case "$1" in
     --only)
@@ -34,61 +37,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-GATEHOUSE_BIN=${GATEHOUSE_BIN:-target/release/gatehouse}
-case "$GATEHOUSE_BIN" in /*) ;; *) GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN" ;; esac
 TIMEOUT=${CONFORMANCE_TIMEOUT:-300}
 
-log() { printf '[saml-conformance %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
-
-[ -x "$GATEHOUSE_BIN" ] || die "no Gatehouse binary at $GATEHOUSE_BIN (build it with 'cargo build --release' or set GATEHOUSE_BIN)"
-for tool in node npm python3 curl openssl xmlsec1 timeout; do
-  command -v "$tool" >/dev/null || die "$tool is required (xmlsec1: Debian package xmlsec1)"
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-saml-conformance.XXXXXX")
-SERVER_LOG="$WORK/gatehouse.log"
-SERVER_PID=""
-
-# ------------------------------------------------------------------ cleanup of what we started
-cleanup() {
-  local rc=$?
-  if [ -n "$SERVER_PID" ]; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ "$rc" -ne 0 ] && [ -s "$SERVER_LOG" ]; then
-    log "last lines of the Gatehouse log ($SERVER_LOG):"
-    tail -n 40 "$SERVER_LOG" >&2 || true
-  fi
-  if [ "${CONFORMANCE_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-    log "temp dir kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-want_suite() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+require_tools --hint "xmlsec1: Debian package xmlsec1" node npm python3 curl openssl xmlsec1 timeout
+make_workdir # and the cleanup trap (lib/common.sh)
 
 # ------------------------------------------------------------------------- installing the peers
-install_node() {
-  local dir="$HERE/node-saml" stamp want
-  stamp="$dir/node_modules/.gatehouse-lock.sha256"
-  want=$( (cat "$dir/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
-    log "node-saml: node_modules up to date"
-    return
-  fi
-  log "node-saml: npm ci"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $dir"
-  echo "$want" > "$stamp"
-}
-
 install_python() {
   local venv="$HERE/.venv" stamp want
   stamp="$venv/.gatehouse-requirements.sha256"
@@ -109,32 +63,17 @@ install_python() {
 }
 
 if [ "${CONFORMANCE_SKIP_INSTALL:-0}" != 1 ]; then
-  want_suite node-saml && install_node
+  want_suite node-saml && npm_ci --stamp-node-version "$HERE/node-saml" node-saml
   install_python  # always: provisioning uses pysaml2 to write its SP metadata
 fi
 PY="$HERE/.venv/bin/python"
 [ -x "$PY" ] || die "no venv at $HERE/.venv (run without CONFORMANCE_SKIP_INSTALL)"
 
 # --------------------------------------------------------------------- Gatehouse and provisioning
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-PORT=$(free_port)
-export GATEHOUSE_LISTEN="127.0.0.1:$PORT"
-export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$PORT"
-export GATEHOUSE_DATA_DIR="$WORK/data"
-export GATEHOUSE_KEYS_DIR="$WORK/keys"
-export GATEHOUSE_LOG=${GATEHOUSE_LOG:-warn}
-mkdir -p "$GATEHOUSE_DATA_DIR" "$GATEHOUSE_KEYS_DIR" "$WORK/sp"
+gatehouse_env
+mkdir -p "$WORK/sp"
 # Database, Redis and master key stay as the caller set them (exported or not).
-[ -n "${GATEHOUSE_DATABASE_URL:-}" ] && export GATEHOUSE_DATABASE_URL
-[ -n "${GATEHOUSE_REDIS_URL:-}" ] && export GATEHOUSE_REDIS_URL
-[ -n "${GATEHOUSE_REDIS_PREFIX:-}" ] && export GATEHOUSE_REDIS_PREFIX
-[ -n "${GATEHOUSE_MASTER_KEY:-}" ] && export GATEHOUSE_MASTER_KEY
-if [ -n "${GATEHOUSE_DATABASE_URL:-}" ] && [ -z "${GATEHOUSE_MASTER_KEY:-}" ]; then
-  log "note: GATEHOUSE_DATABASE_URL is set but GATEHOUSE_MASTER_KEY is not; a fresh master key is made in the temp dir, which only works on a database without a key ring"
-fi
+pass_through GATEHOUSE_DATABASE_URL GATEHOUSE_REDIS_URL GATEHOUSE_REDIS_PREFIX GATEHOUSE_MASTER_KEY
 
 # A unique slug, so that a shared database (GATEHOUSE_DATABASE_URL) never sees a clash.
 SLUG="sc-$(date +%s)-$RANDOM"
@@ -146,12 +85,6 @@ FAMILY="O'Neil & <Sons>"
 PASSWORD="Conformance-$RANDOM-$RANDOM-pass!"
 # ACS and SLO addresses: nothing listens there; the suites read the auto-post form instead.
 SP="http://127.0.0.1/saml-conformance/$SLUG"
-
-cli() { # run one CLI command, save its JSON output as $WORK/<name>.json
-  local name=$1; shift
-  "$GATEHOUSE_BIN" "$@" > "$WORK/$name.json" 2>> "$WORK/cli.log" \
-    || { cat "$WORK/cli.log" >&2; die "gatehouse $* failed"; }
-}
 
 sp_keypair() { # an SP signing key and self-signed certificate
   openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 2 -subj "/CN=$1 SAML SP (conformance)" \
@@ -234,33 +167,11 @@ json.dump(config, open(out, "w"), indent=2)
 PY
 
 log "starting $GATEHOUSE_BIN on $GATEHOUSE_LISTEN"
-"$GATEHOUSE_BIN" serve > "$WORK/gatehouse.stdout" 2> "$SERVER_LOG" &
-SERVER_PID=$!
-for i in $(seq 1 120); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null; then break; fi
-  kill -0 "$SERVER_PID" 2>/dev/null || die "gatehouse serve exited early (its log follows)"
-  [ "$i" = 120 ] && die "gatehouse did not answer /healthz within 60 s"
-  sleep 0.5
-done
-log "gatehouse is up (pid $SERVER_PID)"
+start_gatehouse
 
 # ---------------------------------------------------------------------------------- the peers
-declare -a RESULTS=()
-FAILED=0
-PASSED=0
-run_suite() { # name, command...
-  local name=$1; shift
-  want_suite "$name" || return 0
-  log "running $name"
-  local start=$SECONDS rc=0
-  timeout --kill-after=10 "$TIMEOUT" "$@" || rc=$?
-  local took=$((SECONDS - start))
-  if [ "$rc" -eq 0 ]; then
-    PASSED=$((PASSED + 1)); RESULTS+=("PASS  $name (${took}s)")
-  else
-    [ "$rc" -eq 124 ] && log "$name timed out after ${TIMEOUT}s"
-    FAILED=$((FAILED + 1)); RESULTS+=("FAIL  $name (exit $rc after ${took}s)")
-  fi
+suite_failed() { # name rc: after a failed suite (lib/common.sh run_suite), say if it ran out of time
+  if [ "$2" -eq 124 ]; then log "$1 timed out after ${TIMEOUT}s"; fi
 }
 
 run_suite python3-saml "$PY" "$HERE/python/python3_saml_sp.py" "$CONFIG"
@@ -268,11 +179,4 @@ run_suite pysaml2 "$PY" "$HERE/python/pysaml2_sp.py" "$CONFIG"
 run_suite node-saml node "$HERE/node-saml/sp.mjs" "$CONFIG"
 run_suite xmlsec1 "$PY" "$HERE/python/xmlsec1_oracle.py" "$CONFIG"
 
-kill -0 "$SERVER_PID" 2>/dev/null || { FAILED=$((FAILED + 1)); RESULTS+=("FAIL  gatehouse exited during the run"); }
-
-echo
-echo "SAML conformance against $("$GATEHOUSE_BIN" --version 2>/dev/null || echo gatehouse) at $GATEHOUSE_PUBLIC_URL/$SLUG"
-for line in "${RESULTS[@]}"; do echo "  $line"; done
-[ $((PASSED + FAILED)) -gt 0 ] || die "no suite ran"
-echo "saml-conformance: $PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+suites_summary "SAML conformance" "no suite ran"

@@ -51,11 +51,89 @@ pub enum InvitePolicy {
 }
 
 /// The routes a redemption can take, in the tenant's order (B.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RedemptionRoute {
-    /// A one-time passcode mailed to the invited address (the lightweight account).
+    /// The guest's own organisation when it is a tenant on this Gatehouse (it verified the
+    /// address's domain): the guest signs in there, as a member, and comes back.
+    HomeTenant,
+    /// A one-time passcode mailed to the invited address (the lightweight account): the
+    /// fallback that always stays on.
     EmailOneTimePasscode,
+}
+
+impl RedemptionRoute {
+    /// The Graph-style name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HomeTenant => "homeTenant",
+            Self::EmailOneTimePasscode => "emailOneTimePasscode",
+        }
+    }
+
+    /// Whether the route is a fallback (taken when nothing before it applies).
+    pub fn is_fallback(self) -> bool {
+        matches!(self, Self::EmailOneTimePasscode)
+    }
+}
+
+/// What is known about an address when choosing its redemption route.
+#[derive(Debug, Clone, Default)]
+pub struct RouteFacts {
+    /// The tenant on this Gatehouse that verified the address's domain (slug), if any.
+    pub home_tenant: Option<String>,
+}
+
+/// One route as considered by [`choose_route`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsideredRoute {
+    /// The route.
+    pub route: RedemptionRoute,
+    /// Whether it applies to the address.
+    pub applies: bool,
+    /// Why (not).
+    pub reason: String,
+}
+
+/// The first route of `order` that applies to an address, and every route as considered
+/// (the dry run's answer). The order always ends in a fallback, which always applies.
+pub fn choose_route(
+    order: &[RedemptionRoute],
+    facts: &RouteFacts,
+) -> (RedemptionRoute, Vec<ConsideredRoute>) {
+    let mut considered = Vec::new();
+    let mut chosen = None;
+    for route in order {
+        let (applies, reason) = match route {
+            RedemptionRoute::HomeTenant => match &facts.home_tenant {
+                Some(slug) => (
+                    true,
+                    format!("the domain is a verified domain of tenant {slug} on this Gatehouse"),
+                ),
+                None => (
+                    false,
+                    "no tenant on this Gatehouse verified the domain".to_owned(),
+                ),
+            },
+            RedemptionRoute::EmailOneTimePasscode => (
+                true,
+                "the fallback: a one-time passcode to the invited address".to_owned(),
+            ),
+        };
+        if applies && chosen.is_none() {
+            chosen = Some(*route);
+        }
+        considered.push(ConsideredRoute {
+            route: *route,
+            applies,
+            reason,
+        });
+    }
+    (
+        chosen.unwrap_or(RedemptionRoute::EmailOneTimePasscode),
+        considered,
+    )
 }
 
 /// A tenant's external-collaboration settings.
@@ -74,6 +152,9 @@ pub struct TenantSettings {
     pub privacy_statement_url: Option<String>,
     /// Redemption routes in order; at least one fallback stays on.
     pub redemption_order: Vec<RedemptionRoute>,
+    /// Slugs of tenants on this Gatehouse whose MFA this tenant accepts from their members
+    /// signing in here as guests (otherwise Gatehouse runs its own TOTP challenge).
+    pub mfa_trusted_tenants: Vec<String>,
     /// Default language of invitation e-mails.
     pub default_message_language: String,
 }
@@ -86,7 +167,11 @@ impl Default for TenantSettings {
             blocked_domains: Vec::new(),
             invitation_lifetime_days: 30,
             privacy_statement_url: None,
-            redemption_order: vec![RedemptionRoute::EmailOneTimePasscode],
+            redemption_order: vec![
+                RedemptionRoute::HomeTenant,
+                RedemptionRoute::EmailOneTimePasscode,
+            ],
+            mfa_trusted_tenants: Vec::new(),
             default_message_language: "en-US".to_owned(),
         }
     }
@@ -124,10 +209,17 @@ impl TenantSettings {
                 "invitationLifetimeDays must be between 1 and 365",
             ));
         }
-        if self.redemption_order.is_empty() {
+        if !self.redemption_order.iter().any(|r| r.is_fallback()) {
             return Err(Invalid::new(
-                "the redemption order needs at least one fallback route",
+                "the redemption order needs at least one fallback route (emailOneTimePasscode)",
             ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = self.redemption_order.iter().find(|r| !seen.insert(**r)) {
+            return Err(Invalid::new(format!(
+                "the redemption order names {} twice",
+                twice.as_str()
+            )));
         }
         if let Some(url) = &self.privacy_statement_url {
             let parsed = url::Url::parse(url)

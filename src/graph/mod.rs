@@ -241,6 +241,10 @@ pub fn router() -> Router<AppState> {
             get(settings::get_settings).patch(settings::patch_settings),
         )
         .route(
+            "/{tenant}/v1.0/policies/externalCollaboration/redemptionRoute",
+            get(settings::get_redemption_route),
+        )
+        .route(
             "/{tenant}/v1.0/auditLogs",
             get(audit::list_directory_audits),
         )

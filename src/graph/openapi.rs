@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         paths::patch_settings,
         paths::list_directory_audits,
         paths::list_sign_ins,
+        paths::get_redemption_route,
         paths::list_policies,
         paths::post_policy,
         paths::get_policy,
@@ -212,4 +213,11 @@ mod paths {
         responses((status = 204, description = "Removed; the user is told by mail"), (status = 404, description = "No such user or method")),
         security(("bearer" = [])))]
     pub fn delete_totp_method() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/policies/externalCollaboration/redemptionRoute", tag = "policies",
+        params(("tenant" = String, Path), ("address" = String, Query, description = "the address an invitation would go to")),
+        responses((status = 200, description = "{ address, route, reason, homeTenant, considered: [{ route, applies, reason }] }"),
+                  (status = 400, description = "Not a valid address")),
+        security(("bearer" = [])))]
+    pub fn get_redemption_route() {}
 }

@@ -84,3 +84,47 @@ pub async fn patch_settings(
         serde_json::to_value(settings).unwrap_or_default(),
     ))
 }
+
+/// The query of the redemption dry run.
+#[derive(Debug, serde::Deserialize)]
+pub struct RouteQuery {
+    address: Option<String>,
+}
+
+/// `GET …/policies/externalCollaboration/redemptionRoute?address=…`: which redemption route
+/// an invitation to `address` would take, and why (every route of the order as considered).
+/// Needs `User.Invite.All` or `Policy.Read.All`.
+pub async fn get_redemption_route(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<RouteQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = super::tenant(&state, &slug).await?;
+    let caller = authenticate(&state, tenant, &headers).await?;
+    if !caller.holds(POLICY_READ_ALL) {
+        caller.require(crate::domain::permission::USER_INVITE_ALL)?;
+    }
+    let address = crate::domain::email::EmailAddress::parse(query.address.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("address: {e}")))?;
+    let home =
+        crate::journey::home::home_tenant_for(&state, &caller.tenant, &address.to_string()).await?;
+    let facts = crate::domain::tenant::RouteFacts {
+        home_tenant: home.as_ref().map(|h| h.slug.clone()),
+    };
+    let (route, considered) =
+        crate::domain::tenant::choose_route(&caller.tenant.settings.redemption_order, &facts);
+    Ok(entity(
+        StatusCode::OK,
+        serde_json::json!({
+            "address": address.to_string(),
+            "route": route.as_str(),
+            "reason": considered.iter().find(|c| c.route == route).map(|c| c.reason.clone()),
+            "homeTenant": home.map(|h| serde_json::json!({
+                "id": h.id, "slug": h.slug, "displayName": h.name,
+                "issuer": state.issuer(&h.slug),
+            })),
+            "considered": considered,
+        }),
+    ))
+}

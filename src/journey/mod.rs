@@ -8,6 +8,7 @@
 //! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
 //! which answers the relying party.
 
+pub mod home;
 pub mod mfa;
 pub mod pages;
 pub mod passcode;
@@ -58,6 +59,8 @@ pub enum ProtocolRequest {
     Saml(SamlRequest),
     /// Redeeming an invitation.
     Redeem(redeem::RedeemRequest),
+    /// Signing a guest in at their home tenant on this Gatehouse, for another tenant.
+    Home(home::HomeRequest),
     /// Signing in to the tenant's My Apps page.
     Portal {
         /// Where to go afterwards (the My Apps or security-info page).
@@ -94,6 +97,7 @@ impl ProtocolRequest {
             Self::Oidc(request) => &request.app_name,
             Self::Saml(request) => &request.app_name,
             Self::Redeem(request) => &request.org_name,
+            Self::Home(request) => &request.resource_name,
             Self::Portal { .. } => "My Apps",
         }
     }
@@ -114,6 +118,7 @@ impl ProtocolRequest {
                 fresh_login: true,
                 ..Requirements::default()
             },
+            Self::Home(request) => request.requirements(),
             Self::Portal { mfa, .. } => Requirements {
                 mfa: *mfa,
                 ..Requirements::default()
@@ -126,7 +131,7 @@ impl ProtocolRequest {
         match self {
             Self::Oidc(request) => Some(&request.client_id),
             Self::Saml(request) => Some(&request.client_id),
-            Self::Redeem(_) | Self::Portal { .. } => None,
+            Self::Redeem(_) | Self::Home(_) | Self::Portal { .. } => None,
         }
     }
 
@@ -136,6 +141,7 @@ impl ProtocolRequest {
             Self::Oidc(_) => "oidc",
             Self::Saml(_) => "saml",
             Self::Redeem(_) => "redemption",
+            Self::Home(_) => "home",
             Self::Portal { .. } => "portal",
         }
     }
@@ -146,6 +152,7 @@ impl ProtocolRequest {
             Self::Oidc(request) => &request.redirect_uri,
             Self::Saml(request) => &request.acs,
             Self::Redeem(request) => &request.redirect_url,
+            Self::Home(request) => &request.return_url,
             Self::Portal { return_url, .. } => return_url,
         }
     }
@@ -221,6 +228,19 @@ pub enum Step {
     RedeemConsent {
         /// The password the guest chose (argon2id PHC string), if any.
         password_hash: Option<String>,
+        /// The home tenant's proof, when the guest redeemed there.
+        #[serde(default)]
+        home: Option<home::HomeProof>,
+    },
+    /// Waiting while the browser signs in at the guest's home tenant.
+    AwayHome {
+        /// The home tenant.
+        home_tenant_id: String,
+    },
+    /// Back from the home tenant with its proof.
+    HomeReturned {
+        /// What the home tenant established.
+        proof: home::HomeProof,
     },
     /// Second factor: asking session `session_id`'s user for a TOTP or recovery code.
     Mfa {
@@ -456,9 +476,11 @@ pub async fn passive_failure(
         ProtocolRequest::Saml(request) => {
             crate::saml::sso::no_passive(state, tenant, request).await
         }
-        ProtocolRequest::Redeem(_) | ProtocolRequest::Portal { .. } => Err(AppError::Internal(
-            anyhow::anyhow!("redemption and My Apps are never passive"),
-        )),
+        ProtocolRequest::Redeem(_) | ProtocolRequest::Home(_) | ProtocolRequest::Portal { .. } => {
+            Err(AppError::Internal(anyhow::anyhow!(
+                "redemption, home sign-in and My Apps are never passive"
+            )))
+        }
     }
 }
 
@@ -524,6 +546,9 @@ pub async fn finish(
             crate::saml::sso::complete(state, tenant, request, evidence).await
         }
         ProtocolRequest::Redeem(request) => Ok(see_other(&request.redirect_url)),
+        ProtocolRequest::Home(request) => {
+            home::complete(state, headers, tenant, request, evidence).await
+        }
         ProtocolRequest::Portal { return_url, .. } => Ok(see_other(return_url)),
     }
 }
@@ -573,7 +598,7 @@ async fn blocked(
             Ok(crate::oidc::authorize::blocked(state, tenant, request))
         }
         ProtocolRequest::Saml(request) => crate::saml::sso::blocked(state, tenant, request).await,
-        ProtocolRequest::Redeem(_) | ProtocolRequest::Portal { .. } => {
+        ProtocolRequest::Redeem(_) | ProtocolRequest::Home(_) | ProtocolRequest::Portal { .. } => {
             Err(AppError::Page(crate::error::ErrorPage {
                 status: StatusCode::FORBIDDEN,
                 title: "Access blocked",
@@ -613,6 +638,7 @@ pub async fn decline(
         }
         ProtocolRequest::Saml(request) => crate::saml::sso::declined(state, tenant, request).await,
         ProtocolRequest::Redeem(request) => redeem::declined(tenant, request),
+        ProtocolRequest::Home(request) => Ok(see_other(&request.return_url)),
         ProtocolRequest::Portal { .. } => Ok(see_other(&format!("/{}/myapps", tenant.slug))),
     }
 }

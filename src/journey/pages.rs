@@ -124,7 +124,54 @@ pub async fn get_login(
             }
         }
     }
+    match transaction.step.clone() {
+        Step::HomeReturned { proof } => {
+            return super::home::resume(&state, &headers, &tenant, transaction, proof).await;
+        }
+        Step::AwayHome { .. } => {
+            // Back here without finishing at home (the back button): start over.
+            transaction.step = match transaction.request {
+                ProtocolRequest::Redeem(_) => Step::Invited,
+                _ => Step::Identify,
+            };
+            transaction.save(&state).await?;
+        }
+        Step::Password { email } if !matches!(transaction.request, ProtocolRequest::Home(_)) => {
+            // Home-realm discovery: a guest bound to a home tenant signs in there.
+            if let Some((home, home_user)) = home_of(&state, &tenant, &email).await? {
+                return super::home::go_home(
+                    &state,
+                    &headers,
+                    &tenant,
+                    transaction,
+                    &home,
+                    &email,
+                    Some(home_user),
+                )
+                .await;
+            }
+        }
+        _ => {}
+    }
     render_step(&state, &tenant, &transaction, &headers, None).await
+}
+
+/// The home tenant (and home object id) of the tenant's guest with this address, if bound
+/// to one.
+async fn home_of(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+) -> Result<Option<(std::sync::Arc<Tenant>, String)>, AppError> {
+    match state
+        .store
+        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
+        .await
+    {
+        Ok(user) if user.account_enabled => super::home::bound_home(state, &user).await,
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `POST /{tenant}/login`: advances the current step.
@@ -341,7 +388,15 @@ async fn code_sign_in_user(
                 && user.external_user_state
                     == Some(crate::domain::user::ExternalUserState::Accepted) =>
         {
-            Ok(Some(user))
+            // Only guests who redeemed with a passcode keep signing in with one; a guest
+            // bound to a home identity provider signs in there.
+            let by_mail = state
+                .store
+                .identities(&user.id)
+                .await?
+                .iter()
+                .any(|i| i.issuer == super::redeem::IDP_MAIL);
+            Ok(by_mail.then_some(user))
         }
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),

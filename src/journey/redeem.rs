@@ -22,7 +22,7 @@ use super::passcode::{self, Sent};
 use super::session::{self, Authentication};
 use super::{ACR_SFA, ProtocolRequest, SessionCheck, Step, Transaction, see_other};
 use crate::domain::invitation::{Invitation, InvitationStatus};
-use crate::domain::tenant::Tenant;
+use crate::domain::tenant::{RedemptionRoute, RouteFacts, Tenant, choose_route};
 use crate::domain::unix_now;
 use crate::domain::user::Identity;
 use crate::error::{AppError, ErrorPage};
@@ -157,24 +157,30 @@ pub async fn post_step(
     let here = login_url(&tenant.slug, &transaction.id);
     let purpose = format!("redeem:{}", request.invitation_id);
     match (form.intent(), &transaction.step) {
-        ("accept", Step::Invited) | ("resend", Step::RedeemCode) => {
-            // The one-time passcode is the redemption route that always stays on; home identity
-            // providers that the tenant's redemption order puts ahead of it come with federation.
-            if passcode::send(state, tenant, &request.email, &purpose, ip, true).await?
-                == Sent::Throttled
-            {
-                return render(
+        ("accept", Step::Invited) => {
+            // The tenant's redemption order picks the route (B.3); the passcode is the
+            // fallback that always stays on.
+            let home = super::home::home_tenant_for(state, tenant, &request.email).await?;
+            let facts = RouteFacts {
+                home_tenant: home.as_ref().map(|h| h.slug.clone()),
+            };
+            let (route, _) = choose_route(&tenant.settings.redemption_order, &facts);
+            if let (RedemptionRoute::HomeTenant, Some(home)) = (route, home) {
+                return super::home::go_home(
                     state,
-                    tenant,
-                    &transaction,
                     headers,
-                    Some("Too many codes were requested. Wait a while and try again."),
+                    tenant,
+                    transaction,
+                    &home,
+                    &request.email,
+                    None,
                 )
                 .await;
             }
-            transaction.step = Step::RedeemCode;
-            transaction.save(state).await?;
-            Ok(see_other(&here))
+            send_redemption_code(state, headers, tenant, transaction, &request, ip).await
+        }
+        ("resend", Step::RedeemCode) => {
+            send_redemption_code(state, headers, tenant, transaction, &request, ip).await
         }
         ("code", Step::RedeemCode) => {
             let code = form.code.unwrap_or_default();
@@ -207,6 +213,7 @@ pub async fn post_step(
             let hash = state.passwords.hash(password).await?;
             transaction.step = Step::RedeemConsent {
                 password_hash: Some(hash),
+                home: None,
             };
             transaction.save(state).await?;
             Ok(see_other(&here))
@@ -214,21 +221,61 @@ pub async fn post_step(
         ("skip_password", Step::RedeemPassword) => {
             transaction.step = Step::RedeemConsent {
                 password_hash: None,
+                home: None,
             };
             transaction.save(state).await?;
             Ok(see_other(&here))
         }
-        ("consent", Step::RedeemConsent { password_hash }) => {
-            let password_hash = password_hash.clone();
+        (
+            "consent",
+            Step::RedeemConsent {
+                password_hash,
+                home,
+            },
+        ) => {
+            let (password_hash, home) = (password_hash.clone(), home.clone());
             transaction.delete(state).await?;
             if form.decision.as_deref() != Some("allow") {
                 return declined(tenant, &request);
             }
-            complete(state, headers, tenant, &request, password_hash.as_deref()).await
+            complete(
+                state,
+                headers,
+                tenant,
+                &request,
+                password_hash.as_deref(),
+                home.as_ref(),
+            )
+            .await
         }
         // A stale form: show where the transaction really is.
         _ => Ok(see_other(&here)),
     }
+}
+
+/// The lightweight-account route: a passcode to the invited address.
+async fn send_redemption_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    request: &RedeemRequest,
+    ip: IpAddr,
+) -> Result<Response, AppError> {
+    let purpose = format!("redeem:{}", request.invitation_id);
+    if passcode::send(state, tenant, &request.email, &purpose, ip, true).await? == Sent::Throttled {
+        return render(
+            state,
+            tenant,
+            &transaction,
+            headers,
+            Some("Too many codes were requested. Wait a while and try again."),
+        )
+        .await;
+    }
+    transaction.step = Step::RedeemCode;
+    transaction.save(state).await?;
+    Ok(see_other(&login_url(&tenant.slug, &transaction.id)))
 }
 
 /// Binds the invitation (once), signs the guest in and continues the journey.
@@ -238,6 +285,7 @@ async fn complete(
     tenant: &Tenant,
     request: &RedeemRequest,
     password_hash: Option<&str>,
+    home: Option<&super::home::HomeProof>,
 ) -> Result<Response, AppError> {
     let invitation = match state
         .store
@@ -251,10 +299,17 @@ async fn complete(
     if !tenant.settings.domain_allowed(domain_of(&invitation.email)) {
         return Err(invalid_link());
     }
-    let identity = Identity {
-        sign_in_type: "emailAddress".to_owned(),
-        issuer: IDP_MAIL.to_owned(),
-        issuer_assigned_id: invitation.email.to_ascii_lowercase(),
+    let identity = match home {
+        Some(proof) => Identity {
+            sign_in_type: super::home::SIGN_IN_FEDERATED.to_owned(),
+            issuer: proof.issuer.clone(),
+            issuer_assigned_id: proof.user_id.clone(),
+        },
+        None => Identity {
+            sign_in_type: "emailAddress".to_owned(),
+            issuer: IDP_MAIL.to_owned(),
+            issuer_assigned_id: invitation.email.to_ascii_lowercase(),
+        },
     };
     let audit = AuditEvent::new(
         &tenant.id,
@@ -271,7 +326,7 @@ async fn complete(
             display: invitation.email.clone(),
         }],
     )
-    .with_details(serde_json::json!({ "identityProvider": IDP_MAIL }));
+    .with_details(serde_json::json!({ "identityProvider": identity.issuer }));
     match state
         .store
         .redeem(&Redemption {
@@ -292,10 +347,13 @@ async fn complete(
         .store
         .user_by_id(&tenant.id, &invitation.user_id)
         .await?;
-    let how = Authentication {
-        amr: vec![AMR_EMAIL.to_owned()],
-        acr: ACR_SFA.to_owned(),
-        idp: Some(IDP_MAIL.to_owned()),
+    let how = match home {
+        Some(proof) => super::home::authentication(tenant, proof),
+        None => Authentication {
+            amr: vec![AMR_EMAIL.to_owned()],
+            acr: ACR_SFA.to_owned(),
+            idp: Some(IDP_MAIL.to_owned()),
+        },
     };
     let (evidence, cookie) = session::establish(state, headers, user, how).await?;
     let mut response = super::finish(

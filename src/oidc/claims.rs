@@ -67,6 +67,8 @@ pub struct SignInFacts<'a> {
     pub acr: &'a str,
     /// Identity provider (absent for local credentials: the issuer itself).
     pub idp: Option<&'a str>,
+    /// For a guest whose home is a tenant on this Gatehouse: (home tenant id, home object id).
+    pub home: Option<(&'a str, &'a str)>,
 }
 
 /// ID token claims.
@@ -100,17 +102,22 @@ pub fn id_token(
     if let Some(sid) = facts.session_id {
         claims.insert("sid".into(), json!(sid));
     }
-    guest_claims(user, facts.idp, &mut claims);
+    guest_claims(user, facts, &mut claims);
     user_claims(user, facts.scopes, &mut claims);
     claims
 }
 
 /// What tokens say of how a user authenticated and, for guests, who they are (B.6): `idp`
 /// when someone other than this tenant vouched, and for guests the `#EXT#` UPN and the e-mail
-/// (emitted by default for guests).
-fn guest_claims(user: &User, idp: Option<&str>, claims: &mut Map<String, Value>) {
-    if let Some(idp) = idp {
+/// (emitted by default for guests), and `home_tid`/`home_oid` when the guest's home is a
+/// tenant on this Gatehouse.
+fn guest_claims(user: &User, facts: &SignInFacts<'_>, claims: &mut Map<String, Value>) {
+    if let Some(idp) = facts.idp {
         claims.insert("idp".into(), json!(idp));
+    }
+    if let Some((home_tid, home_oid)) = facts.home {
+        claims.insert("home_tid".into(), json!(home_tid));
+        claims.insert("home_oid".into(), json!(home_oid));
     }
     if user.user_type == crate::domain::user::UserType::Guest
         || user.creation_type.as_deref() == Some("Invitation")
@@ -146,7 +153,7 @@ pub fn user_access_token(
     claims.insert("oid".into(), json!(user.id));
     claims.insert("acct".into(), json!(user.user_type.acct()));
     claims.insert("gid".into(), json!(facts.grant_id));
-    guest_claims(user, facts.idp, &mut claims);
+    guest_claims(user, facts, &mut claims);
     if let Some(sid) = facts.session_id {
         claims.insert("sid".into(), json!(sid));
     }

@@ -160,6 +160,7 @@ async fn authorization_code(
         refresh,
         now,
     )
+    .await
 }
 
 /// A code that is unknown, expired or already redeemed. If it was redeemed and the caller
@@ -238,7 +239,7 @@ fn new_refresh_record(state: &AppState, token: &str, grant_id: &str, now: i64) -
 
 /// Signs the access token and, for OpenID requests, the ID token of a user grant.
 #[allow(clippy::too_many_arguments)]
-fn issue_user_tokens(
+async fn issue_user_tokens(
     state: &AppState,
     tenant: &Tenant,
     app: &App,
@@ -250,6 +251,11 @@ fn issue_user_tokens(
 ) -> Result<TokenResponse, AppError> {
     let issuer = state.issuer(&tenant.slug);
     let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
+    let home = if grant.idp.is_some() {
+        crate::journey::home::bound_home(state, user).await?
+    } else {
+        None
+    };
     let facts = SignInFacts {
         issuer: &issuer,
         tenant_id: &tenant.id,
@@ -261,6 +267,9 @@ fn issue_user_tokens(
         amr: &grant.amr,
         acr: &grant.acr,
         idp: grant.idp.as_deref(),
+        home: home
+            .as_ref()
+            .map(|(tenant, oid)| (tenant.id.as_str(), oid.as_str())),
     };
     let ttl = &state.config.tokens;
     let access_token = state.tokens.sign(
@@ -401,6 +410,7 @@ async fn refresh(
         Some(successor),
         now,
     )
+    .await
 }
 
 /// The client-credentials grant (RFC 6749 §4.4): confidential clients only; no storage

@@ -19,6 +19,8 @@ pub trait DirectoryStore {
     async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant>;
     /// Finds a tenant by id.
     async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant>;
+    /// The slug of the tenant that verified `domain` (lower case), if any.
+    async fn tenant_slug_by_verified_domain(&self, domain: &str) -> StoreResult<String>;
     /// Replaces a tenant's external-collaboration settings.
     async fn update_tenant_settings(
         &self,
@@ -197,6 +199,16 @@ for_sql_backends! {
                 domains,
                 created_at: row.created_at,
             })
+        }
+
+        async fn tenant_slug_by_verified_domain(&self, domain: &str) -> StoreResult<String> {
+            Ok(sqlx::query_scalar::<DB, String>(
+                "SELECT tenants.slug FROM tenant_domains JOIN tenants ON tenants.id = tenant_domains.tenant_id \
+                 WHERE tenant_domains.domain = $1 AND tenant_domains.verified",
+            )
+            .bind(domain)
+            .fetch_one(&self.pool)
+            .await?)
         }
 
         async fn tenant_by_id(&self, id: &str) -> StoreResult<Tenant> {

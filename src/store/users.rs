@@ -49,6 +49,14 @@ pub trait UserStore {
     ) -> StoreResult<Vec<User>>;
     /// The identities of a user.
     async fn identities(&self, user_id: &str) -> StoreResult<Vec<Identity>>;
+    /// The user of a tenant bound to the identity (issuer, subject) — never looked up by
+    /// e-mail (SECURITY.md G.53).
+    async fn user_by_identity(
+        &self,
+        tenant_id: &str,
+        issuer: &str,
+        issuer_assigned_id: &str,
+    ) -> StoreResult<User>;
     /// Changes a user's credentials or status — `enabled` and `password_hash` when given —
     /// and always replaces the security stamp, so every grant given before ends
     /// (SECURITY.md C.33).
@@ -200,6 +208,21 @@ for_sql_backends! {
             ))
             .bind(tenant_id)
             .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .into_user()
+        }
+
+        async fn user_by_identity(&self, tenant_id: &str, issuer: &str, issuer_assigned_id: &str)
+            -> StoreResult<User> {
+            sqlx::query_as::<DB, UserRow>(concat!(
+                "SELECT ", user_columns!(), " FROM users WHERE tenant_id = $1 AND id = \
+                 (SELECT user_id FROM user_identities WHERE tenant_id = $1 AND issuer = $2 \
+                 AND issuer_assigned_id = $3)"
+            ))
+            .bind(tenant_id)
+            .bind(issuer)
+            .bind(issuer_assigned_id)
             .fetch_one(&self.pool)
             .await?
             .into_user()

@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod code_flow;
 mod helpers;
+mod home;
 mod invitations;
 mod keys;
 mod logout;

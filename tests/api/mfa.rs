@@ -1160,7 +1160,7 @@ async fn enrolment_needs_a_recent_sign_in_and_further_factors_or_codes_need_mfa(
         is_callback(&response),
         "no policy: signed in with a password"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
     // The password is now older than the window: MFA asked for, enrolment needs it again.
     let pkce = Pkce::new();
     let url = world

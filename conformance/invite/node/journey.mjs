@@ -4,98 +4,27 @@
 //
 // The protocol work goes through openid-client's functional API. The hand-written HTTP is
 // the "browser" (fetch, redirect: 'manual', a small cookie jar: it follows Gatehouse's
-// redirects and fills in the forms as a person would) and the admin API calls (JSON over
-// fetch, exactly as an Entra admin script would send them). Mail is read from the SMTP sink
-// (smtp-sink.mjs) over its loopback JSON API.
+// redirects and fills in the forms as a person would; ../../lib/browser.mjs, with the checks
+// and steps in ../../lib/checks.mjs) and the admin API calls (JSON over fetch, exactly as an
+// Entra admin script would send them). Mail is read from the SMTP sink (smtp-sink.mjs) over
+// its loopback JSON API.
 //
 // Usage: node journey.mjs CONFIG.json   (CONFIG is written by ../run.sh; its shape is there)
 // Every step is a group of checks; a failed check ends its step, later steps that need it are
 // reported as not run (and counted as failed), independent ones still run. The last line is
 // "N passed, M failed" (checks). Exit status 0 only if nothing failed.
 
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
 import * as jose from 'jose';
+import { CookieJar, attributes, headlessBrowser, pageText, parseForms, sameEndpoint } from '../../lib/browser.mjs';
+import { check, checkEqual, fail, ok, readConfig, runJourney, step } from '../../lib/checks.mjs';
 
-const configPath = process.argv[2] ?? process.env.CONFORMANCE_CONFIG;
-if (!configPath) {
-  console.error('usage: node journey.mjs CONFIG.json');
-  process.exit(2);
-}
-const CFG = JSON.parse(readFileSync(configPath, 'utf8'));
+const CFG = readConfig('journey.mjs');
 const ISSUER = CFG.issuer;
 const PUBLIC_ORIGIN = new URL(CFG.public_url).origin;
 const API = `${CFG.public_url}/${CFG.tenant.slug}/v1.0`;
 const MAIL_WAIT_MS = 20_000;
-
-// ------------------------------------------------------------------------------------ reporting
-let passed = 0;
-let failed = 0;
-let currentStep = '(setup)';
-const summary = [];
-class CheckFailed extends Error {}
-
-function ok(message) {
-  passed += 1;
-  console.log(`  ok   ${message}`);
-}
-function fail(message, detail) {
-  let text = `[${currentStep}] ${message}`;
-  if (detail !== undefined) {
-    text += `\n       detail: ${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2)}`;
-  }
-  throw new CheckFailed(text);
-}
-function check(condition, message, detail) {
-  if (!condition) fail(message, detail);
-  ok(message);
-}
-function checkEqual(actual, expected, message) {
-  if (actual !== expected) fail(message, { expected, actual });
-  ok(`${message} (${JSON.stringify(actual)})`);
-}
-function describe(err) {
-  if (!err) return String(err);
-  const out = { name: err.name, code: err.code, message: err.message };
-  if (err.error) out.error = err.error;
-  if (err.error_description) out.error_description = err.error_description;
-  if (err.status) out.status = err.status;
-  if (err.cause) out.cause = typeof err.cause === 'object' && !(err.cause instanceof Error) ? err.cause : String(err.cause);
-  return out;
-}
-
-const outcomes = new Map(); // step key -> 'pass' | 'fail' | 'skip'
-/** Runs one step. `needs` names earlier steps that must have passed. */
-async function step(key, title, needs, body) {
-  currentStep = title;
-  console.log(`\n== ${title}`);
-  const missing = needs.filter((n) => outcomes.get(n) !== 'pass');
-  if (missing.length > 0) {
-    failed += 1;
-    outcomes.set(key, 'skip');
-    const line = `NOT RUN  ${title} (needs: ${missing.join(', ')})`;
-    console.log(`  FAIL ${line}`);
-    summary.push(line);
-    return;
-  }
-  const before = passed;
-  try {
-    await body();
-    outcomes.set(key, 'pass');
-    summary.push(`PASS     ${title} (${passed - before} checks)`);
-  } catch (err) {
-    failed += 1;
-    outcomes.set(key, 'fail');
-    if (err instanceof CheckFailed) {
-      console.log(`  FAIL ${err.message}`);
-    } else {
-      console.log(`  FAIL [${title}] unexpected error: ${JSON.stringify(describe(err), null, 2)}`);
-      if (err?.stack) console.log(err.stack);
-    }
-    summary.push(`FAIL     ${title} (after ${passed - before} checks passed)`);
-  }
-}
 
 // ------------------------------------------------------------------------ the relying party app
 // The OIDC web app lives at http://127.0.0.1:APP_PORT: its home page ("/") is where invited
@@ -110,129 +39,14 @@ const appServer = createServer((req, res) => {
 });
 
 // ------------------------------------------------------------------------ the headless browser
-/** A minimal RFC 6265 cookie jar (name + host + path; Max-Age/Expires deletion). */
-class CookieJar {
-  #cookies = new Map();
+// The cookie jar, requests, redirects and HTML reading are ../../lib/browser.mjs; what a
+// sign-in or redeem page must look like is checked here.
+const { browse, follow } = headlessBrowser(PUBLIC_ORIGIN);
 
-  store(response, requestUrl) {
-    const host = new URL(requestUrl).host;
-    for (const header of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      let path = null;
-      let expired = false;
-      for (const attribute of attributes) {
-        const [rawKey, ...rest] = attribute.split('=');
-        const key = rawKey.trim().toLowerCase();
-        const val = rest.join('=').trim();
-        if (key === 'path' && val.startsWith('/')) path = val;
-        if (key === 'max-age' && Number(val) <= 0) expired = true;
-        if (key === 'expires' && Date.parse(val) <= Date.now()) expired = true;
-      }
-      if (path === null) {
-        const p = new URL(requestUrl).pathname;
-        path = p.lastIndexOf('/') > 0 ? p.slice(0, p.lastIndexOf('/')) : '/';
-      }
-      const key = `${host}\u0000${path}\u0000${name}`;
-      if (expired || value === '') this.#cookies.delete(key);
-      else this.#cookies.set(key, { host, name, value, path });
-    }
-  }
-
-  header(url) {
-    const { host, pathname } = new URL(url);
-    return [...this.#cookies.values()]
-      .filter((c) => c.host === host && (pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)))
-      .map((c) => `${c.name}=${c.value}`)
-      .join('; ');
-  }
-
-  has(name) {
-    return [...this.#cookies.values()].some((c) => c.name === name);
-  }
-}
-
-/** One browser request: manual redirects, cookies in and out. */
-async function browse(jar, url, { method = 'GET', form } = {}) {
-  const headers = { accept: 'text/html,application/xhtml+xml' };
-  const cookie = jar.header(url);
-  if (cookie) headers.cookie = cookie;
-  let body;
-  if (form) {
-    body = new URLSearchParams(form).toString();
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    headers.origin = PUBLIC_ORIGIN;
-  }
-  const response = await fetch(url, { method, headers, body, redirect: 'manual' });
-  jar.store(response, url);
-  const text = await response.text();
-  const location = response.headers.get('location');
-  return {
-    status: response.status,
-    location: location === null ? null : new URL(location, url).href,
-    headers: response.headers,
-    text,
-    url,
-  };
-}
-
-function decodeEntities(s) {
-  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos|#39);/gi, (_, e) => {
-    const lower = e.toLowerCase();
-    if (lower === 'amp') return '&';
-    if (lower === 'lt') return '<';
-    if (lower === 'gt') return '>';
-    if (lower === 'quot') return '"';
-    if (lower === 'apos' || lower === '#39') return "'";
-    if (lower.startsWith('#x')) return String.fromCodePoint(parseInt(lower.slice(2), 16));
-    return String.fromCodePoint(parseInt(lower.slice(1), 10));
-  });
-}
-function attributes(tag) {
-  const attrs = {};
-  for (const m of tag.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g)) {
-    attrs[m[1].toLowerCase()] = decodeEntities(m[2] ?? m[3] ?? m[4] ?? '');
-  }
-  return attrs;
-}
-/** Every <form> of a page: method, absolute action, hidden inputs, other inputs, named buttons. */
-function parseForms(html, baseUrl) {
-  const forms = [];
-  for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const attrs = attributes(m[1]);
-    const hidden = {};
-    const inputs = [];
-    for (const input of m[2].matchAll(/<input\b([^>]*)>/gi)) {
-      const a = attributes(input[1]);
-      if (!a.name) continue;
-      if ((a.type ?? 'text').toLowerCase() === 'hidden') hidden[a.name] = a.value ?? '';
-      else inputs.push(a.name);
-    }
-    const buttons = [];
-    for (const b of m[2].matchAll(/<button\b([^>]*)>([\s\S]*?)<\/button>/gi)) {
-      const a = attributes(b[1]);
-      buttons.push({ name: a.name ?? null, value: a.value ?? '', label: decodeEntities(b[2].replace(/<[^>]*>/g, '').trim()) });
-    }
-    forms.push({ method: (attrs.method ?? 'get').toLowerCase(), action: new URL(attrs.action ?? baseUrl, baseUrl).href, hidden, inputs, buttons });
-  }
-  return forms;
-}
-/** The visible text of a page (tags dropped, entities decoded, spaces folded). */
-function pageText(html) {
-  return decodeEntities(html.replace(/<script[\s\S]*?<\/script>|<style[\s\S]*?<\/style>/gi, ' ').replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
-}
+/** The text of a page's <h1>. */
 function heading(html) {
   const m = html.match(/<h1[^>]*>([\s\S]*?)<\/h1>/i);
   return m ? pageText(m[1]) : null;
-}
-
-function sameEndpoint(a, b) {
-  const x = new URL(a);
-  const y = new URL(b);
-  return x.origin === y.origin && x.pathname === y.pathname;
 }
 
 /** The single sign-in/redeem form of a page, which must carry tx, csrf and step. */
@@ -252,16 +66,6 @@ async function submit(jar, form, extra, what) {
   if (res.status !== 303) fail(`${what}: a POST that advances the journey must answer 303, got ${res.status}`, res.text.slice(0, 2000));
   if (!res.location) fail(`${what}: 303 without Location`);
   return res;
-}
-
-/** Follows GET redirects inside Gatehouse until a 200 page (or a redirect out of it). */
-async function follow(jar, res, maxHops = 5) {
-  let current = res;
-  for (let i = 0; i < maxHops && current.status >= 300 && current.status < 400; i += 1) {
-    if (new URL(current.location).origin !== PUBLIC_ORIGIN) return current;
-    current = await browse(jar, current.location);
-  }
-  return current;
 }
 
 // ------------------------------------------------------------------------------ the SMTP sink
@@ -699,17 +503,4 @@ async function main() {
   });
 }
 
-const started = Date.now();
-try {
-  await main();
-} catch (err) {
-  failed += 1;
-  console.log(`\nFAIL [${currentStep}] unexpected error: ${JSON.stringify(describe(err))}`);
-  if (err?.stack) console.log(err.stack);
-} finally {
-  appServer.close();
-}
-console.log(`\ninvite journey summary (${((Date.now() - started) / 1000).toFixed(1)} s):`);
-for (const line of summary) console.log(`  ${line}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+await runJourney('invite', main, () => appServer.close());

@@ -8,8 +8,9 @@
 // The protocol work goes through openid-client's functional API; TOTP codes come from
 // otpauth, fed with the otpauth:// URI the enrolment page shows. The hand-written HTTP is the
 // "browser" (fetch, redirect: 'manual', a small cookie jar: it follows Gatehouse's redirects
-// and fills in the forms as a person would). The policy is created by running the gatehouse
-// CLI, with the environment run.sh exported (the same database as the server).
+// and fills in the forms as a person would; ../../lib/browser.mjs, with the checks and steps
+// in ../../lib/checks.mjs). The policy is created by running the gatehouse CLI, with the
+// environment run.sh exported (the same database as the server).
 //
 // Usage: node journey.mjs CONFIG.json   (CONFIG is written by ../run.sh; its shape is there)
 // Every step is a group of checks; a failed check ends its step, later steps that need it are
@@ -22,13 +23,10 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import * as OTPAuth from 'otpauth';
+import { CookieJar, attributes, decodeEntities, headlessBrowser, pageText, parseForms, sameEndpoint } from '../../lib/browser.mjs';
+import { check, checkEqual, describe, fail, ok, readConfig, runJourney, step } from '../../lib/checks.mjs';
 
-const configPath = process.argv[2] ?? process.env.CONFORMANCE_CONFIG;
-if (!configPath) {
-  console.error('usage: node journey.mjs CONFIG.json');
-  process.exit(2);
-}
-const CFG = JSON.parse(readFileSync(configPath, 'utf8'));
+const CFG = readConfig('journey.mjs');
 const ISSUER = CFG.issuer;
 const PUBLIC_ORIGIN = new URL(CFG.public_url).origin;
 const ACR_MFA = 'https://refeds.org/profile/mfa';
@@ -39,78 +37,13 @@ const NEXT_STEP_WAIT_MS = (STEP_SECONDS + 5) * 1000;
 const MAIL_WAIT_MS = 15_000;
 
 // ------------------------------------------------------------------------------------ reporting
-let passed = 0;
-let failed = 0;
-let currentStep = '(setup)';
-const summary = [];
-class CheckFailed extends Error {}
-
-function ok(message) {
-  passed += 1;
-  console.log(`  ok   ${message}`);
-}
-function fail(message, detail) {
-  let text = `[${currentStep}] ${message}`;
-  if (detail !== undefined) {
-    text += `\n       detail: ${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2)}`;
-  }
-  throw new CheckFailed(text);
-}
-function check(condition, message, detail) {
-  if (!condition) fail(message, detail);
-  ok(message);
-}
-function checkEqual(actual, expected, message) {
-  if (actual !== expected) fail(message, { expected, actual });
-  ok(`${message} (${JSON.stringify(actual)})`);
-}
+// ok, fail, check, checkEqual and the steps come from ../../lib/checks.mjs.
 function checkSame(actual, expected, message) {
   if (JSON.stringify(actual) !== JSON.stringify(expected)) fail(message, { expected, actual });
   ok(`${message} (${JSON.stringify(actual)})`);
 }
 function note(message) {
   console.log(`  ..   ${message}`);
-}
-function describe(err) {
-  if (!err) return String(err);
-  const out = { name: err.name, code: err.code, message: err.message };
-  if (err.error) out.error = err.error;
-  if (err.error_description) out.error_description = err.error_description;
-  if (err.status) out.status = err.status;
-  if (err.cause) out.cause = typeof err.cause === 'object' && !(err.cause instanceof Error) ? err.cause : String(err.cause);
-  return out;
-}
-
-const outcomes = new Map(); // step key -> 'pass' | 'fail' | 'skip'
-/** Runs one step. `needs` names earlier steps that must have passed. */
-async function step(key, title, needs, body) {
-  currentStep = title;
-  console.log(`\n== ${title}`);
-  const missing = needs.filter((n) => outcomes.get(n) !== 'pass');
-  if (missing.length > 0) {
-    failed += 1;
-    outcomes.set(key, 'skip');
-    const line = `NOT RUN  ${title} (needs: ${missing.join(', ')})`;
-    console.log(`  FAIL ${line}`);
-    summary.push(line);
-    return;
-  }
-  const before = passed;
-  try {
-    await body();
-    outcomes.set(key, 'pass');
-    summary.push(`PASS     ${title} (${passed - before} checks)`);
-  } catch (err) {
-    failed += 1;
-    outcomes.set(key, 'fail');
-    if (err instanceof CheckFailed) {
-      console.log(`  FAIL ${err.message}`);
-    } else {
-      console.log(`  FAIL [${title}] unexpected error: ${JSON.stringify(describe(err), null, 2)}`);
-      if (err?.stack) console.log(err.stack);
-    }
-    summary.push(`FAIL     ${title} (after ${passed - before} checks passed)`);
-  }
 }
 
 // ------------------------------------------------------------------------ the relying parties
@@ -124,126 +57,9 @@ const appServer = createServer((req, res) => {
 });
 
 // ------------------------------------------------------------------------ the headless browser
-/** A minimal RFC 6265 cookie jar (name + host + path; Max-Age/Expires deletion). */
-class CookieJar {
-  #cookies = new Map();
-
-  store(response, requestUrl) {
-    const host = new URL(requestUrl).host;
-    for (const header of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      let path = null;
-      let expired = false;
-      for (const attribute of attributes) {
-        const [rawKey, ...rest] = attribute.split('=');
-        const key = rawKey.trim().toLowerCase();
-        const val = rest.join('=').trim();
-        if (key === 'path' && val.startsWith('/')) path = val;
-        if (key === 'max-age' && Number(val) <= 0) expired = true;
-        if (key === 'expires' && Date.parse(val) <= Date.now()) expired = true;
-      }
-      if (path === null) {
-        const p = new URL(requestUrl).pathname;
-        path = p.lastIndexOf('/') > 0 ? p.slice(0, p.lastIndexOf('/')) : '/';
-      }
-      const key = `${host}\u0000${path}\u0000${name}`;
-      if (expired || value === '') this.#cookies.delete(key);
-      else this.#cookies.set(key, { host, name, value, path });
-    }
-  }
-
-  header(url) {
-    const { host, pathname } = new URL(url);
-    return [...this.#cookies.values()]
-      .filter((c) => c.host === host && (pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)))
-      .map((c) => `${c.name}=${c.value}`)
-      .join('; ');
-  }
-
-  has(name) {
-    return [...this.#cookies.values()].some((c) => c.name === name);
-  }
-}
-
-/** One browser request: manual redirects, cookies in and out. */
-async function browse(jar, url, { method = 'GET', form } = {}) {
-  const headers = { accept: 'text/html,application/xhtml+xml' };
-  const cookie = jar.header(url);
-  if (cookie) headers.cookie = cookie;
-  let body;
-  if (form) {
-    body = new URLSearchParams(form).toString();
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    headers.origin = PUBLIC_ORIGIN;
-  }
-  const response = await fetch(url, { method, headers, body, redirect: 'manual' });
-  jar.store(response, url);
-  const text = await response.text();
-  const location = response.headers.get('location');
-  return {
-    status: response.status,
-    location: location === null ? null : new URL(location, url).href,
-    headers: response.headers,
-    text,
-    url,
-  };
-}
-
-function decodeEntities(s) {
-  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos|#39);/gi, (_, e) => {
-    const lower = e.toLowerCase();
-    if (lower === 'amp') return '&';
-    if (lower === 'lt') return '<';
-    if (lower === 'gt') return '>';
-    if (lower === 'quot') return '"';
-    if (lower === 'apos' || lower === '#39') return "'";
-    if (lower.startsWith('#x')) return String.fromCodePoint(parseInt(lower.slice(2), 16));
-    return String.fromCodePoint(parseInt(lower.slice(1), 10));
-  });
-}
-function attributes(tag) {
-  const attrs = {};
-  for (const m of tag.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g)) {
-    attrs[m[1].toLowerCase()] = decodeEntities(m[2] ?? m[3] ?? m[4] ?? '');
-  }
-  return attrs;
-}
-/** Every <form> of a page: method, absolute action, hidden inputs, other inputs, named buttons. */
-function parseForms(html, baseUrl) {
-  const forms = [];
-  for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const attrs = attributes(m[1]);
-    const hidden = {};
-    const inputs = [];
-    for (const input of m[2].matchAll(/<input\b([^>]*)>/gi)) {
-      const a = attributes(input[1]);
-      if (!a.name) continue;
-      if ((a.type ?? 'text').toLowerCase() === 'hidden') hidden[a.name] = a.value ?? '';
-      else inputs.push(a.name);
-    }
-    const buttons = [];
-    for (const b of m[2].matchAll(/<button\b([^>]*)>([\s\S]*?)<\/button>/gi)) {
-      const a = attributes(b[1]);
-      buttons.push({ name: a.name ?? null, value: a.value ?? '', label: decodeEntities(b[2].replace(/<[^>]*>/g, '').trim()) });
-    }
-    forms.push({ method: (attrs.method ?? 'get').toLowerCase(), action: new URL(attrs.action ?? baseUrl, baseUrl).href, hidden, inputs, buttons });
-  }
-  return forms;
-}
-/** The visible text of a page (tags dropped, entities decoded, spaces folded). */
-function pageText(html) {
-  return decodeEntities(html.replace(/<script[\s\S]*?<\/script>|<style[\s\S]*?<\/style>|<svg[\s\S]*?<\/svg>/gi, ' ').replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
-}
-
-function sameEndpoint(a, b) {
-  const x = new URL(a);
-  const y = new URL(b);
-  return x.origin === y.origin && x.pathname === y.pathname;
-}
+// The cookie jar, requests, redirects and HTML reading are ../../lib/browser.mjs; what a
+// sign-in page must look like is checked here.
+const { browse, follow } = headlessBrowser(PUBLIC_ORIGIN);
 
 /** The single sign-in form of a page, which must carry tx, csrf and step. */
 function journeyForm(page, what) {
@@ -263,16 +79,6 @@ async function submit(jar, form, extra, what) {
   if (res.status !== 303) fail(`${what}: a POST that advances the journey must answer 303, got ${res.status}`, pageText(res.text).slice(0, 1500));
   if (!res.location) fail(`${what}: 303 without Location`);
   return res;
-}
-
-/** Follows GET redirects inside Gatehouse until a 200 page (or a redirect out of it). */
-async function follow(jar, res, maxHops = 5) {
-  let current = res;
-  for (let i = 0; i < maxHops && current.status >= 300 && current.status < 400; i += 1) {
-    if (new URL(current.location).origin !== PUBLIC_ORIGIN) return current;
-    current = await browse(jar, current.location);
-  }
-  return current;
 }
 
 // ---------------------------------------------------------------------------------- the CLI
@@ -698,17 +504,4 @@ async function main() {
   });
 }
 
-const started = Date.now();
-try {
-  await main();
-} catch (err) {
-  failed += 1;
-  console.log(`\nFAIL [${currentStep}] unexpected error: ${JSON.stringify(describe(err))}`);
-  if (err?.stack) console.log(err.stack);
-} finally {
-  appServer.close();
-}
-console.log(`\nmfa journey summary (${((Date.now() - started) / 1000).toFixed(1)} s):`);
-for (const line of summary) console.log(`  ${line}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+await runJourney('mfa', main, () => appServer.close());

@@ -2,52 +2,28 @@
 //
 // All protocol work goes through openid-client's functional API. The only hand-written HTTP is the
 // "browser": it follows Gatehouse's redirects and fills in the login forms (fetch, redirect:
-// 'manual', a small cookie jar), exactly what a person's browser would do.
+// 'manual', a small cookie jar: ../../lib/browser.mjs), exactly what a person's browser would
+// do. The check helpers are ../../lib/checks.mjs.
 //
 // Usage: node rp.mjs CONFIG.json   (CONFIG is written by ../run.sh; its shape is documented there)
 // Exits non-zero on the first failed check, printing what was expected and what came back.
 
-import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
 import * as jose from 'jose';
+import { CookieJar, headlessBrowser, parseForms, sameEndpoint } from '../../lib/browser.mjs';
+import { CheckFailed, check, checkEqual, describe, fail, ok, readConfig, tally } from '../../lib/checks.mjs';
 
-const configPath = process.argv[2] ?? process.env.CONFORMANCE_CONFIG;
-if (!configPath) {
-  console.error('usage: node rp.mjs CONFIG.json');
-  process.exit(2);
-}
-const CFG = JSON.parse(readFileSync(configPath, 'utf8'));
+const CFG = readConfig('rp.mjs');
 const ISSUER = CFG.issuer;
 const PUBLIC_ORIGIN = new URL(CFG.public_url).origin;
 
 // ------------------------------------------------------------------------------------ reporting
-let passed = 0;
-let currentStep = '(setup)';
-class CheckFailed extends Error {}
-
+// ok, fail, check, checkEqual and the tally come from ../../lib/checks.mjs; this suite stops at
+// its first failed check.
 function step(name) {
-  currentStep = name;
+  tally.step = name;
   console.log(`\n== ${name}`);
-}
-function ok(message) {
-  passed += 1;
-  console.log(`  ok   ${message}`);
-}
-function fail(message, detail) {
-  let text = `[${currentStep}] ${message}`;
-  if (detail !== undefined) {
-    text += `\n       detail: ${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2)}`;
-  }
-  throw new CheckFailed(text);
-}
-function check(condition, message, detail) {
-  if (!condition) fail(message, detail);
-  ok(message);
-}
-function checkEqual(actual, expected, message) {
-  if (actual !== expected) fail(message, { expected, actual });
-  ok(`${message} (${JSON.stringify(actual)})`);
 }
 /** Awaits a promise that must reject with the OAuth error code `code`. */
 async function expectOAuthError(promise, code, message) {
@@ -62,132 +38,10 @@ async function expectOAuthError(promise, code, message) {
   }
   fail(`${message}: expected error ${code}, but the call succeeded`, value);
 }
-function describe(err) {
-  if (!err) return String(err);
-  const out = { name: err.name, code: err.code, message: err.message };
-  if (err.error) out.error = err.error;
-  if (err.error_description) out.error_description = err.error_description;
-  if (err.status) out.status = err.status;
-  if (err.cause && typeof err.cause === 'object' && !(err.cause instanceof Error)) out.cause = err.cause;
-  else if (err.cause) out.cause = String(err.cause);
-  return out;
-}
 
 // ------------------------------------------------------------------------ the headless browser
-/** A minimal RFC 6265 cookie jar for one host (name + path; Max-Age/Expires deletion). */
-class CookieJar {
-  #cookies = new Map(); // key `${path}\u0000${name}` -> {name, value, path}
-
-  store(response, requestUrl) {
-    for (const header of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      let path = null;
-      let expired = false;
-      for (const attribute of attributes) {
-        const [rawKey, ...rest] = attribute.split('=');
-        const key = rawKey.trim().toLowerCase();
-        const val = rest.join('=').trim();
-        if (key === 'path' && val.startsWith('/')) path = val;
-        if (key === 'max-age' && Number(val) <= 0) expired = true;
-        if (key === 'expires' && Date.parse(val) <= Date.now()) expired = true;
-      }
-      if (path === null) {
-        const p = new URL(requestUrl).pathname;
-        path = p.lastIndexOf('/') > 0 ? p.slice(0, p.lastIndexOf('/')) : '/';
-      }
-      const key = `${path}\u0000${name}`;
-      if (expired || value === '') this.#cookies.delete(key);
-      else this.#cookies.set(key, { name, value, path });
-    }
-  }
-
-  header(url) {
-    const path = new URL(url).pathname;
-    const matches = [...this.#cookies.values()].filter(
-      (c) => path === c.path || path.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`),
-    );
-    return matches.map((c) => `${c.name}=${c.value}`).join('; ');
-  }
-
-  has(name) {
-    return [...this.#cookies.values()].some((c) => c.name === name);
-  }
-}
-
-/** One browser request: manual redirects, cookies in and out. */
-async function browse(jar, url, { method = 'GET', form } = {}) {
-  const headers = { accept: 'text/html,application/xhtml+xml' };
-  const cookie = jar.header(url);
-  if (cookie) headers.cookie = cookie;
-  let body;
-  if (form) {
-    body = new URLSearchParams(form).toString();
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-    headers.origin = PUBLIC_ORIGIN;
-  }
-  const response = await fetch(url, { method, headers, body, redirect: 'manual' });
-  jar.store(response, url);
-  const text = await response.text();
-  return { status: response.status, location: response.headers.get('location'), headers: response.headers, text, url };
-}
-
-function decodeEntities(s) {
-  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos|#39);/gi, (_, e) => {
-    const lower = e.toLowerCase();
-    if (lower === 'amp') return '&';
-    if (lower === 'lt') return '<';
-    if (lower === 'gt') return '>';
-    if (lower === 'quot') return '"';
-    if (lower === 'apos' || lower === '#39') return "'";
-    if (lower.startsWith('#x')) return String.fromCodePoint(parseInt(lower.slice(2), 16));
-    return String.fromCodePoint(parseInt(lower.slice(1), 10));
-  });
-}
-function attributes(tag) {
-  const attrs = {};
-  for (const m of tag.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g)) {
-    attrs[m[1].toLowerCase()] = decodeEntities(m[2] ?? m[3] ?? m[4] ?? '');
-  }
-  return attrs;
-}
-/** Every <form> of a page: its method, absolute action, hidden inputs and other input names. */
-function parseForms(html, baseUrl) {
-  const forms = [];
-  for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const attrs = attributes(m[1]);
-    const hidden = {};
-    const inputs = [];
-    for (const input of m[2].matchAll(/<input\b([^>]*)>/gi)) {
-      const a = attributes(input[1]);
-      if (!a.name) continue;
-      if ((a.type ?? 'text').toLowerCase() === 'hidden') hidden[a.name] = a.value ?? '';
-      else inputs.push(a.name);
-    }
-    const buttons = [];
-    for (const b of m[2].matchAll(/<button\b([^>]*)>/gi)) {
-      const a = attributes(b[1]);
-      if (a.name) buttons.push({ name: a.name, value: a.value ?? '' });
-    }
-    forms.push({
-      method: (attrs.method ?? 'get').toLowerCase(),
-      action: new URL(attrs.action ?? baseUrl, baseUrl).href,
-      hidden,
-      inputs,
-      buttons,
-    });
-  }
-  return forms;
-}
-
-function sameEndpoint(a, b) {
-  const x = new URL(a);
-  const y = new URL(b);
-  return x.origin === y.origin && x.pathname === y.pathname;
-}
+// The cookie jar, requests and form reading are ../../lib/browser.mjs; the sign-in is driven here.
+const { browse } = headlessBrowser(PUBLIC_ORIGIN);
 
 /**
  * Drives the browser from an authorization URL until Gatehouse answers the client: either a
@@ -200,13 +54,14 @@ async function runBrowser(jar, startUrl, { redirectUri, email, password, maxStep
   const trail = [];
   for (let i = 0; i < maxSteps; i += 1) {
     const res = await browse(jar, request.url, request);
-    trail.push(`${request.method} ${request.url} -> ${res.status}${res.location ? ` ${res.location}` : ''}`);
+    const location = res.headers.get('location'); // as sent: the trail shows it so
+    trail.push(`${request.method} ${request.url} -> ${res.status}${location ? ` ${location}` : ''}`);
     if (res.status >= 300 && res.status < 400) {
-      if (!res.location) fail(`redirect ${res.status} without Location`, trail);
+      if (!location) fail(`redirect ${res.status} without Location`, trail);
       if (request.method === 'POST' && res.status !== 303) {
         fail(`a POST that redirects must answer 303 (SECURITY A.11), got ${res.status}`, trail);
       }
-      const next = new URL(res.location, request.url).href;
+      const next = new URL(location, request.url).href;
       if (sameEndpoint(next, redirectUri)) return { kind: 'redirect', url: new URL(next), trail };
       request = { url: next, method: 'GET' };
       continue;
@@ -547,15 +402,15 @@ async function main() {
 const started = Date.now();
 try {
   await main();
-  console.log(`\nopenid-client: ${passed} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`${passed} passed, 0 failed`);
+  console.log(`\nopenid-client: ${tally.passed} checks passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${tally.passed} passed, 0 failed`);
 } catch (err) {
   if (err instanceof CheckFailed) {
     console.error(`\nFAIL ${err.message}`);
   } else {
-    console.error(`\nFAIL [${currentStep}] unexpected error:`, describe(err));
+    console.error(`\nFAIL [${tally.step}] unexpected error:`, describe(err));
     if (err?.stack) console.error(err.stack);
   }
-  console.log(`${passed} passed, 1 failed`);
+  console.log(`${tally.passed} passed, 1 failed`);
   process.exit(1);
 }

@@ -45,6 +45,9 @@ NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 NAMEID_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 REFEDS_MFA = "https://refeds.org/profile/mfa"
+# A context Gatehouse has no method for (it meets password and TOTP classes only): asking for it
+# must give Responder / NoAuthnContext. (Asking for MFA runs Gatehouse's TOTP step instead.)
+UNMEETABLE_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard"
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"

@@ -223,8 +223,8 @@ def main(cfg: dict) -> None:
     check_equal(outcome_p.login_pages, 0, "no sign-in page")
     expect_valid(settings, app, outcome_p.fields, request_id_p, "IsPassive Response")
 
-    step("RequestedAuthnContext that cannot be met (I6): MFA for a password-only user")
-    mfa = settings_for(cfg, app, idp, requestedAuthnContext=[common.REFEDS_MFA])
+    step("RequestedAuthnContext that cannot be met (I6): a smartcard, which Gatehouse has no method for")
+    mfa = settings_for(cfg, app, idp, requestedAuthnContext=[common.UNMEETABLE_CONTEXT])
     url, request_id4 = sp_start(mfa, app, return_to="mfa")
     outcome4 = common.expect_post_to(browser.run("GET", url), app["acs"], "MFA request")
     facts4 = common.response_facts(outcome4.xml)

@@ -285,9 +285,9 @@ def main(cfg: dict) -> None:
     check_equal(facts["name_id"], user["email"], "NameID is the e-mail address")
     oracle.expect_valid(outcome.xml, "emailAddress Response")
 
-    step("error Responses are signed too (RequestedAuthnContext MFA cannot be met, I6)")
+    step("error Responses are signed too (a RequestedAuthnContext that cannot be met, I6)")
     app = cfg["apps"]["xmlsec1"]
-    request_id, outcome = sign_in(browser, cfg, app, authn_context=common.REFEDS_MFA)
+    request_id, outcome = sign_in(browser, cfg, app, authn_context=common.UNMEETABLE_CONTEXT)
     facts = common.response_facts(outcome.xml)
     check_equal(facts["status"], [common.STATUS_RESPONDER, common.STATUS_NO_AUTHN_CONTEXT],
                 "Responder / NoAuthnContext")

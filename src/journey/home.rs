@@ -1,0 +1,300 @@
+//! Tenants on this Gatehouse as home identities (issue "guest federation"): a guest whose
+//! address belongs to a verified domain of another tenant redeems and signs in *there*, as a
+//! member under that tenant's own policies, and comes back with a [`HomeProof`].
+//!
+//! The resource tenant's transaction waits at [`Step::AwayHome`] while the browser signs in
+//! at home through the ordinary journey (a [`ProtocolRequest::Home`]); the home tenant's back
+//! door ([`complete`]) checks who signed in — the invited address for a redemption, the bound
+//! home object id for a sign-in, never an address alone (SECURITY.md G.53) — and parks the
+//! proof in the resource transaction, which only the same browser can resume ([`resume`]).
+//! Both tenants write the sign-in to their logs.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::pages::login_url;
+use super::session::{self, Authentication};
+use super::{
+    ACR_MFA, ACR_SFA, Evidence, ProtocolRequest, Requirements, SessionCheck, Step, Transaction,
+    see_other,
+};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{User, UserType};
+use crate::error::{AppError, ErrorPage};
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+/// `amr` of a sign-in at a home identity provider.
+pub const AMR_FEDERATED: &str = "fed";
+/// `signInType` of identities bound to a home identity provider.
+pub const SIGN_IN_FEDERATED: &str = "federated";
+
+/// A resource tenant's request to a guest's home tenant: sign this person in, then return.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HomeRequest {
+    /// The tenant the guest is going to.
+    pub resource_tenant_id: String,
+    /// Its slug (URLs).
+    pub resource_slug: String,
+    /// Its name (pages).
+    pub resource_name: String,
+    /// The resource transaction waiting for the guest.
+    pub resource_tx: String,
+    /// The address that must sign in (redemption), or the hint (sign-in).
+    pub email: String,
+    /// The home object id that must sign in (a guest's later sign-ins).
+    pub expected_user: Option<String>,
+    /// The resource tenant's page the browser returns to.
+    pub return_url: String,
+}
+
+impl HomeRequest {
+    /// What the home sign-in demands.
+    pub fn requirements(&self) -> Requirements {
+        Requirements {
+            login_hint: Some(self.email.clone()),
+            expected_user: self.expected_user.clone(),
+            ..Requirements::default()
+        }
+    }
+}
+
+/// What the home tenant established about the user it signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HomeProof {
+    /// Home tenant id.
+    pub tenant_id: String,
+    /// Home tenant slug.
+    pub tenant_slug: String,
+    /// Home issuer (the `idp` of the guest's tokens).
+    pub issuer: String,
+    /// The member's object id at home (the identity's subject).
+    pub user_id: String,
+    /// The member's address at home.
+    pub email: String,
+    /// How the member authenticated at home.
+    pub amr: Vec<String>,
+    /// When.
+    pub auth_time: i64,
+}
+
+/// The home tenant of an address: another tenant on this Gatehouse that verified its domain.
+pub async fn home_tenant_for(
+    state: &AppState,
+    resource: &Tenant,
+    email: &str,
+) -> Result<Option<std::sync::Arc<Tenant>>, AppError> {
+    let domain = email.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let slug = match state.store.tenant_slug_by_verified_domain(&domain).await {
+        Ok(slug) => slug,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(state
+        .directory
+        .tenant(&slug)
+        .await?
+        .filter(|home| home.id != resource.id))
+}
+
+/// The home tenant a guest is bound to (an identity whose issuer is a tenant of this
+/// Gatehouse), with the guest's home object id.
+pub async fn bound_home(
+    state: &AppState,
+    user: &User,
+) -> Result<Option<(std::sync::Arc<Tenant>, String)>, AppError> {
+    if user.user_type != UserType::Guest {
+        return Ok(None);
+    }
+    let prefix = format!("{}/", state.config.base_url());
+    for identity in state.store.identities(&user.id).await? {
+        let Some(slug) = identity.issuer.strip_prefix(&prefix) else {
+            continue;
+        };
+        if let Some(home) = state.directory.tenant(slug).await?
+            && state.issuer(&home.slug) == identity.issuer
+        {
+            return Ok(Some((home, identity.issuer_assigned_id)));
+        }
+    }
+    Ok(None)
+}
+
+/// Parks the resource transaction and sends the browser to sign in at `home` (with its
+/// session there, if it has one).
+pub async fn go_home(
+    state: &AppState,
+    headers: &HeaderMap,
+    resource: &Tenant,
+    mut transaction: Transaction,
+    home: &Tenant,
+    email: &str,
+    expected_user: Option<String>,
+) -> Result<Response, AppError> {
+    transaction.step = Step::AwayHome {
+        home_tenant_id: home.id.clone(),
+    };
+    transaction.save(state).await?;
+    let request = ProtocolRequest::Home(HomeRequest {
+        resource_tenant_id: resource.id.clone(),
+        resource_slug: resource.slug.clone(),
+        resource_name: resource.name.clone(),
+        resource_tx: transaction.id.clone(),
+        email: email.to_owned(),
+        expected_user,
+        return_url: format!(
+            "{}{}",
+            state.config.base_url(),
+            login_url(&resource.slug, &transaction.id)
+        ),
+    });
+    tracing::info!(resource = %resource.slug, home = %home.slug, "guest sent to the home tenant");
+    super::start(state, headers, home, request, SessionCheck::Now).await
+}
+
+fn refused(message: String) -> AppError {
+    AppError::Page(ErrorPage {
+        status: axum::http::StatusCode::FORBIDDEN,
+        title: "Not the invited account",
+        message,
+    })
+}
+
+fn expired() -> AppError {
+    ErrorPage::bad_request(
+        "Sign-in expired",
+        "This sign-in has expired or was opened in another browser. Go back to the application and sign in again.",
+    )
+    .into()
+}
+
+/// The home tenant's back door: checks who signed in and hands the proof to the waiting
+/// resource transaction.
+pub async fn complete(
+    state: &AppState,
+    headers: &HeaderMap,
+    home: &Tenant,
+    request: &HomeRequest,
+    evidence: &Evidence,
+) -> Result<Response, AppError> {
+    let user = &evidence.user;
+    if user.user_type != UserType::Member {
+        return Err(refused(format!(
+            "{} is a guest at {}, not one of its members.",
+            user.email, home.name
+        )));
+    }
+    match &request.expected_user {
+        Some(expected) if expected != &user.id => {
+            return Err(refused(format!(
+                "You signed in to {} as {}, which is not the account {} knows.",
+                home.name, user.email, request.resource_name
+            )));
+        }
+        None if !user.email.eq_ignore_ascii_case(&request.email) => {
+            return Err(refused(format!(
+                "You signed in to {} as {}, but the invitation is for {}.",
+                home.name, user.email, request.email
+            )));
+        }
+        _ => {}
+    }
+    let Some(mut transaction) = Transaction::load(state, &request.resource_tx).await? else {
+        return Err(expired());
+    };
+    let waiting = Step::AwayHome {
+        home_tenant_id: home.id.clone(),
+    };
+    if transaction.tenant_id != request.resource_tenant_id
+        || transaction.step != waiting
+        || !transaction.is_bound_to(state, headers)
+    {
+        return Err(expired());
+    }
+    transaction.step = Step::HomeReturned {
+        proof: HomeProof {
+            tenant_id: home.id.clone(),
+            tenant_slug: home.slug.clone(),
+            issuer: state.issuer(&home.slug),
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            amr: evidence.amr.clone(),
+            auth_time: evidence.auth_time,
+        },
+    };
+    transaction.save(state).await?;
+    Ok(see_other(&login_url(
+        &request.resource_slug,
+        &transaction.id,
+    )))
+}
+
+/// How the resource tenant counts a home sign-in: federated, and multi-factor only when it
+/// trusts the home tenant's MFA and the member did MFA there (SECURITY.md G.56).
+pub fn authentication(resource: &Tenant, proof: &HomeProof) -> Authentication {
+    let trusted = resource
+        .settings
+        .mfa_trusted_tenants
+        .iter()
+        .any(|slug| slug == &proof.tenant_slug);
+    let mfa = trusted && proof.amr.iter().any(|m| m == "mfa");
+    let mut amr = vec![AMR_FEDERATED.to_owned()];
+    if mfa {
+        amr.push("mfa".to_owned());
+    }
+    Authentication {
+        amr,
+        acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
+        idp: Some(proof.issuer.clone()),
+    }
+}
+
+/// The resource side, when the browser is back from its home tenant: a redemption goes on
+/// to consent; a sign-in finds the guest bound to that home identity and continues.
+pub async fn resume(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    proof: HomeProof,
+) -> Result<Response, AppError> {
+    if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
+        transaction.step = Step::RedeemConsent {
+            password_hash: None,
+            home: Some(proof),
+        };
+        transaction.save(state).await?;
+        return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));
+    }
+    let user = match state
+        .store
+        .user_by_identity(&tenant.id, &proof.issuer, &proof.user_id)
+        .await
+    {
+        Ok(user) if user.account_enabled => user,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(refused(format!(
+                "{} has no guest account for {} that can sign in.",
+                tenant.name, proof.email
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let how = authentication(tenant, &proof);
+    let (evidence, cookie) = session::establish(state, headers, user, how).await?;
+    transaction.delete(state).await?;
+    let mut response = super::finish(
+        state,
+        headers,
+        tenant,
+        &transaction.request,
+        &evidence,
+        false,
+    )
+    .await?;
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, cookie);
+    Ok(response)
+}
