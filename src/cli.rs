@@ -58,6 +58,9 @@ enum AdminCommand {
     /// Manage conditional-access policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Manage partner identity providers (guests' home IdPs).
+    #[command(subcommand)]
+    Partner(PartnerCommand),
     /// Manage the signing key ring.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -82,6 +85,50 @@ enum PolicyCommand {
         #[arg(long)]
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PartnerCommand {
+    /// Register a partner OpenID Connect provider (its discovery must answer); prints it.
+    Create(PartnerArgs),
+    /// List the tenant's partner identity providers.
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct PartnerArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// Name shown to guests.
+    #[arg(long)]
+    name: String,
+    /// The partner's OIDC issuer.
+    #[arg(long)]
+    issuer: String,
+    /// Gatehouse's client id at the partner.
+    #[arg(long)]
+    client_id: String,
+    /// Read Gatehouse's client secret at the partner from standard input.
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// An e-mail domain the partner serves (repeatable).
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Attest, as administrator, that the partner owns domains its host does not lie in
+    /// (recorded in the audit log).
+    #[arg(long)]
+    attest_domains: bool,
+    /// Accept the partner's MFA as this tenant's own.
+    #[arg(long)]
+    trust_mfa: bool,
+    /// An upstream amr/acr value that means MFA (repeatable; default mfa, REFEDS MFA, Entra's).
+    #[arg(long = "mfa-value", value_name = "VALUE")]
+    mfa_values: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -555,6 +602,47 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             print(out)
         }
         AdminCommand::Policy(command) => policy(store.as_ref(), command).await,
+        AdminCommand::Partner(PartnerCommand::List { tenant }) => {
+            let tenant = admin::tenant_by_slug(store.as_ref(), &tenant).await?;
+            let list = store.partners(&tenant.id).await?;
+            print(
+                json!({ "value": list.iter().map(admin::partners::partner_json).collect::<Vec<_>>() }),
+            )
+        }
+        AdminCommand::Partner(PartnerCommand::Create(args)) => {
+            let tenant = admin::tenant_by_slug(store.as_ref(), &args.tenant).await?;
+            let secret = if args.client_secret_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+            let federation = crate::federation::Federation::new()?;
+            let partner = admin::partners::create_oidc_partner(
+                store.as_ref(),
+                &master,
+                &federation,
+                &tenant,
+                admin::partners::OidcPartnerInput {
+                    display_name: args.name,
+                    issuer: args.issuer,
+                    client_id: args.client_id,
+                    client_secret: secret,
+                    scopes: Vec::new(),
+                    domains: args.domains,
+                    attest_domains: args.attest_domains,
+                    trust_mfa: args.trust_mfa,
+                    mfa_values: args.mfa_values,
+                },
+                crate::store::Party {
+                    id: "cli".to_owned(),
+                    kind: "system".to_owned(),
+                    display: "gatehouse CLI".to_owned(),
+                },
+            )
+            .await?;
+            print(admin::partners::partner_json(&partner))
+        }
         AdminCommand::Keys(KeysCommand::Rotate) => {
             let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
             let ring = KeyRing::load(store, master, KeyTimings::from_config(&config)).await?;

@@ -15,6 +15,7 @@ pub mod config;
 pub mod domain;
 pub mod ephemeral;
 pub mod error;
+pub mod federation;
 pub mod graph;
 pub mod health;
 pub mod invitations;

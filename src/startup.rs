@@ -54,6 +54,8 @@ pub struct Services {
     pub mailer: Arc<Mailer>,
     /// The master key (seals TOTP secrets and other secrets at rest).
     pub master: MasterKey,
+    /// Partner identity providers' discovery and the HTTP client toward them.
+    pub federation: crate::federation::Federation,
     /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
     pub ready: AtomicBool,
 }
@@ -91,6 +93,7 @@ impl Services {
         Ok(Self {
             mailer,
             master,
+            federation: crate::federation::Federation::new()?,
             tokens: Tokens::new(keys.clone()),
             cookies: CookiePolicy {
                 secure: config.is_https(),

@@ -5,6 +5,7 @@ pub mod app;
 pub mod email;
 pub mod group;
 pub mod invitation;
+pub mod partner;
 pub mod permission;
 pub mod saml;
 pub mod scope;

@@ -268,6 +268,9 @@ mod tests {
         assert!(!host_in_domain("evilfabrikam.example", "fabrikam.example"));
         assert!(is_consumer_domain("gmail.com") && is_consumer_domain("outlook.com"));
         assert!(!is_consumer_domain("fabrikam.example"));
-        assert_eq!(oidc().issuer_host().as_deref(), Some("login.fabrikam.example"));
+        assert_eq!(
+            oidc().issuer_host().as_deref(),
+            Some("login.fabrikam.example")
+        );
     }
 }

@@ -26,8 +26,11 @@ pub const POLICY_READWRITE_AUTHORIZATION: &str = "Policy.ReadWrite.Authorization
 /// List and remove users' sign-in methods (an administrator's MFA reset).
 pub const USER_AUTH_METHODS: &str = "UserAuthenticationMethod.ReadWrite.All";
 
+/// Register and remove partner identity providers.
+pub const IDENTITY_PROVIDERS: &str = "IdentityProvider.ReadWrite.All";
+
 /// Every permission, in documentation order.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     USER_INVITE_ALL,
     USER_READ_ALL,
     USER_READWRITE_ALL,
@@ -36,6 +39,7 @@ pub const ALL: [&str; 8] = [
     POLICY_READWRITE,
     POLICY_READWRITE_AUTHORIZATION,
     USER_AUTH_METHODS,
+    IDENTITY_PROVIDERS,
 ];
 
 /// Checks a permission name.

@@ -57,6 +57,8 @@ pub enum RedemptionRoute {
     /// The guest's own organisation when it is a tenant on this Gatehouse (it verified the
     /// address's domain): the guest signs in there, as a member, and comes back.
     HomeTenant,
+    /// A partner identity provider the tenant bound the address's domain to.
+    PartnerIdp,
     /// A one-time passcode mailed to the invited address (the lightweight account): the
     /// fallback that always stays on.
     EmailOneTimePasscode,
@@ -67,6 +69,7 @@ impl RedemptionRoute {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HomeTenant => "homeTenant",
+            Self::PartnerIdp => "partnerIdp",
             Self::EmailOneTimePasscode => "emailOneTimePasscode",
         }
     }
@@ -82,6 +85,8 @@ impl RedemptionRoute {
 pub struct RouteFacts {
     /// The tenant on this Gatehouse that verified the address's domain (slug), if any.
     pub home_tenant: Option<String>,
+    /// The partner IdP the tenant bound the address's domain to (display name), if any.
+    pub partner: Option<String>,
 }
 
 /// One route as considered by [`choose_route`].
@@ -114,6 +119,16 @@ pub fn choose_route(
                 None => (
                     false,
                     "no tenant on this Gatehouse verified the domain".to_owned(),
+                ),
+            },
+            RedemptionRoute::PartnerIdp => match &facts.partner {
+                Some(name) => (
+                    true,
+                    format!("the domain is bound to the partner identity provider {name}"),
+                ),
+                None => (
+                    false,
+                    "no partner identity provider serves the domain".to_owned(),
                 ),
             },
             RedemptionRoute::EmailOneTimePasscode => (
@@ -169,6 +184,7 @@ impl Default for TenantSettings {
             privacy_statement_url: None,
             redemption_order: vec![
                 RedemptionRoute::HomeTenant,
+                RedemptionRoute::PartnerIdp,
                 RedemptionRoute::EmailOneTimePasscode,
             ],
             mfa_trusted_tenants: Vec::new(),

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod invitations;
 pub mod methods;
 pub mod openapi;
+pub mod partners;
 pub mod policies;
 pub mod settings;
 pub mod signins;
@@ -265,6 +266,14 @@ pub fn router() -> Router<AppState> {
             get(policies::get_policy)
                 .patch(policies::patch_policy)
                 .delete(policies::delete_policy),
+        )
+        .route(
+            "/{tenant}/v1.0/identity/identityProviders",
+            get(partners::list_partners).post(partners::post_partner),
+        )
+        .route(
+            "/{tenant}/v1.0/identity/identityProviders/{id}",
+            delete(partners::delete_partner),
         )
         .route(
             "/{tenant}/v1.0/users/{id}/authentication/methods",

@@ -31,6 +31,9 @@ use utoipa::{Modify, OpenApi};
         paths::list_directory_audits,
         paths::list_sign_ins,
         paths::get_redemption_route,
+        paths::list_partners,
+        paths::post_partner,
+        paths::delete_partner,
         paths::list_policies,
         paths::post_policy,
         paths::get_policy,
@@ -220,4 +223,24 @@ mod paths {
                   (status = 400, description = "Not a valid address")),
         security(("bearer" = [])))]
     pub fn get_redemption_route() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
+        params(("tenant" = String, Path)),
+        responses((status = 200, description = "{ value: [openIdConnectIdentityProvider with domains] }; secrets are never returned")),
+        security(("bearer" = [])))]
+    pub fn list_partners() {}
+
+    #[utoipa::path(post, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
+        params(("tenant" = String, Path)),
+        request_body(content = String, description = "displayName, issuer, clientId, clientSecret, scope, domains: [{id}], attestDomains, trustMfa, mfaValues", content_type = "application/json"),
+        responses((status = 201, description = "Registered (its discovery answered)"), (status = 400, description = "What is wrong: consumer domain, another tenant's verified domain, unproven domain, unreachable issuer"),
+                  (status = 409, description = "Issuer already registered or domain already bound")),
+        security(("bearer" = [])))]
+    pub fn post_partner() {}
+
+    #[utoipa::path(delete, path = "/{tenant}/v1.0/identity/identityProviders/{id}", tag = "identityProviders",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 204, description = "Removed"), (status = 404, description = "No such identity provider")),
+        security(("bearer" = [])))]
+    pub fn delete_partner() {}
 }

@@ -107,13 +107,9 @@ pub async fn get_redemption_route(
     }
     let address = crate::domain::email::EmailAddress::parse(query.address.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("address: {e}")))?;
-    let home =
-        crate::journey::home::home_tenant_for(&state, &caller.tenant, &address.to_string()).await?;
-    let facts = crate::domain::tenant::RouteFacts {
-        home_tenant: home.as_ref().map(|h| h.slug.clone()),
-    };
-    let (route, considered) =
-        crate::domain::tenant::choose_route(&caller.tenant.settings.redemption_order, &facts);
+    let routed =
+        crate::journey::redeem::route_for(&state, &caller.tenant, &address.to_string()).await?;
+    let (route, considered, home) = (routed.route, routed.considered, routed.home);
     Ok(entity(
         StatusCode::OK,
         serde_json::json!({
@@ -123,6 +119,9 @@ pub async fn get_redemption_route(
             "homeTenant": home.map(|h| serde_json::json!({
                 "id": h.id, "slug": h.slug, "displayName": h.name,
                 "issuer": state.issuer(&h.slug),
+            })),
+            "partner": routed.partner.map(|p| serde_json::json!({
+                "id": p.id, "displayName": p.display_name, "issuer": p.issuer,
             })),
             "considered": considered,
         }),

@@ -260,9 +260,17 @@ pub async fn resume(
     proof: HomeProof,
 ) -> Result<Response, AppError> {
     if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
+        let how = authentication(tenant, &proof);
         transaction.step = Step::RedeemConsent {
             password_hash: None,
-            home: Some(proof),
+            upstream: Some(super::Upstream {
+                issuer: proof.issuer,
+                subject: proof.user_id,
+                // A member's address at a tenant that verified its domain is authoritative.
+                verified_email: Some(proof.email),
+                amr: how.amr,
+                acr: how.acr,
+            }),
         };
         transaction.save(state).await?;
         return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));

@@ -228,14 +228,19 @@ pub enum Step {
     RedeemConsent {
         /// The password the guest chose (argon2id PHC string), if any.
         password_hash: Option<String>,
-        /// The home tenant's proof, when the guest redeemed there.
+        /// The upstream identity, when the guest redeemed at a home identity provider.
         #[serde(default)]
-        home: Option<home::HomeProof>,
+        upstream: Option<Upstream>,
     },
     /// Waiting while the browser signs in at the guest's home tenant.
     AwayHome {
         /// The home tenant.
         home_tenant_id: String,
+    },
+    /// Waiting while the browser signs in at partner identity provider `partner_id`.
+    AwayFederated {
+        /// The partner IdP.
+        partner_id: String,
     },
     /// Back from the home tenant with its proof.
     HomeReturned {
@@ -266,6 +271,33 @@ pub enum Step {
         /// The codes, sealed with the master key.
         sealed_codes: String,
     },
+}
+
+/// An identity an upstream identity provider vouched for (a home tenant on this Gatehouse or a
+/// partner IdP), with how this tenant counts the sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// The upstream issuer (the `idp` of the guest's tokens).
+    pub issuer: String,
+    /// The subject there: the identity is (issuer, subject), never an address.
+    pub subject: String,
+    /// The address the upstream asserted as verified, if it did.
+    pub verified_email: Option<String>,
+    /// How this tenant counts the sign-in (`amr`).
+    pub amr: Vec<String>,
+    /// And its `acr`.
+    pub acr: String,
+}
+
+impl Upstream {
+    /// The authentication to record for a session from this upstream sign-in.
+    pub fn authentication(&self) -> session::Authentication {
+        session::Authentication {
+            amr: self.amr.clone(),
+            acr: self.acr.clone(),
+            idp: Some(self.issuer.clone()),
+        }
+    }
 }
 
 /// A sign-in in progress, kept in the ephemeral store under `tx:{id}`.
@@ -677,6 +709,10 @@ pub fn router() -> Router<AppState> {
             get(redeem::get_block).post(redeem::post_block),
         )
         .route("/{tenant}/myapps", get(redeem::get_my_apps))
+        .route(
+            "/{tenant}/federation/oidc/callback",
+            get(crate::federation::oidc::callback),
+        )
         .route(
             "/{tenant}/security-info",
             get(security_info::get_security_info).post(security_info::post_security_info),

@@ -137,18 +137,32 @@ pub async fn get_login(
             transaction.save(&state).await?;
         }
         Step::Password { email } if !matches!(transaction.request, ProtocolRequest::Home(_)) => {
-            // Home-realm discovery: a guest bound to a home tenant signs in there.
-            if let Some((home, home_user)) = home_of(&state, &tenant, &email).await? {
-                return super::home::go_home(
-                    &state,
-                    &headers,
-                    &tenant,
-                    transaction,
-                    &home,
-                    &email,
-                    Some(home_user),
-                )
-                .await;
+            // Home-realm discovery: a guest bound to a home tenant or a partner IdP signs in
+            // there.
+            match realm_of(&state, &tenant, &email).await? {
+                Some(Realm::Home(home, home_user)) => {
+                    return super::home::go_home(
+                        &state,
+                        &headers,
+                        &tenant,
+                        transaction,
+                        &home,
+                        &email,
+                        Some(home_user),
+                    )
+                    .await;
+                }
+                Some(Realm::Partner(partner)) => {
+                    return crate::federation::oidc::start(
+                        &state,
+                        &tenant,
+                        transaction,
+                        &partner,
+                        &email,
+                    )
+                    .await;
+                }
+                None => {}
             }
         }
         _ => {}
@@ -156,22 +170,45 @@ pub async fn get_login(
     render_step(&state, &tenant, &transaction, &headers, None).await
 }
 
-/// The home tenant (and home object id) of the tenant's guest with this address, if bound
-/// to one.
-async fn home_of(
+/// Where a guest bound to an upstream identity provider signs in.
+enum Realm {
+    /// A home tenant on this Gatehouse, with the guest's object id there.
+    Home(std::sync::Arc<Tenant>, String),
+    /// A partner identity provider of the tenant.
+    Partner(Box<crate::domain::partner::PartnerIdp>),
+}
+
+/// The realm of the tenant's guest with this address, if bound to an upstream IdP.
+async fn realm_of(
     state: &AppState,
     tenant: &Tenant,
     email: &str,
-) -> Result<Option<(std::sync::Arc<Tenant>, String)>, AppError> {
-    match state
+) -> Result<Option<Realm>, AppError> {
+    let user = match state
         .store
         .user_by_email(&tenant.id, &email.to_ascii_lowercase())
         .await
     {
-        Ok(user) if user.account_enabled => super::home::bound_home(state, &user).await,
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
+        Ok(user)
+            if user.account_enabled && user.user_type == crate::domain::user::UserType::Guest =>
+        {
+            user
+        }
+        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    // A registered partner IdP is explicit configuration: it comes first.
+    let identities = state.store.identities(&user.id).await?;
+    let partners = state.store.partners(&tenant.id).await?;
+    if let Some(partner) = partners
+        .into_iter()
+        .find(|p| identities.iter().any(|i| i.issuer == p.issuer))
+    {
+        return Ok(Some(Realm::Partner(Box::new(partner))));
     }
+    Ok(super::home::bound_home(state, &user)
+        .await?
+        .map(|(home, home_user)| Realm::Home(home, home_user)))
 }
 
 /// `POST /{tenant}/login`: advances the current step.

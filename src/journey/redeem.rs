@@ -160,22 +160,31 @@ pub async fn post_step(
         ("accept", Step::Invited) => {
             // The tenant's redemption order picks the route (B.3); the passcode is the
             // fallback that always stays on.
-            let home = super::home::home_tenant_for(state, tenant, &request.email).await?;
-            let facts = RouteFacts {
-                home_tenant: home.as_ref().map(|h| h.slug.clone()),
-            };
-            let (route, _) = choose_route(&tenant.settings.redemption_order, &facts);
-            if let (RedemptionRoute::HomeTenant, Some(home)) = (route, home) {
-                return super::home::go_home(
-                    state,
-                    headers,
-                    tenant,
-                    transaction,
-                    &home,
-                    &request.email,
-                    None,
-                )
-                .await;
+            let routed = route_for(state, tenant, &request.email).await?;
+            match (routed.route, routed.home, routed.partner) {
+                (RedemptionRoute::HomeTenant, Some(home), _) => {
+                    return super::home::go_home(
+                        state,
+                        headers,
+                        tenant,
+                        transaction,
+                        &home,
+                        &request.email,
+                        None,
+                    )
+                    .await;
+                }
+                (RedemptionRoute::PartnerIdp, _, Some(partner)) => {
+                    return crate::federation::oidc::start(
+                        state,
+                        tenant,
+                        transaction,
+                        &partner,
+                        &request.email,
+                    )
+                    .await;
+                }
+                _ => {}
             }
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await
         }
@@ -213,7 +222,7 @@ pub async fn post_step(
             let hash = state.passwords.hash(password).await?;
             transaction.step = Step::RedeemConsent {
                 password_hash: Some(hash),
-                home: None,
+                upstream: None,
             };
             transaction.save(state).await?;
             Ok(see_other(&here))
@@ -221,7 +230,7 @@ pub async fn post_step(
         ("skip_password", Step::RedeemPassword) => {
             transaction.step = Step::RedeemConsent {
                 password_hash: None,
-                home: None,
+                upstream: None,
             };
             transaction.save(state).await?;
             Ok(see_other(&here))
@@ -230,10 +239,10 @@ pub async fn post_step(
             "consent",
             Step::RedeemConsent {
                 password_hash,
-                home,
+                upstream,
             },
         ) => {
-            let (password_hash, home) = (password_hash.clone(), home.clone());
+            let (password_hash, upstream) = (password_hash.clone(), upstream.clone());
             transaction.delete(state).await?;
             if form.decision.as_deref() != Some("allow") {
                 return declined(tenant, &request);
@@ -244,13 +253,48 @@ pub async fn post_step(
                 tenant,
                 &request,
                 password_hash.as_deref(),
-                home.as_ref(),
+                upstream.as_ref(),
             )
             .await
         }
         // A stale form: show where the transaction really is.
         _ => Ok(see_other(&here)),
     }
+}
+
+/// Where the tenant's redemption order sends an address, with what it found on the way.
+#[derive(Debug)]
+pub struct Routed {
+    /// The chosen route.
+    pub route: RedemptionRoute,
+    /// Every route as considered (the dry run's answer).
+    pub considered: Vec<crate::domain::tenant::ConsideredRoute>,
+    /// The home tenant on this Gatehouse, if the domain has one.
+    pub home: Option<std::sync::Arc<Tenant>>,
+    /// The partner IdP bound to the domain, if any.
+    pub partner: Option<crate::domain::partner::PartnerIdp>,
+}
+
+/// Runs the tenant's redemption router for `email` (B.3).
+pub async fn route_for(state: &AppState, tenant: &Tenant, email: &str) -> Result<Routed, AppError> {
+    let home = super::home::home_tenant_for(state, tenant, email).await?;
+    let domain = domain_of(email).to_ascii_lowercase();
+    let partner = match state.store.partner_for_domain(&tenant.id, &domain).await {
+        Ok(partner) => Some(partner),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let facts = RouteFacts {
+        home_tenant: home.as_ref().map(|h| h.slug.clone()),
+        partner: partner.as_ref().map(|p| p.display_name.clone()),
+    };
+    let (route, considered) = choose_route(&tenant.settings.redemption_order, &facts);
+    Ok(Routed {
+        route,
+        considered,
+        home,
+        partner,
+    })
 }
 
 /// The lightweight-account route: a passcode to the invited address.
@@ -285,7 +329,7 @@ async fn complete(
     tenant: &Tenant,
     request: &RedeemRequest,
     password_hash: Option<&str>,
-    home: Option<&super::home::HomeProof>,
+    upstream: Option<&super::Upstream>,
 ) -> Result<Response, AppError> {
     let invitation = match state
         .store
@@ -299,11 +343,11 @@ async fn complete(
     if !tenant.settings.domain_allowed(domain_of(&invitation.email)) {
         return Err(invalid_link());
     }
-    let identity = match home {
-        Some(proof) => Identity {
+    let identity = match upstream {
+        Some(upstream) => Identity {
             sign_in_type: super::home::SIGN_IN_FEDERATED.to_owned(),
-            issuer: proof.issuer.clone(),
-            issuer_assigned_id: proof.user_id.clone(),
+            issuer: upstream.issuer.clone(),
+            issuer_assigned_id: upstream.subject.clone(),
         },
         None => Identity {
             sign_in_type: "emailAddress".to_owned(),
@@ -347,8 +391,8 @@ async fn complete(
         .store
         .user_by_id(&tenant.id, &invitation.user_id)
         .await?;
-    let how = match home {
-        Some(proof) => super::home::authentication(tenant, proof),
+    let how = match upstream {
+        Some(upstream) => upstream.authentication(),
         None => Authentication {
             amr: vec![AMR_EMAIL.to_owned()],
             acr: ACR_SFA.to_owned(),

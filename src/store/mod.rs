@@ -15,6 +15,7 @@ pub mod invitations;
 pub mod keys;
 pub mod mail;
 pub mod mfa;
+pub mod partners;
 pub mod policies;
 pub mod sessions;
 pub mod sql;
@@ -30,6 +31,7 @@ pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use mail::{Addressee, MailStore, OutboxMessage};
 pub use mfa::{MfaStore, TotpMethod};
+pub use partners::PartnerStore;
 pub use policies::{PolicyStore, SignIn, SignInFilter};
 pub use sessions::{Session, SessionStore};
 pub use users::{SecurityChange, UserStore};
@@ -97,6 +99,7 @@ pub trait Store:
     + MailStore
     + MfaStore
     + PolicyStore
+    + PartnerStore
     + AuditStore
     + KeyStore
     + SessionStore

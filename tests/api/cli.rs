@@ -411,3 +411,52 @@ fn policies_are_created_listed_and_deleted_with_clear_errors() {
     let output = run(&["policy", "delete", "--tenant", "acme", "--id", id]);
     assert!(!output.status.success() && stderr(&output).contains("no such policy"));
 }
+
+#[test]
+fn partner_registration_checks_domains_and_the_partners_discovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
+    json(&run(&[
+        "tenant", "create", "--slug", "acme", "--name", "Acme",
+    ]));
+    let base = [
+        "partner",
+        "create",
+        "--tenant",
+        "acme",
+        "--name",
+        "Globex",
+        "--issuer",
+        "http://127.0.0.1:9/globex",
+        "--client-id",
+        "acme",
+    ];
+    for (extra, message) in [
+        (
+            vec!["--domain", "gmail.com", "--attest-domains"],
+            "consumer mail domain",
+        ),
+        (vec!["--domain", "globex.example"], "not proven"),
+        (vec![], "at least one domain"),
+        (
+            vec!["--domain", "globex.example", "--attest-domains"],
+            "cannot be reached",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let output = run(&args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let listed = json(&run(&["partner", "list", "--tenant", "acme"]));
+    assert_eq!(
+        listed["value"].as_array().unwrap().len(),
+        0,
+        "nothing half-registered"
+    );
+}

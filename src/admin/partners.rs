@@ -1,0 +1,192 @@
+//! Registering partner identity providers for the CLI and the admin API: the protocol
+//! fields, the client secret sealed with the master key, the IdP's discovery checked at once,
+//! and the domain rules (SECURITY.md G.55): a domain is bound only when the IdP's host lies
+//! inside it or an administrator attests ownership (recorded in the audit log); consumer mail
+//! domains and domains a tenant on this Gatehouse verified are refused.
+
+use crate::domain::Invalid;
+use crate::domain::partner::{
+    DomainProof, PartnerDomain, PartnerIdp, PartnerKind, host_in_domain, is_consumer_domain,
+};
+use crate::domain::tenant::{Tenant, parse_domain};
+use crate::domain::unix_now;
+use crate::keys::MasterKey;
+use crate::store::{AuditEvent, Party, Store, StoreError};
+
+use super::{AdminError, conflict_or};
+
+/// What an administrator gives to register a partner OIDC provider.
+#[derive(Debug, Clone, Default)]
+pub struct OidcPartnerInput {
+    /// Name shown to guests.
+    pub display_name: String,
+    /// The IdP's issuer (its discovery lives under it).
+    pub issuer: String,
+    /// Gatehouse's client id there.
+    pub client_id: String,
+    /// Gatehouse's client secret there (none for a public client with PKCE).
+    pub client_secret: Option<String>,
+    /// Scopes beyond `openid` (default `email profile`).
+    pub scopes: Vec<String>,
+    /// The e-mail domains it serves.
+    pub domains: Vec<String>,
+    /// The administrator attests that the partner owns domains its host does not lie in.
+    pub attest_domains: bool,
+    /// Accept its MFA as ours.
+    pub trust_mfa: bool,
+    /// The upstream amr/acr values that mean MFA (default: mfa, REFEDS MFA, Entra's).
+    pub mfa_values: Vec<String>,
+}
+
+/// Checks and binds `domains` for a partner whose host is `host`.
+async fn bind_domains(
+    store: &dyn Store,
+    host: Option<&str>,
+    domains: &[String],
+    attest: bool,
+) -> Result<Vec<PartnerDomain>, AdminError> {
+    let mut bound = Vec::new();
+    for raw in domains {
+        let domain = parse_domain(raw)?;
+        if is_consumer_domain(&domain) {
+            return Err(Invalid::new(format!(
+                "{domain} is a consumer mail domain: no organisation's identity provider can serve it"
+            ))
+            .into());
+        }
+        match store.tenant_slug_by_verified_domain(&domain).await {
+            Ok(slug) => {
+                return Err(Invalid::new(format!(
+                    "{domain} is a verified domain of tenant {slug} on this Gatehouse; its users sign in there"
+                ))
+                .into());
+            }
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(AdminError::Store(e)),
+        }
+        let proof = if host.is_some_and(|h| host_in_domain(h, &domain)) {
+            DomainProof::IdpHostInDomain
+        } else if attest {
+            DomainProof::AdminAttestation
+        } else {
+            return Err(Invalid::new(format!(
+                "{domain} is not proven: the identity provider's host must lie inside it, or an administrator must attest that the partner owns it"
+            ))
+            .into());
+        };
+        if bound.iter().any(|b: &PartnerDomain| b.domain == domain) {
+            continue;
+        }
+        bound.push(PartnerDomain { domain, proof });
+    }
+    Ok(bound)
+}
+
+/// Registers a partner OpenID Connect provider.
+pub async fn create_oidc_partner(
+    store: &dyn Store,
+    master: &MasterKey,
+    federation: &crate::federation::Federation,
+    tenant: &Tenant,
+    input: OidcPartnerInput,
+    by: Party,
+) -> Result<PartnerIdp, AdminError> {
+    let mut scopes = vec!["openid".to_owned()];
+    let asked = if input.scopes.is_empty() {
+        vec!["email".to_owned(), "profile".to_owned()]
+    } else {
+        input.scopes
+    };
+    for scope in asked {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let mut partner = PartnerIdp {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        kind: PartnerKind::Oidc,
+        display_name: input.display_name.trim().to_owned(),
+        issuer: input.issuer.trim().to_owned(),
+        client_id: Some(input.client_id.trim().to_owned()),
+        sealed_client_secret: input
+            .client_secret
+            .map(|s| master.seal(s.as_bytes()))
+            .transpose()?,
+        scopes,
+        metadata_xml: None,
+        metadata_url: None,
+        trust_mfa: input.trust_mfa,
+        mfa_values: input.mfa_values,
+        offered_to_all: false,
+        domains: Vec::new(),
+        created_at: unix_now(),
+    };
+    partner.validate()?;
+    if partner.domains.is_empty() && input.domains.is_empty() {
+        return Err(Invalid::new("a partner needs at least one domain it serves").into());
+    }
+    partner.domains = bind_domains(
+        store,
+        partner.issuer_host().as_deref(),
+        &input.domains,
+        input.attest_domains,
+    )
+    .await?;
+    // The IdP must answer its discovery now, so a typo fails here rather than at a guest.
+    let metadata = federation
+        .metadata(&partner.issuer, true)
+        .await
+        .map_err(|e| Invalid::new(e.0))?;
+    if metadata.issuer().as_str() != partner.issuer {
+        return Err(Invalid::new(format!(
+            "the discovery document names issuer {}, not {}",
+            metadata.issuer().as_str(),
+            partner.issuer
+        ))
+        .into());
+    }
+    let audit = AuditEvent::new(
+        &tenant.id,
+        "Policy",
+        "Add identity provider",
+        by,
+        vec![Party {
+            id: partner.id.clone(),
+            kind: "identityProvider".to_owned(),
+            display: partner.display_name.clone(),
+        }],
+    )
+    .with_details(serde_json::json!({
+        "issuer": partner.issuer,
+        "domains": partner.domains,
+        "attestedByAdministrator": partner.domains.iter().any(|d| d.proof == DomainProof::AdminAttestation),
+        "trustMfa": partner.trust_mfa,
+    }));
+    store.create_partner(&partner, &audit).await.map_err(|e| {
+        conflict_or(e, || {
+            "that issuer is already registered, or a domain already routes to another partner"
+                .to_owned()
+        })
+    })?;
+    Ok(partner)
+}
+
+/// A partner as Graph-style JSON (never its secret).
+pub fn partner_json(partner: &PartnerIdp) -> serde_json::Value {
+    serde_json::json!({
+        "@odata.type": match partner.kind {
+            PartnerKind::Oidc => "#microsoft.graph.openIdConnectIdentityProvider",
+            PartnerKind::Saml => "#microsoft.graph.samlOrWsFedExternalDomainFederation",
+        },
+        "id": partner.id,
+        "displayName": partner.display_name,
+        "issuer": partner.issuer,
+        "clientId": partner.client_id,
+        "scope": partner.scopes.join(" "),
+        "domains": partner.domains.iter().map(|d| serde_json::json!({"id": d.domain, "proof": d.proof})).collect::<Vec<_>>(),
+        "trustMfa": partner.trust_mfa,
+        "mfaValues": partner.mfa_values(),
+        "createdDateTime": crate::graph::date_time(partner.created_at),
+    })
+}

@@ -1,0 +1,378 @@
+//! Signing a guest in at a partner OpenID Connect provider (SECURITY.md G.51–54, 56), with
+//! the openidconnect crate: authorization code flow with PKCE S256, a fresh `nonce`, and a
+//! `state` that is single use, bound to the browser's transaction and to the partner the flow
+//! started with (a response for another IdP cannot complete it: its code would be exchanged at
+//! the recorded partner). The `iss` authorization-response parameter, when sent, must be the
+//! partner's issuer (RFC 9207). ID tokens are checked by openidconnect (issuer, audience,
+//! expiry, nonce, signature with an algorithm allow-list of RS256/PS256/ES256) and `at_hash`
+//! when present. The guest's identity is (issuer, `sub`); an address counts only when the
+//! IdP says `email_verified`.
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use super::UpstreamError;
+use crate::domain::partner::PartnerIdp;
+use crate::domain::tenant::Tenant;
+use crate::ephemeral::Json;
+use crate::error::{AppError, ErrorPage};
+use crate::journey::pages::login_url;
+use crate::journey::{self, ACR_MFA, ACR_SFA, Step, Transaction, Upstream, see_other};
+use crate::startup::AppState;
+
+/// How long the browser may take at the partner IdP.
+const FLOW_TTL: Duration = Duration::from_secs(600);
+
+/// What is remembered of an upstream sign-in in progress, under `fedstate:{state}`.
+#[derive(Debug, Serialize, Deserialize)]
+struct FlowState {
+    tenant_id: String,
+    transaction: String,
+    partner_id: String,
+    nonce: String,
+    pkce_verifier: String,
+}
+
+fn state_key(state: &str) -> String {
+    format!("fedstate:{}", crate::secrets::hash_secret(state))
+}
+
+/// The redirect URI of a tenant's partner sign-ins.
+pub fn callback_url(state: &AppState, tenant: &Tenant) -> String {
+    format!("{}/federation/oidc/callback", state.issuer(&tenant.slug))
+}
+
+fn client(
+    state: &AppState,
+    tenant: &Tenant,
+    partner: &PartnerIdp,
+    metadata: CoreProviderMetadata,
+) -> Result<
+    CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    >,
+    AppError,
+> {
+    let secret = match &partner.sealed_client_secret {
+        Some(sealed) => Some(ClientSecret::new(
+            String::from_utf8(state.master.open(sealed).map_err(|e| {
+                AppError::Internal(anyhow::anyhow!("partner secret cannot be opened: {e}"))
+            })?)
+            .map_err(|e| AppError::Internal(e.into()))?,
+        )),
+        None => None,
+    };
+    let redirect =
+        RedirectUrl::new(callback_url(state, tenant)).map_err(|e| AppError::Internal(e.into()))?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(partner.client_id.clone().unwrap_or_default()),
+        secret,
+    )
+    .set_redirect_uri(redirect))
+}
+
+fn unreachable_page(error: UpstreamError) -> AppError {
+    tracing::warn!(error = %error, "partner identity provider unavailable");
+    AppError::Page(ErrorPage {
+        status: axum::http::StatusCode::BAD_GATEWAY,
+        title: "Your organisation cannot be reached",
+        message: "Your organisation's sign-in service did not answer. Try again in a few minutes."
+            .to_owned(),
+    })
+}
+
+/// Parks the transaction and sends the browser to sign in at `partner`.
+pub async fn start(
+    state: &AppState,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    partner: &PartnerIdp,
+    login_hint: &str,
+) -> Result<Response, AppError> {
+    let metadata = state
+        .federation
+        .metadata(&partner.issuer, false)
+        .await
+        .map_err(unreachable_page)?;
+    let client = client(state, tenant, partner, metadata)?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .add_extra_param("login_hint", login_hint);
+    for scope in partner.scopes.iter().filter(|s| s.as_str() != "openid") {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let (url, csrf, nonce) = request.url();
+    Json(state.ephemeral.as_ref())
+        .put(
+            &state_key(csrf.secret()),
+            &FlowState {
+                tenant_id: tenant.id.clone(),
+                transaction: transaction.id.clone(),
+                partner_id: partner.id.clone(),
+                nonce: nonce.secret().clone(),
+                pkce_verifier: verifier.secret().clone(),
+            },
+            FLOW_TTL,
+        )
+        .await?;
+    transaction.step = Step::AwayFederated {
+        partner_id: partner.id.clone(),
+    };
+    transaction.save(state).await?;
+    tracing::info!(tenant = %tenant.slug, partner = %partner.id, "guest sent to the partner identity provider");
+    Ok(see_other(url.as_str()))
+}
+
+/// The query of the callback.
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+fn expired() -> AppError {
+    ErrorPage::bad_request(
+        "Sign-in expired",
+        "This sign-in has expired, was already used, or was opened in another browser. Go back to the application and sign in again.",
+    )
+    .into()
+}
+
+fn refused(message: &str) -> AppError {
+    AppError::Page(ErrorPage {
+        status: axum::http::StatusCode::FORBIDDEN,
+        title: "Sign-in refused",
+        message: message.to_owned(),
+    })
+}
+
+/// `GET /{tenant}/federation/oidc/callback`: the partner's answer.
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let tenant = journey::tenant(&state, &slug).await?;
+    let Some(flow_state) = query.state.as_deref().filter(|s| s.len() <= 256) else {
+        return Err(expired());
+    };
+    let Some(flow) = Json(state.ephemeral.as_ref())
+        .take::<FlowState>(&state_key(flow_state))
+        .await?
+    else {
+        return Err(expired());
+    };
+    let Some(transaction) = Transaction::load(&state, &flow.transaction).await? else {
+        return Err(expired());
+    };
+    let waiting = Step::AwayFederated {
+        partner_id: flow.partner_id.clone(),
+    };
+    if flow.tenant_id != tenant.id
+        || transaction.tenant_id != tenant.id
+        || transaction.step != waiting
+        || !transaction.is_bound_to(&state, &headers)
+    {
+        return Err(expired());
+    }
+    let partner = match state.store.partner(&tenant.id, &flow.partner_id).await {
+        Ok(partner) => partner,
+        Err(crate::store::StoreError::NotFound) => return Err(expired()),
+        Err(e) => return Err(e.into()),
+    };
+    if query.error.is_some() {
+        tracing::info!(tenant = %tenant.slug, partner = %partner.id, "the partner identity provider refused the sign-in");
+        return Err(refused(
+            "Your organisation did not sign you in, so you cannot continue.",
+        ));
+    }
+    if query
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != partner.issuer)
+    {
+        tracing::warn!(tenant = %tenant.slug, partner = %partner.id, "authorization response from another issuer (mix-up)");
+        return Err(refused(
+            "The answer came from another identity provider than the one you were sent to.",
+        ));
+    }
+    let code = query.code.ok_or_else(expired)?;
+    let upstream = verified_identity(&state, &tenant, &partner, code, &flow).await?;
+    resume(&state, &headers, &tenant, transaction, &partner, upstream).await
+}
+
+/// Exchanges the code and checks the ID token; returns (subject, verified email, amr/acr).
+async fn verified_identity(
+    state: &AppState,
+    tenant: &Tenant,
+    partner: &PartnerIdp,
+    code: String,
+    flow: &FlowState,
+) -> Result<Upstream, AppError> {
+    let failed = |what: &str, e: String| {
+        tracing::warn!(tenant = %tenant.slug, partner = %partner.id, error = %e, "{what}");
+        refused("Your organisation's answer could not be verified, so you cannot continue.")
+    };
+    let mut refreshed = false;
+    loop {
+        let metadata = state
+            .federation
+            .metadata(&partner.issuer, refreshed)
+            .await
+            .map_err(unreachable_page)?;
+        let client = client(state, tenant, partner, metadata)?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.clone()))
+            .map_err(|e| failed("partner has no token endpoint", e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()))
+            .request_async(state.federation.http())
+            .await
+            .map_err(|e| failed("partner token request failed", e.to_string()))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| failed("partner sent no ID token", String::new()))?;
+        let verifier = client.id_token_verifier().set_allowed_algs([
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ]);
+        let claims = match id_token.claims(&verifier, &Nonce::new(flow.nonce.clone())) {
+            Ok(claims) => claims,
+            Err(openidconnect::ClaimsVerificationError::SignatureVerification(e)) if !refreshed => {
+                // Perhaps the IdP rotated its keys: fetch them once more. (The code is spent,
+                // so this only helps when the IdP allows a retry; otherwise the retry fails
+                // at the token request and the user starts again.)
+                tracing::info!(partner = %partner.id, error = %e, "ID token signature did not verify; refreshing keys");
+                refreshed = true;
+                continue;
+            }
+            Err(e) => return Err(failed("partner ID token refused", e.to_string())),
+        };
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| failed("ID token algorithm", e.to_string()))?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| failed("ID token key", e.to_string()))?;
+            let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
+                .map_err(|e| failed("at_hash", e.to_string()))?;
+            if &actual != expected {
+                return Err(failed("at_hash mismatch", String::new()));
+            }
+        }
+        let verified_email = claims
+            .email()
+            .filter(|_| claims.email_verified() == Some(true))
+            .map(|email| email.as_str().to_ascii_lowercase());
+        let upstream_amr: Vec<String> = claims
+            .auth_method_refs()
+            .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
+            .unwrap_or_default();
+        let upstream_acr = claims.auth_context_ref().map(|a| a.as_str().to_owned());
+        let mfa_values = partner.mfa_values();
+        let did_mfa = upstream_amr.iter().any(|m| mfa_values.contains(m))
+            || upstream_acr
+                .as_ref()
+                .is_some_and(|a| mfa_values.contains(a));
+        let mfa = partner.trust_mfa && did_mfa;
+        let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
+        if mfa {
+            amr.push("mfa".to_owned());
+        }
+        return Ok(Upstream {
+            issuer: partner.issuer.clone(),
+            subject: claims.subject().as_str().to_owned(),
+            verified_email,
+            amr,
+            acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
+        });
+    }
+}
+
+/// Continues the waiting transaction: a redemption binds only an identity whose verified
+/// address is the invited one; a sign-in finds the guest bound to (issuer, subject).
+async fn resume(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    partner: &PartnerIdp,
+    upstream: Upstream,
+) -> Result<Response, AppError> {
+    if let journey::ProtocolRequest::Redeem(request) = &transaction.request {
+        if upstream
+            .verified_email
+            .as_deref()
+            .is_none_or(|email| !email.eq_ignore_ascii_case(&request.email))
+        {
+            tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
+            return Err(refused(&format!(
+                "{} did not confirm that you own {}, the invited address, so the invitation cannot be accepted with this account.",
+                partner.display_name, request.email
+            )));
+        }
+        transaction.step = Step::RedeemConsent {
+            password_hash: None,
+            upstream: Some(upstream),
+        };
+        transaction.save(state).await?;
+        return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));
+    }
+    let user = match state
+        .store
+        .user_by_identity(&tenant.id, &upstream.issuer, &upstream.subject)
+        .await
+    {
+        Ok(user) if user.account_enabled => user,
+        Ok(_) | Err(crate::store::StoreError::NotFound) => {
+            return Err(refused(&format!(
+                "{} has no guest account for the account you signed in with at {}.",
+                tenant.name, partner.display_name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (evidence, cookie) =
+        journey::session::establish(state, headers, user, upstream.authentication()).await?;
+    transaction.delete(state).await?;
+    let mut response = journey::finish(
+        state,
+        headers,
+        tenant,
+        &transaction.request,
+        &evidence,
+        false,
+    )
+    .await?;
+    response
+        .headers_mut()
+        .append(axum::http::header::SET_COOKIE, cookie);
+    Ok(response)
+}

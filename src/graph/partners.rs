@@ -1,0 +1,157 @@
+//! `/{tenant}/v1.0/identity/identityProviders`: the tenant's partner identity providers
+//! (guests' home IdPs) in the shape of Graph's `openIdConnectIdentityProvider`, with the
+//! domains each one serves. Needs `IdentityProvider.ReadWrite.All`. Secrets are write-only.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::{Caller, authenticate};
+use super::{ApiError, collection, entity, read_json};
+use crate::admin::AdminError;
+use crate::admin::partners::{self, OidcPartnerInput};
+use crate::domain::permission::IDENTITY_PROVIDERS;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::{AuditEvent, Party, StoreError};
+
+/// A domain in Graph's shape.
+#[derive(Debug, Deserialize)]
+struct DomainRef {
+    id: String,
+}
+
+/// `POST` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PartnerBody {
+    #[serde(rename = "@odata.type")]
+    odata_type: Option<String>,
+    display_name: String,
+    issuer: String,
+    client_id: String,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    #[serde(default)]
+    domains: Vec<DomainRef>,
+    #[serde(default)]
+    attest_domains: bool,
+    #[serde(default)]
+    trust_mfa: bool,
+    #[serde(default)]
+    mfa_values: Vec<String>,
+}
+
+async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let tenant = super::tenant(state, slug).await?;
+    let caller = authenticate(state, tenant, headers).await?;
+    caller.require(IDENTITY_PROVIDERS)?;
+    Ok(caller)
+}
+
+fn admin_error(error: AdminError) -> AppError {
+    match error {
+        AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
+        AdminError::Conflict(message) => ApiError::conflict(message).into(),
+        AdminError::NotFound(message) => ApiError::not_found(message).into(),
+        AdminError::Store(e) => e.into(),
+        other => AppError::Internal(other.into()),
+    }
+}
+
+/// `GET …/identity/identityProviders`.
+pub async fn list_partners(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let caller = caller(&state, &slug, &headers).await?;
+    let list = state.store.partners(&caller.tenant.id).await?;
+    Ok(collection(
+        list.iter().map(partners::partner_json).collect(),
+    ))
+}
+
+/// `POST …/identity/identityProviders` → 201 (an OpenID Connect provider).
+pub async fn post_partner(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let caller = caller(&state, &slug, &headers).await?;
+    let body: PartnerBody = read_json(&headers, &body)?;
+    if body
+        .odata_type
+        .as_deref()
+        .is_some_and(|t| t != "#microsoft.graph.openIdConnectIdentityProvider")
+    {
+        return Err(ApiError::bad_request(
+            "only #microsoft.graph.openIdConnectIdentityProvider can be registered here yet",
+        )
+        .into());
+    }
+    let input = OidcPartnerInput {
+        display_name: body.display_name,
+        issuer: body.issuer,
+        client_id: body.client_id,
+        client_secret: body.client_secret,
+        scopes: body
+            .scope
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        domains: body.domains.into_iter().map(|d| d.id).collect(),
+        attest_domains: body.attest_domains,
+        trust_mfa: body.trust_mfa,
+        mfa_values: body.mfa_values,
+    };
+    let partner = partners::create_oidc_partner(
+        state.store.as_ref(),
+        &state.master,
+        &state.federation,
+        &caller.tenant,
+        input,
+        caller.party(),
+    )
+    .await
+    .map_err(admin_error)?;
+    Ok(entity(
+        StatusCode::CREATED,
+        partners::partner_json(&partner),
+    ))
+}
+
+/// `DELETE …/identity/identityProviders/{id}` → 204. Guests bound to it can no longer sign
+/// in until their redemption is reset.
+pub async fn delete_partner(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let caller = caller(&state, &slug, &headers).await?;
+    let partner = match state.store.partner(&caller.tenant.id, &id).await {
+        Ok(partner) => partner,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::not_found("no such identity provider").into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let audit = AuditEvent::new(
+        &caller.tenant.id,
+        "Policy",
+        "Delete identity provider",
+        caller.party(),
+        vec![Party {
+            id: partner.id.clone(),
+            kind: "identityProvider".to_owned(),
+            display: partner.display_name.clone(),
+        }],
+    );
+    state
+        .store
+        .delete_partner(&caller.tenant.id, &id, &audit)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

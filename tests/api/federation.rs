@@ -1,0 +1,333 @@
+//! Partner OpenID Connect providers as guests' home IdPs (SECURITY.md G.51–55): another
+//! Gatehouse tenant plays the partner's OIDC provider over real HTTP (its own authorize,
+//! token and JWKS endpoints). Registration rules, routing, redemption bound to (issuer, sub)
+//! only for a verified invited address, home-realm discovery, single-use state, `iss` mix-up
+//! defence, and no token when the partner refuses.
+
+use gatehouse::admin::{AppInput, TenantInput, UserInput};
+use gatehouse::domain::user::{Identity, User};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::b2b::{APP_ORIGIN, CALLBACK, SLUG, World, follow, open_invitation, submit};
+use crate::helpers::{Browser, Pkce, jwt_parts, location, query_param};
+
+const PARTNER: &str = "northwind";
+const DAVE: &str = "dave@northwind.example";
+const CAROL: &str = "carol@northwind.example";
+const PASSWORD: &str = "northwind password";
+
+/// A member of the partner's directory, with its address verified or not.
+async fn partner_user(world: &World, email: &str, verified: bool) -> User {
+    let mut user = gatehouse::admin::create_user(
+        world.app.state.store.as_ref(),
+        &world.app.state.passwords,
+        UserInput {
+            tenant: PARTNER.into(),
+            email: format!("template.{email}"),
+            name: "Partner User".into(),
+            password: Some(PASSWORD.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    user.id = uuid::Uuid::new_v4().to_string();
+    user.email = email.to_owned();
+    user.upn = email.to_owned();
+    user.email_verified = verified;
+    world
+        .app
+        .state
+        .store
+        .create_user(
+            &user,
+            &[Identity {
+                sign_in_type: "userPrincipalName".into(),
+                issuer: "northwind".into(),
+                issuer_assigned_id: email.to_owned(),
+            }],
+        )
+        .await
+        .unwrap();
+    user
+}
+
+/// Contoso with Northwind (a tenant with no verified domains, standing in for a partner's
+/// OIDC provider) registered as the partner IdP of northwind.example.
+async fn world_with_partner() -> (World, String) {
+    let world = World::new().await;
+    gatehouse::admin::create_tenant(
+        world.app.state.store.as_ref(),
+        TenantInput {
+            slug: PARTNER.into(),
+            name: "Northwind".into(),
+            domains: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    partner_user(&world, DAVE, true).await;
+    partner_user(&world, CAROL, false).await;
+    let (client_id, secret) = world
+        .app
+        .app(AppInput {
+            tenant: PARTNER.into(),
+            name: "Contoso guest access".into(),
+            redirect_uris: vec![format!("{}/federation/oidc/callback", world.issuer())],
+            ..Default::default()
+        })
+        .await;
+    let token = world.backend_token().await;
+    let path = "identity/identityProviders";
+    let body = |domains: Value, attest: bool| {
+        json!({
+            "@odata.type": "#microsoft.graph.openIdConnectIdentityProvider",
+            "displayName": "Northwind",
+            "issuer": world.app.issuer(PARTNER),
+            "clientId": client_id,
+            "clientSecret": secret,
+            "scope": "email profile",
+            "domains": domains,
+            "attestDomains": attest,
+        })
+    };
+    // Domain rules: consumer domains, other tenants' verified domains, unproven domains.
+    for (domains, attest, expected) in [
+        (json!([{"id": "gmail.com"}]), true, "consumer mail domain"),
+        (
+            json!([{"id": "contoso.example"}]),
+            true,
+            "verified domain of tenant contoso",
+        ),
+        (json!([{"id": "northwind.example"}]), false, "not proven"),
+    ] {
+        let (status, answer) = world
+            .call(
+                Method::POST,
+                path,
+                Some(&token),
+                Some(body(domains, attest)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{expected}: {answer}"
+        );
+    }
+    let (status, created) = world
+        .call(
+            Method::POST,
+            path,
+            Some(&token),
+            Some(body(json!([{"id": "northwind.example"}]), true)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(
+        created.get("clientSecret").is_none(),
+        "secrets are write-only"
+    );
+    assert_eq!(created["domains"][0]["proof"], "adminAttestation");
+    let (_, audit) = world
+        .call(Method::GET, "auditLogs/directoryAudits", Some(&token), None)
+        .await;
+    assert!(
+        audit["value"].as_array().unwrap().iter().any(|e| {
+            e["activityDisplayName"] == "Add identity provider"
+                && e["additionalDetails"]["attestedByAdministrator"] == true
+        }),
+        "the attestation is audited: {audit}"
+    );
+    (world, created["id"].as_str().unwrap().to_owned())
+}
+
+/// Follows the browser from a response through the partner's sign-in (password) back to
+/// contoso's callback; returns the callback's response.
+async fn through_partner(
+    browser: &Browser,
+    to_partner: reqwest::Response,
+    email: &str,
+) -> reqwest::Response {
+    let authorize = location(&to_partner).unwrap();
+    assert!(
+        authorize.contains(&format!("/{PARTNER}/oauth2/authorize?")),
+        "sent to the partner: {authorize}"
+    );
+    assert!(authorize.contains("code_challenge_method=S256") && authorize.contains("nonce="));
+    let page = follow(browser, browser.get(&authorize).await).await;
+    assert!(page.contains(email), "login_hint carried: {page}");
+    let back = browser.submit_password(&page, PASSWORD).await;
+    let callback = location(&back).unwrap();
+    assert!(
+        callback.contains("/federation/oidc/callback?"),
+        "{callback}"
+    );
+    browser.get(&callback).await
+}
+
+#[tokio::test]
+async fn a_partner_user_redeems_at_the_partner_idp_and_signs_in_there_later() {
+    let (world, partner_id) = world_with_partner().await;
+    let token = world.backend_token().await;
+    let (_, dry) = world
+        .call(
+            Method::GET,
+            &format!("policies/externalCollaboration/redemptionRoute?address={DAVE}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(dry["route"], "partnerIdp", "{dry}");
+    assert_eq!(dry["partner"]["id"], partner_id);
+
+    let invited = world.invite_to_app(&token, DAVE).await;
+    let guest_id = invited["invitedUser"]["id"].as_str().unwrap().to_owned();
+    let mail = world.smtp.wait_for(DAVE, 1).await;
+    let browser = world.app.browser();
+    let link = mail.link(&format!("{}/redeem?i=", world.issuer()));
+    let landing = open_invitation(&browser, &link).await;
+    let back = through_partner(&browser, submit(&browser, &landing, &[]).await, DAVE).await;
+    let consent = follow(&browser, back).await;
+    assert!(consent.contains("will receive"), "{consent}");
+    let done = submit(&browser, &consent, &[("decision", "allow")]).await;
+    assert_eq!(location(&done).unwrap(), format!("{APP_ORIGIN}/welcome"));
+    let identities = world.app.state.store.identities(&guest_id).await.unwrap();
+    assert_eq!(identities[0].issuer, world.app.issuer(PARTNER));
+    assert_ne!(
+        identities[0].issuer_assigned_id, DAVE,
+        "bound to the subject, not the address"
+    );
+
+    // Later: home-realm discovery sends Dave to the partner, and back with tokens.
+    let browser = world.app.browser();
+    let pkce = Pkce::new();
+    let url = world.web.authorize_url(
+        &world.issuer(),
+        "openid email",
+        &pkce,
+        &[("login_hint", DAVE)],
+    );
+    let to_login = browser.get(&url).await;
+    let to_partner = browser.get(&location(&to_login).unwrap()).await;
+    let finished = through_partner(&browser, to_partner, DAVE).await;
+    let callback = location(&finished).unwrap();
+    assert!(callback.starts_with(CALLBACK), "{callback}");
+    let tokens = world
+        .app
+        .token(
+            SLUG,
+            &world.web,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &query_param(&callback, "code").unwrap()),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", &pkce.verifier),
+            ],
+        )
+        .await;
+    let tokens: Value = tokens.json().await.unwrap();
+    let claims = jwt_parts(tokens["id_token"].as_str().unwrap()).1;
+    assert_eq!(claims["oid"], guest_id);
+    assert_eq!(claims["idp"], world.app.issuer(PARTNER));
+    assert_eq!(claims["amr"], json!(["fed"]));
+    assert_eq!(claims["acct"], 1);
+}
+
+#[tokio::test]
+async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_nothing() {
+    let (world, _) = world_with_partner().await;
+    let token = world.backend_token().await;
+    // Carol's partner account has no verified address: the invitation is not bound.
+    world.invite_to_app(&token, CAROL).await;
+    let mail = world.smtp.wait_for(CAROL, 1).await;
+    let browser = world.app.browser();
+    let landing = open_invitation(
+        &browser,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await;
+    let to_partner = submit(&browser, &landing, &[]).await;
+    let authorize = location(&to_partner).unwrap();
+    let page = follow(&browser, browser.get(&authorize).await).await;
+    let back = browser.submit_password(&page, PASSWORD).await;
+    let callback = location(&back).unwrap();
+    let refused = browser.get(&callback).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("did not confirm"));
+    // The same callback again: the state was single use.
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+
+    // Mix-up: an answer claiming another issuer is refused.
+    world.invite_to_app(&token, DAVE).await;
+    let mail = world.smtp.wait_for(DAVE, 1).await;
+    let browser = world.app.browser();
+    let landing = open_invitation(
+        &browser,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await;
+    let to_partner = submit(&browser, &landing, &[]).await;
+    let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
+    let back = browser.submit_password(&page, PASSWORD).await;
+    let callback = location(&back).unwrap();
+    let iss = query_param(&callback, "iss").expect("the partner sends iss (RFC 9207)");
+    let forged = callback.replace(
+        &url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fevil.example",
+    );
+    assert_ne!(forged, callback);
+    let mixed = browser.get(&forged).await;
+    assert_eq!(mixed.status(), StatusCode::FORBIDDEN);
+    assert!(
+        mixed
+            .text()
+            .await
+            .unwrap()
+            .contains("another identity provider")
+    );
+
+    // Another browser cannot finish someone's flow (state bound to the browser).
+    let thief = world.app.browser();
+    let victim = world.app.browser();
+    let to_partner = {
+        let landing = open_invitation(
+            &victim,
+            &mail.link(&format!("{}/redeem?i=", world.issuer())),
+        )
+        .await;
+        submit(&victim, &landing, &[]).await
+    };
+    let page = follow(&victim, victim.get(&location(&to_partner).unwrap()).await).await;
+    let back = victim.submit_password(&page, PASSWORD).await;
+    let stolen = thief.get(&location(&back).unwrap()).await;
+    assert_eq!(
+        stolen.status(),
+        StatusCode::BAD_REQUEST,
+        "expired for another browser"
+    );
+
+    // The partner refuses (error=access_denied on the callback): nothing is bound.
+    let refusing = world.app.browser();
+    let landing = open_invitation(
+        &refusing,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await;
+    let to_partner = submit(&refusing, &landing, &[]).await;
+    let authorize = location(&to_partner).unwrap();
+    let state = query_param(&authorize, "state").unwrap();
+    let answer = refusing
+        .get(&format!(
+            "{}/federation/oidc/callback?error=access_denied&state={state}",
+            world.issuer()
+        ))
+        .await;
+    assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+    assert!(answer.text().await.unwrap().contains("did not sign you in"));
+}
