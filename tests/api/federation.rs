@@ -55,7 +55,7 @@ async fn partner_user(world: &World, email: &str, verified: bool) -> User {
 
 /// Contoso with Northwind (a tenant with no verified domains, standing in for a partner's
 /// OIDC provider) registered as the partner IdP of northwind.example.
-async fn world_with_partner() -> (World, String) {
+async fn world_with_partner(trust_mfa: bool) -> (World, String) {
     let world = World::new().await;
     gatehouse::admin::create_tenant(
         world.app.state.store.as_ref(),
@@ -90,6 +90,7 @@ async fn world_with_partner() -> (World, String) {
             "scope": "email profile",
             "domains": domains,
             "attestDomains": attest,
+            "trustMfa": trust_mfa,
         })
     };
     // Domain rules: consumer domains, other tenants' verified domains, unproven domains.
@@ -172,7 +173,7 @@ async fn through_partner(
 
 #[tokio::test]
 async fn a_partner_user_redeems_at_the_partner_idp_and_signs_in_there_later() {
-    let (world, partner_id) = world_with_partner().await;
+    let (world, partner_id) = world_with_partner(false).await;
     let token = world.backend_token().await;
     let (_, dry) = world
         .call(
@@ -240,7 +241,7 @@ async fn a_partner_user_redeems_at_the_partner_idp_and_signs_in_there_later() {
 
 #[tokio::test]
 async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_nothing() {
-    let (world, _) = world_with_partner().await;
+    let (world, _) = world_with_partner(false).await;
     let token = world.backend_token().await;
     // Carol's partner account has no verified address: the invitation is not bound.
     world.invite_to_app(&token, CAROL).await;
@@ -330,4 +331,105 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
         .await;
     assert_eq!(answer.status(), StatusCode::FORBIDDEN);
     assert!(answer.text().await.unwrap().contains("did not sign you in"));
+}
+
+#[tokio::test]
+async fn a_trusted_partners_mfa_satisfies_the_policy() {
+    let (world, _) = world_with_partner(true).await;
+    let token = world.backend_token().await;
+    let policy = |users: &str| {
+        json!({
+            "displayName": format!("MFA for {users}"),
+            "state": "enabled",
+            "conditions": {
+                "users": {"includeUsers": [users]},
+                "applications": {"includeApplications": ["All"]}
+            },
+            "grantControls": {"builtInControls": ["mfa"]}
+        })
+    };
+    let (status, _) = world
+        .call(
+            Method::POST,
+            "identity/conditionalAccess/policies",
+            Some(&token),
+            Some(policy("GuestsOrExternalUsers")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The partner (Northwind) requires MFA of its own users; Dave has an authenticator there.
+    let northwind = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), PARTNER)
+        .await
+        .unwrap();
+    gatehouse::admin::policies::create_policy(
+        world.app.state.store.as_ref(),
+        &northwind,
+        gatehouse::admin::policies::PolicyInput {
+            display_name: "Northwind MFA".into(),
+            state: gatehouse::policy::PolicyState::Enabled,
+            conditions: serde_json::from_value(policy("All")["conditions"].clone()).unwrap(),
+            grant: serde_json::from_value(json!({"builtInControls": ["mfa"]})).unwrap(),
+        },
+        gatehouse::store::Party {
+            id: "t".into(),
+            kind: "system".into(),
+            display: "t".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let dave = world
+        .app
+        .state
+        .store
+        .user_by_email(&northwind.id, DAVE)
+        .await
+        .unwrap();
+    let secret = gatehouse::journey::totp::new_secret();
+    let state = &world.app.state;
+    state
+        .store
+        .add_totp_method(
+            &gatehouse::store::TotpMethod {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant_id: northwind.id.clone(),
+                user_id: dave.id.clone(),
+                display_name: "Authenticator app".into(),
+                sealed_secret: state.master.seal(&secret).unwrap(),
+                last_step: 0,
+                created_at: 0,
+                last_used_at: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let code = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "t".into())
+        .unwrap()
+        .generate_current()
+        .unwrap();
+    world.invite_to_app(&token, DAVE).await;
+    let mail = world.smtp.wait_for(DAVE, 1).await;
+    let browser = world.app.browser();
+    let landing = open_invitation(
+        &browser,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await;
+    let to_partner = submit(&browser, &landing, &[]).await;
+    let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
+    let after_password = browser.submit_password(&page, PASSWORD).await;
+    let partner_mfa = follow(&browser, after_password).await;
+    assert!(
+        partner_mfa.contains("value=\"totp\""),
+        "the partner's own MFA: {partner_mfa}"
+    );
+    let back = submit(&browser, &partner_mfa, &[("code", &code)]).await;
+    let consent = follow(&browser, browser.get(&location(&back).unwrap()).await).await;
+    let done = submit(&browser, &consent, &[("decision", "allow")]).await;
+    assert_eq!(
+        location(&done).unwrap(),
+        format!("{APP_ORIGIN}/welcome"),
+        "the partner's MFA satisfied contoso's policy: no second challenge"
+    );
 }
