@@ -27,7 +27,6 @@ use crate::domain::partner::PartnerIdp;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
-use crate::journey::pages::login_url;
 use crate::journey::{self, ACR_MFA, ACR_SFA, Step, Transaction, Upstream, see_other};
 use crate::startup::AppState;
 
@@ -322,57 +321,22 @@ async fn resume(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
-    mut transaction: Transaction,
+    transaction: Transaction,
     partner: &PartnerIdp,
     upstream: Upstream,
 ) -> Result<Response, AppError> {
-    if let journey::ProtocolRequest::Redeem(request) = &transaction.request {
-        if upstream
+    if let journey::ProtocolRequest::Redeem(request) = &transaction.request
+        && upstream
             .verified_email
             .as_deref()
             .is_none_or(|email| !email.eq_ignore_ascii_case(&request.email))
-        {
-            tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
-            return Err(refused(&format!(
-                "{} did not confirm that you own {}, the invited address, so the invitation cannot be accepted with this account.",
-                partner.display_name, request.email
-            )));
-        }
-        transaction.step = Step::RedeemConsent {
-            password_hash: None,
-            upstream: Some(upstream),
-        };
-        transaction.save(state).await?;
-        return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));
-    }
-    let user = match state
-        .store
-        .user_by_identity(&tenant.id, &upstream.issuer, &upstream.subject)
-        .await
     {
-        Ok(user) if user.account_enabled => user,
-        Ok(_) | Err(crate::store::StoreError::NotFound) => {
-            return Err(refused(&format!(
-                "{} has no guest account for the account you signed in with at {}.",
-                tenant.name, partner.display_name
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let (evidence, cookie) =
-        journey::session::establish(state, headers, user, upstream.authentication()).await?;
-    transaction.delete(state).await?;
-    let mut response = journey::finish(
-        state,
-        headers,
-        tenant,
-        &transaction.request,
-        &evidence,
-        false,
-    )
-    .await?;
-    response
-        .headers_mut()
-        .append(axum::http::header::SET_COOKIE, cookie);
-    Ok(response)
+        tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
+        return Err(refused(&format!(
+            "{} did not confirm that you own {}, the invited address, so the invitation cannot be accepted with this account.",
+            partner.display_name, request.email
+        )));
+    }
+    let who = format!("the account you signed in with at {}", partner.display_name);
+    journey::continue_upstream(state, headers, tenant, transaction, upstream, &who).await
 }

@@ -14,7 +14,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::pages::login_url;
-use super::session::{self, Authentication};
+use super::session::Authentication;
 use super::{
     ACR_MFA, ACR_SFA, Evidence, ProtocolRequest, Requirements, SessionCheck, Step, Transaction,
     see_other,
@@ -256,53 +256,17 @@ pub async fn resume(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
-    mut transaction: Transaction,
+    transaction: Transaction,
     proof: HomeProof,
 ) -> Result<Response, AppError> {
-    if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
-        let how = authentication(tenant, &proof);
-        transaction.step = Step::RedeemConsent {
-            password_hash: None,
-            upstream: Some(super::Upstream {
-                issuer: proof.issuer,
-                subject: proof.user_id,
-                // A member's address at a tenant that verified its domain is authoritative.
-                verified_email: Some(proof.email),
-                amr: how.amr,
-                acr: how.acr,
-            }),
-        };
-        transaction.save(state).await?;
-        return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));
-    }
-    let user = match state
-        .store
-        .user_by_identity(&tenant.id, &proof.issuer, &proof.user_id)
-        .await
-    {
-        Ok(user) if user.account_enabled => user,
-        Ok(_) | Err(StoreError::NotFound) => {
-            return Err(refused(format!(
-                "{} has no guest account for {} that can sign in.",
-                tenant.name, proof.email
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
     let how = authentication(tenant, &proof);
-    let (evidence, cookie) = session::establish(state, headers, user, how).await?;
-    transaction.delete(state).await?;
-    let mut response = super::finish(
-        state,
-        headers,
-        tenant,
-        &transaction.request,
-        &evidence,
-        false,
-    )
-    .await?;
-    response
-        .headers_mut()
-        .append(axum::http::header::SET_COOKIE, cookie);
-    Ok(response)
+    let upstream = super::Upstream {
+        issuer: proof.issuer,
+        subject: proof.user_id,
+        // A member's address at a tenant that verified its domain is authoritative.
+        verified_email: Some(proof.email.clone()),
+        amr: how.amr,
+        acr: how.acr,
+    };
+    super::continue_upstream(state, headers, tenant, transaction, upstream, &proof.email).await
 }

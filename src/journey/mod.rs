@@ -300,6 +300,54 @@ impl Upstream {
     }
 }
 
+/// Continues a transaction with an upstream sign-in: a redemption goes on to consent with the
+/// identity; any other request signs in the guest bound to (issuer, subject) — never found by
+/// address — and continues the journey. `who` names the account in the refusal page.
+pub async fn continue_upstream(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    upstream: Upstream,
+    who: &str,
+) -> Result<Response, AppError> {
+    if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
+        transaction.step = Step::RedeemConsent {
+            password_hash: None,
+            upstream: Some(upstream),
+        };
+        transaction.save(state).await?;
+        return Ok(see_other(&pages::login_url(&tenant.slug, &transaction.id)));
+    }
+    let user = match state
+        .store
+        .user_by_identity(&tenant.id, &upstream.issuer, &upstream.subject)
+        .await
+    {
+        Ok(user) if user.account_enabled => user,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(AppError::Page(crate::error::ErrorPage {
+                status: StatusCode::FORBIDDEN,
+                title: "Sign-in refused",
+                message: format!(
+                    "{} has no guest account for {who} that can sign in.",
+                    tenant.name
+                ),
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    pages::signed_in(
+        state,
+        headers,
+        tenant,
+        transaction,
+        user,
+        upstream.authentication(),
+    )
+    .await
+}
+
 /// A sign-in in progress, kept in the ephemeral store under `tx:{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Transaction {

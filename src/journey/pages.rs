@@ -442,7 +442,7 @@ async fn code_sign_in_user(
 
 /// Establishes the session of a user who just authenticated and continues the journey
 /// (conditional access, second factor, consent: [`finish`]).
-async fn signed_in(
+pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
