@@ -129,6 +129,9 @@ struct PartnerArgs {
     /// An upstream amr/acr value that means MFA (repeatable; default mfa, REFEDS MFA, Entra's).
     #[arg(long = "mfa-value", value_name = "VALUE")]
     mfa_values: Vec<String>,
+    /// Offer this provider to every guest at redemption (the guest chooses).
+    #[arg(long)]
+    offer_to_all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -204,7 +207,7 @@ enum TenantCommand {
         #[arg(long, value_name = "URL")]
         privacy_statement_url: Option<String>,
         /// A redemption route, in order (repeatable; replaces the order): homeTenant,
-        /// emailOneTimePasscode. The passcode fallback must stay in the list.
+        /// partnerIdp, offeredIdps, emailOneTimePasscode. The passcode fallback must stay.
         #[arg(long = "redemption-route", value_name = "ROUTE")]
         redemption_routes: Vec<String>,
         /// Slug of a tenant on this Gatehouse whose MFA is accepted from its members signing
@@ -493,7 +496,7 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                     .map(|route| {
                         serde_json::from_value(json!(route)).map_err(|_| {
                             anyhow::anyhow!(
-                                "--redemption-route must be homeTenant or emailOneTimePasscode, not {route:?}"
+                                "--redemption-route must be homeTenant, partnerIdp, offeredIdps or emailOneTimePasscode, not {route:?}"
                             )
                         })
                     })
@@ -633,6 +636,7 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                     attest_domains: args.attest_domains,
                     trust_mfa: args.trust_mfa,
                     mfa_values: args.mfa_values,
+                    offered_to_all: args.offer_to_all,
                 },
                 crate::store::Party {
                     id: "cli".to_owned(),

@@ -36,6 +36,8 @@ pub struct OidcPartnerInput {
     pub trust_mfa: bool,
     /// The upstream amr/acr values that mean MFA (default: mfa, REFEDS MFA, Entra's).
     pub mfa_values: Vec<String>,
+    /// Offered to every guest at redemption (the guest chooses), not only by domain.
+    pub offered_to_all: bool,
 }
 
 /// Checks and binds `domains` for a partner whose host is `host`.
@@ -118,13 +120,16 @@ pub async fn create_oidc_partner(
         metadata_url: None,
         trust_mfa: input.trust_mfa,
         mfa_values: input.mfa_values,
-        offered_to_all: false,
+        offered_to_all: input.offered_to_all,
         domains: Vec::new(),
         created_at: unix_now(),
     };
     partner.validate()?;
-    if partner.domains.is_empty() && input.domains.is_empty() {
-        return Err(Invalid::new("a partner needs at least one domain it serves").into());
+    if input.domains.is_empty() && !partner.offered_to_all {
+        return Err(Invalid::new(
+            "a partner needs at least one domain it serves, or to be offered to every guest",
+        )
+        .into());
     }
     partner.domains = bind_domains(
         store,
@@ -187,6 +192,7 @@ pub fn partner_json(partner: &PartnerIdp) -> serde_json::Value {
         "domains": partner.domains.iter().map(|d| serde_json::json!({"id": d.domain, "proof": d.proof})).collect::<Vec<_>>(),
         "trustMfa": partner.trust_mfa,
         "mfaValues": partner.mfa_values(),
+        "offeredToAll": partner.offered_to_all,
         "createdDateTime": crate::graph::date_time(partner.created_at),
     })
 }

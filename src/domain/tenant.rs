@@ -59,6 +59,9 @@ pub enum RedemptionRoute {
     HomeTenant,
     /// A partner identity provider the tenant bound the address's domain to.
     PartnerIdp,
+    /// The identity providers the tenant offers to every guest: the guest chooses (or takes
+    /// the passcode).
+    OfferedIdps,
     /// A one-time passcode mailed to the invited address (the lightweight account): the
     /// fallback that always stays on.
     EmailOneTimePasscode,
@@ -70,6 +73,7 @@ impl RedemptionRoute {
         match self {
             Self::HomeTenant => "homeTenant",
             Self::PartnerIdp => "partnerIdp",
+            Self::OfferedIdps => "offeredIdps",
             Self::EmailOneTimePasscode => "emailOneTimePasscode",
         }
     }
@@ -87,6 +91,8 @@ pub struct RouteFacts {
     pub home_tenant: Option<String>,
     /// The partner IdP the tenant bound the address's domain to (display name), if any.
     pub partner: Option<String>,
+    /// The identity providers offered to every guest (display names).
+    pub offered: Vec<String>,
 }
 
 /// One route as considered by [`choose_route`].
@@ -131,6 +137,22 @@ pub fn choose_route(
                     "no partner identity provider serves the domain".to_owned(),
                 ),
             },
+            RedemptionRoute::OfferedIdps => {
+                if facts.offered.is_empty() {
+                    (
+                        false,
+                        "the tenant offers no identity provider to every guest".to_owned(),
+                    )
+                } else {
+                    (
+                        true,
+                        format!(
+                            "the guest chooses among {} (or a one-time passcode)",
+                            facts.offered.join(", ")
+                        ),
+                    )
+                }
+            }
             RedemptionRoute::EmailOneTimePasscode => (
                 true,
                 "the fallback: a one-time passcode to the invited address".to_owned(),
@@ -185,6 +207,7 @@ impl Default for TenantSettings {
             redemption_order: vec![
                 RedemptionRoute::HomeTenant,
                 RedemptionRoute::PartnerIdp,
+                RedemptionRoute::OfferedIdps,
                 RedemptionRoute::EmailOneTimePasscode,
             ],
             mfa_trusted_tenants: Vec::new(),

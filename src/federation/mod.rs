@@ -53,6 +53,22 @@ impl Federation {
         &self.http
     }
 
+    /// Where a browser may be sent for `issuer` (for the redemption page's CSP `form-action`,
+    /// which browsers apply to the redirect after a form): its issuer URL and, when discovery
+    /// is cached, its authorization endpoint. Never fetches.
+    pub fn browser_targets(&self, issuer: &str) -> Vec<String> {
+        let mut targets = vec![issuer.to_owned()];
+        if let Some((metadata, _)) = self
+            .metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(issuer)
+        {
+            targets.push(metadata.authorization_endpoint().url().to_string());
+        }
+        targets
+    }
+
     /// The IdP's discovery document and keys: cached for ten minutes, fetched again when
     /// `refresh` (a signature did not verify with the cached keys); when fetching fails the
     /// last good copy is used.

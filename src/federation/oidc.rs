@@ -52,22 +52,23 @@ pub fn callback_url(state: &AppState, tenant: &Tenant) -> String {
     format!("{}/federation/oidc/callback", state.issuer(&tenant.slug))
 }
 
+/// The openidconnect client of a partner built from its discovery (authorization endpoint
+/// set; token and userinfo endpoints as discovered).
+type PartnerClient = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 fn client(
     state: &AppState,
     tenant: &Tenant,
     partner: &PartnerIdp,
     metadata: CoreProviderMetadata,
-) -> Result<
-    CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >,
-    AppError,
-> {
+) -> Result<PartnerClient, AppError> {
     let secret = match &partner.sealed_client_secret {
         Some(sealed) => Some(ClientSecret::new(
             String::from_utf8(state.master.open(sealed).map_err(|e| {
@@ -286,10 +287,17 @@ async fn verified_identity(
                 return Err(failed("at_hash mismatch", String::new()));
             }
         }
-        let verified_email = claims
+        let mut verified_email = claims
             .email()
             .filter(|_| claims.email_verified() == Some(true))
             .map(|email| email.as_str().to_ascii_lowercase());
+        if claims.email().is_none() || claims.email_verified().is_none() {
+            // Scope claims may come only from userinfo (OIDC Core §5.4); its `sub` must be
+            // the ID token's (§5.3.2), which openidconnect checks.
+            verified_email = userinfo_email(state, &client, &response, claims.subject().clone())
+                .await
+                .map_err(|e| failed("partner userinfo refused", e))?;
+        }
         let upstream_amr: Vec<String> = claims
             .auth_method_refs()
             .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
@@ -313,6 +321,26 @@ async fn verified_identity(
             acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
         });
     }
+}
+
+/// The verified address at the partner's userinfo endpoint, if it has one and says so.
+async fn userinfo_email(
+    state: &AppState,
+    client: &PartnerClient,
+    response: &openidconnect::core::CoreTokenResponse,
+    subject: openidconnect::SubjectIdentifier,
+) -> Result<Option<String>, String> {
+    let Ok(request) = client.user_info(response.access_token().clone(), Some(subject)) else {
+        return Ok(None); // no userinfo endpoint: nothing more to learn
+    };
+    let info: openidconnect::core::CoreUserInfoClaims = request
+        .request_async(state.federation.http())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(info
+        .email()
+        .filter(|_| info.email_verified() == Some(true))
+        .map(|email| email.as_str().to_ascii_lowercase()))
 }
 
 /// Continues the waiting transaction: a redemption binds only an identity whose verified

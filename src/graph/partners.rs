@@ -42,6 +42,8 @@ struct PartnerBody {
     trust_mfa: bool,
     #[serde(default)]
     mfa_values: Vec<String>,
+    #[serde(default)]
+    offered_to_all: bool,
 }
 
 async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
@@ -106,6 +108,7 @@ pub async fn post_partner(
         attest_domains: body.attest_domains,
         trust_mfa: body.trust_mfa,
         mfa_values: body.mfa_values,
+        offered_to_all: body.offered_to_all,
     };
     let partner = partners::create_oidc_partner(
         state.store.as_ref(),

@@ -220,6 +220,8 @@ pub enum Step {
     },
     /// Redemption: showing who invited the user to what.
     Invited,
+    /// Redemption: the guest chooses an offered identity provider or the passcode.
+    ChooseIdp,
     /// Redemption: a passcode was mailed to the invited address.
     RedeemCode,
     /// Redemption: the mailbox is proven; offering to set a password.

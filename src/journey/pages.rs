@@ -518,9 +518,16 @@ async fn render_step(
             )?
         }
     };
-    Ok(page
-        .form_target(transaction.request.return_url())
-        .into_response())
+    let mut page = page.form_target(transaction.request.return_url());
+    if matches!(transaction.step, Step::Identify | Step::Password { .. }) {
+        // Home-realm discovery may redirect a guest to a partner IdP after these forms.
+        for partner in state.store.partners(&tenant.id).await? {
+            for target in state.federation.browser_targets(&partner.issuer) {
+                page = page.form_target(&target);
+            }
+        }
+    }
+    Ok(page.into_response())
 }
 
 /// The consent page of a signed-in session.

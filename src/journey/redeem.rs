@@ -184,9 +184,27 @@ pub async fn post_step(
                     )
                     .await;
                 }
+                (RedemptionRoute::OfferedIdps, _, _) => {
+                    transaction.step = Step::ChooseIdp;
+                    transaction.save(state).await?;
+                    return Ok(see_other(&here));
+                }
                 _ => {}
             }
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await
+        }
+        ("passcode", Step::ChooseIdp) => {
+            send_redemption_code(state, headers, tenant, transaction, &request, ip).await
+        }
+        (choice, Step::ChooseIdp) if choice.starts_with("idp:") => {
+            let id = &choice["idp:".len()..];
+            let partner = match state.store.partner(&tenant.id, id).await {
+                Ok(partner) if partner.offered_to_all => partner,
+                Ok(_) | Err(StoreError::NotFound) => return Ok(see_other(&here)),
+                Err(e) => return Err(e.into()),
+            };
+            crate::federation::oidc::start(state, tenant, transaction, &partner, &request.email)
+                .await
         }
         ("resend", Step::RedeemCode) => {
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await
@@ -273,6 +291,8 @@ pub struct Routed {
     pub home: Option<std::sync::Arc<Tenant>>,
     /// The partner IdP bound to the domain, if any.
     pub partner: Option<crate::domain::partner::PartnerIdp>,
+    /// The partner IdPs offered to every guest.
+    pub offered: Vec<crate::domain::partner::PartnerIdp>,
 }
 
 /// Runs the tenant's redemption router for `email` (B.3).
@@ -284,9 +304,17 @@ pub async fn route_for(state: &AppState, tenant: &Tenant, email: &str) -> Result
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
+    let offered: Vec<_> = state
+        .store
+        .partners(&tenant.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.offered_to_all)
+        .collect();
     let facts = RouteFacts {
         home_tenant: home.as_ref().map(|h| h.slug.clone()),
         partner: partner.as_ref().map(|p| p.display_name.clone()),
+        offered: offered.iter().map(|p| p.display_name.clone()).collect(),
     };
     let (route, considered) = choose_route(&tenant.settings.redemption_order, &facts);
     Ok(Routed {
@@ -294,6 +322,7 @@ pub async fn route_for(state: &AppState, tenant: &Tenant, email: &str) -> Result
         considered,
         home,
         partner,
+        offered,
     })
 }
 
@@ -441,7 +470,20 @@ pub async fn render(
         Step::RedeemCode => ("code", "Check your email"),
         Step::RedeemPassword => ("password", "Set a password?"),
         Step::RedeemConsent { .. } => ("consent", "Review permissions"),
+        Step::ChooseIdp => ("choose", "How do you want to sign in?"),
         _ => ("invited", "You're invited"),
+    };
+    let offered: Vec<minijinja::Value> = if transaction.step == Step::ChooseIdp {
+        state
+            .store
+            .partners(&tenant.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.offered_to_all)
+            .map(|p| minijinja::context! { id => p.id, name => p.display_name })
+            .collect()
+    } else {
+        Vec::new()
     };
     // Someone already signed in here as another account must choose explicitly (H.62).
     let signed_in_as = match session::current(state, headers, &tenant.id).await? {
@@ -464,10 +506,20 @@ pub async fn render(
             email => &request.email,
             destination => &request.redirect_url,
             privacy_url => &request.privacy_url,
+            offered => offered,
             tx => &transaction.id, csrf => &transaction.csrf,
         },
     )?;
-    Ok(page.form_target(&request.redirect_url).into_response())
+    let mut page = page.form_target(&request.redirect_url);
+    if matches!(transaction.step, Step::Invited | Step::ChooseIdp) {
+        // Accepting may redirect to a partner identity provider.
+        for partner in state.store.partners(&tenant.id).await? {
+            for target in state.federation.browser_targets(&partner.issuer) {
+                page = page.form_target(&target);
+            }
+        }
+    }
+    Ok(page.into_response())
 }
 
 /// Query and form of the block link.

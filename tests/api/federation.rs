@@ -433,3 +433,69 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
         "the partner's MFA satisfied contoso's policy: no second challenge"
     );
 }
+
+#[tokio::test]
+async fn a_provider_offered_to_every_guest_is_chosen_on_the_invitation_page() {
+    let world = World::new().await;
+    gatehouse::admin::create_tenant(
+        world.app.state.store.as_ref(),
+        TenantInput {
+            slug: PARTNER.into(),
+            name: "Northwind".into(),
+            domains: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    partner_user(&world, "erin@elsewhere.example", true).await;
+    let (client_id, secret) = world
+        .app
+        .app(AppInput {
+            tenant: PARTNER.into(),
+            name: "Contoso guest access".into(),
+            redirect_uris: vec![format!("{}/federation/oidc/callback", world.issuer())],
+            ..Default::default()
+        })
+        .await;
+    let token = world.backend_token().await;
+    let (status, created) = world
+        .call(
+            Method::POST,
+            "identity/identityProviders",
+            Some(&token),
+            Some(json!({
+                "displayName": "Northwind",
+                "issuer": world.app.issuer(PARTNER),
+                "clientId": client_id,
+                "clientSecret": secret,
+                "offeredToAll": true,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, dry) = world
+        .call(
+            Method::GET,
+            "policies/externalCollaboration/redemptionRoute?address=erin@elsewhere.example",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(dry["route"], "offeredIdps", "{dry}");
+    world.invite_to_app(&token, "erin@elsewhere.example").await;
+    let mail = world.smtp.wait_for("erin@elsewhere.example", 1).await;
+    let browser = world.app.browser();
+    let landing = open_invitation(
+        &browser,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await;
+    let choose = follow(&browser, submit(&browser, &landing, &[]).await).await;
+    assert!(choose.contains("Sign in with Northwind"), "{choose}");
+    let id = created["id"].as_str().unwrap();
+    let to_partner = submit(&browser, &choose, &[("action", &format!("idp:{id}"))]).await;
+    let back = through_partner(&browser, to_partner, "erin@elsewhere.example").await;
+    let consent = follow(&browser, back).await;
+    let done = submit(&browser, &consent, &[("decision", "allow")]).await;
+    assert_eq!(location(&done).unwrap(), format!("{APP_ORIGIN}/welcome"));
+}
