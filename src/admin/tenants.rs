@@ -22,6 +22,12 @@ pub async fn create_tenant(store: &dyn Store, input: TenantInput) -> Result<Tena
     let mut domains: Vec<String> = Vec::new();
     for raw in &input.domains {
         let domain = parse_domain(raw)?;
+        if crate::domain::partner::is_consumer_domain(&domain) {
+            return Err(crate::domain::Invalid::new(format!(
+                "{domain} is a consumer mail domain: no tenant can verify it"
+            ))
+            .into());
+        }
         if !domains.contains(&domain) {
             domains.push(domain);
         }

@@ -41,6 +41,13 @@ struct FlowState {
     partner_id: String,
     nonce: String,
     pkce_verifier: String,
+    /// When the flow started, and what the request demands of the authentication's age.
+    #[serde(default)]
+    started_at: i64,
+    #[serde(default)]
+    fresh_login: bool,
+    #[serde(default)]
+    max_age: Option<i64>,
 }
 
 fn state_key(state: &str) -> String {
@@ -121,6 +128,16 @@ pub async fn start(
         )
         .set_pkce_challenge(challenge)
         .add_extra_param("login_hint", login_hint);
+    // What the request demands of the authentication is demanded of the partner, and checked
+    // on its ID token's auth_time.
+    let demands = transaction.request.requirements();
+    if demands.fresh_login {
+        request = request.add_extra_param("prompt", "login");
+    }
+    let max_age = demands.max_age.map(|m| m.to_string());
+    if let Some(max_age) = &max_age {
+        request = request.add_extra_param("max_age", max_age.as_str());
+    }
     for scope in partner.scopes.iter().filter(|s| s.as_str() != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
     }
@@ -134,6 +151,9 @@ pub async fn start(
                 partner_id: partner.id.clone(),
                 nonce: nonce.secret().clone(),
                 pkce_verifier: verifier.secret().clone(),
+                started_at: crate::domain::unix_now(),
+                fresh_login: demands.fresh_login,
+                max_age: demands.max_age,
             },
             FLOW_TTL,
         )
@@ -239,88 +259,114 @@ async fn verified_identity(
         tracing::warn!(tenant = %tenant.slug, partner = %partner.id, error = %e, "{what}");
         refused("Your organisation's answer could not be verified, so you cannot continue.")
     };
-    let mut refreshed = false;
-    loop {
-        let metadata = state
+    let metadata = state
+        .federation
+        .metadata(&partner.issuer, false)
+        .await
+        .map_err(unreachable_page)?;
+    let mut client = client(state, tenant, partner, metadata)?;
+    // The code is exchanged exactly once.
+    let response = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|e| failed("partner has no token endpoint", e.to_string()))?
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()))
+        .request_async(state.federation.http())
+        .await
+        .map_err(|e| failed("partner token request failed", e.to_string()))?;
+    let id_token = response
+        .id_token()
+        .ok_or_else(|| failed("partner sent no ID token", String::new()))?;
+    let nonce = Nonce::new(flow.nonce.clone());
+    let allowed = [
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    ];
+    let signature_ok = id_token
+        .claims(
+            &client.id_token_verifier().set_allowed_algs(allowed.clone()),
+            &nonce,
+        )
+        .is_ok();
+    if !signature_ok {
+        // Perhaps the IdP rotated its keys: verify the same token once more against freshly
+        // fetched keys (the last good copy is kept if the IdP does not answer).
+        tracing::info!(partner = %partner.id, "ID token did not verify; fetching the partner's keys again");
+        let fresh = state
             .federation
-            .metadata(&partner.issuer, refreshed)
+            .metadata(&partner.issuer, true)
             .await
             .map_err(unreachable_page)?;
-        let client = client(state, tenant, partner, metadata)?;
-        let response = client
-            .exchange_code(AuthorizationCode::new(code.clone()))
-            .map_err(|e| failed("partner has no token endpoint", e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()))
-            .request_async(state.federation.http())
-            .await
-            .map_err(|e| failed("partner token request failed", e.to_string()))?;
-        let id_token = response
-            .id_token()
-            .ok_or_else(|| failed("partner sent no ID token", String::new()))?;
-        let verifier = client.id_token_verifier().set_allowed_algs([
-            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        ]);
-        let claims = match id_token.claims(&verifier, &Nonce::new(flow.nonce.clone())) {
-            Ok(claims) => claims,
-            Err(openidconnect::ClaimsVerificationError::SignatureVerification(e)) if !refreshed => {
-                // Perhaps the IdP rotated its keys: fetch them once more. (The code is spent,
-                // so this only helps when the IdP allows a retry; otherwise the retry fails
-                // at the token request and the user starts again.)
-                tracing::info!(partner = %partner.id, error = %e, "ID token signature did not verify; refreshing keys");
-                refreshed = true;
-                continue;
-            }
-            Err(e) => return Err(failed("partner ID token refused", e.to_string())),
-        };
-        if let Some(expected) = claims.access_token_hash() {
-            let alg = id_token
-                .signing_alg()
-                .map_err(|e| failed("ID token algorithm", e.to_string()))?;
-            let key = id_token
-                .signing_key(&verifier)
-                .map_err(|e| failed("ID token key", e.to_string()))?;
-            let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
-                .map_err(|e| failed("at_hash", e.to_string()))?;
-            if &actual != expected {
-                return Err(failed("at_hash mismatch", String::new()));
-            }
-        }
-        let mut verified_email = claims
-            .email()
-            .filter(|_| claims.email_verified() == Some(true))
-            .map(|email| email.as_str().to_ascii_lowercase());
-        if claims.email().is_none() || claims.email_verified().is_none() {
-            // Scope claims may come only from userinfo (OIDC Core §5.4); its `sub` must be
-            // the ID token's (§5.3.2), which openidconnect checks.
-            verified_email = userinfo_email(state, &client, &response, claims.subject().clone())
-                .await
-                .map_err(|e| failed("partner userinfo refused", e))?;
-        }
-        let upstream_amr: Vec<String> = claims
-            .auth_method_refs()
-            .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
-            .unwrap_or_default();
-        let upstream_acr = claims.auth_context_ref().map(|a| a.as_str().to_owned());
-        let mfa_values = partner.mfa_values();
-        let did_mfa = upstream_amr.iter().any(|m| mfa_values.contains(m))
-            || upstream_acr
-                .as_ref()
-                .is_some_and(|a| mfa_values.contains(a));
-        let mfa = partner.trust_mfa && did_mfa;
-        let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
-        if mfa {
-            amr.push("mfa".to_owned());
-        }
-        return Ok(Upstream {
-            issuer: partner.issuer.clone(),
-            subject: claims.subject().as_str().to_owned(),
-            verified_email,
-            amr,
-            acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
-        });
+        client = self::client(state, tenant, partner, fresh)?;
     }
+    let verifier = client.id_token_verifier().set_allowed_algs(allowed);
+    let claims = id_token
+        .claims(&verifier, &nonce)
+        .map_err(|e| failed("partner ID token refused", e.to_string()))?;
+    if let Some(expected) = claims.access_token_hash() {
+        let alg = id_token
+            .signing_alg()
+            .map_err(|e| failed("ID token algorithm", e.to_string()))?;
+        let key = id_token
+            .signing_key(&verifier)
+            .map_err(|e| failed("ID token key", e.to_string()))?;
+        let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
+            .map_err(|e| failed("at_hash", e.to_string()))?;
+        if &actual != expected {
+            return Err(failed("at_hash mismatch", String::new()));
+        }
+    }
+    let mut verified_email = claims
+        .email()
+        .filter(|_| claims.email_verified() == Some(true))
+        .map(|email| email.as_str().to_ascii_lowercase());
+    if claims.email().is_none() || claims.email_verified().is_none() {
+        // Scope claims may come only from userinfo (OIDC Core §5.4); its `sub` must be
+        // the ID token's (§5.3.2), which openidconnect checks.
+        verified_email = userinfo_email(state, &client, &response, claims.subject().clone())
+            .await
+            .map_err(|e| failed("partner userinfo refused", e))?;
+    }
+    let upstream_amr: Vec<String> = claims
+        .auth_method_refs()
+        .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
+        .unwrap_or_default();
+    let upstream_acr = claims.auth_context_ref().map(|a| a.as_str().to_owned());
+    let mfa_values = partner.mfa_values();
+    let did_mfa = upstream_amr.iter().any(|m| mfa_values.contains(m))
+        || upstream_acr
+            .as_ref()
+            .is_some_and(|a| mfa_values.contains(a));
+    let mfa = partner.trust_mfa && did_mfa;
+    let auth_time = claims.auth_time().map(|t| t.timestamp());
+    const SKEW: i64 = 60;
+    let now = crate::domain::unix_now();
+    if flow.fresh_login && auth_time.is_none_or(|t| t < flow.started_at - SKEW) {
+        return Err(failed(
+            "partner did not authenticate the user again (prompt=login)",
+            String::new(),
+        ));
+    }
+    if let Some(max_age) = flow.max_age
+        && auth_time.is_none_or(|t| now - t > max_age + SKEW)
+    {
+        return Err(failed(
+            "partner authentication older than max_age",
+            String::new(),
+        ));
+    }
+    let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
+    if mfa {
+        amr.push("mfa".to_owned());
+    }
+    Ok(Upstream {
+        issuer: partner.issuer.clone(),
+        subject: claims.subject().as_str().to_owned(),
+        verified_email,
+        amr,
+        acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
+        auth_time,
+    })
 }
 
 /// The verified address at the partner's userinfo endpoint, if it has one and says so.

@@ -43,6 +43,12 @@ pub struct HomeRequest {
     pub resource_tx: String,
     /// The address that must sign in (redemption), or the hint (sign-in).
     pub email: String,
+    /// The resource's request demands a fresh sign-in (`prompt=login`, ForceAuthn).
+    #[serde(default)]
+    pub fresh_login: bool,
+    /// The resource's request allows an authentication at most this old (`max_age`).
+    #[serde(default)]
+    pub max_age: Option<i64>,
     /// The home object id that must sign in (a guest's later sign-ins).
     pub expected_user: Option<String>,
     /// The resource tenant's page the browser returns to.
@@ -55,6 +61,8 @@ impl HomeRequest {
         Requirements {
             login_hint: Some(self.email.clone()),
             expected_user: self.expected_user.clone(),
+            fresh_login: self.fresh_login,
+            max_age: self.max_age,
             ..Requirements::default()
         }
     }
@@ -86,6 +94,10 @@ pub async fn home_tenant_for(
     email: &str,
 ) -> Result<Option<std::sync::Arc<Tenant>>, AppError> {
     let domain = email.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    if crate::domain::partner::is_consumer_domain(&domain) {
+        // Nobody's organisation: never a home tenant, whatever was recorded.
+        return Ok(None);
+    }
     let slug = match state.store.tenant_slug_by_verified_domain(&domain).await {
         Ok(slug) => slug,
         Err(StoreError::NotFound) => return Ok(None),
@@ -136,7 +148,11 @@ pub async fn go_home(
         home_tenant_id: home.id.clone(),
     };
     transaction.save(state).await?;
+    // What the resource's request demands of the authentication is demanded at home.
+    let demands = transaction.request.requirements();
     let request = ProtocolRequest::Home(HomeRequest {
+        fresh_login: demands.fresh_login,
+        max_age: demands.max_age,
         resource_tenant_id: resource.id.clone(),
         resource_slug: resource.slug.clone(),
         resource_name: resource.name.clone(),
@@ -247,6 +263,7 @@ pub fn authentication(resource: &Tenant, proof: &HomeProof) -> Authentication {
         amr,
         acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
         idp: Some(proof.issuer.clone()),
+        auth_time: Some(proof.auth_time),
     }
 }
 
@@ -267,6 +284,7 @@ pub async fn resume(
         verified_email: Some(proof.email.clone()),
         amr: how.amr,
         acr: how.acr,
+        auth_time: how.auth_time,
     };
     super::continue_upstream(state, headers, tenant, transaction, upstream, &proof.email).await
 }

@@ -122,7 +122,8 @@ pub async fn enrolment_step(
         .is_empty();
     if first && evidence.user.user_type == UserType::Guest && !mailbox_proven(evidence, now, window)
     {
-        let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        // (If too many codes were asked for, the page offers "send a new code", which
+        // answers with the throttling message.)
         passcode::send(
             state,
             tenant,
@@ -215,6 +216,21 @@ pub async fn verify(
             return Ok(Verified::Throttled(wait));
         }
     }
+    // Every attempt is counted atomically *before* the code is checked, so parallel guesses
+    // cannot all slip past the lock above: at most LOCKOUT attempts per user (and ten times
+    // that per address) an hour, whatever the concurrency.
+    let hour = std::time::Duration::from_secs(3600);
+    let by_user = state
+        .ephemeral
+        .incr(&format!("totpattempt:{}", user.id), hour)
+        .await?;
+    let by_address = state
+        .ephemeral
+        .incr(&format!("totpattempt-ip:{ip}"), hour)
+        .await?;
+    if by_user > LOCKOUT || by_address > LOCKOUT * 10 {
+        return Ok(Verified::Throttled(hour.as_secs()));
+    }
     let now = unix_now();
     let verified = if totp::is_totp_code(code) {
         let mut accepted = false;
@@ -249,6 +265,10 @@ pub async fn verify(
         }
     } else {
         throttles[0].succeed(state.ephemeral.as_ref()).await?;
+        state
+            .ephemeral
+            .delete(&format!("totpattempt:{}", user.id))
+            .await?;
     }
     Ok(verified)
 }
@@ -290,6 +310,7 @@ pub async fn upgrade_session(
         amr,
         acr: ACR_MFA.to_owned(),
         idp: evidence.idp.clone(),
+        auth_time: None,
     };
     session::establish(state, headers, evidence.user, how).await
 }
@@ -371,7 +392,7 @@ pub async fn post_step(
                 tenant,
                 &evidence.user.email,
                 MAILBOX_PURPOSE,
-                ip,
+                Some(ip),
                 true,
             )
             .await?;
@@ -396,6 +417,18 @@ pub async fn post_step(
                 let message = "That code is not right. Check the time on your phone and enter the current code.";
                 return render(state, tenant, &transaction, headers, Some(message)).await;
             };
+            // Claim the enrolment once (a double submission must not store the secret twice,
+            // which would let one code be accepted by each copy).
+            let claims = state
+                .ephemeral
+                .incr(
+                    &format!("enrolclaim:{}", transaction.id),
+                    std::time::Duration::from_secs(state.config.tokens.transaction_ttl),
+                )
+                .await?;
+            if claims > 1 {
+                return Err(expired());
+            }
             let codes = enrol(state, tenant, &evidence.user, &sealed_secret, step, now).await?;
             let (evidence, cookie) =
                 upgrade_session(state, headers, evidence, Verified::Totp).await?;

@@ -289,6 +289,9 @@ pub struct Upstream {
     pub amr: Vec<String>,
     /// And its `acr`.
     pub acr: String,
+    /// When the user authenticated upstream, if it said.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
 }
 
 impl Upstream {
@@ -298,6 +301,7 @@ impl Upstream {
             amr: self.amr.clone(),
             acr: self.acr.clone(),
             idp: Some(self.issuer.clone()),
+            auth_time: self.auth_time,
         }
     }
 }

@@ -264,7 +264,8 @@ pub async fn post_login(
         }
         ("send_code", Step::Password { email } | Step::EmailCode { email }) => {
             let eligible = code_sign_in_user(&state, &tenant, &email).await?.is_some();
-            let sent = passcode::send(&state, &tenant, &email, SIGN_IN_CODE, ip, eligible).await?;
+            let sent =
+                passcode::send(&state, &tenant, &email, SIGN_IN_CODE, Some(ip), eligible).await?;
             transaction.step = Step::EmailCode { email };
             transaction.save(&state).await?;
             if sent == passcode::Sent::Throttled {
@@ -286,6 +287,7 @@ pub async fn post_login(
                 amr: vec![super::redeem::AMR_EMAIL.to_owned()],
                 acr: ACR_SFA.to_owned(),
                 idp: Some(super::redeem::IDP_MAIL.to_owned()),
+                auth_time: None,
             };
             tracing::info!(tenant = %tenant.slug, user = %user.id, "passcode sign-in succeeded");
             signed_in(&state, &headers, &tenant, transaction, user, how).await
@@ -400,6 +402,7 @@ async fn sign_in_with_password(
         amr: vec![AMR_PASSWORD.to_owned()],
         acr: ACR_SFA.to_owned(),
         idp: None,
+        auth_time: None,
     };
     signed_in(state, headers, tenant, transaction, user.clone(), how).await
 }

@@ -42,14 +42,15 @@ pub enum Sent {
     Throttled,
 }
 
-/// Sends a code for `purpose` to `email` — only when `deliver` (the address may receive one);
+/// Sends a code for `purpose` to `email` (throttled per address and, when given, per client
+/// address) — only when `deliver` (the address may receive one);
 /// otherwise answers the same without sending, so the answer reveals nothing.
 pub async fn send(
     state: &AppState,
     tenant: &Tenant,
     email: &str,
     purpose: &str,
-    ip: IpAddr,
+    ip: Option<IpAddr>,
     deliver: bool,
 ) -> Result<Sent, AppError> {
     let hour = Duration::from_secs(3600);
@@ -60,10 +61,16 @@ pub async fn send(
             hour,
         )
         .await?;
-    let by_ip = state
-        .ephemeral
-        .incr(&format!("otpsend-ip:{ip}"), hour)
-        .await?;
+    // Sends the server starts on its own (no client address at hand) count per address only.
+    let by_ip = match ip {
+        Some(ip) => {
+            state
+                .ephemeral
+                .incr(&format!("otpsend-ip:{ip}"), hour)
+                .await?
+        }
+        None => 0,
+    };
     let limits = &state.config.throttle;
     if by_address > limits.passcode_sends_per_address || by_ip > limits.passcode_sends_per_ip {
         tracing::info!(tenant = %tenant.slug, "passcode sending throttled");

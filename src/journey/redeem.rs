@@ -336,7 +336,9 @@ async fn send_redemption_code(
     ip: IpAddr,
 ) -> Result<Response, AppError> {
     let purpose = format!("redeem:{}", request.invitation_id);
-    if passcode::send(state, tenant, &request.email, &purpose, ip, true).await? == Sent::Throttled {
+    if passcode::send(state, tenant, &request.email, &purpose, Some(ip), true).await?
+        == Sent::Throttled
+    {
         return render(
             state,
             tenant,
@@ -426,6 +428,7 @@ async fn complete(
             amr: vec![AMR_EMAIL.to_owned()],
             acr: ACR_SFA.to_owned(),
             idp: Some(IDP_MAIL.to_owned()),
+            auth_time: None,
         },
     };
     let (evidence, cookie) = session::establish(state, headers, user, how).await?;

@@ -42,6 +42,8 @@ pub struct Authentication {
     pub acr: String,
     /// Upstream identity provider, when the user authenticated elsewhere.
     pub idp: Option<String>,
+    /// When the user authenticated, if not now (an upstream sign-in reports its own time).
+    pub auth_time: Option<i64>,
 }
 
 /// Signs the browser in as `user`: a new session row under a new cookie value (sessions of
@@ -63,7 +65,7 @@ pub async fn establish(
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: user.tenant_id.clone(),
         user_id: user.id.clone(),
-        auth_time: now,
+        auth_time: how.auth_time.unwrap_or(now).min(now),
         amr: how.amr,
         acr: how.acr,
         idp: how.idp,

@@ -499,3 +499,50 @@ async fn a_provider_offered_to_every_guest_is_chosen_on_the_invitation_page() {
     let done = submit(&browser, &consent, &[("decision", "allow")]).await;
     assert_eq!(location(&done).unwrap(), format!("{APP_ORIGIN}/welcome"));
 }
+
+#[tokio::test]
+async fn an_upstream_account_claiming_a_guests_address_gets_nothing_of_that_guest() {
+    // nOAuth (SECURITY.md G.53): the binding is (issuer, sub). Someone else at the partner
+    // who signs in while Dave's address is the hint gets no access to Dave's guest account.
+    let (world, _) = world_with_partner(false).await;
+    let token = world.backend_token().await;
+    world.invite_to_app(&token, DAVE).await;
+    let mail = world.smtp.wait_for(DAVE, 1).await;
+    let browser = world.app.browser();
+    let landing = open_invitation(
+        &browser,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await;
+    let back = through_partner(&browser, submit(&browser, &landing, &[]).await, DAVE).await;
+    let consent = follow(&browser, back).await;
+    submit(&browser, &consent, &[("decision", "allow")]).await;
+
+    let attacker = world.app.browser();
+    let pkce = Pkce::new();
+    let url = world
+        .web
+        .authorize_url(&world.issuer(), "openid", &pkce, &[("login_hint", DAVE)]);
+    let to_login = attacker.get(&url).await;
+    let to_partner = attacker.get(&location(&to_login).unwrap()).await;
+    let partner_page = follow(
+        &attacker,
+        attacker.get(&location(&to_partner).unwrap()).await,
+    )
+    .await;
+    // At the partner, Carol signs in instead (another subject).
+    let identify = follow(
+        &attacker,
+        submit(&attacker, &partner_page, &[("action", "restart")]).await,
+    )
+    .await;
+    let password = attacker.submit_email(&identify, CAROL).await;
+    let back = attacker.submit_password(&password, PASSWORD).await;
+    let answer = attacker.get(&location(&back).unwrap()).await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::FORBIDDEN,
+        "no guest is bound to Carol's subject"
+    );
+    assert!(answer.text().await.unwrap().contains("no guest account"));
+}

@@ -409,3 +409,36 @@ async fn home_mfa_counts_only_when_the_resource_trusts_that_tenant() {
     assert_eq!(claims["amr"], json!(["fed", "mfa"]));
     assert_eq!(claims["acr"], "https://refeds.org/profile/mfa");
 }
+
+#[tokio::test]
+async fn prompt_login_at_the_resource_means_a_fresh_sign_in_at_home() {
+    let (world, _bob) = worlds().await;
+    let browser = world.app.browser();
+    redeem_at_home(&world, &browser).await;
+    // The browser is signed in at home and at contoso; prompt=login must not be answered
+    // from the home session.
+    let pkce = Pkce::new();
+    let url = world.web.authorize_url(
+        &world.issuer(),
+        "openid",
+        &pkce,
+        &[("prompt", "login"), ("login_hint", BOB)],
+    );
+    let to_login = browser.get(&url).await;
+    let to_home = browser.get(&location(&to_login).unwrap()).await;
+    assert!(
+        location(&to_home)
+            .unwrap()
+            .starts_with(&format!("/{HOME}/login?tx=")),
+        "sent home to sign in again"
+    );
+    let page = follow(&browser, to_home).await;
+    assert!(
+        page.contains("name=\"password\""),
+        "a password page, not a silent answer: {page}"
+    );
+    let back = browser.submit_password(&page, PASSWORD).await;
+    let done = browser.get(&location(&back).unwrap()).await;
+    let callback = location(&done).unwrap();
+    assert!(callback.starts_with(CALLBACK), "{callback}");
+}
