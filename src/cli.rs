@@ -620,7 +620,8 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 None
             };
             let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
-            let federation = crate::federation::Federation::new()?;
+            let federation =
+                crate::federation::Federation::new(config.federation.allow_private_networks)?;
             let partner = admin::partners::create_oidc_partner(
                 store.as_ref(),
                 &master,

@@ -55,6 +55,18 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     /// Outgoing mail.
     pub mail: MailSettings,
+    /// Partner identity providers.
+    pub federation: FederationSettings,
+}
+
+/// Partner identity providers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSettings {
+    /// Let partner IdPs (their discovery, keys, token and userinfo endpoints) be on loopback
+    /// or private addresses — for development and tests only; off, Gatehouse refuses to
+    /// reach into the operator's own network on an administrator's say-so (SSRF).
+    pub allow_private_networks: bool,
 }
 
 /// Outgoing mail.
@@ -203,6 +215,7 @@ impl Default for Config {
             keys: KeySettings::default(),
             throttle: ThrottleSettings::default(),
             mail: MailSettings::default(),
+            federation: FederationSettings::default(),
         }
     }
 }

@@ -93,7 +93,9 @@ impl Services {
         Ok(Self {
             mailer,
             master,
-            federation: crate::federation::Federation::new()?,
+            federation: crate::federation::Federation::new(
+                config.federation.allow_private_networks,
+            )?,
             tokens: Tokens::new(keys.clone()),
             cookies: CookiePolicy {
                 secure: config.is_https(),

@@ -51,6 +51,9 @@ NORTHWIND_PORT=$(free_port)
 DEAD_PORT=$(free_port) # nothing listens there: a partner whose discovery does not answer
 # No SMTP server: the invitation mail is written as .eml files to $GATEHOUSE_DATA_DIR/outbox.
 unset GATEHOUSE_MAIL__SMTP_URL
+# The partners' OIDC providers run on loopback here; Gatehouse refuses private addresses
+# for partner IdPs unless told this is such a setup (SSRF guard).
+export GATEHOUSE_FEDERATION__ALLOW_PRIVATE_NETWORKS=true
 
 # A unique slug, so that a shared database (GATEHOUSE_DATABASE_URL) never sees a clash.
 SLUG="fed-$(date +%s)-$RANDOM"

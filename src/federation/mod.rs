@@ -2,6 +2,7 @@
 //! HTTP client used toward them (no redirects followed, short timeouts) and their discovery
 //! documents and keys, cached and kept when a refresh fails ("last good").
 
+pub mod guard;
 pub mod oidc;
 
 use std::collections::HashMap;
@@ -21,9 +22,35 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 #[error("{0}")]
 pub struct UpstreamError(pub String);
 
+/// The HTTP client toward partner IdPs, refusing non-public addresses unless allowed.
+#[derive(Debug, Clone)]
+pub struct GuardedHttp {
+    http: reqwest::Client,
+    allow_private: bool,
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for GuardedHttp {
+    type Error = openidconnect::HttpClientError<reqwest::Error>;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, Self::Error>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            guard::check_url(&request.uri().to_string(), self.allow_private)
+                .map_err(openidconnect::HttpClientError::Other)?;
+            self.http.call(request).await
+        })
+    }
+}
+
 /// The upstream side's shared services.
 pub struct Federation {
-    http: reqwest::Client,
+    http: GuardedHttp,
     metadata: RwLock<HashMap<String, (CoreProviderMetadata, Instant)>>,
 }
 
@@ -34,22 +61,28 @@ impl std::fmt::Debug for Federation {
 }
 
 impl Federation {
-    /// A client that follows no redirects (SSRF, RFC 9700 §4.11) and gives up after 5 s.
-    pub fn new() -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
+    /// A client that follows no redirects (SSRF, RFC 9700 §4.11), gives up after 5 s and,
+    /// unless `allow_private_networks`, reaches only public addresses ([`guard`]).
+    pub fn new(allow_private_networks: bool) -> anyhow::Result<Self> {
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(UPSTREAM_TIMEOUT)
             .connect_timeout(UPSTREAM_TIMEOUT)
-            .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")));
+        if !allow_private_networks {
+            builder = builder.dns_resolver(std::sync::Arc::new(guard::PublicResolver));
+        }
         Ok(Self {
-            http,
+            http: GuardedHttp {
+                http: builder.build()?,
+                allow_private: allow_private_networks,
+            },
             metadata: RwLock::default(),
         })
     }
 
     /// The HTTP client toward upstream IdPs.
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &GuardedHttp {
         &self.http
     }
 
@@ -91,6 +124,9 @@ impl Federation {
         }
         let url = IssuerUrl::new(issuer.to_owned())
             .map_err(|_| UpstreamError(format!("{issuer} is not a valid issuer URL")))?;
+        if let Err(e) = guard::check_url(issuer, self.http.allow_private) {
+            return Err(UpstreamError(e));
+        }
         match CoreProviderMetadata::discover_async(url, &self.http).await {
             Ok(metadata) => {
                 self.metadata
