@@ -361,23 +361,13 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
     let northwind = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), PARTNER)
         .await
         .unwrap();
-    gatehouse::admin::policies::create_policy(
-        world.app.state.store.as_ref(),
+    crate::factors::policy(
+        &world.app.state,
         &northwind,
-        gatehouse::admin::policies::PolicyInput {
-            display_name: "Northwind MFA".into(),
-            state: gatehouse::policy::PolicyState::Enabled,
-            conditions: serde_json::from_value(policy("All")["conditions"].clone()).unwrap(),
-            grant: serde_json::from_value(json!({"builtInControls": ["mfa"]})).unwrap(),
-        },
-        gatehouse::store::Party {
-            id: "t".into(),
-            kind: "system".into(),
-            display: "t".into(),
-        },
+        policy("All")["conditions"].clone(),
+        json!({"builtInControls": ["mfa"]}),
     )
-    .await
-    .unwrap();
+    .await;
     let dave = world
         .app
         .state
@@ -385,29 +375,9 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
         .user_by_email(&northwind.id, DAVE)
         .await
         .unwrap();
-    let secret = gatehouse::journey::totp::new_secret();
-    let state = &world.app.state;
-    state
-        .store
-        .add_totp_method(
-            &gatehouse::store::TotpMethod {
-                id: uuid::Uuid::new_v4().to_string(),
-                tenant_id: northwind.id.clone(),
-                user_id: dave.id.clone(),
-                display_name: "Authenticator app".into(),
-                sealed_secret: state.master.seal(&secret).unwrap(),
-                last_step: 0,
-                created_at: 0,
-                last_used_at: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let code = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "t".into())
-        .unwrap()
-        .generate_current()
-        .unwrap();
+    let (secret, _) =
+        crate::factors::authenticator(&world.app.state, &northwind.id, &dave.id).await;
+    let code = crate::factors::code(&secret, 0);
     world.invite_to_app(&token, DAVE).await;
     let mail = world.smtp.wait_for(DAVE, 1).await;
     let browser = world.app.browser();

@@ -327,50 +327,18 @@ async fn home_mfa_counts_only_when_the_resource_trusts_that_tenant() {
     let home = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
         .await
         .unwrap();
-    gatehouse::admin::policies::create_policy(
-        world.app.state.store.as_ref(),
+    crate::factors::policy(
+        &world.app.state,
         &home,
-        gatehouse::admin::policies::PolicyInput {
-            display_name: "MFA for everyone".into(),
-            state: gatehouse::policy::PolicyState::Enabled,
-            conditions: serde_json::from_value(json!({
-                "users": {"includeUsers": ["All"]},
-                "applications": {"includeApplications": ["All"]}
-            }))
-            .unwrap(),
-            grant: serde_json::from_value(json!({"builtInControls": ["mfa"]})).unwrap(),
-        },
-        gatehouse::store::Party {
-            id: "test".into(),
-            kind: "system".into(),
-            display: "test".into(),
-        },
+        json!({
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]}
+        }),
+        json!({"builtInControls": ["mfa"]}),
     )
-    .await
-    .unwrap();
-    let state = &world.app.state;
-    let secret = gatehouse::journey::totp::new_secret();
-    state
-        .store
-        .add_totp_method(
-            &gatehouse::store::TotpMethod {
-                id: uuid::Uuid::new_v4().to_string(),
-                tenant_id: home.id.clone(),
-                user_id: bob.id.clone(),
-                display_name: "Authenticator app".into(),
-                sealed_secret: state.master.seal(&secret).unwrap(),
-                last_step: 0,
-                created_at: 0,
-                last_used_at: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let code = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "t".into())
-        .unwrap()
-        .generate_current()
-        .unwrap();
+    .await;
+    let (secret, _) = crate::factors::authenticator(&world.app.state, &home.id, &bob.id).await;
+    let code = crate::factors::code(&secret, 0);
     let browser = world.app.browser();
     let pkce = Pkce::new();
     let url = world

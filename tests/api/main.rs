@@ -9,6 +9,7 @@ mod bulk;
 mod cli;
 mod cluster;
 mod code_flow;
+mod factors;
 mod federation;
 mod helpers;
 mod home;

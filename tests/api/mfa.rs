@@ -11,11 +11,11 @@ use gatehouse::admin::UserInput;
 use gatehouse::domain::unix_now;
 use gatehouse::domain::user::{ExternalUserState, User, UserType};
 use gatehouse::journey::totp;
-use gatehouse::store::TotpMethod;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::b2b::{CALLBACK, SLUG, World, follow, submit};
+use crate::factors::{code, enrolment_uri, secret_of};
 use crate::helpers::{Browser, Client, Pkce, jwt_parts, location, parse_form, query_param};
 
 const PASSWORD: &str = "a long enough password";
@@ -53,45 +53,10 @@ async fn guest(world: &World, email: &str) -> User {
     user
 }
 
-/// Gives `user` an authenticator with a known secret and ten recovery codes.
+/// Gives `user` of the world's tenant an authenticator with a known secret and ten recovery
+/// codes.
 async fn authenticator(world: &World, user: &User) -> (Vec<u8>, Vec<String>) {
-    let secret = totp::new_secret();
-    let codes = totp::new_recovery_codes();
-    let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
-    let state = &world.app.state;
-    state
-        .store
-        .add_totp_method(
-            &TotpMethod {
-                id: uuid::Uuid::new_v4().to_string(),
-                tenant_id: world.tenant.id.clone(),
-                user_id: user.id.clone(),
-                display_name: "Authenticator app".into(),
-                sealed_secret: state.master.seal(&secret).unwrap(),
-                last_step: 0,
-                created_at: unix_now(),
-                last_used_at: None,
-            },
-            Some(&hashes),
-        )
-        .await
-        .unwrap();
-    (secret, codes)
-}
-
-/// The TOTP code of `secret` for now + `steps` × 30 s.
-fn code(secret: &[u8], steps: i64) -> String {
-    let totp = totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        secret.to_vec(),
-        None,
-        "test".into(),
-    )
-    .unwrap();
-    totp.generate((unix_now() + steps * 30) as u64)
+    crate::factors::authenticator(&world.app.state, &world.tenant.id, &user.id).await
 }
 
 /// Replaces the tenant's policies with `policy` (Graph JSON) through the admin API.
@@ -516,10 +481,7 @@ async fn enrolment_at_the_first_challenge_then_each_code_is_accepted_once() {
     let page = follow(&browser, response).await;
     assert!(page.contains("name=\"step\" value=\"enroll\""), "{page}");
     assert!(page.contains("<svg"), "the QR code is in the page");
-    let uri_at = page.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
-    let uri = page[uri_at..page[uri_at..].find('"').unwrap() + uri_at]
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
+    let uri = enrolment_uri(&page);
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     let key = query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret").unwrap();
     let secret = totp_rs::Secret::Encoded(key.clone()).to_bytes().unwrap();
@@ -845,12 +807,8 @@ async fn a_guests_first_enrolment_needs_the_invited_mailbox() {
         submit(&browser, &page, &[("code", &passcode)]).await,
     )
     .await;
-    let uri_at = enroll.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
-    let uri = enroll[uri_at..enroll[uri_at..].find('"').unwrap() + uri_at]
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let key = query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret").unwrap();
-    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
+    let uri = enrolment_uri(&enroll);
+    let secret = secret_of(&uri);
     let recovery = follow(
         &browser,
         submit(&browser, &enroll, &[("code", &code(&secret, 0))]).await,
@@ -1132,12 +1090,8 @@ async fn redemption_ends_through_conditional_access_and_the_redeemed_mailbox_cou
     let page = follow(&browser, finished).await;
     // The passcode of the redemption just proved the mailbox: straight to the QR code.
     assert!(page.contains("value=\"enroll\""), "{page}");
-    let at = page.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
-    let uri = page[at..at + page[at..].find('"').unwrap()]
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let key = query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret").unwrap();
-    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
+    let uri = enrolment_uri(&page);
+    let secret = secret_of(&uri);
     let recovery = follow(
         &browser,
         submit(&browser, &page, &[("code", &code(&secret, 0))]).await,
@@ -1170,12 +1124,8 @@ async fn enrolment_needs_a_recent_sign_in_and_further_factors_or_codes_need_mfa(
     assert!(page.contains("name=\"step\" value=\"password\""), "{page}");
     let enroll = follow(&browser, browser.submit_password(&page, PASSWORD).await).await;
     assert!(enroll.contains("value=\"enroll\""), "{enroll}");
-    let at = enroll.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
-    let uri = enroll[at..at + enroll[at..].find('"').unwrap()]
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let key = query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret").unwrap();
-    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
+    let uri = enrolment_uri(&enroll);
+    let secret = secret_of(&uri);
     let recovery = follow(
         &browser,
         submit(&browser, &enroll, &[("code", &code(&secret, 0))]).await,

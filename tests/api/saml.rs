@@ -875,27 +875,16 @@ async fn a_policy_requiring_mfa_runs_totp_before_the_assertion_which_says_so() {
     let tenant = gatehouse::admin::tenant_by_slug(app.state.store.as_ref(), "contoso")
         .await
         .unwrap();
-    gatehouse::admin::policies::create_policy(
-        app.state.store.as_ref(),
+    crate::factors::policy(
+        &app.state,
         &tenant,
-        gatehouse::admin::policies::PolicyInput {
-            display_name: "MFA for Payroll".into(),
-            state: gatehouse::policy::PolicyState::Enabled,
-            conditions: serde_json::from_value(serde_json::json!({
-                "users": {"includeUsers": ["All"]},
-                "applications": {"includeApplications": [client_id]}
-            }))
-            .unwrap(),
-            grant: serde_json::from_value(serde_json::json!({"builtInControls": ["mfa"]})).unwrap(),
-        },
-        gatehouse::store::Party {
-            id: "test".into(),
-            kind: "system".into(),
-            display: "test".into(),
-        },
+        serde_json::json!({
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": [client_id]}
+        }),
+        serde_json::json!({"builtInControls": ["mfa"]}),
     )
-    .await
-    .unwrap();
+    .await;
     let browser = app.browser();
     let url = redirect_url(
         &app,
@@ -917,18 +906,10 @@ async fn a_policy_requiring_mfa_runs_totp_before_the_assertion_which_says_so() {
         .await
         .unwrap();
     assert!(page.contains("value=\"enroll\""), "{page}");
-    let at = page.find("data-otpauth=\"").unwrap() + "data-otpauth=\"".len();
-    let uri = page[at..at + page[at..].find('"').unwrap()]
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let key = crate::helpers::query_param(&uri.replace("otpauth://totp/", "https://x/"), "secret")
-        .unwrap();
-    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
-    let totp =
-        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret, None, "t".into()).unwrap();
+    let secret = crate::factors::enrolment_secret(&page);
     let mut form = parse_form(&page);
     form.fields
-        .insert("code".into(), totp.generate_current().unwrap());
+        .insert("code".into(), crate::factors::code(&secret, 0));
     let confirmed = browser.post_form(&form.action, &form.fields).await;
     let recovery = browser
         .get(&location(&confirmed).unwrap())
