@@ -18,7 +18,7 @@ use super::passcode;
 use super::session::{self, Authentication};
 use super::throttle::Throttle;
 use super::totp;
-use super::{ACR_MFA, Evidence, ProtocolRequest, Step, Transaction, see_other};
+use super::{ACR_MFA, Evidence, Step, Transaction, see_other};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::{User, UserType};
@@ -573,9 +573,4 @@ pub async fn render(
     Ok(page
         .form_target(transaction.request.return_url())
         .into_response())
-}
-
-/// Whether the request forbids interaction (for the step-up answer).
-pub fn is_passive(request: &ProtocolRequest) -> bool {
-    request.requirements().passive
 }

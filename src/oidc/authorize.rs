@@ -498,15 +498,6 @@ pub fn login_required(state: &AppState, tenant: &Tenant, request: &AuthorizeRequ
     )
 }
 
-/// The answer when the requested `acr` cannot be reached (OIDC Core §5.5.1.1).
-pub fn unmet_acr(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
-    request.return_to().error(
-        &state.issuer(&tenant.slug),
-        "access_denied",
-        "the requested authentication context cannot be satisfied",
-    )
-}
-
 /// The answer when a second factor is needed but `prompt=none` forbids asking for it
 /// (OIDC Core §3.1.2.6).
 pub fn interaction_required(

@@ -259,20 +259,6 @@ pub async fn no_passive(
     error_response(state, tenant, request, status).await
 }
 
-/// The requested authentication context cannot be met (SECURITY.md I.6).
-pub async fn no_authn_context(
-    state: &AppState,
-    tenant: &Tenant,
-    request: &SamlRequest,
-) -> Result<Response, AppError> {
-    let status = Status::error(
-        status::RESPONDER,
-        status::NO_AUTHN_CONTEXT,
-        "the requested authentication context cannot be satisfied",
-    );
-    error_response(state, tenant, request, status).await
-}
-
 /// The journey's SAML answer when conditional access blocks the sign-in.
 pub async fn blocked(
     state: &AppState,
