@@ -10,7 +10,9 @@ use gatehouse::domain::user::User;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Browser, Client, Pkce, TestApp, location, parse_form, query_param};
+use crate::helpers::{
+    Browser, Client, Pkce, TestApp, jwt_parts, location, parse_form, query_param,
+};
 use crate::smtp::SmtpSink;
 
 /// The tenant's slug.
@@ -192,6 +194,39 @@ impl World {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
+}
+
+/// Whether a response is the redirect back to the client (rather than to another page).
+pub fn is_callback(response: &Response) -> bool {
+    response.status() == StatusCode::SEE_OTHER
+        && location(response).is_some_and(|l| l.starts_with(CALLBACK))
+}
+
+/// Redeems the code in a callback redirect; returns the ID token claims.
+pub async fn id_claims(world: &World, client: &Client, response: &Response, pkce: &Pkce) -> Value {
+    assert!(
+        is_callback(response),
+        "expected the callback: {:?}",
+        location(response)
+    );
+    let back = location(response).unwrap();
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
+    let tokens = world
+        .app
+        .token(
+            SLUG,
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", &pkce.verifier),
+            ],
+        )
+        .await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    let tokens: Value = tokens.json().await.unwrap();
+    jwt_parts(tokens["id_token"].as_str().unwrap()).1
 }
 
 /// Follows a redirect within the node and returns the page it leads to.

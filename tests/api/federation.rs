@@ -9,8 +9,8 @@ use gatehouse::domain::user::{Identity, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::b2b::{APP_ORIGIN, CALLBACK, SLUG, World, follow, open_invitation, submit};
-use crate::helpers::{Browser, Pkce, jwt_parts, location, query_param};
+use crate::b2b::{APP_ORIGIN, World, follow, id_claims, open_invitation, submit};
+use crate::helpers::{Browser, Pkce, location, query_param};
 
 const PARTNER: &str = "northwind";
 const DAVE: &str = "dave@northwind.example";
@@ -216,23 +216,7 @@ async fn a_partner_user_redeems_at_the_partner_idp_and_signs_in_there_later() {
     let to_login = browser.get(&url).await;
     let to_partner = browser.get(&location(&to_login).unwrap()).await;
     let finished = through_partner(&browser, to_partner, DAVE).await;
-    let callback = location(&finished).unwrap();
-    assert!(callback.starts_with(CALLBACK), "{callback}");
-    let tokens = world
-        .app
-        .token(
-            SLUG,
-            &world.web,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &query_param(&callback, "code").unwrap()),
-                ("redirect_uri", CALLBACK),
-                ("code_verifier", &pkce.verifier),
-            ],
-        )
-        .await;
-    let tokens: Value = tokens.json().await.unwrap();
-    let claims = jwt_parts(tokens["id_token"].as_str().unwrap()).1;
+    let claims = id_claims(&world, &world.web, &finished, &pkce).await;
     assert_eq!(claims["oid"], guest_id);
     assert_eq!(claims["idp"], world.app.issuer(PARTNER));
     assert_eq!(claims["amr"], json!(["fed"]));

@@ -14,9 +14,9 @@ use gatehouse::journey::totp;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::b2b::{CALLBACK, SLUG, World, follow, submit};
+use crate::b2b::{CALLBACK, SLUG, World, follow, id_claims, is_callback, submit};
 use crate::factors::{code, enrolment_uri, secret_of};
-use crate::helpers::{Browser, Client, Pkce, jwt_parts, location, parse_form, query_param};
+use crate::helpers::{Browser, Client, Pkce, location, parse_form, query_param};
 
 const PASSWORD: &str = "a long enough password";
 const ACR_MFA: &str = "https://refeds.org/profile/mfa";
@@ -116,39 +116,6 @@ async fn password_step(
     let (_, html) = browser.open_login(&url).await;
     let html = browser.submit_email(&html, email).await;
     (browser.submit_password(&html, PASSWORD).await, pkce)
-}
-
-/// Whether a response is the redirect back to the client (rather than to another page).
-fn is_callback(response: &Response) -> bool {
-    response.status() == StatusCode::SEE_OTHER
-        && location(response).is_some_and(|l| l.starts_with(CALLBACK))
-}
-
-/// Redeems the code in a callback redirect; returns the ID token claims.
-async fn id_claims(world: &World, client: &Client, response: &Response, pkce: &Pkce) -> Value {
-    assert!(
-        is_callback(response),
-        "expected the callback: {:?}",
-        location(response)
-    );
-    let back = location(response).unwrap();
-    let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
-    let tokens = world
-        .app
-        .token(
-            SLUG,
-            client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CALLBACK),
-                ("code_verifier", &pkce.verifier),
-            ],
-        )
-        .await;
-    assert_eq!(tokens.status(), StatusCode::OK);
-    let tokens: Value = tokens.json().await.unwrap();
-    jwt_parts(tokens["id_token"].as_str().unwrap()).1
 }
 
 fn amr(claims: &Value) -> Vec<String> {
