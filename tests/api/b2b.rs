@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::helpers::{
     Browser, Client, Pkce, TestApp, jwt_parts, location, parse_form, query_param,
 };
-use crate::smtp::SmtpSink;
+use crate::smtp::{Mail, SmtpSink};
 
 /// The tenant's slug.
 pub const SLUG: &str = "contoso";
@@ -256,6 +256,15 @@ pub async fn submit(browser: &Browser, html: &str, extra: &[(&str, &str)]) -> Re
 pub async fn open_invitation(browser: &Browser, link: &str) -> String {
     let response = browser.get(link).await;
     follow(browser, response).await
+}
+
+/// Opens the redeem link of an invitation mail; returns the landing page.
+pub async fn invitation_landing(world: &World, browser: &Browser, mail: &Mail) -> String {
+    open_invitation(
+        browser,
+        &mail.link(&format!("{}/redeem?i=", world.issuer())),
+    )
+    .await
 }
 
 /// Redeems from the landing page to the end: accept, the `nth` passcode mailed to `email`,

@@ -9,7 +9,7 @@ use gatehouse::domain::user::{Identity, User};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::b2b::{APP_ORIGIN, World, follow, id_claims, open_invitation, submit};
+use crate::b2b::{APP_ORIGIN, World, follow, id_claims, invitation_landing, submit};
 use crate::helpers::{Browser, Pkce, location, query_param};
 
 const PARTNER: &str = "northwind";
@@ -190,8 +190,7 @@ async fn a_partner_user_redeems_at_the_partner_idp_and_signs_in_there_later() {
     let guest_id = invited["invitedUser"]["id"].as_str().unwrap().to_owned();
     let mail = world.smtp.wait_for(DAVE, 1).await;
     let browser = world.app.browser();
-    let link = mail.link(&format!("{}/redeem?i=", world.issuer()));
-    let landing = open_invitation(&browser, &link).await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let back = through_partner(&browser, submit(&browser, &landing, &[]).await, DAVE).await;
     let consent = follow(&browser, back).await;
     assert!(consent.contains("will receive"), "{consent}");
@@ -231,11 +230,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
     world.invite_to_app(&token, CAROL).await;
     let mail = world.smtp.wait_for(CAROL, 1).await;
     let browser = world.app.browser();
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let to_partner = submit(&browser, &landing, &[]).await;
     let authorize = location(&to_partner).unwrap();
     let page = follow(&browser, browser.get(&authorize).await).await;
@@ -252,11 +247,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
     world.invite_to_app(&token, DAVE).await;
     let mail = world.smtp.wait_for(DAVE, 1).await;
     let browser = world.app.browser();
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let to_partner = submit(&browser, &landing, &[]).await;
     let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
     let back = browser.submit_password(&page, PASSWORD).await;
@@ -281,11 +272,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
     let thief = world.app.browser();
     let victim = world.app.browser();
     let to_partner = {
-        let landing = open_invitation(
-            &victim,
-            &mail.link(&format!("{}/redeem?i=", world.issuer())),
-        )
-        .await;
+        let landing = invitation_landing(&world, &victim, &mail).await;
         submit(&victim, &landing, &[]).await
     };
     let page = follow(&victim, victim.get(&location(&to_partner).unwrap()).await).await;
@@ -299,11 +286,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
 
     // The partner refuses (error=access_denied on the callback): nothing is bound.
     let refusing = world.app.browser();
-    let landing = open_invitation(
-        &refusing,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &refusing, &mail).await;
     let to_partner = submit(&refusing, &landing, &[]).await;
     let authorize = location(&to_partner).unwrap();
     let state = query_param(&authorize, "state").unwrap();
@@ -365,11 +348,7 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
     world.invite_to_app(&token, DAVE).await;
     let mail = world.smtp.wait_for(DAVE, 1).await;
     let browser = world.app.browser();
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let to_partner = submit(&browser, &landing, &[]).await;
     let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
     let after_password = browser.submit_password(&page, PASSWORD).await;
@@ -439,11 +418,7 @@ async fn a_provider_offered_to_every_guest_is_chosen_on_the_invitation_page() {
     world.invite_to_app(&token, "erin@elsewhere.example").await;
     let mail = world.smtp.wait_for("erin@elsewhere.example", 1).await;
     let browser = world.app.browser();
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let choose = follow(&browser, submit(&browser, &landing, &[]).await).await;
     assert!(choose.contains("Sign in with Northwind"), "{choose}");
     let id = created["id"].as_str().unwrap();
@@ -463,11 +438,7 @@ async fn an_upstream_account_claiming_a_guests_address_gets_nothing_of_that_gues
     world.invite_to_app(&token, DAVE).await;
     let mail = world.smtp.wait_for(DAVE, 1).await;
     let browser = world.app.browser();
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let back = through_partner(&browser, submit(&browser, &landing, &[]).await, DAVE).await;
     let consent = follow(&browser, back).await;
     submit(&browser, &consent, &[("decision", "allow")]).await;

@@ -8,7 +8,9 @@ use gatehouse::domain::user::User;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::b2b::{APP_ORIGIN, CALLBACK, SLUG, World, follow, id_claims, open_invitation, submit};
+use crate::b2b::{
+    APP_ORIGIN, CALLBACK, SLUG, World, follow, id_claims, invitation_landing, submit,
+};
 use crate::helpers::{Browser, Pkce, location};
 
 const HOME: &str = "fabrikam";
@@ -45,11 +47,7 @@ async fn redeem_at_home(world: &World, browser: &Browser) -> String {
     let token = world.backend_token().await;
     let invited = world.invite_to_app(&token, BOB).await;
     let mail = world.smtp.wait_for(BOB, 1).await;
-    let landing = open_invitation(
-        browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(world, browser, &mail).await;
     let to_home = submit(browser, &landing, &[]).await;
     let home_page = location(&to_home).unwrap();
     assert!(
@@ -203,11 +201,7 @@ async fn someone_else_at_home_or_a_disabled_home_account_gets_nothing() {
     world.invite_to_app(&token, BOB).await;
     let mail = world.smtp.wait_for(BOB, 1).await;
     let browser = world.app.browser();
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let page = follow(&browser, submit(&browser, &landing, &[]).await).await;
     // Carol signs in at home instead of Bob: the invitation is not bound to her.
     let restart = submit(&browser, &page, &[("action", "restart")]).await;
@@ -225,8 +219,7 @@ async fn someone_else_at_home_or_a_disabled_home_account_gets_nothing() {
 
     // Bob redeems; then his home account is disabled: no more tokens at contoso.
     let fresh = world.app.browser();
-    let landing =
-        open_invitation(&fresh, &mail.link(&format!("{}/redeem?i=", world.issuer()))).await;
+    let landing = invitation_landing(&world, &fresh, &mail).await;
     let page = follow(&fresh, submit(&fresh, &landing, &[]).await).await;
     let back = fresh.submit_password(&page, PASSWORD).await;
     let consent = follow(&fresh, fresh.get(&location(&back).unwrap()).await).await;
@@ -276,11 +269,7 @@ async fn home_mfa_counts_only_when_the_resource_trusts_that_tenant() {
     let browser = world.app.browser();
     world.invite_to_app(&token, BOB).await;
     let mail = world.smtp.wait_for(BOB, 1).await;
-    let landing = open_invitation(
-        &browser,
-        &mail.link(&format!("{}/redeem?i=", world.issuer())),
-    )
-    .await;
+    let landing = invitation_landing(&world, &browser, &mail).await;
     let page = follow(&browser, submit(&browser, &landing, &[]).await).await;
     let back = browser.submit_password(&page, PASSWORD).await;
     let consent = follow(&browser, browser.get(&location(&back).unwrap()).await).await;

@@ -158,9 +158,6 @@ async fn silent(world: &World, browser: &Browser, client: &Client) -> (Response,
     (browser.get(&url).await, pkce)
 }
 
-/// Builds a row's policy from the row user's id and its group's id.
-type PolicyFor = Box<dyn Fn(&str, &str) -> Value>;
-
 #[tokio::test]
 async fn the_policy_matrix_decides_challenges_and_the_tokens_say_what_happened() {
     let world = World::new().await;
@@ -179,123 +176,110 @@ async fn the_policy_matrix_decides_challenges_and_the_tokens_say_what_happened()
         redirect_uri: CALLBACK.into(),
     };
     let web = world.web.client_id.clone();
+    /// One row: who the policy targets (from the row user's id and its group's id), whether
+    /// it covers only the web app, its control and state, and what a password-only sign-in
+    /// then meets.
     struct Row {
         name: &'static str,
         guest: bool,
         in_group: bool,
-        policy: PolicyFor,
+        users: fn(&str, &str) -> Value,
+        web_only: bool,
+        control: &'static str,
+        state: &'static str,
         challenged: bool,
         blocked: bool,
     }
+    let all: fn(&str, &str) -> Value = |_, _| json!({"includeUsers": ["All"]});
+    let row = |name, guest, in_group, users, web_only, control, state, challenged, blocked| Row {
+        name,
+        guest,
+        in_group,
+        users,
+        web_only,
+        control,
+        state,
+        challenged,
+        blocked,
+    };
     let rows = [
-        Row {
-            name: "tenant-level",
-            guest: false,
-            in_group: false,
-            policy: Box::new(|_, _| {
-                policy(
-                    json!({"includeUsers": ["All"]}),
-                    json!({"includeApplications": ["All"]}),
-                    "mfa",
-                    "enabled",
-                )
-            }),
-            challenged: true,
-            blocked: false,
-        },
-        Row {
-            name: "app-level",
-            guest: false,
-            in_group: false,
-            policy: {
-                let web = web.clone();
-                Box::new(move |_, _| {
-                    policy(
-                        json!({"includeUsers": ["All"]}),
-                        json!({"includeApplications": [web]}),
-                        "mfa",
-                        "enabled",
-                    )
-                })
-            },
-            challenged: true,
-            blocked: false,
-        },
-        Row {
-            name: "user-level",
-            guest: false,
-            in_group: false,
-            policy: Box::new(|user, _| {
-                policy(
-                    json!({"includeUsers": [user]}),
-                    json!({"includeApplications": ["All"]}),
-                    "mfa",
-                    "enabled",
-                )
-            }),
-            challenged: true,
-            blocked: false,
-        },
-        Row {
-            name: "group-level",
-            guest: false,
-            in_group: true,
-            policy: Box::new(|_, group| {
-                policy(
-                    json!({"includeGroups": [group]}),
-                    json!({"includeApplications": ["All"]}),
-                    "mfa",
-                    "enabled",
-                )
-            }),
-            challenged: true,
-            blocked: false,
-        },
-        Row {
-            name: "guests-only",
-            guest: true,
-            in_group: false,
-            policy: Box::new(|_, _| {
-                policy(
-                    json!({"includeUsers": ["GuestsOrExternalUsers"]}),
-                    json!({"includeApplications": ["All"]}),
-                    "mfa",
-                    "enabled",
-                )
-            }),
-            challenged: true,
-            blocked: false,
-        },
-        Row {
-            name: "report-only",
-            guest: false,
-            in_group: false,
-            policy: Box::new(|_, _| {
-                policy(
-                    json!({"includeUsers": ["All"]}),
-                    json!({"includeApplications": ["All"]}),
-                    "mfa",
-                    "enabledForReportingButNotEnforced",
-                )
-            }),
-            challenged: false,
-            blocked: false,
-        },
-        Row {
-            name: "block",
-            guest: false,
-            in_group: false,
-            policy: Box::new(|user, _| {
-                policy(
-                    json!({"includeUsers": [user]}),
-                    json!({"includeApplications": ["All"]}),
-                    "block",
-                    "enabled",
-                )
-            }),
-            challenged: false,
-            blocked: true,
-        },
+        row(
+            "tenant-level",
+            false,
+            false,
+            all,
+            false,
+            "mfa",
+            "enabled",
+            true,
+            false,
+        ),
+        row(
+            "app-level",
+            false,
+            false,
+            all,
+            true,
+            "mfa",
+            "enabled",
+            true,
+            false,
+        ),
+        row(
+            "user-level",
+            false,
+            false,
+            |user, _| json!({"includeUsers": [user]}),
+            false,
+            "mfa",
+            "enabled",
+            true,
+            false,
+        ),
+        row(
+            "group-level",
+            false,
+            true,
+            |_, group| json!({"includeGroups": [group]}),
+            false,
+            "mfa",
+            "enabled",
+            true,
+            false,
+        ),
+        row(
+            "guests-only",
+            true,
+            false,
+            |_, _| json!({"includeUsers": ["GuestsOrExternalUsers"]}),
+            false,
+            "mfa",
+            "enabled",
+            true,
+            false,
+        ),
+        row(
+            "report-only",
+            false,
+            false,
+            all,
+            false,
+            "mfa",
+            "enabledForReportingButNotEnforced",
+            false,
+            false,
+        ),
+        row(
+            "block",
+            false,
+            false,
+            |user, _| json!({"includeUsers": [user]}),
+            false,
+            "block",
+            "enabled",
+            false,
+            true,
+        ),
     ];
     let bystander = member(&world, "bystander@contoso.example").await;
     for (n, row) in rows.iter().enumerate() {
@@ -324,7 +308,13 @@ async fn the_policy_matrix_decides_challenges_and_the_tokens_say_what_happened()
         .unwrap();
         // A session with MFA, made before the policy exists.
         let with_mfa = mfa_session(&world, &email, &secret).await;
-        only_policy(&world, Some((row.policy)(&user.id, &group.id))).await;
+        let apps = if row.web_only {
+            json!({"includeApplications": [web]})
+        } else {
+            json!({"includeApplications": ["All"]})
+        };
+        let users = (row.users)(&user.id, &group.id);
+        only_policy(&world, Some(policy(users, apps, row.control, row.state))).await;
 
         // Session without MFA: a fresh password sign-in.
         let browser = world.app.browser();
