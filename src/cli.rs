@@ -89,7 +89,8 @@ enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 enum PartnerCommand {
-    /// Register a partner OpenID Connect provider (its discovery must answer); prints it.
+    /// Register a partner OpenID Connect provider (its discovery must answer) or, with
+    /// --saml-metadata-file/--saml-metadata-url, a SAML 2.0 IdP; prints it.
     Create(PartnerArgs),
     /// List the tenant's partner identity providers.
     List {
@@ -107,12 +108,20 @@ struct PartnerArgs {
     /// Name shown to guests.
     #[arg(long)]
     name: String,
-    /// The partner's OIDC issuer.
-    #[arg(long)]
-    issuer: String,
-    /// Gatehouse's client id at the partner.
-    #[arg(long)]
-    client_id: String,
+    /// The partner's OIDC issuer, or its SAML entityID (optional for SAML: read from the
+    /// metadata, which must then name it).
+    #[arg(long, required_unless_present_any = ["saml_metadata_file", "saml_metadata_url"])]
+    issuer: Option<String>,
+    /// Gatehouse's client id at the partner (OIDC).
+    #[arg(long, required_unless_present_any = ["saml_metadata_file", "saml_metadata_url"])]
+    client_id: Option<String>,
+    /// A SAML IdP: its metadata document.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["client_id", "client_secret_stdin"])]
+    saml_metadata_file: Option<std::path::PathBuf>,
+    /// A SAML IdP: where its metadata is published (fetched now, and again for certificate
+    /// rollover).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["client_id", "client_secret_stdin"])]
+    saml_metadata_url: Option<String>,
     /// Read Gatehouse's client secret at the partner from standard input.
     #[arg(long)]
     client_secret_stdin: bool,
@@ -614,38 +623,68 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
         }
         AdminCommand::Partner(PartnerCommand::Create(args)) => {
             let tenant = admin::tenant_by_slug(store.as_ref(), &args.tenant).await?;
-            let secret = if args.client_secret_stdin {
-                Some(read_password()?)
-            } else {
-                None
-            };
-            let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
             let federation =
                 crate::federation::Federation::new(config.federation.allow_private_networks)?;
-            let partner = admin::partners::create_oidc_partner(
-                store.as_ref(),
-                &master,
-                &federation,
-                &tenant,
-                admin::partners::OidcPartnerInput {
-                    display_name: args.name,
-                    issuer: args.issuer,
-                    client_id: args.client_id,
-                    client_secret: secret,
-                    scopes: Vec::new(),
-                    domains: args.domains,
-                    attest_domains: args.attest_domains,
-                    trust_mfa: args.trust_mfa,
-                    mfa_values: args.mfa_values,
-                    offered_to_all: args.offer_to_all,
-                },
-                crate::store::Party {
-                    id: "cli".to_owned(),
-                    kind: "system".to_owned(),
-                    display: "gatehouse CLI".to_owned(),
-                },
-            )
-            .await?;
+            let by = crate::store::Party {
+                id: "cli".to_owned(),
+                kind: "system".to_owned(),
+                display: "gatehouse CLI".to_owned(),
+            };
+            let partner = if args.saml_metadata_file.is_some() || args.saml_metadata_url.is_some() {
+                let metadata_xml = match &args.saml_metadata_file {
+                    Some(path) => Some(
+                        std::fs::read_to_string(path)
+                            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                    ),
+                    None => None,
+                };
+                admin::partners::create_saml_partner(
+                    store.as_ref(),
+                    &federation,
+                    &tenant,
+                    admin::partners::SamlPartnerInput {
+                        display_name: args.name,
+                        issuer: args.issuer,
+                        metadata_xml,
+                        metadata_url: args.saml_metadata_url,
+                        domains: args.domains,
+                        attest_domains: args.attest_domains,
+                        trust_mfa: args.trust_mfa,
+                        mfa_values: args.mfa_values,
+                        offered_to_all: args.offer_to_all,
+                    },
+                    by,
+                )
+                .await?
+            } else {
+                let secret = if args.client_secret_stdin {
+                    Some(read_password()?)
+                } else {
+                    None
+                };
+                let master =
+                    MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+                admin::partners::create_oidc_partner(
+                    store.as_ref(),
+                    &master,
+                    &federation,
+                    &tenant,
+                    admin::partners::OidcPartnerInput {
+                        display_name: args.name,
+                        issuer: args.issuer.unwrap_or_default(),
+                        client_id: args.client_id.unwrap_or_default(),
+                        client_secret: secret,
+                        scopes: Vec::new(),
+                        domains: args.domains,
+                        attest_domains: args.attest_domains,
+                        trust_mfa: args.trust_mfa,
+                        mfa_values: args.mfa_values,
+                        offered_to_all: args.offer_to_all,
+                    },
+                    by,
+                )
+                .await?
+            };
             print(admin::partners::partner_json(&partner))
         }
         AdminCommand::Keys(KeysCommand::Rotate) => {

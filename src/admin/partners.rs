@@ -151,6 +151,111 @@ pub async fn create_oidc_partner(
         ))
         .into());
     }
+    record_partner(store, tenant, partner, by).await
+}
+
+/// What an administrator gives to register a partner SAML 2.0 IdP.
+#[derive(Debug, Clone, Default)]
+pub struct SamlPartnerInput {
+    /// Name shown to guests.
+    pub display_name: String,
+    /// The IdP's entityID; taken from the metadata when absent, and must match it.
+    pub issuer: Option<String>,
+    /// The IdP's metadata document.
+    pub metadata_xml: Option<String>,
+    /// Where its metadata is published (fetched now and again for certificate rollover).
+    pub metadata_url: Option<String>,
+    /// The e-mail domains it serves (and is authoritative for).
+    pub domains: Vec<String>,
+    /// The administrator attests that the partner owns domains its host does not lie in.
+    pub attest_domains: bool,
+    /// Accept its MFA (AuthnContextClassRef) as ours.
+    pub trust_mfa: bool,
+    /// The AuthnContextClassRef values that mean MFA.
+    pub mfa_values: Vec<String>,
+    /// Offered to every guest at redemption (the guest chooses), not only by domain.
+    pub offered_to_all: bool,
+}
+
+/// Registers a partner SAML 2.0 IdP from its metadata (given, or fetched from its URL now).
+pub async fn create_saml_partner(
+    store: &dyn Store,
+    federation: &crate::federation::Federation,
+    tenant: &Tenant,
+    input: SamlPartnerInput,
+    by: Party,
+) -> Result<PartnerIdp, AdminError> {
+    let metadata_url = input
+        .metadata_url
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
+    if let Some(url) = &metadata_url {
+        let parsed = url::Url::parse(url)
+            .map_err(|_| Invalid::new("metadataExchangeUri must be an absolute URL"))?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err(Invalid::new("metadataExchangeUri must be an http(s) URL").into());
+        }
+    }
+    let xml = match (input.metadata_xml, &metadata_url) {
+        (Some(xml), _) if !xml.trim().is_empty() => xml,
+        (_, Some(url)) => federation
+            .fetch_document(url)
+            .await
+            .map_err(|e| Invalid::new(e.0))?,
+        _ => {
+            return Err(Invalid::new(
+                "a SAML partner needs its metadata: metadataXml or metadataExchangeUri",
+            )
+            .into());
+        }
+    };
+    let wanted = input
+        .issuer
+        .as_deref()
+        .map(str::trim)
+        .filter(|i| !i.is_empty());
+    let idp = crate::federation::saml::IdpMetadata::parse(&xml, wanted)?;
+    let mut partner = PartnerIdp {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        kind: PartnerKind::Saml,
+        display_name: input.display_name.trim().to_owned(),
+        issuer: idp.entity_id.clone(),
+        client_id: None,
+        sealed_client_secret: None,
+        scopes: Vec::new(),
+        metadata_xml: Some(xml),
+        metadata_url,
+        trust_mfa: input.trust_mfa,
+        mfa_values: input.mfa_values,
+        offered_to_all: input.offered_to_all,
+        domains: Vec::new(),
+        created_at: unix_now(),
+    };
+    partner.validate()?;
+    if input.domains.is_empty() && !partner.offered_to_all {
+        return Err(Invalid::new(
+            "a partner needs at least one domain it serves, or to be offered to every guest",
+        )
+        .into());
+    }
+    // The proof by host: the entityID's host, or the sign-in endpoint's, inside the domain.
+    let sso_host = url::Url::parse(&idp.sso_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let host = partner.issuer_host().or(sso_host);
+    partner.domains =
+        bind_domains(store, host.as_deref(), &input.domains, input.attest_domains).await?;
+    record_partner(store, tenant, partner, by).await
+}
+
+/// Stores a new partner with the audit event of its registration.
+async fn record_partner(
+    store: &dyn Store,
+    tenant: &Tenant,
+    partner: PartnerIdp,
+    by: Party,
+) -> Result<PartnerIdp, AdminError> {
     let audit = AuditEvent::new(
         &tenant.id,
         "Policy",
@@ -163,6 +268,7 @@ pub async fn create_oidc_partner(
         }],
     )
     .with_details(serde_json::json!({
+        "protocol": partner.kind.as_str(),
         "issuer": partner.issuer,
         "domains": partner.domains,
         "attestedByAdministrator": partner.domains.iter().any(|d| d.proof == DomainProof::AdminAttestation),
@@ -189,6 +295,7 @@ pub fn partner_json(partner: &PartnerIdp) -> serde_json::Value {
         "issuer": partner.issuer,
         "clientId": partner.client_id,
         "scope": partner.scopes.join(" "),
+        "metadataExchangeUri": partner.metadata_url,
         "domains": partner.domains.iter().map(|d| serde_json::json!({"id": d.domain, "proof": d.proof})).collect::<Vec<_>>(),
         "trustMfa": partner.trust_mfa,
         "mfaValues": partner.mfa_values(),

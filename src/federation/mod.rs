@@ -4,13 +4,22 @@
 
 pub mod guard;
 pub mod oidc;
+pub mod saml;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderMap;
+use axum::response::Response;
 use openidconnect::IssuerUrl;
 use openidconnect::core::CoreProviderMetadata;
+
+use crate::domain::partner::{PartnerIdp, PartnerKind};
+use crate::domain::tenant::Tenant;
+use crate::error::{AppError, ErrorPage};
+use crate::journey::{self, Transaction, Upstream};
+use crate::startup::AppState;
 
 /// How long discovery (with its JWKS) is used before it is fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(600);
@@ -52,6 +61,8 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for GuardedHttp {
 pub struct Federation {
     http: GuardedHttp,
     metadata: RwLock<HashMap<String, (CoreProviderMetadata, Instant)>>,
+    /// SAML partners' metadata fetched from their metadata URL, by partner id.
+    saml_metadata: RwLock<HashMap<String, (String, Instant)>>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -78,6 +89,7 @@ impl Federation {
                 allow_private: allow_private_networks,
             },
             metadata: RwLock::default(),
+            saml_metadata: RwLock::default(),
         })
     }
 
@@ -146,4 +158,137 @@ impl Federation {
             },
         }
     }
+
+    /// GETs a document (SAML metadata) from `url` through the guarded client: 5 s, no
+    /// redirects, public addresses only unless allowed, at most 1 MiB.
+    pub async fn fetch_document(&self, url: &str) -> Result<String, UpstreamError> {
+        guard::check_url(url, self.http.allow_private).map_err(UpstreamError)?;
+        let failed = |e: String| UpstreamError(format!("{url} cannot be fetched: {e}"));
+        let response = self
+            .http
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("HTTP {}", response.status())));
+        }
+        let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        if body.len() > 1024 * 1024 {
+            return Err(failed("larger than 1 MiB".to_owned()));
+        }
+        String::from_utf8(body.to_vec()).map_err(|_| failed("not UTF-8".to_owned()))
+    }
+
+    /// A SAML partner's metadata: the copy registered with it, or, when it has a metadata
+    /// URL (certificate rollover), the URL's current copy — cached ten minutes, fetched again
+    /// when `refresh` (a signature did not verify), the last good copy used when fetching or
+    /// parsing fails.
+    pub async fn saml_metadata(&self, partner: &PartnerIdp, refresh: bool) -> String {
+        let registered = partner.metadata_xml.clone().unwrap_or_default();
+        let Some(url) = &partner.metadata_url else {
+            return registered;
+        };
+        let cached = self
+            .saml_metadata
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&partner.id)
+            .cloned();
+        if let Some((xml, at)) = &cached
+            && !refresh
+            && at.elapsed() < METADATA_TTL
+        {
+            return xml.clone();
+        }
+        let fetched = match self.fetch_document(url).await {
+            Ok(xml) => saml::IdpMetadata::parse(&xml, Some(&partner.issuer))
+                .map(|_| xml)
+                .map_err(|e| UpstreamError(e.0)),
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(xml) => {
+                self.saml_metadata
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(partner.id.clone(), (xml.clone(), Instant::now()));
+                xml
+            }
+            Err(e) => {
+                tracing::warn!(partner = %partner.id, error = %e, "SAML metadata refresh failed; using the last good copy");
+                cached.map(|(xml, _)| xml).unwrap_or(registered)
+            }
+        }
+    }
+}
+
+/// Parks the transaction and sends the browser to sign in at `partner`, in its protocol.
+pub async fn start(
+    state: &AppState,
+    tenant: &Tenant,
+    transaction: Transaction,
+    partner: &PartnerIdp,
+    login_hint: &str,
+) -> Result<Response, AppError> {
+    match partner.kind {
+        PartnerKind::Oidc => oidc::start(state, tenant, transaction, partner, login_hint).await,
+        PartnerKind::Saml => saml::start(state, tenant, transaction, partner, login_hint).await,
+    }
+}
+
+/// The page shown when a partner IdP cannot be reached (its reason is logged, not shown).
+pub(crate) fn unreachable_page(error: UpstreamError) -> AppError {
+    tracing::warn!(error = %error, "partner identity provider unavailable");
+    AppError::Page(ErrorPage {
+        status: axum::http::StatusCode::BAD_GATEWAY,
+        title: "Your organisation cannot be reached",
+        message: "Your organisation's sign-in service did not answer. Try again in a few minutes."
+            .to_owned(),
+    })
+}
+
+/// The page shown when an upstream answer matches no sign-in in progress in this browser.
+pub(crate) fn expired() -> AppError {
+    ErrorPage::bad_request(
+        "Sign-in expired",
+        "This sign-in has expired, was already used, or was opened in another browser. Go back to the application and sign in again.",
+    )
+    .into()
+}
+
+/// The page shown when an upstream answer is refused.
+pub(crate) fn refused(message: &str) -> AppError {
+    AppError::Page(ErrorPage {
+        status: axum::http::StatusCode::FORBIDDEN,
+        title: "Sign-in refused",
+        message: message.to_owned(),
+    })
+}
+
+/// Continues the waiting transaction: a redemption binds only an identity whose verified
+/// address is the invited one; a sign-in finds the guest bound to (issuer, subject).
+pub(crate) async fn resume(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    transaction: Transaction,
+    partner: &PartnerIdp,
+    upstream: Upstream,
+) -> Result<Response, AppError> {
+    if let journey::ProtocolRequest::Redeem(request) = &transaction.request
+        && upstream
+            .verified_email
+            .as_deref()
+            .is_none_or(|email| !email.eq_ignore_ascii_case(&request.email))
+    {
+        tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
+        return Err(refused(&format!(
+            "{} did not confirm that you own {}, the invited address, so the invitation cannot be accepted with this account.",
+            partner.display_name, request.email
+        )));
+    }
+    let who = format!("the account you signed in with at {}", partner.display_name);
+    journey::continue_upstream(state, headers, tenant, transaction, upstream, &who).await
 }

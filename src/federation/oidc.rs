@@ -22,11 +22,11 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::UpstreamError;
+use super::{expired, refused, resume, unreachable_page};
 use crate::domain::partner::PartnerIdp;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::error::{AppError, ErrorPage};
+use crate::error::AppError;
 use crate::journey::{self, ACR_MFA, ACR_SFA, Step, Transaction, Upstream, see_other};
 use crate::startup::AppState;
 
@@ -93,16 +93,6 @@ fn client(
         secret,
     )
     .set_redirect_uri(redirect))
-}
-
-fn unreachable_page(error: UpstreamError) -> AppError {
-    tracing::warn!(error = %error, "partner identity provider unavailable");
-    AppError::Page(ErrorPage {
-        status: axum::http::StatusCode::BAD_GATEWAY,
-        title: "Your organisation cannot be reached",
-        message: "Your organisation's sign-in service did not answer. Try again in a few minutes."
-            .to_owned(),
-    })
 }
 
 /// Parks the transaction and sends the browser to sign in at `partner`.
@@ -173,22 +163,6 @@ pub struct CallbackQuery {
     state: Option<String>,
     iss: Option<String>,
     error: Option<String>,
-}
-
-fn expired() -> AppError {
-    ErrorPage::bad_request(
-        "Sign-in expired",
-        "This sign-in has expired, was already used, or was opened in another browser. Go back to the application and sign in again.",
-    )
-    .into()
-}
-
-fn refused(message: &str) -> AppError {
-    AppError::Page(ErrorPage {
-        status: axum::http::StatusCode::FORBIDDEN,
-        title: "Sign-in refused",
-        message: message.to_owned(),
-    })
 }
 
 /// `GET /{tenant}/federation/oidc/callback`: the partner's answer.
@@ -387,30 +361,4 @@ async fn userinfo_email(
         .email()
         .filter(|_| info.email_verified() == Some(true))
         .map(|email| email.as_str().to_ascii_lowercase()))
-}
-
-/// Continues the waiting transaction: a redemption binds only an identity whose verified
-/// address is the invited one; a sign-in finds the guest bound to (issuer, subject).
-async fn resume(
-    state: &AppState,
-    headers: &HeaderMap,
-    tenant: &Tenant,
-    transaction: Transaction,
-    partner: &PartnerIdp,
-    upstream: Upstream,
-) -> Result<Response, AppError> {
-    if let journey::ProtocolRequest::Redeem(request) = &transaction.request
-        && upstream
-            .verified_email
-            .as_deref()
-            .is_none_or(|email| !email.eq_ignore_ascii_case(&request.email))
-    {
-        tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
-        return Err(refused(&format!(
-            "{} did not confirm that you own {}, the invited address, so the invitation cannot be accepted with this account.",
-            partner.display_name, request.email
-        )));
-    }
-    let who = format!("the account you signed in with at {}", partner.display_name);
-    journey::continue_upstream(state, headers, tenant, transaction, upstream, &who).await
 }

@@ -1,6 +1,7 @@
 //! `/{tenant}/v1.0/identity/identityProviders`: the tenant's partner identity providers
-//! (guests' home IdPs) in the shape of Graph's `openIdConnectIdentityProvider`, with the
-//! domains each one serves. Needs `IdentityProvider.ReadWrite.All`. Secrets are write-only.
+//! (guests' home IdPs) in the shape of Graph's `openIdConnectIdentityProvider` and
+//! `samlOrWsFedExternalDomainFederation`, with the domains each one serves. Needs
+//! `IdentityProvider.ReadWrite.All`. Secrets are write-only.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use super::auth::{Caller, authenticate};
 use super::{ApiError, collection, entity, read_json};
 use crate::admin::AdminError;
-use crate::admin::partners::{self, OidcPartnerInput};
+use crate::admin::partners::{self, OidcPartnerInput, SamlPartnerInput};
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -23,12 +24,39 @@ struct DomainRef {
     id: String,
 }
 
-/// `POST` body.
+/// `@odata.type` of an OpenID Connect partner.
+const OIDC_TYPE: &str = "#microsoft.graph.openIdConnectIdentityProvider";
+/// `@odata.type` of a SAML partner.
+const SAML_TYPE: &str = "#microsoft.graph.samlOrWsFedExternalDomainFederation";
+
+/// `POST` body of a SAML partner.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SamlPartnerBody {
+    #[serde(rename = "@odata.type")]
+    _odata_type: String,
+    display_name: String,
+    issuer_uri: Option<String>,
+    metadata_xml: Option<String>,
+    metadata_exchange_uri: Option<String>,
+    #[serde(default)]
+    domains: Vec<DomainRef>,
+    #[serde(default)]
+    attest_domains: bool,
+    #[serde(default)]
+    trust_mfa: bool,
+    #[serde(default)]
+    mfa_values: Vec<String>,
+    #[serde(default)]
+    offered_to_all: bool,
+}
+
+/// `POST` body of an OpenID Connect partner.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PartnerBody {
     #[serde(rename = "@odata.type")]
-    odata_type: Option<String>,
+    _odata_type: Option<String>,
     display_name: String,
     issuer: String,
     client_id: String,
@@ -76,7 +104,8 @@ pub async fn list_partners(
     ))
 }
 
-/// `POST …/identity/identityProviders` → 201 (an OpenID Connect provider).
+/// `POST …/identity/identityProviders` → 201 (an OpenID Connect provider, or a SAML IdP by
+/// its metadata).
 pub async fn post_partner(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -84,41 +113,64 @@ pub async fn post_partner(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
-    let body: PartnerBody = read_json(&headers, &body)?;
-    if body
-        .odata_type
-        .as_deref()
-        .is_some_and(|t| t != "#microsoft.graph.openIdConnectIdentityProvider")
-    {
-        return Err(ApiError::bad_request(
-            "only #microsoft.graph.openIdConnectIdentityProvider can be registered here yet",
-        )
-        .into());
+    let raw: serde_json::Value = read_json(&headers, &body)?;
+    let partner = match raw.get("@odata.type").and_then(|t| t.as_str()) {
+        Some(SAML_TYPE) => {
+            let body: SamlPartnerBody = read_json(&headers, &body)?;
+            let input = SamlPartnerInput {
+                display_name: body.display_name,
+                issuer: body.issuer_uri,
+                metadata_xml: body.metadata_xml,
+                metadata_url: body.metadata_exchange_uri,
+                domains: body.domains.into_iter().map(|d| d.id).collect(),
+                attest_domains: body.attest_domains,
+                trust_mfa: body.trust_mfa,
+                mfa_values: body.mfa_values,
+                offered_to_all: body.offered_to_all,
+            };
+            partners::create_saml_partner(
+                state.store.as_ref(),
+                &state.federation,
+                &caller.tenant,
+                input,
+                caller.party(),
+            )
+            .await
+        }
+        None | Some(OIDC_TYPE) => {
+            let body: PartnerBody = read_json(&headers, &body)?;
+            let input = OidcPartnerInput {
+                display_name: body.display_name,
+                issuer: body.issuer,
+                client_id: body.client_id,
+                client_secret: body.client_secret,
+                scopes: body
+                    .scope
+                    .map(|s| s.split_whitespace().map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                domains: body.domains.into_iter().map(|d| d.id).collect(),
+                attest_domains: body.attest_domains,
+                trust_mfa: body.trust_mfa,
+                mfa_values: body.mfa_values,
+                offered_to_all: body.offered_to_all,
+            };
+            partners::create_oidc_partner(
+                state.store.as_ref(),
+                &state.master,
+                &state.federation,
+                &caller.tenant,
+                input,
+                caller.party(),
+            )
+            .await
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(format!(
+                "@odata.type must be {OIDC_TYPE} or {SAML_TYPE}"
+            ))
+            .into());
+        }
     }
-    let input = OidcPartnerInput {
-        display_name: body.display_name,
-        issuer: body.issuer,
-        client_id: body.client_id,
-        client_secret: body.client_secret,
-        scopes: body
-            .scope
-            .map(|s| s.split_whitespace().map(str::to_owned).collect())
-            .unwrap_or_default(),
-        domains: body.domains.into_iter().map(|d| d.id).collect(),
-        attest_domains: body.attest_domains,
-        trust_mfa: body.trust_mfa,
-        mfa_values: body.mfa_values,
-        offered_to_all: body.offered_to_all,
-    };
-    let partner = partners::create_oidc_partner(
-        state.store.as_ref(),
-        &state.master,
-        &state.federation,
-        &caller.tenant,
-        input,
-        caller.party(),
-    )
-    .await
     .map_err(admin_error)?;
     Ok(entity(
         StatusCode::CREATED,

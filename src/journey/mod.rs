@@ -768,6 +768,18 @@ pub fn router() -> Router<AppState> {
             get(crate::federation::oidc::callback),
         )
         .route(
+            "/{tenant}/federation/saml/metadata",
+            get(crate::federation::saml::get_metadata),
+        )
+        .route(
+            "/{tenant}/federation/saml/acs",
+            axum::routing::post(crate::federation::saml::post_acs),
+        )
+        .route(
+            "/{tenant}/federation/saml/continue",
+            get(crate::federation::saml::get_continue),
+        )
+        .route(
             "/{tenant}/security-info",
             get(security_info::get_security_info).post(security_info::post_security_info),
         )

@@ -153,7 +153,7 @@ pub async fn get_login(
                     .await;
                 }
                 Some(Realm::Partner(partner)) => {
-                    return crate::federation::oidc::start(
+                    return crate::federation::start(
                         &state,
                         &tenant,
                         transaction,

@@ -175,7 +175,7 @@ pub async fn post_step(
                     .await;
                 }
                 (RedemptionRoute::PartnerIdp, _, Some(partner)) => {
-                    return crate::federation::oidc::start(
+                    return crate::federation::start(
                         state,
                         tenant,
                         transaction,
@@ -203,8 +203,7 @@ pub async fn post_step(
                 Ok(_) | Err(StoreError::NotFound) => return Ok(see_other(&here)),
                 Err(e) => return Err(e.into()),
             };
-            crate::federation::oidc::start(state, tenant, transaction, &partner, &request.email)
-                .await
+            crate::federation::start(state, tenant, transaction, &partner, &request.email).await
         }
         ("resend", Step::RedeemCode) => {
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await

@@ -35,6 +35,11 @@ pub mod claims {
     /// Identity provider.
     pub const IDENTITY_PROVIDER: &str =
         "http://schemas.microsoft.com/identity/claims/identityprovider";
+    /// A guest's home tenant id, when the home is a tenant on this Gatehouse (the OIDC
+    /// `home_tid`).
+    pub const HOME_TENANT_ID: &str = "http://schemas.gatehouse.dev/claims/hometenantid";
+    /// A guest's object id in its home tenant (the OIDC `home_oid`).
+    pub const HOME_OBJECT_ID: &str = "http://schemas.gatehouse.dev/claims/homeobjectid";
     /// Display name.
     pub const DISPLAY_NAME: &str = "http://schemas.microsoft.com/identity/claims/displayname";
     /// E-mail address.
@@ -347,6 +352,12 @@ pub async fn complete(
         (claims::EMAIL, vec![user.email.clone()]),
         (claims::NAME, vec![user.upn.clone()]),
     ];
+    if evidence.idp.is_some()
+        && let Some((home, home_oid)) = crate::journey::home::bound_home(state, user).await?
+    {
+        attributes.push((claims::HOME_TENANT_ID, vec![home.id.clone()]));
+        attributes.push((claims::HOME_OBJECT_ID, vec![home_oid]));
+    }
     if let Some(given) = &user.given_name {
         attributes.push((claims::GIVEN_NAME, vec![given.clone()]));
     }

@@ -21,6 +21,7 @@ mod operations;
 mod pkce;
 mod revocation;
 mod saml;
+mod saml_partner;
 mod smtp;
 mod token;
 mod userinfo;
