@@ -363,3 +363,80 @@ async fn prompt_login_at_the_resource_means_a_fresh_sign_in_at_home() {
     let callback = location(&done).unwrap();
     assert!(callback.starts_with(CALLBACK), "{callback}");
 }
+
+#[tokio::test]
+async fn saml_assertions_for_a_guest_from_a_home_tenant_name_the_home_ids() {
+    let (world, bob) = worlds().await;
+    let browser = world.app.browser();
+    redeem_at_home(&world, &browser).await;
+    const SP: &str = "https://payroll.contoso.example/saml";
+    const ACS: &str = "https://payroll.contoso.example/acs";
+    world
+        .app
+        .app(gatehouse::admin::AppInput {
+            tenant: SLUG.into(),
+            name: "Payroll".into(),
+            saml: Some(gatehouse::admin::SamlInput {
+                entity_id: Some(SP.into()),
+                acs_urls: vec![ACS.into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await;
+    let request = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_home1" Version="2.0" IssueInstant="{}" AssertionConsumerServiceURL="{ACS}"><saml:Issuer>{SP}</saml:Issuer></samlp:AuthnRequest>"#,
+        gatehouse::saml::response::instant(gatehouse::domain::unix_now())
+    );
+    let encoded: String = url::form_urlencoded::byte_serialize(
+        gatehouse::saml::xml::encode_redirect(&request).as_bytes(),
+    )
+    .collect();
+    // The guest's session at contoso (from the home sign-in) answers; consent if asked.
+    let mut response = browser
+        .get(&format!(
+            "{}/saml/sso?SAMLRequest={encoded}",
+            world.issuer()
+        ))
+        .await;
+    let mut assertion = None;
+    for _ in 0..6 {
+        if response.status() == StatusCode::SEE_OTHER {
+            response = browser.get(&location(&response).unwrap()).await;
+            continue;
+        }
+        let page = response.text().await.unwrap();
+        if page.contains("SAMLResponse") {
+            let form = crate::helpers::parse_form(&page);
+            assertion = Some(form.fields["SAMLResponse"].clone());
+            break;
+        }
+        assert!(page.contains("will receive"), "consent expected: {page}");
+        response = submit(&browser, &page, &[("decision", "allow")]).await;
+    }
+    let xml = gatehouse::saml::xml::decode_post(&assertion.expect("a SAML response")).unwrap();
+    let home = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
+        .await
+        .unwrap();
+    let value_of = |name: &str| {
+        let at = xml
+            .find(&format!("Name=\"{name}\""))
+            .unwrap_or_else(|| panic!("{name} in {xml}"));
+        let rest = &xml[at..];
+        let value = &rest[rest.find("AttributeValue").unwrap()..];
+        let start = value.find('>').unwrap() + 1;
+        value[start..start + value[start..].find('<').unwrap()].to_owned()
+    };
+    assert_eq!(
+        value_of("http://schemas.gatehouse.dev/claims/hometenantid"),
+        home.id
+    );
+    assert_eq!(
+        value_of("http://schemas.gatehouse.dev/claims/homeobjectid"),
+        bob.id
+    );
+    assert_eq!(
+        value_of("http://schemas.microsoft.com/identity/claims/identityprovider"),
+        world.app.issuer(HOME)
+    );
+}
