@@ -475,3 +475,72 @@ fn partner_registration_checks_domains_and_the_partners_discovery() {
         "nothing half-registered"
     );
 }
+
+#[test]
+fn saml_partners_register_from_their_metadata_file_or_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
+    json(&run(&[
+        "tenant", "create", "--slug", "acme", "--name", "Acme",
+    ]));
+    let key = openssl::rsa::Rsa::generate(2048).unwrap();
+    let cert =
+        gatehouse::keys::certificate::self_signed(&key.private_key_to_der().unwrap(), "idp", 0)
+            .unwrap();
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.fabrikam.example/saml"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.fabrikam.example/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, cert)
+    );
+    let file = dir.path().join("fabrikam.xml");
+    std::fs::write(&file, &metadata).unwrap();
+    let path = file.to_str().unwrap();
+    let base = [
+        "partner", "create", "--tenant", "acme", "--name", "Fabrikam",
+    ];
+    for (extra, message) in [
+        (
+            vec!["--saml-metadata-file", path, "--client-id", "x"],
+            "cannot be used with",
+        ),
+        (
+            vec![
+                "--saml-metadata-url",
+                "http://127.0.0.1:9/metadata",
+                "--domain",
+                "fabrikam.example",
+            ],
+            "not a public address",
+        ),
+        (
+            vec![
+                "--saml-metadata-file",
+                path,
+                "--issuer",
+                "https://idp.other.example",
+                "--domain",
+                "fabrikam.example",
+            ],
+            "entityID",
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let output = run(&args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let mut args = base.to_vec();
+    args.extend(["--saml-metadata-file", path, "--domain", "fabrikam.example"]);
+    let created = json(&run(&args));
+    assert_eq!(created["issuer"], "https://idp.fabrikam.example/saml");
+    assert_eq!(created["domains"][0]["proof"], "idpHostInDomain");
+    let listed = json(&run(&["partner", "list", "--tenant", "acme"]));
+    assert_eq!(
+        listed["value"][0]["@odata.type"],
+        "#microsoft.graph.samlOrWsFedExternalDomainFederation"
+    );
+}
