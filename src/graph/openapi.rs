@@ -226,14 +226,14 @@ mod paths {
 
     #[utoipa::path(get, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
         params(("tenant" = String, Path)),
-        responses((status = 200, description = "{ value: [openIdConnectIdentityProvider with domains] }; secrets are never returned")),
+        responses((status = 200, description = "{ value: [openIdConnectIdentityProvider or samlOrWsFedExternalDomainFederation, with domains] }; secrets are never returned")),
         security(("bearer" = [])))]
     pub fn list_partners() {}
 
     #[utoipa::path(post, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
         params(("tenant" = String, Path)),
-        request_body(content = String, description = "displayName, issuer, clientId, clientSecret, scope, domains: [{id}], attestDomains, trustMfa, mfaValues", content_type = "application/json"),
-        responses((status = 201, description = "Registered (its discovery answered)"), (status = 400, description = "What is wrong: consumer domain, another tenant's verified domain, unproven domain, unreachable issuer"),
+        request_body(content = String, description = "OIDC (@odata.type #microsoft.graph.openIdConnectIdentityProvider, the default): displayName, issuer, clientId, clientSecret, scope, domains: [{id}], attestDomains, trustMfa, mfaValues, offeredToAll. SAML (#microsoft.graph.samlOrWsFedExternalDomainFederation): displayName, issuerUri (optional, must match the metadata's entityID), metadataXml or metadataExchangeUri, domains, attestDomains, trustMfa, mfaValues (AuthnContextClassRef values), offeredToAll", content_type = "application/json"),
+        responses((status = 201, description = "Registered (its discovery or metadata answered)"), (status = 400, description = "What is wrong: consumer domain, another tenant's verified domain, unproven domain, unreachable issuer or metadata, metadata without a signing certificate or HTTP-Redirect SSO"),
                   (status = 409, description = "Issuer already registered or domain already bound")),
         security(("bearer" = [])))]
     pub fn post_partner() {}
