@@ -12,14 +12,45 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::response::Response;
-use openidconnect::IssuerUrl;
-use openidconnect::core::CoreProviderMetadata;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{AdditionalProviderMetadata, IssuerUrl, ProviderMetadata};
+use serde::{Deserialize, Serialize};
 
 use crate::domain::partner::{PartnerIdp, PartnerKind};
 use crate::domain::tenant::Tenant;
 use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, Transaction, Upstream};
 use crate::startup::AppState;
+
+/// The discovery fields Gatehouse reads beyond the core ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PartnerDiscoveryExtras {
+    /// RFC 9207: the IdP sends `iss` in authorization responses (then it must be there).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl AdditionalProviderMetadata for PartnerDiscoveryExtras {}
+
+/// A partner OIDC provider's discovery document, with [`PartnerDiscoveryExtras`].
+pub type PartnerMetadata = ProviderMetadata<
+    PartnerDiscoveryExtras,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// How long discovery (with its JWKS) is used before it is fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(600);
@@ -60,7 +91,7 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for GuardedHttp {
 /// The upstream side's shared services.
 pub struct Federation {
     http: GuardedHttp,
-    metadata: RwLock<HashMap<String, (CoreProviderMetadata, Instant)>>,
+    metadata: RwLock<HashMap<String, (PartnerMetadata, Instant)>>,
     /// SAML partners' metadata fetched from their metadata URL, by partner id.
     saml_metadata: RwLock<HashMap<String, (String, Instant)>>,
 }
@@ -121,7 +152,7 @@ impl Federation {
         &self,
         issuer: &str,
         refresh: bool,
-    ) -> Result<CoreProviderMetadata, UpstreamError> {
+    ) -> Result<PartnerMetadata, UpstreamError> {
         let cached = self
             .metadata
             .read()
@@ -139,7 +170,7 @@ impl Federation {
         if let Err(e) = guard::check_url(issuer, self.http.allow_private) {
             return Err(UpstreamError(e));
         }
-        match CoreProviderMetadata::discover_async(url, &self.http).await {
+        match PartnerMetadata::discover_async(url, &self.http).await {
             Ok(metadata) => {
                 self.metadata
                     .write()

@@ -2,8 +2,8 @@
 //! the openidconnect crate: authorization code flow with PKCE S256, a fresh `nonce`, and a
 //! `state` that is single use, bound to the browser's transaction and to the partner the flow
 //! started with (a response for another IdP cannot complete it: its code would be exchanged at
-//! the recorded partner). The `iss` authorization-response parameter, when sent, must be the
-//! partner's issuer (RFC 9207). ID tokens are checked by openidconnect (issuer, audience,
+//! the recorded partner). The `iss` authorization-response parameter must be the partner's
+//! issuer, and must be present when its discovery says it sends one (RFC 9207). ID tokens are checked by openidconnect (issuer, audience,
 //! expiry, nonce, signature with an algorithm allow-list of RS256/PS256/ES256) and `at_hash`
 //! when present. The guest's identity is (issuer, `sub`); an address counts only when the
 //! IdP says `email_verified`.
@@ -13,9 +13,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -74,7 +72,7 @@ fn client(
     state: &AppState,
     tenant: &Tenant,
     partner: &PartnerIdp,
-    metadata: CoreProviderMetadata,
+    metadata: super::PartnerMetadata,
 ) -> Result<PartnerClient, AppError> {
     let secret = match &partner.sealed_client_secret {
         Some(sealed) => Some(ClientSecret::new(
@@ -206,10 +204,22 @@ pub async fn callback(
             "Your organisation did not sign you in, so you cannot continue.",
         ));
     }
+    // RFC 9207: a partner that says it sends `iss` must send its own; one that does not
+    // say so may omit it (the state is still bound to the partner the flow started with).
+    let iss_promised = state
+        .federation
+        .metadata(&partner.issuer, false)
+        .await
+        .map(|m| {
+            m.additional_metadata()
+                .authorization_response_iss_parameter_supported
+                == Some(true)
+        })
+        .unwrap_or(true);
     if query
         .iss
         .as_deref()
-        .is_some_and(|iss| iss != partner.issuer)
+        .map_or(iss_promised, |iss| iss != partner.issuer)
     {
         tracing::warn!(tenant = %tenant.slug, partner = %partner.id, "authorization response from another issuer (mix-up)");
         return Err(refused(

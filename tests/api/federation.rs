@@ -2,7 +2,8 @@
 //! Gatehouse tenant plays the partner's OIDC provider over real HTTP (its own authorize,
 //! token and JWKS endpoints). Registration rules, routing, redemption bound to (issuer, sub)
 //! only for a verified invited address, home-realm discovery, single-use state, `iss` mix-up
-//! defence, and no token when the partner refuses.
+//! defence (a forged `iss`, or none from a partner whose discovery promises it), and no token
+//! when the partner refuses.
 
 use gatehouse::admin::{AppInput, TenantInput, UserInput};
 use gatehouse::domain::user::{Identity, User};
@@ -267,6 +268,23 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
             .unwrap()
             .contains("another identity provider")
     );
+
+    // The partner's discovery promises `iss` (RFC 9207): an answer without it is refused.
+    let browser = world.app.browser();
+    let landing = invitation_landing(&world, &browser, &mail).await;
+    let to_partner = submit(&browser, &landing, &[]).await;
+    let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
+    let back = browser.submit_password(&page, PASSWORD).await;
+    let callback = location(&back).unwrap();
+    let (path, query) = callback.split_once('?').unwrap();
+    let without_iss: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("iss="))
+        .collect();
+    let stripped = browser
+        .get(&format!("{path}?{}", without_iss.join("&")))
+        .await;
+    assert_eq!(stripped.status(), StatusCode::FORBIDDEN);
 
     // Another browser cannot finish someone's flow (state bound to the browser).
     let thief = world.app.browser();
