@@ -269,6 +269,38 @@ pub async fn start(
     }
 }
 
+/// The transaction that went to `partner_id` from this browser, and that partner: the
+/// answer's record (`tenant_id`, `transaction_id`) must name this tenant, the transaction must
+/// still wait at that partner and be bound to this browser's cookie; otherwise
+/// [`expired`].
+pub(crate) async fn waiting_transaction(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    tenant_id: &str,
+    transaction_id: &str,
+    partner_id: &str,
+) -> Result<(Transaction, PartnerIdp), AppError> {
+    let Some(transaction) = Transaction::load(state, transaction_id).await? else {
+        return Err(expired());
+    };
+    let waiting = journey::Step::AwayFederated {
+        partner_id: partner_id.to_owned(),
+    };
+    if tenant_id != tenant.id
+        || transaction.tenant_id != tenant.id
+        || transaction.step != waiting
+        || !transaction.is_bound_to(state, headers)
+    {
+        return Err(expired());
+    }
+    match state.store.partner(&tenant.id, partner_id).await {
+        Ok(partner) => Ok((transaction, partner)),
+        Err(crate::store::StoreError::NotFound) => Err(expired()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The page shown when a partner IdP cannot be reached (its reason is logged, not shown).
 pub(crate) fn unreachable_page(error: UpstreamError) -> AppError {
     tracing::warn!(error = %error, "partner identity provider unavailable");

@@ -20,7 +20,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{expired, refused, resume, unreachable_page};
+use super::{expired, refused, resume, unreachable_page, waiting_transaction};
 use crate::domain::partner::PartnerIdp;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
@@ -180,24 +180,15 @@ pub async fn callback(
     else {
         return Err(expired());
     };
-    let Some(transaction) = Transaction::load(&state, &flow.transaction).await? else {
-        return Err(expired());
-    };
-    let waiting = Step::AwayFederated {
-        partner_id: flow.partner_id.clone(),
-    };
-    if flow.tenant_id != tenant.id
-        || transaction.tenant_id != tenant.id
-        || transaction.step != waiting
-        || !transaction.is_bound_to(&state, &headers)
-    {
-        return Err(expired());
-    }
-    let partner = match state.store.partner(&tenant.id, &flow.partner_id).await {
-        Ok(partner) => partner,
-        Err(crate::store::StoreError::NotFound) => return Err(expired()),
-        Err(e) => return Err(e.into()),
-    };
+    let (transaction, partner) = waiting_transaction(
+        &state,
+        &headers,
+        &tenant,
+        &flow.tenant_id,
+        &flow.transaction,
+        &flow.partner_id,
+    )
+    .await?;
     if query.error.is_some() {
         tracing::info!(tenant = %tenant.slug, partner = %partner.id, "the partner identity provider refused the sign-in");
         return Err(refused(
@@ -266,13 +257,14 @@ async fn verified_identity(
         CoreJwsSigningAlgorithm::RsaSsaPssSha256,
         CoreJwsSigningAlgorithm::EcdsaP256Sha256,
     ];
-    let signature_ok = id_token
+    // Verified once; only when that fails is it verified again, against fresh keys.
+    let first = id_token
         .claims(
             &client.id_token_verifier().set_allowed_algs(allowed.clone()),
             &nonce,
         )
-        .is_ok();
-    if !signature_ok {
+        .ok();
+    if first.is_none() {
         // Perhaps the IdP rotated its keys: verify the same token once more against freshly
         // fetched keys (the last good copy is kept if the IdP does not answer).
         tracing::info!(partner = %partner.id, "ID token did not verify; fetching the partner's keys again");
@@ -284,9 +276,12 @@ async fn verified_identity(
         client = self::client(state, tenant, partner, fresh)?;
     }
     let verifier = client.id_token_verifier().set_allowed_algs(allowed);
-    let claims = id_token
-        .claims(&verifier, &nonce)
-        .map_err(|e| failed("partner ID token refused", e.to_string()))?;
+    let claims = match first {
+        Some(claims) => claims,
+        None => id_token
+            .claims(&verifier, &nonce)
+            .map_err(|e| failed("partner ID token refused", e.to_string()))?,
+    };
     if let Some(expected) = claims.access_token_hash() {
         let alg = id_token
             .signing_alg()

@@ -28,7 +28,7 @@ use samael::schema::Assertion;
 use samael::service_provider::{Error as SpError, ServiceProvider};
 use serde::{Deserialize, Serialize};
 
-use super::{UpstreamError, expired, refused, resume, unreachable_page};
+use super::{UpstreamError, expired, refused, resume, unreachable_page, waiting_transaction};
 use crate::domain::Invalid;
 use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
@@ -404,24 +404,15 @@ pub async fn get_continue(
     else {
         return Err(expired());
     };
-    let Some(transaction) = Transaction::load(&state, &verified.transaction).await? else {
-        return Err(expired());
-    };
-    let waiting = Step::AwayFederated {
-        partner_id: verified.partner_id.clone(),
-    };
-    if verified.tenant_id != tenant.id
-        || transaction.tenant_id != tenant.id
-        || transaction.step != waiting
-        || !transaction.is_bound_to(&state, &headers)
-    {
-        return Err(expired());
-    }
-    let partner = match state.store.partner(&tenant.id, &verified.partner_id).await {
-        Ok(partner) => partner,
-        Err(crate::store::StoreError::NotFound) => return Err(expired()),
-        Err(e) => return Err(e.into()),
-    };
+    let (transaction, partner) = waiting_transaction(
+        &state,
+        &headers,
+        &tenant,
+        &verified.tenant_id,
+        &verified.transaction,
+        &verified.partner_id,
+    )
+    .await?;
     resume(
         &state,
         &headers,

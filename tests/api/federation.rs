@@ -172,6 +172,16 @@ async fn through_partner(
     browser.get(&callback).await
 }
 
+/// Opens the invitation in `browser`, signs in at the partner with the password, and returns
+/// the callback URL the partner sends the browser back to (not yet followed).
+async fn partner_callback(world: &World, browser: &Browser, mail: &crate::smtp::Mail) -> String {
+    let landing = invitation_landing(world, browser, mail).await;
+    let to_partner = submit(browser, &landing, &[]).await;
+    let page = follow(browser, browser.get(&location(&to_partner).unwrap()).await).await;
+    let back = browser.submit_password(&page, PASSWORD).await;
+    location(&back).unwrap()
+}
+
 #[tokio::test]
 async fn a_partner_user_redeems_at_the_partner_idp_and_signs_in_there_later() {
     let (world, partner_id) = world_with_partner(false).await;
@@ -231,12 +241,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
     world.invite_to_app(&token, CAROL).await;
     let mail = world.smtp.wait_for(CAROL, 1).await;
     let browser = world.app.browser();
-    let landing = invitation_landing(&world, &browser, &mail).await;
-    let to_partner = submit(&browser, &landing, &[]).await;
-    let authorize = location(&to_partner).unwrap();
-    let page = follow(&browser, browser.get(&authorize).await).await;
-    let back = browser.submit_password(&page, PASSWORD).await;
-    let callback = location(&back).unwrap();
+    let callback = partner_callback(&world, &browser, &mail).await;
     let refused = browser.get(&callback).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.text().await.unwrap().contains("did not confirm"));
@@ -248,11 +253,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
     world.invite_to_app(&token, DAVE).await;
     let mail = world.smtp.wait_for(DAVE, 1).await;
     let browser = world.app.browser();
-    let landing = invitation_landing(&world, &browser, &mail).await;
-    let to_partner = submit(&browser, &landing, &[]).await;
-    let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
-    let back = browser.submit_password(&page, PASSWORD).await;
-    let callback = location(&back).unwrap();
+    let callback = partner_callback(&world, &browser, &mail).await;
     let iss = query_param(&callback, "iss").expect("the partner sends iss (RFC 9207)");
     let forged = callback.replace(
         &url::form_urlencoded::byte_serialize(iss.as_bytes()).collect::<String>(),
@@ -271,11 +272,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
 
     // The partner's discovery promises `iss` (RFC 9207): an answer without it is refused.
     let browser = world.app.browser();
-    let landing = invitation_landing(&world, &browser, &mail).await;
-    let to_partner = submit(&browser, &landing, &[]).await;
-    let page = follow(&browser, browser.get(&location(&to_partner).unwrap()).await).await;
-    let back = browser.submit_password(&page, PASSWORD).await;
-    let callback = location(&back).unwrap();
+    let callback = partner_callback(&world, &browser, &mail).await;
     let (path, query) = callback.split_once('?').unwrap();
     let without_iss: Vec<&str> = query
         .split('&')
@@ -289,13 +286,8 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
     // Another browser cannot finish someone's flow (state bound to the browser).
     let thief = world.app.browser();
     let victim = world.app.browser();
-    let to_partner = {
-        let landing = invitation_landing(&world, &victim, &mail).await;
-        submit(&victim, &landing, &[]).await
-    };
-    let page = follow(&victim, victim.get(&location(&to_partner).unwrap()).await).await;
-    let back = victim.submit_password(&page, PASSWORD).await;
-    let stolen = thief.get(&location(&back).unwrap()).await;
+    let callback = partner_callback(&world, &victim, &mail).await;
+    let stolen = thief.get(&callback).await;
     assert_eq!(
         stolen.status(),
         StatusCode::BAD_REQUEST,
