@@ -1,5 +1,5 @@
 //! In-process cache of the configuration read on hot paths (tenants by slug, apps by
-//! `client_id`), with invalidation that works across nodes: every change bumps a generation
+//! `client_id`, a tenant's partner identity providers with their domains), with invalidation that works across nodes: every change bumps a generation
 //! counter in the database, and each node polls it every `refresh_interval` seconds, dropping
 //! its cache and reloading its key ring when it moves. Changes made by the CLI in another
 //! process are therefore seen without a restart.
@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::domain::app::App;
+use crate::domain::partner::PartnerIdp;
 use crate::domain::tenant::Tenant;
 use crate::keys::KeyRing;
 use crate::store::{Store, StoreError, StoreResult};
@@ -24,6 +25,7 @@ pub struct Directory {
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
     apps: RwLock<HashMap<String, Arc<App>>>,
     saml_entities: RwLock<HashMap<String, String>>,
+    partners: RwLock<HashMap<String, Arc<Vec<PartnerIdp>>>>,
     missing: RwLock<HashSet<String>>,
     generation: AtomicI64,
 }
@@ -55,6 +57,7 @@ impl Directory {
             tenants: RwLock::default(),
             apps: RwLock::default(),
             saml_entities: RwLock::default(),
+            partners: RwLock::default(),
             missing: RwLock::default(),
             generation: AtomicI64::new(generation),
         })
@@ -146,6 +149,43 @@ impl Directory {
         }
     }
 
+    /// The tenant's partner identity providers with their domains, oldest first.
+    pub async fn partners(&self, tenant_id: &str) -> StoreResult<Arc<Vec<PartnerIdp>>> {
+        if let Some(partners) = read(&self.partners, tenant_id) {
+            return Ok(partners);
+        }
+        let partners = Arc::new(self.store.partners(tenant_id).await?);
+        self.partners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant_id.to_owned(), partners.clone());
+        Ok(partners)
+    }
+
+    /// One partner of the tenant, or `None`.
+    pub async fn partner(&self, tenant_id: &str, id: &str) -> StoreResult<Option<PartnerIdp>> {
+        Ok(self
+            .partners(tenant_id)
+            .await?
+            .iter()
+            .find(|p| p.id == id)
+            .cloned())
+    }
+
+    /// The partner of the tenant that `domain` (lower case) routes to, or `None`.
+    pub async fn partner_for_domain(
+        &self,
+        tenant_id: &str,
+        domain: &str,
+    ) -> StoreResult<Option<PartnerIdp>> {
+        Ok(self
+            .partners(tenant_id)
+            .await?
+            .iter()
+            .find(|p| p.domains.iter().any(|d| d.domain == domain))
+            .cloned())
+    }
+
     fn is_missing(&self, key: &str) -> bool {
         self.missing
             .read()
@@ -168,6 +208,10 @@ impl Directory {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.apps.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.partners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         self.saml_entities
             .write()
             .unwrap_or_else(|p| p.into_inner())

@@ -303,3 +303,203 @@ pub fn partner_json(partner: &PartnerIdp) -> serde_json::Value {
         "createdDateTime": crate::graph::date_time(partner.created_at),
     })
 }
+
+/// What an administrator changes on a registered partner; `None` leaves a field as it is.
+/// The issuer (entityID) and the protocol never change: register another partner for that.
+#[derive(Debug, Clone, Default)]
+pub struct PartnerChanges {
+    /// Name shown to guests.
+    pub display_name: Option<String>,
+    /// OIDC: Gatehouse's client id at the partner.
+    pub client_id: Option<String>,
+    /// OIDC: a new client secret (rotation); the old one is forgotten.
+    pub client_secret: Option<String>,
+    /// OIDC: scopes beyond `openid`.
+    pub scopes: Option<Vec<String>>,
+    /// SAML: a new metadata document (its entityID must stay the partner's).
+    pub metadata_xml: Option<String>,
+    /// SAML: a new metadata URL (fetched now); an empty string removes it.
+    pub metadata_url: Option<String>,
+    /// The whole new set of e-mail domains, under the same rules as at registration.
+    pub domains: Option<Vec<String>>,
+    /// The administrator attests ownership of the new domains the partner's host is not in.
+    pub attest_domains: bool,
+    /// Accept its MFA as ours.
+    pub trust_mfa: Option<bool>,
+    /// The upstream values that mean MFA.
+    pub mfa_values: Option<Vec<String>>,
+    /// Offered to every guest at redemption.
+    pub offered_to_all: Option<bool>,
+}
+
+/// Applies `changes` to a partner, checks the result as registration would, stores it with
+/// an audit event naming the changed fields (never a secret), and returns it.
+pub async fn update_partner(
+    store: &dyn Store,
+    master: &MasterKey,
+    federation: &crate::federation::Federation,
+    tenant: &Tenant,
+    id: &str,
+    changes: PartnerChanges,
+    by: Party,
+) -> Result<PartnerIdp, AdminError> {
+    let mut partner = match store.partner(&tenant.id, id).await {
+        Ok(partner) => partner,
+        Err(StoreError::NotFound) => {
+            return Err(AdminError::NotFound("no such identity provider".to_owned()));
+        }
+        Err(e) => return Err(AdminError::Store(e)),
+    };
+    let oidc_only =
+        changes.client_id.is_some() || changes.client_secret.is_some() || changes.scopes.is_some();
+    let saml_only = changes.metadata_xml.is_some() || changes.metadata_url.is_some();
+    match partner.kind {
+        PartnerKind::Saml if oidc_only => {
+            return Err(Invalid::new(
+                "clientId, clientSecret and scope belong to OpenID Connect partners",
+            )
+            .into());
+        }
+        PartnerKind::Oidc if saml_only => {
+            return Err(Invalid::new(
+                "metadataXml and metadataExchangeUri belong to SAML partners",
+            )
+            .into());
+        }
+        _ => {}
+    }
+    let mut changed: Vec<&str> = Vec::new();
+    if let Some(name) = changes.display_name {
+        partner.display_name = name.trim().to_owned();
+        changed.push("displayName");
+    }
+    if let Some(client_id) = changes.client_id {
+        partner.client_id = Some(client_id.trim().to_owned());
+        changed.push("clientId");
+    }
+    if let Some(secret) = changes.client_secret {
+        partner.sealed_client_secret = Some(master.seal(secret.as_bytes())?);
+        changed.push("clientSecret");
+    }
+    if let Some(asked) = changes.scopes {
+        let mut scopes = vec!["openid".to_owned()];
+        for scope in asked {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        partner.scopes = scopes;
+        changed.push("scope");
+    }
+    if let Some(url) = changes.metadata_url {
+        let url = url.trim().to_owned();
+        if url.is_empty() {
+            partner.metadata_url = None;
+        } else {
+            let parsed = url::Url::parse(&url)
+                .map_err(|_| Invalid::new("metadataExchangeUri must be an absolute URL"))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err(Invalid::new("metadataExchangeUri must be an http(s) URL").into());
+            }
+            if changes.metadata_xml.is_none() {
+                partner.metadata_xml = Some(
+                    federation
+                        .fetch_document(&url)
+                        .await
+                        .map_err(|e| Invalid::new(e.0))?,
+                );
+            }
+            partner.metadata_url = Some(url);
+        }
+        changed.push("metadataExchangeUri");
+    }
+    if let Some(xml) = changes.metadata_xml {
+        partner.metadata_xml = Some(xml);
+        changed.push("metadataXml");
+    }
+    if let Some(trust) = changes.trust_mfa {
+        partner.trust_mfa = trust;
+        changed.push("trustMfa");
+    }
+    if let Some(values) = changes.mfa_values {
+        partner.mfa_values = values;
+        changed.push("mfaValues");
+    }
+    if let Some(offered) = changes.offered_to_all {
+        partner.offered_to_all = offered;
+        changed.push("offeredToAll");
+    }
+    partner.validate()?;
+    let mut host = partner.issuer_host();
+    if partner.kind == PartnerKind::Saml {
+        // The metadata in force must still be this partner's (same entityID) and usable.
+        let xml = partner.metadata_xml.as_deref().unwrap_or_default();
+        let idp = crate::federation::saml::IdpMetadata::parse(xml, Some(&partner.issuer))?;
+        let sso_host = url::Url::parse(&idp.sso_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        host = host.or(sso_host);
+    }
+    let replace_domains = changes.domains.is_some();
+    if let Some(domains) = changes.domains {
+        // Domains already bound keep their proof; new ones need proof or attestation.
+        let kept: Vec<PartnerDomain> = partner
+            .domains
+            .iter()
+            .filter(|d| {
+                domains
+                    .iter()
+                    .any(|raw| raw.trim().eq_ignore_ascii_case(&d.domain))
+            })
+            .cloned()
+            .collect();
+        let added: Vec<String> = domains
+            .into_iter()
+            .filter(|raw| {
+                !kept
+                    .iter()
+                    .any(|d| raw.trim().eq_ignore_ascii_case(&d.domain))
+            })
+            .collect();
+        let mut bound = kept;
+        bound.extend(bind_domains(store, host.as_deref(), &added, changes.attest_domains).await?);
+        partner.domains = bound;
+        changed.push("domains");
+    }
+    if partner.domains.is_empty() && !partner.offered_to_all {
+        return Err(Invalid::new(
+            "a partner needs at least one domain it serves, or to be offered to every guest",
+        )
+        .into());
+    }
+    if changed.is_empty() {
+        return Ok(partner);
+    }
+    let audit = AuditEvent::new(
+        &tenant.id,
+        "Policy",
+        "Update identity provider",
+        by,
+        vec![Party {
+            id: partner.id.clone(),
+            kind: "identityProvider".to_owned(),
+            display: partner.display_name.clone(),
+        }],
+    )
+    .with_details(serde_json::json!({
+        "changed": changed,
+        "domains": partner.domains,
+        "attestedByAdministrator": partner.domains.iter().any(|d| d.proof == DomainProof::AdminAttestation),
+        "trustMfa": partner.trust_mfa,
+    }));
+    store
+        .update_partner(&partner, replace_domains, &audit)
+        .await
+        .map_err(|e| {
+            conflict_or(e, || {
+                "a domain already routes to another partner".to_owned()
+            })
+        })?;
+    federation.forget(&partner.id);
+    Ok(partner)
+}

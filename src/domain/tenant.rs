@@ -194,6 +194,22 @@ pub struct TenantSettings {
     pub mfa_trusted_tenants: Vec<String>,
     /// Default language of invitation e-mails.
     pub default_message_language: String,
+    /// What happens when a guest redeems through a home IdP that does not assert the invited
+    /// address as verified: refused, or held until an administrator approves the identity.
+    pub unverified_address_redemption: UnverifiedAddressRedemption,
+}
+
+/// What a redemption becomes when the home IdP does not assert the invited address as
+/// verified (a different address, or one it did not verify).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UnverifiedAddressRedemption {
+    /// The guest is told the invitation cannot be accepted with that account.
+    #[default]
+    Refuse,
+    /// The identity is recorded and waits for an administrator to approve or deny it
+    /// (`/{tenant}/v1.0/heldRedemptions`); nothing is bound until then.
+    HoldForApproval,
 }
 
 impl Default for TenantSettings {
@@ -212,6 +228,7 @@ impl Default for TenantSettings {
             ],
             mfa_trusted_tenants: Vec::new(),
             default_message_language: "en-US".to_owned(),
+            unverified_address_redemption: UnverifiedAddressRedemption::Refuse,
         }
     }
 }

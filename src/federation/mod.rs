@@ -54,6 +54,8 @@ pub type PartnerMetadata = ProviderMetadata<
 
 /// How long discovery (with its JWKS) is used before it is fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(600);
+/// The least time between two metadata refetches forced by failed signatures, per partner.
+const FORCED_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Time allowed for any request to an upstream IdP.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -94,6 +96,8 @@ pub struct Federation {
     metadata: RwLock<HashMap<String, (PartnerMetadata, Instant)>>,
     /// SAML partners' metadata fetched from their metadata URL, by partner id.
     saml_metadata: RwLock<HashMap<String, (String, Instant)>>,
+    /// When a failed signature last forced a metadata refetch, by partner id.
+    forced_refetch: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -121,6 +125,7 @@ impl Federation {
             },
             metadata: RwLock::default(),
             saml_metadata: RwLock::default(),
+            forced_refetch: std::sync::Mutex::default(),
         })
     }
 
@@ -205,22 +210,38 @@ impl Federation {
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
-        let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
-        if body.len() > 1024 * 1024 {
+        const LIMIT: usize = 1024 * 1024;
+        if response
+            .content_length()
+            .is_some_and(|length| length > LIMIT as u64)
+        {
             return Err(failed("larger than 1 MiB".to_owned()));
         }
-        String::from_utf8(body.to_vec()).map_err(|_| failed("not UTF-8".to_owned()))
+        // Read chunk by chunk so that a body without (or lying about) its length stops at
+        // the limit instead of being buffered whole.
+        let mut body = Vec::new();
+        let mut response = response;
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            if body.len() + chunk.len() > LIMIT {
+                return Err(failed("larger than 1 MiB".to_owned()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        String::from_utf8(body).map_err(|_| failed("not UTF-8".to_owned()))
     }
 
     /// A SAML partner's metadata: the copy registered with it, or, when it has a metadata
     /// URL (certificate rollover), the URL's current copy — cached ten minutes, fetched again
     /// when `refresh` (a signature did not verify), the last good copy used when fetching or
-    /// parsing fails.
+    /// parsing fails. Forced refetches happen at most once per [`FORCED_REFETCH_INTERVAL`]
+    /// per partner, so a stream of forged responses cannot turn Gatehouse into a fetch loop
+    /// against the partner's metadata URL.
     pub async fn saml_metadata(&self, partner: &PartnerIdp, refresh: bool) -> String {
         let registered = partner.metadata_xml.clone().unwrap_or_default();
         let Some(url) = &partner.metadata_url else {
             return registered;
         };
+        let refresh = refresh && self.may_force_refetch(&partner.id);
         let cached = self
             .saml_metadata
             .read()
@@ -252,6 +273,36 @@ impl Federation {
                 cached.map(|(xml, _)| xml).unwrap_or(registered)
             }
         }
+    }
+}
+
+impl Federation {
+    /// Drops what is cached of a partner (its fetched SAML metadata), after an administrator
+    /// changed it.
+    pub fn forget(&self, partner_id: &str) {
+        self.saml_metadata
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(partner_id);
+    }
+
+    /// Whether a failed signature may refetch `partner_id`'s metadata now (and, if so, notes
+    /// that it did).
+    fn may_force_refetch(&self, partner_id: &str) -> bool {
+        let mut last = self
+            .forced_refetch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last
+            .get(partner_id)
+            .is_some_and(|at| now.duration_since(*at) < FORCED_REFETCH_INTERVAL)
+        {
+            tracing::debug!(partner = %partner_id, "metadata refetch skipped: one was forced less than a minute ago");
+            return false;
+        }
+        last.insert(partner_id.to_owned(), now);
+        true
     }
 }
 
@@ -294,10 +345,9 @@ pub(crate) async fn waiting_transaction(
     {
         return Err(expired());
     }
-    match state.store.partner(&tenant.id, partner_id).await {
-        Ok(partner) => Ok((transaction, partner)),
-        Err(crate::store::StoreError::NotFound) => Err(expired()),
-        Err(e) => Err(e.into()),
+    match state.directory.partner(&tenant.id, partner_id).await? {
+        Some(partner) => Ok((transaction, partner)),
+        None => Err(expired()),
     }
 }
 
@@ -341,16 +391,17 @@ pub(crate) async fn resume(
     upstream: Upstream,
 ) -> Result<Response, AppError> {
     if let journey::ProtocolRequest::Redeem(request) = &transaction.request
-        && upstream
-            .verified_email
-            .as_deref()
-            .is_none_or(|email| !email.eq_ignore_ascii_case(&request.email))
+        && !journey::held::confirms(&upstream, &request.email)
     {
         tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
-        return Err(refused(&format!(
-            "{} did not confirm that you own {}, the invited address, so the invitation cannot be accepted with this account.",
-            partner.display_name, request.email
-        )));
+        if !journey::held::holds(tenant) {
+            return Err(journey::held::refusal(
+                &partner.display_name,
+                &request.email,
+            ));
+        }
+        // Held for approval: the guest still reviews the consent; redemption then records
+        // the request instead of binding.
     }
     let who = format!("the account you signed in with at {}", partner.display_name);
     journey::continue_upstream(state, headers, tenant, transaction, upstream, &who).await

@@ -295,17 +295,24 @@ async fn verified_identity(
             return Err(failed("at_hash mismatch", String::new()));
         }
     }
-    let mut verified_email = claims
-        .email()
-        .filter(|_| claims.email_verified() == Some(true))
-        .map(|email| email.as_str().to_ascii_lowercase());
+    let mut asserted = claims.email().map(|email| {
+        (
+            email.as_str().to_ascii_lowercase(),
+            claims.email_verified() == Some(true),
+        )
+    });
     if claims.email().is_none() || claims.email_verified().is_none() {
         // Scope claims may come only from userinfo (OIDC Core §5.4); its `sub` must be
         // the ID token's (§5.3.2), which openidconnect checks.
-        verified_email = userinfo_email(state, &client, &response, claims.subject().clone())
+        asserted = userinfo_email(state, &client, &response, claims.subject().clone())
             .await
-            .map_err(|e| failed("partner userinfo refused", e))?;
+            .map_err(|e| failed("partner userinfo refused", e))?
+            .or(asserted);
     }
+    let verified_email = asserted
+        .as_ref()
+        .filter(|(_, verified)| *verified)
+        .map(|(email, _)| email.clone());
     let upstream_amr: Vec<String> = claims
         .auth_method_refs()
         .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
@@ -342,19 +349,20 @@ async fn verified_identity(
         issuer: partner.issuer.clone(),
         subject: claims.subject().as_str().to_owned(),
         verified_email,
+        asserted_email: asserted.map(|(email, _)| email),
         amr,
         acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
         auth_time,
     })
 }
 
-/// The verified address at the partner's userinfo endpoint, if it has one and says so.
+/// The address at the partner's userinfo endpoint and whether it is verified, if it has one.
 async fn userinfo_email(
     state: &AppState,
     client: &PartnerClient,
     response: &openidconnect::core::CoreTokenResponse,
     subject: openidconnect::SubjectIdentifier,
-) -> Result<Option<String>, String> {
+) -> Result<Option<(String, bool)>, String> {
     let Ok(request) = client.user_info(response.access_token().clone(), Some(subject)) else {
         return Ok(None); // no userinfo endpoint: nothing more to learn
     };
@@ -362,8 +370,10 @@ async fn userinfo_email(
         .request_async(state.federation.http())
         .await
         .map_err(|e| e.to_string())?;
-    Ok(info
-        .email()
-        .filter(|_| info.email_verified() == Some(true))
-        .map(|email| email.as_str().to_ascii_lowercase()))
+    Ok(info.email().map(|email| {
+        (
+            email.as_str().to_ascii_lowercase(),
+            info.email_verified() == Some(true),
+        )
+    }))
 }

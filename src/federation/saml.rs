@@ -349,10 +349,12 @@ pub async fn post_acs(
     if flow.tenant_id != tenant.id {
         return Err(expired());
     }
-    let partner = match state.store.partner(&tenant.id, &flow.partner_id).await {
-        Ok(partner) => partner,
-        Err(crate::store::StoreError::NotFound) => return Err(expired()),
-        Err(e) => return Err(e.into()),
+    let Some(partner) = state
+        .directory
+        .partner(&tenant.id, &flow.partner_id)
+        .await?
+    else {
+        return Err(expired());
     };
     let encoded = form.saml_response.ok_or_else(|| {
         AppError::from(ErrorPage::bad_request(
@@ -533,6 +535,7 @@ async fn verified_identity(
         issuer: partner.issuer.clone(),
         subject: facts.name_id,
         verified_email: facts.verified_email,
+        asserted_email: facts.asserted_email,
         amr,
         acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
         auth_time: facts.auth_time,
@@ -576,6 +579,7 @@ async fn verify(
 struct AssertionFacts {
     name_id: String,
     verified_email: Option<String>,
+    asserted_email: Option<String>,
     auth_time: Option<i64>,
     class_ref: Option<String>,
     not_on_or_after: Option<i64>,
@@ -639,6 +643,7 @@ fn read_assertion(assertion: &Assertion, partner: &PartnerIdp) -> Result<Asserti
         .map(|v| v.trim().to_ascii_lowercase())
         .collect();
     // The IdP is authoritative only for the domains bound to it.
+    let asserted_email = addresses.first().cloned();
     let verified_email = addresses.into_iter().find(|address| {
         address.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty() && partner.domains.iter().any(|d| d.domain == domain)
@@ -647,6 +652,7 @@ fn read_assertion(assertion: &Assertion, partner: &PartnerIdp) -> Result<Asserti
     Ok(AssertionFacts {
         name_id: subject.to_owned(),
         verified_email,
+        asserted_email,
         auth_time: statement.authn_instant.map(|t| t.timestamp()),
         class_ref,
         not_on_or_after: conditions.not_on_or_after.map(|t| t.timestamp()),

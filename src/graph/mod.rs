@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod held;
 pub mod invitations;
 pub mod methods;
 pub mod openapi;
@@ -232,6 +233,16 @@ pub fn router() -> Router<AppState> {
             "/{tenant}/v1.0/invitations/{id}/revoke",
             post(invitations::post_revoke),
         )
+        .route("/{tenant}/v1.0/heldRedemptions", get(held::list_held))
+        .route("/{tenant}/v1.0/heldRedemptions/{id}", get(held::get_held))
+        .route(
+            "/{tenant}/v1.0/heldRedemptions/{id}/approve",
+            post(held::post_approve),
+        )
+        .route(
+            "/{tenant}/v1.0/heldRedemptions/{id}/deny",
+            post(held::post_deny),
+        )
         .route("/{tenant}/v1.0/users", get(users::list_users))
         .route(
             "/{tenant}/v1.0/users/{id}",
@@ -273,7 +284,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/{tenant}/v1.0/identity/identityProviders/{id}",
-            delete(partners::delete_partner),
+            delete(partners::delete_partner).patch(partners::patch_partner),
         )
         .route(
             "/{tenant}/v1.0/users/{id}/authentication/methods",

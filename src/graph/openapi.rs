@@ -34,6 +34,11 @@ use utoipa::{Modify, OpenApi};
         paths::list_partners,
         paths::post_partner,
         paths::delete_partner,
+        paths::patch_partner,
+        paths::list_held,
+        paths::get_held,
+        paths::post_approve_held,
+        paths::post_deny_held,
         paths::list_policies,
         paths::post_policy,
         paths::get_policy,
@@ -51,6 +56,9 @@ use utoipa::{Modify, OpenApi};
         crate::domain::tenant::TenantSettings,
         crate::domain::tenant::InvitePolicy,
         crate::domain::tenant::RedemptionRoute,
+        crate::domain::tenant::UnverifiedAddressRedemption,
+        crate::domain::invitation::HeldRedemption,
+        crate::domain::invitation::HeldStatus,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -87,6 +95,7 @@ pub async fn get_openapi() -> Response {
 /// Path descriptions (the handlers live in the sibling modules; these carry their contract).
 #[allow(dead_code)]
 mod paths {
+    use crate::domain::invitation::HeldRedemption;
     use crate::domain::tenant::TenantSettings;
     use crate::invitations::InviteRequest;
 
@@ -243,4 +252,38 @@ mod paths {
         responses((status = 204, description = "Removed"), (status = 404, description = "No such identity provider")),
         security(("bearer" = [])))]
     pub fn delete_partner() {}
+
+    #[utoipa::path(patch, path = "/{tenant}/v1.0/identity/identityProviders/{id}", tag = "identityProviders",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        request_body(content = String, description = "Any of displayName, clientId, clientSecret (rotation), scope (OIDC); metadataXml, metadataExchangeUri (SAML, same entityID); domains: [{id}] (the whole new set; new ones need proof or attestDomains), trustMfa, mfaValues, offeredToAll", content_type = "application/json"),
+        responses((status = 204, description = "Changed; applies to the next sign-in"), (status = 400, description = "What is wrong"),
+                  (status = 404, description = "No such identity provider"), (status = 409, description = "A domain already routes to another partner")),
+        security(("bearer" = [])))]
+    pub fn patch_partner() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/heldRedemptions", tag = "invitations",
+        params(("tenant" = String, Path), ("$filter" = Option<String>, Query, description = "status eq 'pending|approved|denied|closed'")),
+        responses((status = 200, description = "{ value: [heldRedemption] }, newest first: redemptions whose home IdP did not assert the invited address as verified, held when the tenant's unverifiedAddressRedemption is holdForApproval")),
+        security(("bearer" = [])))]
+    pub fn list_held() {}
+
+    #[utoipa::path(get, path = "/{tenant}/v1.0/heldRedemptions/{id}", tag = "invitations",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 200, body = HeldRedemption), (status = 404, description = "No such request")),
+        security(("bearer" = [])))]
+    pub fn get_held() {}
+
+    #[utoipa::path(post, path = "/{tenant}/v1.0/heldRedemptions/{id}/approve", tag = "invitations",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 200, body = HeldRedemption, description = "Approved: the home identity is bound to the guest and the invitation redeemed"),
+                  (status = 409, description = "Already decided, the invitation is no longer pending (the request is then closed), or the identity is bound to another user")),
+        security(("bearer" = [])))]
+    pub fn post_approve_held() {}
+
+    #[utoipa::path(post, path = "/{tenant}/v1.0/heldRedemptions/{id}/deny", tag = "invitations",
+        params(("tenant" = String, Path), ("id" = String, Path)),
+        responses((status = 200, body = HeldRedemption, description = "Denied: nothing is bound; the same identity is refused for this invitation from now on"),
+                  (status = 409, description = "Already decided")),
+        security(("bearer" = [])))]
+    pub fn post_deny_held() {}
 }

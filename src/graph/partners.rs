@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::auth::{Caller, authenticate};
 use super::{ApiError, collection, entity, read_json};
 use crate::admin::AdminError;
-use crate::admin::partners::{self, OidcPartnerInput, SamlPartnerInput};
+use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -72,6 +72,26 @@ struct PartnerBody {
     mfa_values: Vec<String>,
     #[serde(default)]
     offered_to_all: bool,
+}
+
+/// `PATCH` body: the fields given change; the protocol and issuer never do.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PartnerPatch {
+    #[serde(rename = "@odata.type")]
+    _odata_type: Option<String>,
+    display_name: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    metadata_xml: Option<String>,
+    metadata_exchange_uri: Option<String>,
+    domains: Option<Vec<DomainRef>>,
+    #[serde(default)]
+    attest_domains: bool,
+    trust_mfa: Option<bool>,
+    mfa_values: Option<Vec<String>>,
+    offered_to_all: Option<bool>,
 }
 
 async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
@@ -172,10 +192,54 @@ pub async fn post_partner(
         }
     }
     .map_err(admin_error)?;
+    state.directory.invalidate();
     Ok(entity(
         StatusCode::CREATED,
         partners::partner_json(&partner),
     ))
+}
+
+/// `PATCH …/identity/identityProviders/{id}` → 204: rename, rotate the client secret,
+/// change scopes, metadata (same entityID), domains (same rules as registration), MFA trust
+/// or whether it is offered to every guest. Audited with the names of the changed fields.
+pub async fn patch_partner(
+    State(state): State<AppState>,
+    Path((slug, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let caller = caller(&state, &slug, &headers).await?;
+    let patch: PartnerPatch = read_json(&headers, &body)?;
+    let changes = PartnerChanges {
+        display_name: patch.display_name,
+        client_id: patch.client_id,
+        client_secret: patch.client_secret,
+        scopes: patch
+            .scope
+            .map(|s| s.split_whitespace().map(str::to_owned).collect()),
+        metadata_xml: patch.metadata_xml,
+        metadata_url: patch.metadata_exchange_uri,
+        domains: patch
+            .domains
+            .map(|domains| domains.into_iter().map(|d| d.id).collect()),
+        attest_domains: patch.attest_domains,
+        trust_mfa: patch.trust_mfa,
+        mfa_values: patch.mfa_values,
+        offered_to_all: patch.offered_to_all,
+    };
+    partners::update_partner(
+        state.store.as_ref(),
+        &state.master,
+        &state.federation,
+        &caller.tenant,
+        &id,
+        changes,
+        caller.party(),
+    )
+    .await
+    .map_err(admin_error)?;
+    state.directory.invalidate();
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE …/identity/identityProviders/{id}` → 204. Guests bound to it can no longer sign
@@ -208,5 +272,7 @@ pub async fn delete_partner(
         .store
         .delete_partner(&caller.tenant.id, &id, &audit)
         .await?;
+    state.directory.invalidate();
+    state.federation.forget(&id);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -282,6 +282,7 @@ pub async fn resume(
         subject: proof.user_id,
         // A member's address at a tenant that verified its domain is authoritative.
         verified_email: Some(proof.email.clone()),
+        asserted_email: Some(proof.email.clone()),
         amr: how.amr,
         acr: how.acr,
         auth_time: how.auth_time,

@@ -8,6 +8,7 @@
 //! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
 //! which answers the relying party.
 
+pub mod held;
 pub mod home;
 pub mod mfa;
 pub mod pages;
@@ -285,6 +286,10 @@ pub struct Upstream {
     pub subject: String,
     /// The address the upstream asserted as verified, if it did.
     pub verified_email: Option<String>,
+    /// The address the upstream asserted, verified or not (shown to an administrator when a
+    /// redemption is held for approval).
+    #[serde(default)]
+    pub asserted_email: Option<String>,
     /// How this tenant counts the sign-in (`amr`).
     pub amr: Vec<String>,
     /// And its `acr`.

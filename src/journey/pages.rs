@@ -199,12 +199,12 @@ async fn realm_of(
     };
     // A registered partner IdP is explicit configuration: it comes first.
     let identities = state.store.identities(&user.id).await?;
-    let partners = state.store.partners(&tenant.id).await?;
+    let partners = state.directory.partners(&tenant.id).await?;
     if let Some(partner) = partners
-        .into_iter()
+        .iter()
         .find(|p| identities.iter().any(|i| i.issuer == p.issuer))
     {
-        return Ok(Some(Realm::Partner(Box::new(partner))));
+        return Ok(Some(Realm::Partner(Box::new(partner.clone()))));
     }
     Ok(super::home::bound_home(state, &user)
         .await?
@@ -524,7 +524,7 @@ async fn render_step(
     let mut page = page.form_target(transaction.request.return_url());
     if matches!(transaction.step, Step::Identify | Step::Password { .. }) {
         // Home-realm discovery may redirect a guest to a partner IdP after these forms.
-        for partner in state.store.partners(&tenant.id).await? {
+        for partner in state.directory.partners(&tenant.id).await?.iter() {
             for target in state.federation.browser_targets(&partner.issuer) {
                 page = page.form_target(&target);
             }

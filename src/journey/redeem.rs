@@ -198,10 +198,9 @@ pub async fn post_step(
         }
         (choice, Step::ChooseIdp) if choice.starts_with("idp:") => {
             let id = &choice["idp:".len()..];
-            let partner = match state.store.partner(&tenant.id, id).await {
-                Ok(partner) if partner.offered_to_all => partner,
-                Ok(_) | Err(StoreError::NotFound) => return Ok(see_other(&here)),
-                Err(e) => return Err(e.into()),
+            let partner = match state.directory.partner(&tenant.id, id).await? {
+                Some(partner) if partner.offered_to_all => partner,
+                _ => return Ok(see_other(&here)),
             };
             crate::federation::start(state, tenant, transaction, &partner, &request.email).await
         }
@@ -298,17 +297,17 @@ pub struct Routed {
 pub async fn route_for(state: &AppState, tenant: &Tenant, email: &str) -> Result<Routed, AppError> {
     let home = super::home::home_tenant_for(state, tenant, email).await?;
     let domain = domain_of(email).to_ascii_lowercase();
-    let partner = match state.store.partner_for_domain(&tenant.id, &domain).await {
-        Ok(partner) => Some(partner),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let partner = state
+        .directory
+        .partner_for_domain(&tenant.id, &domain)
+        .await?;
     let offered: Vec<_> = state
-        .store
+        .directory
         .partners(&tenant.id)
         .await?
-        .into_iter()
+        .iter()
         .filter(|p| p.offered_to_all)
+        .cloned()
         .collect();
     let facts = RouteFacts {
         home_tenant: home.as_ref().map(|h| h.slug.clone()),
@@ -372,6 +371,11 @@ async fn complete(
     };
     if !tenant.settings.domain_allowed(domain_of(&invitation.email)) {
         return Err(invalid_link());
+    }
+    if let Some(upstream) = upstream
+        && !super::held::confirms(upstream, &invitation.email)
+    {
+        return super::held::hold_or_refuse(state, tenant, &invitation, upstream).await;
     }
     let identity = match upstream {
         Some(upstream) => Identity {
@@ -515,7 +519,7 @@ pub async fn render(
     let mut page = page.form_target(&request.redirect_url);
     if matches!(transaction.step, Step::Invited | Step::ChooseIdp) {
         // Accepting may redirect to a partner identity provider.
-        for partner in state.store.partners(&tenant.id).await? {
+        for partner in state.directory.partners(&tenant.id).await?.iter() {
             for target in state.federation.browser_targets(&partner.issuer) {
                 page = page.form_target(&target);
             }

@@ -364,9 +364,7 @@ pub async fn complete(
     if let Some(family) = &user.family_name {
         attributes.push((claims::SURNAME, vec![family.clone()]));
     }
-    let mut methods = vec![
-        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password".to_owned(),
-    ];
+    let mut methods = vec![authentication_method(&evidence.amr).to_owned()];
     if multi_factor {
         methods.push("http://schemas.microsoft.com/claims/multipleauthn".to_owned());
     }
@@ -403,4 +401,15 @@ pub async fn complete(
         .map_err(|e| AppError::Internal(e.into()))?;
     tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, user = %user.id, "SAML assertion issued");
     post_to_acs(request, &xml)
+}
+
+/// The `authnmethodsreferences` value of the first factor: `password` for a password sign-in,
+/// `unspecified` for anything else (a home IdP's sign-in, an e-mailed one-time passcode),
+/// where the `identityprovider` attribute says who authenticated the user.
+fn authentication_method(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == crate::journey::AMR_PASSWORD) {
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password"
+    } else {
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/unspecified"
+    }
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod directory;
 pub mod grants;
 pub mod groups;
+pub mod held;
 pub mod invitations;
 pub mod keys;
 pub mod mail;
@@ -27,6 +28,7 @@ pub use audit::{AuditEvent, AuditStore, Party};
 pub use directory::DirectoryStore;
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
 pub use groups::GroupStore;
+pub use held::{Decision, HeldRedemptionStore};
 pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use mail::{Addressee, MailStore, OutboxMessage};
@@ -96,6 +98,7 @@ pub trait Store:
     + UserStore
     + GroupStore
     + InvitationStore
+    + HeldRedemptionStore
     + MailStore
     + MfaStore
     + PolicyStore

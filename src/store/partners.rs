@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::audit::{INSERT_AUDIT, bind_audit};
-use super::sql::{RowsAffected, for_sql_backends, from_json, to_json};
+use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{AuditEvent, StoreError, StoreResult};
 use crate::domain::partner::{DomainProof, PartnerDomain, PartnerIdp, PartnerKind};
 
@@ -66,6 +66,14 @@ pub trait PartnerStore {
     async fn partner(&self, tenant_id: &str, id: &str) -> StoreResult<PartnerIdp>;
     /// The partner a domain routes to in the tenant.
     async fn partner_for_domain(&self, tenant_id: &str, domain: &str) -> StoreResult<PartnerIdp>;
+    /// Replaces a partner's mutable fields (and, if `replace_domains`, its domain set) and
+    /// records the audit event, in one transaction; a domain routed elsewhere is a conflict.
+    async fn update_partner(
+        &self,
+        partner: &PartnerIdp,
+        replace_domains: bool,
+        audit: &AuditEvent,
+    ) -> StoreResult<()>;
     /// Deletes a partner (its domains go with it) and records the audit event.
     async fn delete_partner(
         &self,
@@ -116,6 +124,8 @@ for_sql_backends! {
                 .execute(&mut *tx)
                 .await?;
             }
+            // Every node's cached partners go (cache.rs).
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
             bind_audit!(sqlx::query::<DB>(INSERT_AUDIT), audit).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())
@@ -170,6 +180,57 @@ for_sql_backends! {
             self.partner(tenant_id, &id).await
         }
 
+        async fn update_partner(&self, partner: &PartnerIdp, replace_domains: bool, audit: &AuditEvent) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
+            let done = sqlx::query::<DB>(
+                "UPDATE partner_idps SET display_name = $1, client_id = $2, client_secret = $3, \
+                 scopes = $4, metadata_xml = $5, metadata_url = $6, trust_mfa = $7, mfa_values = $8, \
+                 offered_to_all = $9 WHERE tenant_id = $10 AND id = $11",
+            )
+            .bind(partner.display_name.as_str())
+            .bind(partner.client_id.as_deref())
+            .bind(partner.sealed_client_secret.as_deref())
+            .bind(to_json(&partner.scopes)?)
+            .bind(partner.metadata_xml.as_deref())
+            .bind(partner.metadata_url.as_deref())
+            .bind(partner.trust_mfa)
+            .bind(to_json(&partner.mfa_values)?)
+            .bind(partner.offered_to_all)
+            .bind(partner.tenant_id.as_str())
+            .bind(partner.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            if replace_domains {
+                sqlx::query::<DB>("DELETE FROM partner_domains WHERE tenant_id = $1 AND partner_id = $2")
+                    .bind(partner.tenant_id.as_str())
+                    .bind(partner.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let now = crate::domain::unix_now();
+                for domain in &partner.domains {
+                    sqlx::query::<DB>(
+                        "INSERT INTO partner_domains (tenant_id, domain, partner_id, proof, created_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(partner.tenant_id.as_str())
+                    .bind(domain.domain.as_str())
+                    .bind(partner.id.as_str())
+                    .bind(domain.proof.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            // Every node's cached partners go (cache.rs).
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            bind_audit!(sqlx::query::<DB>(INSERT_AUDIT), audit).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
         async fn delete_partner(&self, tenant_id: &str, id: &str, audit: &AuditEvent) -> StoreResult<()> {
             let mut tx = self.begin_write().await?;
             sqlx::query::<DB>("DELETE FROM partner_domains WHERE tenant_id = $1 AND partner_id = $2")
@@ -185,6 +246,8 @@ for_sql_backends! {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            // Every node's cached partners go (cache.rs).
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
             bind_audit!(sqlx::query::<DB>(INSERT_AUDIT), audit).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())

@@ -57,6 +57,12 @@ async fn partner_user(world: &World, email: &str, verified: bool) -> User {
 /// Contoso with Northwind (a tenant with no verified domains, standing in for a partner's
 /// OIDC provider) registered as the partner IdP of northwind.example.
 async fn world_with_partner(trust_mfa: bool) -> (World, String) {
+    let (world, partner_id, _) = world_with_partner_secret(trust_mfa).await;
+    (world, partner_id)
+}
+
+/// [`world_with_partner`], also returning Contoso's client secret at Northwind.
+async fn world_with_partner_secret(trust_mfa: bool) -> (World, String, String) {
     let world = World::new().await;
     gatehouse::admin::create_tenant(
         world.app.state.store.as_ref(),
@@ -145,7 +151,8 @@ async fn world_with_partner(trust_mfa: bool) -> (World, String) {
         }),
         "the attestation is audited: {audit}"
     );
-    (world, created["id"].as_str().unwrap().to_owned())
+    let partner_id = created["id"].as_str().unwrap().to_owned();
+    (world, partner_id, secret.unwrap())
 }
 
 /// Follows the browser from a response through the partner's sign-in (password) back to
@@ -480,4 +487,412 @@ async fn an_upstream_account_claiming_a_guests_address_gets_nothing_of_that_gues
         "no guest is bound to Carol's subject"
     );
     assert!(answer.text().await.unwrap().contains("no guest account"));
+}
+
+/// Redeems the invitation in `mail` through the partner and allows the consent; returns the
+/// final response (a redirect to the app, or the page that says what happened).
+async fn redeem_through_partner(
+    world: &World,
+    mail: &crate::smtp::Mail,
+    email: &str,
+) -> reqwest::Response {
+    let browser = world.app.browser();
+    let landing = invitation_landing(world, &browser, mail).await;
+    let back = through_partner(&browser, submit(&browser, &landing, &[]).await, email).await;
+    let consent = follow(&browser, back).await;
+    assert!(consent.contains("will receive"), "consent first: {consent}");
+    submit(&browser, &consent, &[("decision", "allow")]).await
+}
+
+/// Home-realm discovery for `email` through the partner; returns the final response.
+async fn sign_in_through_partner(world: &World, email: &str, pkce: &Pkce) -> reqwest::Response {
+    let browser = world.app.browser();
+    let url = world.web.authorize_url(
+        &world.issuer(),
+        "openid email",
+        pkce,
+        &[("login_hint", email)],
+    );
+    let to_login = browser.get(&url).await;
+    let to_partner = browser.get(&location(&to_login).unwrap()).await;
+    through_partner(&browser, to_partner, email).await
+}
+
+#[tokio::test]
+async fn a_redemption_the_partner_cannot_confirm_is_held_for_an_administrator() {
+    const ERIN: &str = "erin@northwind.example";
+    const FRANK: &str = "frank@northwind.example";
+    let (world, partner_id) = world_with_partner(false).await;
+    partner_user(&world, ERIN, false).await;
+    partner_user(&world, FRANK, false).await;
+    let token = world.backend_token().await;
+    let (status, settings) = world
+        .call(
+            Method::PATCH,
+            "policies/externalCollaboration",
+            Some(&token),
+            Some(json!({"unverifiedAddressRedemption": "holdForApproval"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+
+    // Carol's partner account does not verify her address: after consent the request waits.
+    let invited = world.invite_to_app(&token, CAROL).await;
+    let guest_id = invited["invitedUser"]["id"].as_str().unwrap().to_owned();
+    let mail = world.smtp.wait_for(CAROL, 1).await;
+    let held = redeem_through_partner(&world, &mail, CAROL).await;
+    assert_eq!(held.status(), StatusCode::ACCEPTED);
+    assert!(held.text().await.unwrap().contains("asked to approve"));
+    assert!(
+        world
+            .app
+            .state
+            .store
+            .identities(&guest_id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is bound while the request waits"
+    );
+    // Asking again from another browser adds no second request.
+    let again = redeem_through_partner(&world, &mail, CAROL).await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let (status, list) = world
+        .call(
+            Method::GET,
+            "heldRedemptions?$filter=status eq 'pending'",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let requests = list["value"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{list}");
+    let request = &requests[0];
+    assert_eq!(request["invitedUserId"], guest_id);
+    assert_eq!(request["invitedUserEmailAddress"], CAROL);
+    assert_eq!(request["identityProviderId"], partner_id);
+    assert_eq!(request["issuer"], world.app.issuer(PARTNER));
+    assert_eq!(request["assertedEmailAddress"], CAROL);
+    assert_eq!(request["assertedEmailVerified"], false);
+    assert_eq!(request["status"], "pending");
+    let held_id = request["id"].as_str().unwrap().to_owned();
+
+    // Until an administrator approves, nothing is bound: signing in as Carol does not send
+    // her to the partner (no home-realm discovery), it stays on Gatehouse's own page.
+    let browser = world.app.browser();
+    let url = world.web.authorize_url(
+        &world.issuer(),
+        "openid",
+        &Pkce::new(),
+        &[("login_hint", CAROL)],
+    );
+    let to_login = browser.get(&url).await;
+    let page = browser.get(&location(&to_login).unwrap()).await;
+    assert_eq!(page.status(), StatusCode::OK, "no redirect to the partner");
+
+    // Deciding needs User.ReadWrite.All: a guest inviter may list but not approve.
+    let (client_id, secret) = world
+        .app
+        .app(AppInput {
+            tenant: crate::b2b::SLUG.into(),
+            name: "Guest inviter".into(),
+            grants: vec!["client_credentials".into()],
+            permissions: vec!["User.Invite.All".into()],
+            ..Default::default()
+        })
+        .await;
+    let inviter = world
+        .app_token(&crate::helpers::Client {
+            client_id,
+            secret,
+            redirect_uri: String::new(),
+        })
+        .await;
+    let approve = format!("heldRedemptions/{held_id}/approve");
+    let (status, _) = world
+        .call(Method::GET, "heldRedemptions", Some(&inviter), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = world
+        .call(Method::POST, &approve, Some(&inviter), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, approved) = world.call(Method::POST, &approve, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["status"], "approved");
+    assert!(approved["decidedDateTime"].is_string());
+    let (status, twice) = world.call(Method::POST, &approve, Some(&token), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{twice}");
+    let identities = world.app.state.store.identities(&guest_id).await.unwrap();
+    assert_eq!(identities.len(), 1);
+    assert_eq!(identities[0].issuer, world.app.issuer(PARTNER));
+    let (_, user) = world
+        .call(
+            Method::GET,
+            &format!("users/{guest_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(user["externalUserState"], "Accepted", "{user}");
+    let (_, audit) = world
+        .call(Method::GET, "auditLogs/directoryAudits", Some(&token), None)
+        .await;
+    let activities: Vec<&str> = audit["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["activityDisplayName"].as_str())
+        .collect();
+    assert!(
+        activities.contains(&"Hold external user redemption for approval")
+            && activities.contains(&"Approve held external user redemption"),
+        "{activities:?}"
+    );
+
+    // Now home-realm discovery signs Carol in as the guest.
+    let pkce = Pkce::new();
+    let finished = sign_in_through_partner(&world, CAROL, &pkce).await;
+    let claims = id_claims(&world, &world.web, &finished, &pkce).await;
+    assert_eq!(claims["oid"], guest_id);
+    assert_eq!(claims["idp"], world.app.issuer(PARTNER));
+
+    // Denied: Erin's identity is refused for that invitation from then on.
+    world.invite_to_app(&token, ERIN).await;
+    let mail = world.smtp.wait_for(ERIN, 1).await;
+    assert_eq!(
+        redeem_through_partner(&world, &mail, ERIN).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let (_, list) = world
+        .call(
+            Method::GET,
+            "heldRedemptions?$filter=status eq 'pending'",
+            Some(&token),
+            None,
+        )
+        .await;
+    let erin = list["value"][0]["id"].as_str().unwrap().to_owned();
+    let (status, denied) = world
+        .call(
+            Method::POST,
+            &format!("heldRedemptions/{erin}/deny"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{denied}");
+    assert_eq!(denied["status"], "denied");
+    let refused = redeem_through_partner(&world, &mail, ERIN).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("declined"));
+    let (status, _) = world
+        .call(
+            Method::POST,
+            &format!("heldRedemptions/{erin}/approve"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a denial is final");
+
+    // A request whose invitation was revoked meanwhile cannot be approved; it closes.
+    let invited = world.invite_to_app(&token, FRANK).await;
+    let mail = world.smtp.wait_for(FRANK, 1).await;
+    redeem_through_partner(&world, &mail, FRANK).await;
+    let (_, list) = world
+        .call(
+            Method::GET,
+            "heldRedemptions?$filter=status eq 'pending'",
+            Some(&token),
+            None,
+        )
+        .await;
+    let frank = list["value"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = world
+        .call(
+            Method::POST,
+            &format!("invitations/{}/revoke", invited["id"].as_str().unwrap()),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (status, answer) = world
+        .call(
+            Method::POST,
+            &format!("heldRedemptions/{frank}/approve"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer pending")
+    );
+    let (_, closed) = world
+        .call(
+            Method::GET,
+            &format!("heldRedemptions/{frank}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(closed["status"], "closed");
+    let (status, _) = world
+        .call(
+            Method::GET,
+            "heldRedemptions?$filter=nope",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_administrator_changes_a_partner_and_rotates_its_client_secret() {
+    let (world, partner_id, secret) = world_with_partner_secret(false).await;
+    let token = world.backend_token().await;
+    let path = format!("identity/identityProviders/{partner_id}");
+    let invited = world.invite_to_app(&token, DAVE).await;
+    let guest_id = invited["invitedUser"]["id"].as_str().unwrap().to_owned();
+    let mail = world.smtp.wait_for(DAVE, 1).await;
+    let done = redeem_through_partner(&world, &mail, DAVE).await;
+    assert_eq!(location(&done).unwrap(), format!("{APP_ORIGIN}/welcome"));
+
+    // What cannot change, or breaks a rule, is refused and changes nothing.
+    for (body, status, expected) in [
+        (
+            json!({"metadataXml": "<x/>"}),
+            StatusCode::BAD_REQUEST,
+            "SAML partners",
+        ),
+        (
+            json!({"issuer": "https://evil.example"}),
+            StatusCode::BAD_REQUEST,
+            "issuer",
+        ),
+        (
+            json!({"domains": [{"id": "gmail.com"}], "attestDomains": true}),
+            StatusCode::BAD_REQUEST,
+            "consumer",
+        ),
+        (
+            json!({"domains": [], "offeredToAll": false}),
+            StatusCode::BAD_REQUEST,
+            "at least one domain",
+        ),
+        (
+            json!({"domains": [{"id": "fabrikam.example"}]}),
+            StatusCode::BAD_REQUEST,
+            "not proven",
+        ),
+    ] {
+        let (got, answer) = world
+            .call(Method::PATCH, &path, Some(&token), Some(body.clone()))
+            .await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{body}: {answer}"
+        );
+    }
+    let (status, _) = world
+        .call(
+            Method::PATCH,
+            "identity/identityProviders/nope",
+            Some(&token),
+            Some(json!({"displayName": "X"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A wrong secret (say, rotated at the partner but not here) breaks sign-in at once …
+    let (status, answer) = world
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({"clientSecret": "not the secret"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let pkce = Pkce::new();
+    let broken = sign_in_through_partner(&world, DAVE, &pkce).await;
+    assert!(
+        !broken.status().is_redirection() && !broken.status().is_success(),
+        "{}",
+        broken.status()
+    );
+
+    // … and rotating to the partner's current secret, with a new name and an added domain
+    // attested by the administrator, restores it.
+    let (status, answer) = world
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({
+                "clientSecret": secret,
+                "displayName": "Northwind Traders",
+                "domains": [{"id": "northwind.example"}, {"id": "northwind-traders.example"}],
+                "attestDomains": true,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    let pkce = Pkce::new();
+    let finished = sign_in_through_partner(&world, DAVE, &pkce).await;
+    let claims = id_claims(&world, &world.web, &finished, &pkce).await;
+    assert_eq!(claims["oid"], guest_id);
+    let (_, list) = world
+        .call(
+            Method::GET,
+            "identity/identityProviders",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(list["value"][0]["displayName"], "Northwind Traders");
+    assert_eq!(list["value"][0]["domains"].as_array().unwrap().len(), 2);
+    let (_, dry) = world
+        .call(
+            Method::GET,
+            "policies/externalCollaboration/redemptionRoute?address=x@northwind-traders.example",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        dry["route"], "partnerIdp",
+        "the new domain routes at once: {dry}"
+    );
+    let (_, audit) = world
+        .call(Method::GET, "auditLogs/directoryAudits", Some(&token), None)
+        .await;
+    let updates: Vec<&Value> = audit["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["activityDisplayName"] == "Update identity provider")
+        .collect();
+    assert_eq!(updates.len(), 2, "{audit}");
+    assert!(
+        updates.iter().any(|e| e["additionalDetails"]["changed"]
+            == json!(["displayName", "clientSecret", "domains"])),
+        "{audit}"
+    );
+    assert!(
+        !audit.to_string().contains("not the secret"),
+        "secrets never reach the audit log"
+    );
 }

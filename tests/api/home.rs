@@ -439,4 +439,9 @@ async fn saml_assertions_for_a_guest_from_a_home_tenant_name_the_home_ids() {
         value_of("http://schemas.microsoft.com/identity/claims/identityprovider"),
         world.app.issuer(HOME)
     );
+    assert_eq!(
+        value_of("http://schemas.microsoft.com/claims/authnmethodsreferences"),
+        "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/unspecified",
+        "signed in at home, not with a password here"
+    );
 }

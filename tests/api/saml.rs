@@ -305,6 +305,10 @@ async fn sp_initiated_redirect_sign_in_yields_a_signed_assertion_with_every_requ
             "http://schemas.microsoft.com/identity/claims/identityprovider",
             &app.issuer("contoso"),
         ),
+        (
+            "http://schemas.microsoft.com/claims/authnmethodsreferences",
+            "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password",
+        ),
     ] {
         assert_eq!(attribute(&assertion, claim), vec![expected], "{claim}");
     }

@@ -686,26 +686,32 @@ async fn forged_wrapped_stale_and_unsolicited_saml_responses_are_refused() {
     );
 }
 
-/// A metadata URL served on loopback, whose document can change (certificate rollover).
-async fn metadata_server(document: Arc<Mutex<String>>) -> String {
+/// A metadata URL served on loopback, whose document can change (certificate rollover);
+/// also returns how many times it was fetched.
+async fn metadata_server(
+    document: Arc<Mutex<String>>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/metadata", listener.local_addr().unwrap());
+    let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetches.clone();
     let app = axum::Router::new().route(
         "/metadata",
         axum::routing::get(move || {
             let document = document.clone();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { document.lock().unwrap().clone() }
         }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    (url, fetches)
 }
 
 #[tokio::test]
 async fn certificates_roll_over_through_the_metadata_url_and_trusted_mfa_counts() {
     let old = TestIdp::new();
     let document = Arc::new(Mutex::new(old.metadata()));
-    let url = metadata_server(document.clone()).await;
+    let (url, fetches) = metadata_server(document.clone()).await;
     let (world, _) = world_with_saml_partner(&old, Some(&url), true).await;
     let token = world.backend_token().await;
     let (status, _) = world
@@ -760,8 +766,23 @@ async fn certificates_roll_over_through_the_metadata_url_and_trusted_mfa_counts(
     );
     let to_login = browser.get(&authorize).await;
     let flow = flow_from(&browser.get(&location(&to_login).unwrap()).await);
+    let before = fetches.load(std::sync::atomic::Ordering::SeqCst);
     let stale = answer(&browser, &flow, &old.response(&flow, &trusted())).await;
     assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    // The refetch a failed signature forces is rate-limited per partner: the rollover just
+    // refetched, so stale or forged responses do not make Gatehouse fetch again.
+    for _ in 0..3 {
+        let browser = world.app.browser();
+        let to_login = browser.get(&authorize).await;
+        let flow = flow_from(&browser.get(&location(&to_login).unwrap()).await);
+        let forged = answer(&browser, &flow, &old.response(&flow, &trusted())).await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    }
+    assert_eq!(
+        fetches.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "no metadata fetch per forged response"
+    );
 
     // With the new key and MFA asserted: tokens carry mfa.
     let browser = world.app.browser();
