@@ -223,6 +223,10 @@ enum TenantCommand {
         /// in here as guests (repeatable; replaces the list).
         #[arg(long = "trust-mfa-from", value_name = "SLUG")]
         trust_mfa_from: Vec<String>,
+        /// When a home IdP does not confirm the invited address: refuse, or
+        /// holdForApproval (an administrator approves or denies the identity).
+        #[arg(long, value_name = "ACTION")]
+        unverified_address_redemption: Option<String>,
     },
 }
 
@@ -471,6 +475,7 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             privacy_statement_url,
             redemption_routes,
             trust_mfa_from,
+            unverified_address_redemption,
         }) => {
             let mut settings = admin::tenant_by_slug(store.as_ref(), &tenant)
                 .await?
@@ -513,6 +518,14 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
             }
             if !trust_mfa_from.is_empty() {
                 settings.mfa_trusted_tenants = trust_mfa_from;
+            }
+            if let Some(action) = unverified_address_redemption {
+                settings.unverified_address_redemption = serde_json::from_value(json!(action))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "--unverified-address-redemption must be refuse or holdForApproval, not {action:?}"
+                        )
+                    })?;
             }
             let settings = admin::update_settings(store.as_ref(), &tenant, settings).await?;
             print(serde_json::to_value(settings)?)

@@ -73,6 +73,8 @@ cli tenant tenant create --slug "$SLUG" --name "$ORG" --domain "$DOMAIN"
 cli inviter app create --tenant "$SLUG" --name "Invitation Robot" --grant client_credentials \
   --permission User.Invite.All --permission User.Read.All
 cli app app create --tenant "$SLUG" --name "Supplier portal" --redirect-uri "$APP_ORIGIN/callback"
+cli approver app create --tenant "$SLUG" --name "Guest approvals" --grant client_credentials \
+  --permission User.ReadWrite.All
 # The partners are registered by the journey, once their IdPs listen (registration fetches
 # their discovery).
 
@@ -83,7 +85,7 @@ import json, sys
 (work, out, public_url, app_port, gatehouse_bin, data_dir, fab_port, fab_domain, nw_port, nw_domain,
  dead_port) = sys.argv[1:]
 load = lambda n: json.load(open(f"{work}/{n}.json"))
-tenant, inviter, app = load("tenant"), load("inviter"), load("app")
+tenant, inviter, app, approver = load("tenant"), load("inviter"), load("app"), load("approver")
 slug = tenant["slug"]
 assert tenant["issuer"] == f"{public_url}/{slug}", tenant["issuer"]
 assert "User.Invite.All" in inviter["permissions"], inviter
@@ -94,6 +96,7 @@ config = {
     "app_port": int(app_port),
     "app": {"client_id": app["client_id"], "client_secret": app["client_secret"], "redirect_uri": app["redirect_uris"][0]},
     "inviter": {"client_id": inviter["client_id"], "client_secret": inviter["client_secret"]},
+    "approver": {"client_id": approver["client_id"], "client_secret": approver["client_secret"]},
     "idps": {
         "fabrikam": {"port": int(fab_port), "domain": fab_domain},
         "northwind": {"port": int(nw_port), "domain": nw_domain},

@@ -6,7 +6,8 @@
 //
 // Two partner organisations, each its own oidc-provider on a loopback port:
 //   Fabrikam   registered without MFA trust; its accounts: gus (verified address, amr
-//              pwd+mfa: the upstream MFA must NOT count), vera (email_verified false);
+//              pwd+mfa: the upstream MFA must NOT count), vera (email_verified false: refused,
+//              then, with unverifiedAddressRedemption holdForApproval, held and approved);
 //   Northwind  registered with --trust-mfa; its account noor (verified, amr pwd+mfa).
 // The journey registers both with the gatehouse CLI (the same environment as run.sh, so the
 // same database as the server), after the IdPs are up: registration fetches their discovery.
@@ -437,6 +438,49 @@ async function main() {
     check(!home.res.location, 'no redirect');
     const after = await api('GET', `/invitations/${S.vera.id}`, { token: S.appToken });
     checkEqual(after.json?.status, 'PendingAcceptance', 'Vera\'s invitation is still PendingAcceptance');
+  });
+
+  await step('held', 'holdForApproval (CLI): Vera\'s redemption waits for an administrator, who approves it through the API; then she signs in', ['unverified'], async () => {
+    const settings = await cli(['tenant', 'settings', '--tenant', CFG.tenant.slug, '--unverified-address-redemption', 'holdForApproval']);
+    checkEqual(settings.unverifiedAddressRedemption, 'holdForApproval', 'the CLI sets unverifiedAddressRedemption');
+    // The running server sees the CLI's change when it next polls the configuration generation.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const jar = new CookieJar();
+    const accepted = await openAndAccept(jar, S.vera, 'Vera, held');
+    const home = await atHome(jar, accepted, IDP.fabrikam, G.vera.email, 'Vera, held');
+    checkEqual(home.res.status, 303, 'Vera, held: the callback answers 303 (to the consent page)');
+    const trip = await walk(jar, home.res);
+    const form = journeyForm(trip.res, 'Vera, held: redemption consent page');
+    const waiting = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, decision: 'allow' } });
+    checkEqual(waiting.status, 202, 'after consent: 202 Accepted');
+    check(/Waiting for approval/i.test(pageText(waiting.text)), 'the page says "Waiting for approval"', pageText(waiting.text).slice(0, 600));
+    check(!waiting.location, 'no redirect to the app');
+    const pending = await api('GET', `/invitations/${S.vera.id}`, { token: S.appToken });
+    checkEqual(pending.json?.status, 'PendingAcceptance', 'Vera\'s invitation is still PendingAcceptance');
+
+    const approver = await discover(CFG.approver);
+    const { access_token: approverToken } = await client.clientCredentialsGrant(approver, { scope: 'User.ReadWrite.All' });
+    const list = await api('GET', `/heldRedemptions?$filter=${encodeURIComponent("status eq 'pending'")}`, { token: S.appToken });
+    checkEqual(list.status, 200, 'GET heldRedemptions with User.Read.All: 200');
+    const held = (list.json?.value ?? []).filter((h) => h.invitationId === S.vera.id);
+    checkEqual(held.length, 1, 'one pending request for Vera\'s invitation');
+    checkEqual(held[0].issuer, IDP.fabrikam.issuer, 'the request names Fabrikam\'s issuer');
+    checkEqual(held[0].assertedEmailAddress, G.vera.email.toLowerCase(), 'and the address Fabrikam asserted');
+    checkEqual(held[0].assertedEmailVerified, false, 'which Fabrikam did not verify');
+    const path = `/heldRedemptions/${held[0].id}/approve`;
+    const refused = await api('POST', path, { token: S.appToken });
+    checkEqual(refused.status, 403, 'approving with User.Invite.All only: 403');
+    const approved = await api('POST', path, { token: approverToken });
+    checkEqual(approved.status, 200, 'approving with User.ReadWrite.All: 200');
+    checkEqual(approved.json?.status, 'approved', 'the request is approved');
+    const again = await api('POST', path, { token: approverToken });
+    checkEqual(again.status, 409, 'a second approval: 409');
+    const after = await api('GET', `/invitations/${S.vera.id}`, { token: S.appToken });
+    checkEqual(after.json?.status, 'Completed', 'Vera\'s invitation is now Completed');
+
+    const { tokens } = await guestSignIn(IDP.fabrikam, G.vera.email, 'Vera, approved');
+    checkGuestClaims(tokens.claims(), IDP.fabrikam, S.vera, ['fed'], 'Vera, approved');
+    await cli(['tenant', 'settings', '--tenant', CFG.tenant.slug, '--unverified-address-redemption', 'refuse']);
   });
 
   await step('hrd', 'Gus signs in to the app: login_hint → Fabrikam (home-realm discovery) → code → ID token', ['redeem'], async () => {
