@@ -1,5 +1,6 @@
 //! In-process cache of the configuration read on hot paths (tenants by slug, apps by
-//! `client_id`, a tenant's partner identity providers with their domains), with invalidation that works across nodes: every change bumps a generation
+//! `client_id`, a tenant's partner identity providers with their domains and its conditional
+//! access policies), with invalidation that works across nodes: every change bumps a generation
 //! counter in the database, and each node polls it every `refresh_interval` seconds, dropping
 //! its cache and reloading its key ring when it moves. Changes made by the CLI in another
 //! process are therefore seen without a restart.
@@ -12,6 +13,7 @@ use crate::domain::app::App;
 use crate::domain::partner::PartnerIdp;
 use crate::domain::tenant::Tenant;
 use crate::keys::KeyRing;
+use crate::policy::model::Policy;
 use crate::store::{Store, StoreError, StoreResult};
 
 /// Most names remembered as missing; beyond this the set starts over, so random names sent by
@@ -26,6 +28,7 @@ pub struct Directory {
     apps: RwLock<HashMap<String, Arc<App>>>,
     saml_entities: RwLock<HashMap<String, String>>,
     partners: RwLock<HashMap<String, Arc<Vec<PartnerIdp>>>>,
+    policies: RwLock<HashMap<String, Arc<Vec<Policy>>>>,
     missing: RwLock<HashSet<String>>,
     generation: AtomicI64,
 }
@@ -58,6 +61,7 @@ impl Directory {
             apps: RwLock::default(),
             saml_entities: RwLock::default(),
             partners: RwLock::default(),
+            policies: RwLock::default(),
             missing: RwLock::default(),
             generation: AtomicI64::new(generation),
         })
@@ -162,6 +166,19 @@ impl Directory {
         Ok(partners)
     }
 
+    /// The tenant's conditional-access policies, oldest first.
+    pub async fn policies(&self, tenant_id: &str) -> StoreResult<Arc<Vec<Policy>>> {
+        if let Some(policies) = read(&self.policies, tenant_id) {
+            return Ok(policies);
+        }
+        let policies = Arc::new(self.store.policies(tenant_id).await?);
+        self.policies
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant_id.to_owned(), policies.clone());
+        Ok(policies)
+    }
+
     /// One partner of the tenant, or `None`.
     pub async fn partner(&self, tenant_id: &str, id: &str) -> StoreResult<Option<PartnerIdp>> {
         Ok(self
@@ -209,6 +226,10 @@ impl Directory {
             .clear();
         self.apps.write().unwrap_or_else(|p| p.into_inner()).clear();
         self.partners
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.policies
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();

@@ -116,6 +116,7 @@ pub async fn post_policy(
         policies::create_policy(state.store.as_ref(), &caller.tenant, input, caller.party())
             .await
             .map_err(admin_error)?;
+    state.directory.invalidate();
     Ok(entity(StatusCode::CREATED, policy.to_graph()))
 }
 
@@ -158,6 +159,7 @@ pub async fn patch_policy(
     policies::update_policy(state.store.as_ref(), &caller.tenant, policy, caller.party())
         .await
         .map_err(admin_error)?;
+    state.directory.invalidate();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -171,5 +173,6 @@ pub async fn delete_policy(
     policies::delete_policy(state.store.as_ref(), &caller.tenant, &id, caller.party())
         .await
         .map_err(admin_error)?;
+    state.directory.invalidate();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -110,6 +110,13 @@ pub async fn home_tenant_for(
         .filter(|home| home.id != resource.id))
 }
 
+/// Whether `idp` is the issuer of a tenant on this Gatehouse (or could be): only then can a
+/// sign-in through it have a home tenant, so [`bound_home`] is worth a query.
+pub fn is_local_issuer(state: &AppState, idp: &str) -> bool {
+    idp.strip_prefix(state.config.base_url())
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// The home tenant a guest is bound to (an identity whose issuer is a tenant of this
 /// Gatehouse), with the guest's home object id.
 pub async fn bound_home(

@@ -251,7 +251,11 @@ async fn issue_user_tokens(
 ) -> Result<TokenResponse, AppError> {
     let issuer = state.issuer(&tenant.slug);
     let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
-    let home = if grant.idp.is_some() {
+    let home = if grant
+        .idp
+        .as_deref()
+        .is_some_and(|idp| crate::journey::home::is_local_issuer(state, idp))
+    {
         crate::journey::home::bound_home(state, user).await?
     } else {
         None

@@ -1,5 +1,6 @@
-//! Applying conditional access: loading the tenant's policies (from the database every time,
-//! so a change applies to the next token anywhere) and the user's groups, deciding with
+//! Applying conditional access: loading the tenant's policies (from the in-process cache,
+//! which a change clears at once on the node that made it and on every other node when it
+//! next polls the configuration generation) and the user's groups, deciding with
 //! [`super::evaluate`], and writing the sign-in log in Graph's `signIn` shape.
 
 use serde_json::json;
@@ -20,7 +21,7 @@ pub async fn decide(
     app: Option<&str>,
     mfa: bool,
 ) -> Result<Decision, AppError> {
-    let policies = state.store.policies(&user.tenant_id).await?;
+    let policies = state.directory.policies(&user.tenant_id).await?;
     if policies.is_empty() {
         return Ok(evaluate(&[], &no_groups(user), &Context { app, mfa }));
     }

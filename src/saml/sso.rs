@@ -352,7 +352,10 @@ pub async fn complete(
         (claims::EMAIL, vec![user.email.clone()]),
         (claims::NAME, vec![user.upn.clone()]),
     ];
-    if evidence.idp.is_some()
+    if evidence
+        .idp
+        .as_deref()
+        .is_some_and(|idp| crate::journey::home::is_local_issuer(state, idp))
         && let Some((home, home_oid)) = crate::journey::home::bound_home(state, user).await?
     {
         attributes.push((claims::HOME_TENANT_ID, vec![home.id.clone()]));

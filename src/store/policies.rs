@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::sql::{RowsAffected, for_sql_backends, from_json, to_json};
+use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{StoreError, StoreResult};
 use crate::policy::model::{Policy, PolicyState};
 
@@ -127,6 +127,7 @@ for_sql_backends! {
         }
 
         async fn create_policy(&self, policy: &Policy) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
             sqlx::query::<DB>(
                 "INSERT INTO ca_policies (id, tenant_id, display_name, state, conditions, grant_controls, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
@@ -138,12 +139,16 @@ for_sql_backends! {
             .bind(to_json(&policy.grant)?)
             .bind(policy.created_at)
             .bind(policy.modified_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            // Every node's cached policies go (cache.rs).
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(())
         }
 
         async fn update_policy(&self, policy: &Policy) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
             let done = sqlx::query::<DB>(
                 "UPDATE ca_policies SET display_name = $1, state = $2, conditions = $3, \
                  grant_controls = $4, modified_at = $5 WHERE tenant_id = $6 AND id = $7",
@@ -155,23 +160,28 @@ for_sql_backends! {
             .bind(policy.modified_at)
             .bind(policy.tenant_id.as_str())
             .bind(policy.id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(())
         }
 
         async fn delete_policy(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
             let done = sqlx::query::<DB>("DELETE FROM ca_policies WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant_id)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(())
         }
 

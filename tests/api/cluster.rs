@@ -82,3 +82,81 @@ async fn a_sign_in_started_on_node_a_completes_on_node_b() {
         .await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn policies_and_partners_changed_by_another_process_reach_a_node_at_its_next_poll() {
+    // A node caches a tenant's policies and partners. A change made by another process (the
+    // CLI, another node) bumps the configuration generation, and the node's next poll drops
+    // its copies. Without the bump, the empty lists cached below would stay.
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant("contoso").await;
+    let state = &app.state;
+    state.directory.poll(&state.keys).await.unwrap();
+    assert_cached(state, &tenant.id, 0, 0).await;
+
+    let input = gatehouse::admin::policies::PolicyInput {
+        display_name: "MFA for everyone".into(),
+        state: gatehouse::policy::model::PolicyState::Enabled,
+        conditions: serde_json::from_value(serde_json::json!({
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]}
+        }))
+        .unwrap(),
+        grant: serde_json::from_value(serde_json::json!({"builtInControls": ["mfa"]})).unwrap(),
+    };
+    let by = gatehouse::store::Party {
+        id: "cli".into(),
+        kind: "app".into(),
+        display: "gatehouse CLI".into(),
+    };
+    gatehouse::admin::policies::create_policy(state.store.as_ref(), &tenant, input, by.clone())
+        .await
+        .unwrap();
+    state.directory.poll(&state.keys).await.unwrap();
+    assert_cached(state, &tenant.id, 1, 0).await;
+
+    let partner = gatehouse::domain::partner::PartnerIdp {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        kind: gatehouse::domain::partner::PartnerKind::Oidc,
+        display_name: "Northwind".into(),
+        issuer: "https://login.northwind.example".into(),
+        client_id: Some("gatehouse".into()),
+        sealed_client_secret: None,
+        scopes: vec!["openid".into()],
+        metadata_xml: None,
+        metadata_url: None,
+        trust_mfa: false,
+        mfa_values: vec![],
+        offered_to_all: true,
+        domains: vec![],
+        created_at: 0,
+    };
+    let audit = gatehouse::store::AuditEvent::new(
+        &tenant.id,
+        "Policy",
+        "Add identity provider",
+        by,
+        vec![],
+    );
+    state.store.create_partner(&partner, &audit).await.unwrap();
+    state.directory.poll(&state.keys).await.unwrap();
+    assert_cached(state, &tenant.id, 1, 1).await;
+}
+
+/// Asserts how many policies and partners the node's directory serves for the tenant.
+async fn assert_cached(
+    state: &gatehouse::startup::AppState,
+    tenant_id: &str,
+    policies: usize,
+    partners: usize,
+) {
+    assert_eq!(
+        state.directory.policies(tenant_id).await.unwrap().len(),
+        policies
+    );
+    assert_eq!(
+        state.directory.partners(tenant_id).await.unwrap().len(),
+        partners
+    );
+}

@@ -516,6 +516,8 @@ async function main() {
 
   await step('policy', 'a policy requires MFA of GuestsOrExternalUsers (CLI, while the server runs)', ['discovery'], async () => {
     const policy = await cli(['policy', 'create', '--tenant', CFG.tenant.slug, '--name', 'Guests need MFA', '--user', 'GuestsOrExternalUsers', '--grant', 'mfa']);
+    // The server caches policies; the CLI's change reaches it at its next configuration poll (2 s).
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     check(typeof policy.id === 'string', `the policy was created (${policy.id})`, policy);
     check(JSON.stringify(policy).includes('GuestsOrExternalUsers') && JSON.stringify(policy).includes('mfa'), 'it covers GuestsOrExternalUsers and requires mfa', policy);
   });

@@ -317,6 +317,9 @@ async function main() {
     const list = cli('policy', 'list', '--tenant', CFG.tenant.slug);
     check((list.value ?? []).some((p) => p.id === policy.id), 'gatehouse policy list shows it');
     S.policyId = policy.id;
+    // The running server caches policies; a change made by the CLI (another process) reaches it
+    // at its next configuration poll (GATEHOUSE_KEYS__REFRESH_INTERVAL, 2 s).
+    await new Promise((r) => setTimeout(r, 2_500));
     await expectOAuthError(client.refreshTokenGrant(S.a, S.sfaRefreshToken), 'invalid_grant', 'the refresh token of the single-factor sign-in is refused now');
   });
 
