@@ -98,6 +98,46 @@ enum PartnerCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Change a partner: its name, client secret (rotation), SAML metadata, domains, MFA
+    /// trust; prints it. The protocol and issuer never change.
+    Update(PartnerUpdateArgs),
+}
+
+#[derive(Debug, Args)]
+struct PartnerUpdateArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// The partner's id (`partner list`).
+    #[arg(long)]
+    id: String,
+    /// New name shown to guests.
+    #[arg(long)]
+    name: Option<String>,
+    /// OIDC: new client id at the partner.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// OIDC: read a new client secret from standard input (rotation).
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// SAML: a new metadata document (same entityID).
+    #[arg(long, value_name = "FILE")]
+    saml_metadata_file: Option<std::path::PathBuf>,
+    /// SAML: a new metadata URL, fetched now ("" removes it).
+    #[arg(long, value_name = "URL")]
+    saml_metadata_url: Option<String>,
+    /// The whole new set of e-mail domains (repeatable; replaces the set).
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    domains: Vec<String>,
+    /// Attest, as administrator, that the partner owns the new domains its host is not in.
+    #[arg(long)]
+    attest_domains: bool,
+    /// Accept the partner's MFA (true or false).
+    #[arg(long, value_name = "BOOL")]
+    trust_mfa: Option<bool>,
+    /// Offer it to every guest at redemption (true or false).
+    #[arg(long, value_name = "BOOL")]
+    offer_to_all: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -698,6 +738,52 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 )
                 .await?
             };
+            print(admin::partners::partner_json(&partner))
+        }
+        AdminCommand::Partner(PartnerCommand::Update(args)) => {
+            let tenant = admin::tenant_by_slug(store.as_ref(), &args.tenant).await?;
+            let federation =
+                crate::federation::Federation::new(config.federation.allow_private_networks)?;
+            let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+            let metadata_xml = match &args.saml_metadata_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+                ),
+                None => None,
+            };
+            let changes = admin::partners::PartnerChanges {
+                display_name: args.name,
+                client_id: args.client_id,
+                client_secret: if args.client_secret_stdin {
+                    Some(read_password()?)
+                } else {
+                    None
+                },
+                scopes: None,
+                metadata_xml,
+                metadata_url: args.saml_metadata_url,
+                domains: (!args.domains.is_empty()).then_some(args.domains),
+                attest_domains: args.attest_domains,
+                trust_mfa: args.trust_mfa,
+                mfa_values: None,
+                offered_to_all: args.offer_to_all,
+            };
+            let by = crate::store::Party {
+                id: "cli".to_owned(),
+                kind: "system".to_owned(),
+                display: "gatehouse CLI".to_owned(),
+            };
+            let partner = admin::partners::update_partner(
+                store.as_ref(),
+                &master,
+                &federation,
+                &tenant,
+                &args.id,
+                changes,
+                by,
+            )
+            .await?;
             print(admin::partners::partner_json(&partner))
         }
         AdminCommand::Keys(KeysCommand::Rotate) => {

@@ -543,4 +543,77 @@ fn saml_partners_register_from_their_metadata_file_or_url() {
         listed["value"][0]["@odata.type"],
         "#microsoft.graph.samlOrWsFedExternalDomainFederation"
     );
+
+    // partner update: OIDC-only fields are refused for a SAML partner; the rest changes.
+    let id = created["id"].as_str().unwrap();
+    let refused = gatehouse(
+        &dir,
+        &[
+            "partner",
+            "update",
+            "--tenant",
+            "acme",
+            "--id",
+            id,
+            "--client-secret-stdin",
+        ],
+        Some("a secret\n"),
+        &[],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("OpenID Connect partners"),
+        "{}",
+        stderr(&refused)
+    );
+    let unproven = run(&[
+        "partner",
+        "update",
+        "--tenant",
+        "acme",
+        "--id",
+        id,
+        "--domain",
+        "fabrikam.example",
+        "--domain",
+        "contoso-partners.example",
+    ]);
+    assert!(!unproven.status.success());
+    assert!(
+        stderr(&unproven).contains("not proven"),
+        "{}",
+        stderr(&unproven)
+    );
+    let updated = json(&run(&[
+        "partner",
+        "update",
+        "--tenant",
+        "acme",
+        "--id",
+        id,
+        "--name",
+        "Fabrikam Group",
+        "--trust-mfa",
+        "true",
+        "--domain",
+        "fabrikam.example",
+        "--domain",
+        "contoso-partners.example",
+        "--attest-domains",
+    ]));
+    assert_eq!(updated["displayName"], "Fabrikam Group");
+    assert_eq!(updated["trustMfa"], true);
+    assert_eq!(
+        updated["domains"],
+        serde_json::json!([
+            {"id": "fabrikam.example", "proof": "idpHostInDomain"},
+            {"id": "contoso-partners.example", "proof": "adminAttestation"}
+        ]),
+        "a kept domain keeps its proof"
+    );
+    let missing = run(&[
+        "partner", "update", "--tenant", "acme", "--id", "nope", "--name", "X",
+    ]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("no such identity provider"));
 }
