@@ -33,7 +33,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-import { pageText, parseForms } from '../lib/browser.mjs';
+import { CookieJar, pageText, parseForms } from '../lib/browser.mjs';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_HOPS = 20;
@@ -59,50 +59,6 @@ function request(url, { method = 'GET', headers = {}, body } = {}) {
   });
 }
 
-/**
- * A browser's cookie jar (RFC 6265 subset: host incl. port, path, Max-Age/Expires deletion),
- * the same model as conformance/lib/browser.mjs: each origin is a site of its own, as Gatehouse
- * and a partner IdP are in production.
- */
-class CookieJar {
-  #cookies = new Map();
-
-  store(setCookie, requestUrl) {
-    if (!setCookie) return;
-    const { host, pathname } = new URL(requestUrl);
-    for (const header of setCookie) {
-      const [pair, ...attributes] = header.split(';');
-      const eq = pair.indexOf('=');
-      if (eq <= 0) continue;
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      let path = null;
-      let expired = false;
-      for (const attribute of attributes) {
-        const [rawKey, ...rest] = attribute.split('=');
-        const key = rawKey.trim().toLowerCase();
-        const val = rest.join('=').trim();
-        if (key === 'path' && val.startsWith('/')) path = val;
-        else if (key === 'max-age' && Number(val) <= 0) expired = true;
-        else if (key === 'expires' && Date.parse(val) <= Date.now()) expired = true;
-      }
-      if (path === null) path = pathname.lastIndexOf('/') > 0 ? pathname.slice(0, pathname.lastIndexOf('/')) : '/';
-      const key = `${host}\u0000${path}\u0000${name}`;
-      if (expired || value === '') this.#cookies.delete(key);
-      else this.#cookies.set(key, { host, path, name, value });
-    }
-  }
-
-  header(url) {
-    const { host, pathname } = new URL(url);
-    const out = [];
-    for (const c of this.#cookies.values()) {
-      if (c.host === host && (pathname === c.path || pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))) out.push(`${c.name}=${c.value}`);
-    }
-    return out.join('; ');
-  }
-}
-
 /** A browser request: cookies in and out; form POSTs carry Origin; `location` made absolute. */
 async function browse(jar, url, { method = 'GET', form } = {}) {
   const headers = { accept: 'text/html,application/xhtml+xml' };
@@ -116,7 +72,7 @@ async function browse(jar, url, { method = 'GET', form } = {}) {
     headers.origin = new URL(url).origin;
   }
   const res = await request(url, { method, headers, body });
-  jar.store(res.headers['set-cookie'], url);
+  jar.storeHeaders(res.headers['set-cookie'], url);
   res.location = res.headers.location ? new URL(res.headers.location, url).href : null;
   return res;
 }

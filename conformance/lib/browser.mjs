@@ -13,8 +13,13 @@ export class CookieJar {
   #cookies = new Map();
 
   store(response, requestUrl) {
+    this.storeHeaders(response.headers.getSetCookie(), requestUrl);
+  }
+
+  /** Stores the `Set-Cookie` header values (an array) of a response to `requestUrl`. */
+  storeHeaders(setCookies, requestUrl) {
     const host = new URL(requestUrl).host;
-    for (const header of response.headers.getSetCookie()) {
+    for (const header of setCookies ?? []) {
       const [pair, ...attributes] = header.split(';');
       const eq = pair.indexOf('=');
       if (eq <= 0) continue;

@@ -518,6 +518,37 @@ async fn sign_in_through_partner(world: &World, email: &str, pkce: &Pkce) -> req
     through_partner(&browser, to_partner, email).await
 }
 
+/// The ids of the tenant's pending held redemptions, newest first.
+async fn pending_held(world: &World, token: &str) -> Vec<String> {
+    let (status, list) = world
+        .call(
+            Method::GET,
+            "heldRedemptions?$filter=status eq 'pending'",
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `POST heldRedemptions/{id}/{decision}` (approve or deny).
+async fn decide_held(world: &World, token: &str, id: &str, decision: &str) -> (StatusCode, Value) {
+    world
+        .call(
+            Method::POST,
+            &format!("heldRedemptions/{id}/{decision}"),
+            Some(token),
+            None,
+        )
+        .await
+}
+
 #[tokio::test]
 async fn a_redemption_the_partner_cannot_confirm_is_held_for_an_administrator() {
     const ERIN: &str = "erin@northwind.example";
@@ -666,51 +697,21 @@ async fn a_redemption_the_partner_cannot_confirm_is_held_for_an_administrator() 
         redeem_through_partner(&world, &mail, ERIN).await.status(),
         StatusCode::ACCEPTED
     );
-    let (_, list) = world
-        .call(
-            Method::GET,
-            "heldRedemptions?$filter=status eq 'pending'",
-            Some(&token),
-            None,
-        )
-        .await;
-    let erin = list["value"][0]["id"].as_str().unwrap().to_owned();
-    let (status, denied) = world
-        .call(
-            Method::POST,
-            &format!("heldRedemptions/{erin}/deny"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let erin = pending_held(&world, &token).await.remove(0);
+    let (status, denied) = decide_held(&world, &token, &erin, "deny").await;
     assert_eq!(status, StatusCode::OK, "{denied}");
     assert_eq!(denied["status"], "denied");
     let refused = redeem_through_partner(&world, &mail, ERIN).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(refused.text().await.unwrap().contains("declined"));
-    let (status, _) = world
-        .call(
-            Method::POST,
-            &format!("heldRedemptions/{erin}/approve"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, _) = decide_held(&world, &token, &erin, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "a denial is final");
 
     // A request whose invitation was revoked meanwhile cannot be approved; it closes.
     let invited = world.invite_to_app(&token, FRANK).await;
     let mail = world.smtp.wait_for(FRANK, 1).await;
     redeem_through_partner(&world, &mail, FRANK).await;
-    let (_, list) = world
-        .call(
-            Method::GET,
-            "heldRedemptions?$filter=status eq 'pending'",
-            Some(&token),
-            None,
-        )
-        .await;
-    let frank = list["value"][0]["id"].as_str().unwrap().to_owned();
+    let frank = pending_held(&world, &token).await.remove(0);
     let (status, _) = world
         .call(
             Method::POST,
@@ -720,14 +721,7 @@ async fn a_redemption_the_partner_cannot_confirm_is_held_for_an_administrator() 
         )
         .await;
     assert!(status.is_success(), "{status}");
-    let (status, answer) = world
-        .call(
-            Method::POST,
-            &format!("heldRedemptions/{frank}/approve"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, answer) = decide_held(&world, &token, &frank, "approve").await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert!(
         answer["error"]["message"]
