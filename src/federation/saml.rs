@@ -1,5 +1,6 @@
 //! Signing a guest in at a partner SAML 2.0 IdP, with samael as the service provider
-//! (SECURITY.md G and the SP-side SAML checks): the AuthnRequest goes out by HTTP-Redirect
+//! (SECURITY.md G and the SP-side SAML checks): the AuthnRequest goes out by HTTP-Redirect,
+//! signed (RSA-SHA256) with the tenant's SAML key whose certificates the SP metadata lists,
 //! with a 128-bit ID and an opaque single-use RelayState bound to the browser's transaction
 //! and the partner; the Response comes back by HTTP-POST to the tenant's ACS and must carry
 //! no DOCTYPE and no comments, be signed (Response or Assertion) with an RSA/ECDSA SHA-256+
@@ -192,6 +193,7 @@ pub async fn get_metadata(
         "md:EntityDescriptor",
         &[
             ("xmlns:md", "urn:oasis:names:tc:SAML:2.0:metadata"),
+            ("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#"),
             ("entityID", &entity_id),
         ],
     )
@@ -199,21 +201,31 @@ pub async fn get_metadata(
         "md:SPSSODescriptor",
         &[
             ("protocolSupportEnumeration", PROTOCOL),
-            ("AuthnRequestsSigned", "false"),
+            ("AuthnRequestsSigned", "true"),
             ("WantAssertionsSigned", "true"),
         ],
-    )
-    .leaf("md:NameIDFormat", &[], NAMEID_PERSISTENT)
-    .empty(
-        "md:AssertionConsumerService",
-        &[
-            ("Binding", BINDING_POST),
-            ("Location", &acs),
-            ("index", "0"),
-        ],
-    )
-    .close("md:SPSSODescriptor")
-    .close("md:EntityDescriptor");
+    );
+    // Every published certificate: the next key is listed before it signs requests.
+    for certificate in state.keys.saml_certificates(crate::domain::unix_now()) {
+        out.open("md:KeyDescriptor", &[("use", "signing")])
+            .open("ds:KeyInfo", &[])
+            .open("ds:X509Data", &[])
+            .leaf("ds:X509Certificate", &[], &certificate)
+            .close("ds:X509Data")
+            .close("ds:KeyInfo")
+            .close("md:KeyDescriptor");
+    }
+    out.leaf("md:NameIDFormat", &[], NAMEID_PERSISTENT)
+        .empty(
+            "md:AssertionConsumerService",
+            &[
+                ("Binding", BINDING_POST),
+                ("Location", &acs),
+                ("index", "0"),
+            ],
+        )
+        .close("md:SPSSODescriptor")
+        .close("md:EntityDescriptor");
     Ok((
         [
             (header::CONTENT_TYPE, "application/samlmetadata+xml"),
@@ -287,8 +299,19 @@ pub async fn start(
     // samael's own IDs carry 32 random bits; InResponseTo binding wants unguessable ones.
     request.id = format!("_{}", crate::secrets::random_token(16));
     let relay_state = crate::secrets::random_token(24);
+    // Signed with the tenant's active SAML key (RSA-SHA256 over the query, SAML Bindings
+    // §3.4.4.1), whose certificate the SP metadata publishes: IdPs that want signed requests
+    // (WantAuthnRequestsSigned) accept them, the others ignore the signature.
+    let key = state
+        .keys
+        .saml_signing_key(crate::domain::unix_now())
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("no active RSA key with a certificate"))
+        })?;
+    let private = openssl::pkey::PKey::private_key_from_der(&key.private_der)
+        .map_err(|e| AppError::Internal(e.into()))?;
     let url = request
-        .redirect(&relay_state)
+        .signed_redirect(&relay_state, &private)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("AuthnRequest encoding: {e}")))?
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AuthnRequest without destination")))?;
     Json(state.ephemeral.as_ref())

@@ -162,6 +162,8 @@ impl Answer {
 
 /// A sign-in waiting at the IdP: what the AuthnRequest said.
 struct Flow {
+    /// The whole redirect URL (SAMLRequest, RelayState, SigAlg, Signature).
+    url: String,
     request_id: String,
     relay_state: String,
     acs: String,
@@ -189,7 +191,14 @@ fn flow_from(redirect: &reqwest::Response) -> Flow {
     );
     let request_id = attribute("ID");
     assert!(request_id.len() >= 22, "an unguessable request ID");
+    assert_eq!(
+        query_param(&url, "SigAlg").as_deref(),
+        Some("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"),
+        "the AuthnRequest is signed (RSA-SHA256): {url}"
+    );
+    assert!(query_param(&url, "Signature").is_some());
     Flow {
+        url: url.clone(),
         request_id,
         relay_state: query_param(&url, "RelayState").unwrap(),
         acs: attribute("AssertionConsumerServiceURL"),
@@ -311,12 +320,37 @@ async fn a_guest_redeems_at_a_saml_partner_and_signs_in_there_later() {
         world.issuer()
     )));
     assert!(metadata.contains(&format!("{}/federation/saml/acs", world.issuer())));
+    assert!(metadata.contains("AuthnRequestsSigned=\"true\""));
+    let certificates: Vec<String> = metadata
+        .split("<ds:X509Certificate>")
+        .skip(1)
+        .map(|rest| rest[..rest.find('<').unwrap()].to_owned())
+        .collect();
+    assert!(
+        !certificates.is_empty(),
+        "the SP metadata lists its signing certificates"
+    );
 
     let token = world.backend_token().await;
     let invited = world.invite_to_app(&token, DAVE).await;
     let guest_id = invited["invitedUser"]["id"].as_str().unwrap().to_owned();
     let (browser, flow) = redemption_at_idp(&world, DAVE, 1).await;
     assert_eq!(flow.acs, format!("{}/federation/saml/acs", world.issuer()));
+    // The request's signature verifies with the certificate of the SP metadata (what the IdP
+    // does when it wants signed requests), and not once the request is altered.
+    let verifies = |url: &str| {
+        let url = url::Url::parse(url).unwrap();
+        certificates.iter().any(|certificate| {
+            let pem =
+                format!("-----BEGIN CERTIFICATE-----\n{certificate}\n-----END CERTIFICATE-----\n");
+            samael::crypto::UrlVerifier::from_x509_cert_pem(&pem)
+                .unwrap()
+                .verify_signed_request_url(&url)
+                .unwrap_or(false)
+        })
+    };
+    assert!(verifies(&flow.url), "{}", flow.url);
+    assert!(!verifies(&flow.url.replace("RelayState=", "RelayState=x")));
     let good = Answer::for_user(DAVE_ID, DAVE);
     let response = idp.response(&flow, &good);
     let consent = follow(&browser, answer(&browser, &flow, &response).await).await;

@@ -113,7 +113,9 @@ class HomeIdp:
                     "name": f"{name} home IdP (pysaml2)",
                     "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_REDIRECT)]},
                     "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT],
-                    "want_authn_requests_signed": False,
+                    # Gatehouse signs its AuthnRequests (RSA-SHA256, HTTP-Redirect): pysaml2
+                    # verifies them against the certificates of Gatehouse's SP metadata.
+                    "want_authn_requests_signed": True,
                     "sign_response": True,
                     "sign_assertion": True,
                     "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
@@ -146,7 +148,9 @@ class HomeIdp:
         record = {"relay_state": relay_state, "signed_query": "Signature" in query,
                   "sig_alg": (query.get("SigAlg") or [None])[0], "at": time.time()}
         try:
-            req = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
+            req = self.server.parse_authn_request(
+                saml_request, BINDING_HTTP_REDIRECT, relay_state=relay_state,
+                sigalg=(query.get("SigAlg") or [None])[0], signature=(query.get("Signature") or [None])[0])
         except Exception as err:  # noqa: BLE001 - pysaml2's refusal, recorded for the journey
             record["error"] = f"{type(err).__name__}: {err}"
             self.requests.append(record)
