@@ -51,6 +51,27 @@ where
         .cloned()
 }
 
+/// A tenant's list from `map`, or loaded by `load` and remembered until the next
+/// invalidation.
+async fn per_tenant<T, F, Fut>(
+    map: &RwLock<HashMap<String, Arc<Vec<T>>>>,
+    tenant_id: &str,
+    load: F,
+) -> StoreResult<Arc<Vec<T>>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Vec<T>>>,
+{
+    if let Some(list) = read(map, tenant_id) {
+        return Ok(list);
+    }
+    let list = Arc::new(load().await?);
+    map.write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(tenant_id.to_owned(), list.clone());
+    Ok(list)
+}
+
 impl Directory {
     /// An empty cache over `store`, starting at the store's current generation.
     pub async fn new(store: Arc<dyn Store>) -> StoreResult<Self> {
@@ -155,28 +176,12 @@ impl Directory {
 
     /// The tenant's partner identity providers with their domains, oldest first.
     pub async fn partners(&self, tenant_id: &str) -> StoreResult<Arc<Vec<PartnerIdp>>> {
-        if let Some(partners) = read(&self.partners, tenant_id) {
-            return Ok(partners);
-        }
-        let partners = Arc::new(self.store.partners(tenant_id).await?);
-        self.partners
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(tenant_id.to_owned(), partners.clone());
-        Ok(partners)
+        per_tenant(&self.partners, tenant_id, || self.store.partners(tenant_id)).await
     }
 
     /// The tenant's conditional-access policies, oldest first.
     pub async fn policies(&self, tenant_id: &str) -> StoreResult<Arc<Vec<Policy>>> {
-        if let Some(policies) = read(&self.policies, tenant_id) {
-            return Ok(policies);
-        }
-        let policies = Arc::new(self.store.policies(tenant_id).await?);
-        self.policies
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(tenant_id.to_owned(), policies.clone());
-        Ok(policies)
+        per_tenant(&self.policies, tenant_id, || self.store.policies(tenant_id)).await
     }
 
     /// One partner of the tenant, or `None`.

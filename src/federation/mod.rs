@@ -274,9 +274,7 @@ impl Federation {
             }
         }
     }
-}
 
-impl Federation {
     /// Drops what is cached of a partner (its fetched SAML metadata), after an administrator
     /// changed it.
     pub fn forget(&self, partner_id: &str) {

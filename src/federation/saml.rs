@@ -206,15 +206,10 @@ pub async fn get_metadata(
         ],
     );
     // Every published certificate: the next key is listed before it signs requests.
-    for certificate in state.keys.saml_certificates(crate::domain::unix_now()) {
-        out.open("md:KeyDescriptor", &[("use", "signing")])
-            .open("ds:KeyInfo", &[])
-            .open("ds:X509Data", &[])
-            .leaf("ds:X509Certificate", &[], &certificate)
-            .close("ds:X509Data")
-            .close("ds:KeyInfo")
-            .close("md:KeyDescriptor");
-    }
+    crate::saml::metadata::signing_key_descriptors(
+        &mut out,
+        &state.keys.saml_certificates(crate::domain::unix_now()),
+    );
     out.leaf("md:NameIDFormat", &[], NAMEID_PERSISTENT)
         .empty(
             "md:AssertionConsumerService",

@@ -20,6 +20,20 @@ const NS_METADATA: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const NS_DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
 const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 
+/// One `<md:KeyDescriptor use="signing">` per certificate (base64 DER), inside an IdP or SP
+/// descriptor whose document declares the `md` and `ds` prefixes.
+pub fn signing_key_descriptors(out: &mut XmlOut, certificates: &[String]) {
+    for certificate in certificates {
+        out.open("md:KeyDescriptor", &[("use", "signing")])
+            .open("ds:KeyInfo", &[])
+            .open("ds:X509Data", &[])
+            .leaf("ds:X509Certificate", &[], certificate)
+            .close("ds:X509Data")
+            .close("ds:KeyInfo")
+            .close("md:KeyDescriptor");
+    }
+}
+
 /// The IdP metadata of a tenant: its entityID (the issuer), every published signing
 /// certificate (the next key is listed before it signs), SSO for both bindings, SLO.
 pub fn idp_metadata(issuer: &str, certificates: &[String]) -> String {
@@ -41,15 +55,7 @@ pub fn idp_metadata(issuer: &str, certificates: &[String]) -> String {
             ("WantAuthnRequestsSigned", "false"),
         ],
     );
-    for certificate in certificates {
-        out.open("md:KeyDescriptor", &[("use", "signing")])
-            .open("ds:KeyInfo", &[])
-            .open("ds:X509Data", &[])
-            .leaf("ds:X509Certificate", &[], certificate)
-            .close("ds:X509Data")
-            .close("ds:KeyInfo")
-            .close("md:KeyDescriptor");
-    }
+    signing_key_descriptors(&mut out, certificates);
     out.empty(
         "md:SingleLogoutService",
         &[("Binding", BINDING_REDIRECT), ("Location", &slo)],

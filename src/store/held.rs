@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use super::audit::{INSERT_AUDIT, bind_audit};
+use super::invitations::CLAIM_INVITATION;
 use super::sql::{RowsAffected, for_sql_backends};
 use super::users::INSERT_IDENTITY;
 use super::{AuditEvent, StoreError, StoreResult};
@@ -192,13 +193,10 @@ for_sql_backends! {
                 Decision::Deny => HeldStatus::Denied,
             };
             if decision == Decision::Approve {
-                let claimed = sqlx::query::<DB>(
-                    "UPDATE invitations SET redeemed_at = $1 WHERE id = $2 AND tenant_id = $3 \
-                     AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
-                )
+                // The request was read for this tenant, so its invitation is the tenant's.
+                let claimed = sqlx::query::<DB>(CLAIM_INVITATION)
                 .bind(now)
                 .bind(held.invitation_id.as_str())
-                .bind(tenant_id)
                 .execute(&mut *tx)
                 .await?;
                 if claimed.rows_affected() != 1 {

@@ -197,6 +197,12 @@ fn list_query(status: Option<InvitationStatus>) -> &'static str {
 }
 
 /// Inserts an invitation.
+/// Marks a pending invitation redeemed at `$1` (`$2` its id): one row only while it is still
+/// pending (not redeemed, not revoked, not expired), so a race or a stale request claims
+/// nothing.
+pub(crate) const CLAIM_INVITATION: &str = "UPDATE invitations SET redeemed_at = $1 WHERE id = $2 \
+     AND redeemed_at IS NULL AND revoked_at IS NULL AND expires_at > $1";
+
 const INSERT_INVITATION: &str = "INSERT INTO invitations (id, tenant_id, user_id, email, email_key, \
      display_name, redirect_url, inviter_id, inviter_type, inviter_name, send_message, message_info, \
      invited_user_type, reset_redemption, token_hash, block_token_hash, created_at, expires_at) \
@@ -418,10 +424,7 @@ for_sql_backends! {
             let invitation = redemption.invitation;
             let now = redemption.now;
             let mut tx = self.begin_write().await?;
-            let claimed = sqlx::query::<DB>(
-                "UPDATE invitations SET redeemed_at = $1 WHERE id = $2 AND redeemed_at IS NULL \
-                 AND revoked_at IS NULL AND expires_at > $1",
-            )
+            let claimed = sqlx::query::<DB>(CLAIM_INVITATION)
             .bind(now)
             .bind(invitation.id.as_str())
             .execute(&mut *tx)

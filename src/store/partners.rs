@@ -83,6 +83,10 @@ pub trait PartnerStore {
     ) -> StoreResult<()>;
 }
 
+/// Binds one domain to a partner: tenant, domain, partner id, proof, time.
+const INSERT_DOMAIN: &str = "INSERT INTO partner_domains (tenant_id, domain, partner_id, proof, \
+     created_at) VALUES ($1, $2, $3, $4, $5)";
+
 const PARTNER_COLUMNS: &str = "id, tenant_id, kind, display_name, issuer, client_id, client_secret, scopes, metadata_xml, metadata_url, trust_mfa, mfa_values, offered_to_all, created_at";
 
 for_sql_backends! {
@@ -112,10 +116,7 @@ for_sql_backends! {
             .execute(&mut *tx)
             .await?;
             for domain in &partner.domains {
-                sqlx::query::<DB>(
-                    "INSERT INTO partner_domains (tenant_id, domain, partner_id, proof, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
+                sqlx::query::<DB>(INSERT_DOMAIN)
                 .bind(partner.tenant_id.as_str())
                 .bind(domain.domain.as_str())
                 .bind(partner.id.as_str())
@@ -211,10 +212,7 @@ for_sql_backends! {
                     .await?;
                 let now = crate::domain::unix_now();
                 for domain in &partner.domains {
-                    sqlx::query::<DB>(
-                        "INSERT INTO partner_domains (tenant_id, domain, partner_id, proof, created_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
+                    sqlx::query::<DB>(INSERT_DOMAIN)
                     .bind(partner.tenant_id.as_str())
                     .bind(domain.domain.as_str())
                     .bind(partner.id.as_str())
