@@ -136,8 +136,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::router())
         .merge(crate::graph::router())
         .merge(crate::journey::router())
-        .with_state(state);
+        .with_state(state.clone());
     crate::web::security_headers(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::web::client_address::scope,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

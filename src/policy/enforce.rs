@@ -121,6 +121,7 @@ pub async fn record(state: &AppState, attempt: Attempt<'_>) -> Result<(), AppErr
         "userDisplayName": user.map(|u| u.display_name.as_str()),
         "userPrincipalName": user.map(|u| u.upn.as_str()).or(attempt.typed),
         "userType": user.map(|u| u.user_type.as_str()),
+        "ipAddress": crate::web::client_address::current().map(|ip| ip.to_string()),
         "appId": attempt.app.map(|a| a.0),
         "appDisplayName": attempt.app.map(|a| a.1),
         "resourceTenantId": attempt.tenant.id,

@@ -2,6 +2,7 @@
 //! compiled into the binary, auto-escaped), per-page Content-Security-Policy, security headers
 //! on every response, cookies, the CSRF/`Origin` check for forms and the client address.
 
+pub mod client_address;
 pub mod cookies;
 
 use std::net::{IpAddr, SocketAddr};

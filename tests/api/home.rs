@@ -172,7 +172,8 @@ async fn a_member_of_another_tenant_redeems_and_signs_in_at_home() {
             .unwrap()
             .iter()
             .any(|e| e["identityProvider"] == world.app.issuer(HOME)
-                && e["status"]["errorCode"] == 0),
+                && e["status"]["errorCode"] == 0
+                && e["ipAddress"] == "127.0.0.1"),
         "{resource_log}"
     );
     let home = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
