@@ -349,6 +349,103 @@ pub(crate) async fn waiting_transaction(
     }
 }
 
+/// Takes the single-use record an upstream answer names (`raw`: its state, RelayState or
+/// handle; `key` makes the ephemeral-store key of it). A missing, oversized, unknown or
+/// already used one is [`expired`].
+pub(crate) async fn take_once<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    raw: Option<&str>,
+    key: fn(&str) -> String,
+) -> Result<T, AppError> {
+    let Some(raw) = raw.filter(|r| r.len() <= 256) else {
+        return Err(expired());
+    };
+    crate::ephemeral::Json(state.ephemeral.as_ref())
+        .take::<T>(&key(raw))
+        .await?
+        .ok_or_else(expired)
+}
+
+/// Clock skew allowed when comparing upstream authentication times with ours.
+pub(crate) const SKEW_SECONDS: i64 = 60;
+
+/// What an upstream sign-in proved, in either protocol.
+#[derive(Debug)]
+pub(crate) struct UpstreamProof {
+    /// The subject at the partner (OIDC `sub`, SAML persistent NameID).
+    pub subject: String,
+    /// The address the partner asserted, and whether it asserted it as verified.
+    pub email: Option<(String, bool)>,
+    /// When the user authenticated there, if it said.
+    pub auth_time: Option<i64>,
+    /// The partner's authentication-method values (OIDC `amr` and `acr`, SAML
+    /// AuthnContextClassRef).
+    pub methods: Vec<String>,
+}
+
+/// What the request that went to the partner demanded of the authentication's age.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Freshness {
+    /// When the flow to the partner started.
+    pub started_at: i64,
+    /// A fresh sign-in was demanded (prompt=login, ForceAuthn, max_age=0).
+    pub fresh_login: bool,
+    /// The oldest authentication accepted, in seconds.
+    pub max_age: Option<i64>,
+}
+
+/// Checks `proof` against what the request demanded and counts it as this tenant does: `amr`
+/// `fed`, plus `mfa` when the tenant trusts the partner's MFA and one of its configured values
+/// was asserted. `Err` is the reason for the log.
+pub(crate) fn upstream(
+    partner: &PartnerIdp,
+    proof: UpstreamProof,
+    demanded: Freshness,
+) -> Result<Upstream, &'static str> {
+    if demanded.fresh_login
+        && proof
+            .auth_time
+            .is_none_or(|t| t < demanded.started_at - SKEW_SECONDS)
+    {
+        return Err(
+            "the partner did not authenticate the user again (a fresh sign-in was demanded)",
+        );
+    }
+    let now = crate::domain::unix_now();
+    if let Some(max_age) = demanded.max_age
+        && proof
+            .auth_time
+            .is_none_or(|t| now - t > max_age + SKEW_SECONDS)
+    {
+        return Err("the partner's authentication is older than max_age");
+    }
+    let mfa_values = partner.mfa_values();
+    let mfa = partner.trust_mfa && proof.methods.iter().any(|m| mfa_values.contains(m));
+    let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
+    if mfa {
+        amr.push("mfa".to_owned());
+    }
+    let verified_email = proof
+        .email
+        .as_ref()
+        .filter(|(_, verified)| *verified)
+        .map(|(email, _)| email.clone());
+    Ok(Upstream {
+        issuer: partner.issuer.clone(),
+        subject: proof.subject,
+        verified_email,
+        asserted_email: proof.email.map(|(email, _)| email),
+        amr,
+        acr: if mfa {
+            journey::ACR_MFA
+        } else {
+            journey::ACR_SFA
+        }
+        .to_owned(),
+        auth_time: proof.auth_time,
+    })
+}
+
 /// The page shown when a partner IdP cannot be reached (its reason is logged, not shown).
 pub(crate) fn unreachable_page(error: UpstreamError) -> AppError {
     tracing::warn!(error = %error, "partner identity provider unavailable");

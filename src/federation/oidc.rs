@@ -20,12 +20,12 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{expired, refused, resume, unreachable_page, waiting_transaction};
+use super::{expired, refused, resume, take_once, unreachable_page, waiting_transaction};
 use crate::domain::partner::PartnerIdp;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::error::AppError;
-use crate::journey::{self, ACR_MFA, ACR_SFA, Step, Transaction, Upstream, see_other};
+use crate::journey::{self, Step, Transaction, Upstream, see_other};
 use crate::startup::AppState;
 
 /// How long the browser may take at the partner IdP.
@@ -171,15 +171,7 @@ pub async fn callback(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = journey::tenant(&state, &slug).await?;
-    let Some(flow_state) = query.state.as_deref().filter(|s| s.len() <= 256) else {
-        return Err(expired());
-    };
-    let Some(flow) = Json(state.ephemeral.as_ref())
-        .take::<FlowState>(&state_key(flow_state))
-        .await?
-    else {
-        return Err(expired());
-    };
+    let flow: FlowState = take_once(&state, query.state.as_deref(), state_key).await?;
     let (transaction, partner) = waiting_transaction(
         &state,
         &headers,
@@ -309,51 +301,23 @@ async fn verified_identity(
             .map_err(|e| failed("partner userinfo refused", e))?
             .or(asserted);
     }
-    let verified_email = asserted
-        .as_ref()
-        .filter(|(_, verified)| *verified)
-        .map(|(email, _)| email.clone());
-    let upstream_amr: Vec<String> = claims
+    let mut methods: Vec<String> = claims
         .auth_method_refs()
         .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
         .unwrap_or_default();
-    let upstream_acr = claims.auth_context_ref().map(|a| a.as_str().to_owned());
-    let mfa_values = partner.mfa_values();
-    let did_mfa = upstream_amr.iter().any(|m| mfa_values.contains(m))
-        || upstream_acr
-            .as_ref()
-            .is_some_and(|a| mfa_values.contains(a));
-    let mfa = partner.trust_mfa && did_mfa;
-    let auth_time = claims.auth_time().map(|t| t.timestamp());
-    const SKEW: i64 = 60;
-    let now = crate::domain::unix_now();
-    if flow.fresh_login && auth_time.is_none_or(|t| t < flow.started_at - SKEW) {
-        return Err(failed(
-            "partner did not authenticate the user again (prompt=login)",
-            String::new(),
-        ));
-    }
-    if let Some(max_age) = flow.max_age
-        && auth_time.is_none_or(|t| now - t > max_age + SKEW)
-    {
-        return Err(failed(
-            "partner authentication older than max_age",
-            String::new(),
-        ));
-    }
-    let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
-    if mfa {
-        amr.push("mfa".to_owned());
-    }
-    Ok(Upstream {
-        issuer: partner.issuer.clone(),
+    methods.extend(claims.auth_context_ref().map(|a| a.as_str().to_owned()));
+    let proof = super::UpstreamProof {
         subject: claims.subject().as_str().to_owned(),
-        verified_email,
-        asserted_email: asserted.map(|(email, _)| email),
-        amr,
-        acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
-        auth_time,
-    })
+        email: asserted,
+        auth_time: claims.auth_time().map(|t| t.timestamp()),
+        methods,
+    };
+    let demanded = super::Freshness {
+        started_at: flow.started_at,
+        fresh_login: flow.fresh_login,
+        max_age: flow.max_age,
+    };
+    super::upstream(partner, proof, demanded).map_err(|reason| failed(reason, String::new()))
 }
 
 /// The address at the partner's userinfo endpoint and whether it is verified, if it has one.

@@ -29,14 +29,17 @@ use samael::schema::Assertion;
 use samael::service_provider::{Error as SpError, ServiceProvider};
 use serde::{Deserialize, Serialize};
 
-use super::{UpstreamError, expired, refused, resume, unreachable_page, waiting_transaction};
+use super::{
+    SKEW_SECONDS, UpstreamError, expired, refused, resume, take_once, unreachable_page,
+    waiting_transaction,
+};
 use crate::domain::Invalid;
 use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
-use crate::journey::{self, ACR_MFA, ACR_SFA, Step, Transaction, Upstream, see_other};
+use crate::journey::{self, Step, Transaction, Upstream, see_other};
 use crate::saml::metadata::{BINDING_POST, BINDING_REDIRECT};
 use crate::saml::xml::{XmlOut, decode_post, refuse_doctype};
 use crate::startup::AppState;
@@ -46,7 +49,6 @@ const FLOW_TTL: Duration = Duration::from_secs(600);
 /// How long a verified answer waits for the browser's GET to the continue URL.
 const VERIFIED_TTL: Duration = Duration::from_secs(120);
 /// Clock skew allowed against the IdP.
-const SKEW_SECONDS: i64 = 60;
 /// How old a Response / Assertion IssueInstant may be.
 const MAX_ISSUE_DELAY_SECONDS: i64 = 180;
 /// Signature algorithms accepted (SHA-1 and anything weaker are refused; digests follow).
@@ -355,15 +357,7 @@ pub async fn post_acs(
     let form: AcsForm = crate::web::parse_form(&body)?;
     // An unsolicited response (no RelayState of ours) is refused: IdP-initiated sign-in to
     // Gatehouse is not offered.
-    let Some(relay_state) = form.relay_state.as_deref().filter(|s| s.len() <= 256) else {
-        return Err(expired());
-    };
-    let Some(flow) = Json(state.ephemeral.as_ref())
-        .take::<FlowState>(&flow_key(relay_state))
-        .await?
-    else {
-        return Err(expired());
-    };
+    let flow: FlowState = take_once(&state, form.relay_state.as_deref(), flow_key).await?;
     if flow.tenant_id != tenant.id {
         return Err(expired());
     }
@@ -415,15 +409,7 @@ pub async fn get_continue(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = journey::tenant(&state, &slug).await?;
-    let Some(handle) = query.handle.as_deref().filter(|h| h.len() <= 256) else {
-        return Err(expired());
-    };
-    let Some(verified) = Json(state.ephemeral.as_ref())
-        .take::<Verified>(&verified_key(handle))
-        .await?
-    else {
-        return Err(expired());
-    };
+    let verified: Verified = take_once(&state, query.handle.as_deref(), verified_key).await?;
     let (transaction, partner) = waiting_transaction(
         &state,
         &headers,
@@ -522,42 +508,18 @@ async fn verified_identity(
             }));
         }
     }
-    let now = crate::domain::unix_now();
-    if flow.fresh_login
-        && facts
-            .auth_time
-            .is_none_or(|t| t < flow.started_at - SKEW_SECONDS)
-    {
-        return Err(failed(
-            "the IdP did not authenticate the user again (ForceAuthn)",
-        ));
-    }
-    if let Some(max_age) = flow.max_age
-        && facts
-            .auth_time
-            .is_none_or(|t| now - t > max_age + SKEW_SECONDS)
-    {
-        return Err(failed("the IdP's authentication is older than max_age"));
-    }
-    let mfa_values = partner.mfa_values();
-    let mfa = partner.trust_mfa
-        && facts
-            .class_ref
-            .as_ref()
-            .is_some_and(|c| mfa_values.contains(c));
-    let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
-    if mfa {
-        amr.push("mfa".to_owned());
-    }
-    Ok(Upstream {
-        issuer: partner.issuer.clone(),
+    let proof = super::UpstreamProof {
         subject: facts.name_id,
-        verified_email: facts.verified_email,
-        asserted_email: facts.asserted_email,
-        amr,
-        acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
+        email: facts.email,
         auth_time: facts.auth_time,
-    })
+        methods: facts.class_ref.into_iter().collect(),
+    };
+    let demanded = super::Freshness {
+        started_at: flow.started_at,
+        fresh_login: flow.fresh_login,
+        max_age: flow.max_age,
+    };
+    super::upstream(partner, proof, demanded).map_err(failed)
 }
 
 /// samael's verdict on a response.
@@ -596,8 +558,9 @@ async fn verify(
 #[derive(Debug, PartialEq, Eq)]
 struct AssertionFacts {
     name_id: String,
-    verified_email: Option<String>,
-    asserted_email: Option<String>,
+    /// An address in a domain bound to the partner, verified (the IdP is authoritative
+    /// there); else the first address asserted, unverified (shown to an administrator only).
+    email: Option<(String, bool)>,
     auth_time: Option<i64>,
     class_ref: Option<String>,
     not_on_or_after: Option<i64>,
@@ -661,16 +624,19 @@ fn read_assertion(assertion: &Assertion, partner: &PartnerIdp) -> Result<Asserti
         .map(|v| v.trim().to_ascii_lowercase())
         .collect();
     // The IdP is authoritative only for the domains bound to it.
-    let asserted_email = addresses.first().cloned();
-    let verified_email = addresses.into_iter().find(|address| {
-        address.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && partner.domains.iter().any(|d| d.domain == domain)
+    let asserted = addresses.first().cloned();
+    let email = addresses
+        .into_iter()
+        .find(|address| {
+            address.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && partner.domains.iter().any(|d| d.domain == domain)
+            })
         })
-    });
+        .map(|email| (email, true))
+        .or(asserted.map(|email| (email, false)));
     Ok(AssertionFacts {
         name_id: subject.to_owned(),
-        verified_email,
-        asserted_email,
+        email,
         auth_time: statement.authn_instant.map(|t| t.timestamp()),
         class_ref,
         not_on_or_after: conditions.not_on_or_after.map(|t| t.timestamp()),

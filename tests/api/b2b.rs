@@ -178,6 +178,28 @@ impl World {
             .await
     }
 
+    /// Creates, through the admin API, an enabled policy requiring MFA of every guest on every
+    /// app.
+    pub async fn require_mfa_of_guests(&self, token: &str) {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "identity/conditionalAccess/policies",
+                Some(token),
+                Some(json!({
+                    "displayName": "MFA for guests",
+                    "state": "enabled",
+                    "conditions": {
+                        "users": {"includeUsers": ["GuestsOrExternalUsers"]},
+                        "applications": {"includeApplications": ["All"]}
+                    },
+                    "grantControls": {"builtInControls": ["mfa"]}
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
     /// Invites `email` to the web app with an e-mail; returns the 201 body.
     pub async fn invite_to_app(&self, token: &str, email: &str) -> Value {
         let (status, body) = self

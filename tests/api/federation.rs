@@ -321,26 +321,7 @@ async fn unverified_addresses_replayed_state_mix_up_and_a_refusing_partner_get_n
 async fn a_trusted_partners_mfa_satisfies_the_policy() {
     let (world, _) = world_with_partner(true).await;
     let token = world.backend_token().await;
-    let policy = |users: &str| {
-        json!({
-            "displayName": format!("MFA for {users}"),
-            "state": "enabled",
-            "conditions": {
-                "users": {"includeUsers": [users]},
-                "applications": {"includeApplications": ["All"]}
-            },
-            "grantControls": {"builtInControls": ["mfa"]}
-        })
-    };
-    let (status, _) = world
-        .call(
-            Method::POST,
-            "identity/conditionalAccess/policies",
-            Some(&token),
-            Some(policy("GuestsOrExternalUsers")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    world.require_mfa_of_guests(&token).await;
     // The partner (Northwind) requires MFA of its own users; Dave has an authenticator there.
     let northwind = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), PARTNER)
         .await
@@ -348,7 +329,10 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
     crate::factors::policy(
         &world.app.state,
         &northwind,
-        policy("All")["conditions"].clone(),
+        json!({
+            "users": {"includeUsers": ["All"]},
+            "applications": {"includeApplications": ["All"]}
+        }),
         json!({"builtInControls": ["mfa"]}),
     )
     .await;

@@ -249,23 +249,7 @@ async fn someone_else_at_home_or_a_disabled_home_account_gets_nothing() {
 async fn home_mfa_counts_only_when_the_resource_trusts_that_tenant() {
     let (world, bob) = worlds().await;
     let token = world.backend_token().await;
-    let (status, _) = world
-        .call(
-            Method::POST,
-            "identity/conditionalAccess/policies",
-            Some(&token),
-            Some(json!({
-                "displayName": "MFA for guests",
-                "state": "enabled",
-                "conditions": {
-                    "users": {"includeUsers": ["GuestsOrExternalUsers"]},
-                    "applications": {"includeApplications": ["All"]}
-                },
-                "grantControls": {"builtInControls": ["mfa"]}
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    world.require_mfa_of_guests(&token).await;
     // Redemption ends in contoso's own second factor: Bob's home sign-in was a password.
     let browser = world.app.browser();
     world.invite_to_app(&token, BOB).await;

@@ -748,23 +748,7 @@ async fn certificates_roll_over_through_the_metadata_url_and_trusted_mfa_counts(
     let (url, fetches) = metadata_server(document.clone()).await;
     let (world, _) = world_with_saml_partner(&old, Some(&url), true).await;
     let token = world.backend_token().await;
-    let (status, _) = world
-        .call(
-            Method::POST,
-            "identity/conditionalAccess/policies",
-            Some(&token),
-            Some(json!({
-                "displayName": "MFA for guests",
-                "state": "enabled",
-                "conditions": {
-                    "users": {"includeUsers": ["GuestsOrExternalUsers"]},
-                    "applications": {"includeApplications": ["All"]}
-                },
-                "grantControls": {"builtInControls": ["mfa"]}
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    world.require_mfa_of_guests(&token).await;
     world.invite_to_app(&token, DAVE).await;
 
     // The IdP rolls its key over; its metadata URL publishes the new certificate. The first
