@@ -169,7 +169,7 @@ pub fn security_headers<S: Clone + Send + Sync + 'static>(
         ))
         .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(always(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(always(header::REFERRER_POLICY, "no-referrer"))
+        .layer(always(header::REFERRER_POLICY, REFERRER_POLICY))
         .layer(default(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
@@ -201,20 +201,33 @@ pub fn parse_form<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Whether a form POST comes from our own pages: a cross-site `Origin` or
-/// `Sec-Fetch-Site: cross-site` is refused (login CSRF, SECURITY.md J.78). Forms still carry a
-/// per-transaction CSRF token as well; this check is the second line.
+/// The `Referrer-Policy` of every response: a same-origin request keeps its origin (so a form
+/// POST from our pages carries `Origin: {public origin}`), a cross-origin one gets nothing (no
+/// URL of ours, which may hold a transaction id, reaches a relying party or partner).
+pub const REFERRER_POLICY: &str = "same-origin";
+
+/// Whether a form POST comes from one of our own pages (login CSRF, SECURITY.md J.78), decided
+/// from what browsers send:
+///
+/// - `Sec-Fetch-Site` (Fetch Metadata, sent by every current browser): only `same-origin`
+///   passes; `cross-site`, `same-site` (another port or subdomain: another origin) and `none`
+///   (not initiated by a page) are refused.
+/// - `Origin`: when present it must be exactly the public origin. Under [`REFERRER_POLICY`] a
+///   browser sends our origin on a same-origin POST; the opaque `null` (a sandboxed frame, a
+///   `data:` page, a cross-origin redirect chain, a `no-referrer` page elsewhere) is refused.
+/// - Neither header (a non-browser client, or a browser too old for either) passes this check;
+///   such a client still needs the form's per-transaction CSRF token, which it can only have
+///   read from our page.
 pub fn same_origin_post(headers: &HeaderMap, public_origin: &str) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        // Browsers send the literal "null" for privacy-sensitive contexts; refuse it too.
-        if origin.as_bytes() != public_origin.as_bytes() {
-            return false;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && site.as_bytes() != b"same-origin"
+    {
+        return false;
     }
-    !matches!(
-        headers.get("sec-fetch-site").map(HeaderValue::as_bytes),
-        Some(b"cross-site")
-    )
+    match headers.get(header::ORIGIN) {
+        Some(origin) => origin.as_bytes() == public_origin.as_bytes(),
+        None => true,
+    }
 }
 
 /// The address of the client: the socket peer, or, when the peer is a trusted proxy, the
@@ -290,13 +303,39 @@ mod tests {
 
     #[test]
     fn cross_site_posts_are_refused() {
-        let mut headers = HeaderMap::new();
-        assert!(same_origin_post(&headers, "http://idp"));
-        headers.insert(header::ORIGIN, HeaderValue::from_static("http://evil"));
-        assert!(!same_origin_post(&headers, "http://idp"));
-        headers.insert(header::ORIGIN, HeaderValue::from_static("http://idp"));
-        assert!(same_origin_post(&headers, "http://idp"));
-        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(!same_origin_post(&headers, "http://idp"));
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_static(value));
+            }
+            map
+        };
+        let idp = "http://idp";
+        // What Chromium sends for a form on our page under the same-origin referrer policy.
+        let chromium = [("origin", "http://idp"), ("sec-fetch-site", "same-origin")];
+        assert!(same_origin_post(&headers(&chromium), idp));
+        // A non-browser client: no Origin, no Fetch Metadata (the CSRF token still applies).
+        assert!(same_origin_post(&headers(&[]), idp));
+        assert!(same_origin_post(&headers(&[("origin", "http://idp")]), idp));
+        for refused in [
+            &[("origin", "http://evil"), ("sec-fetch-site", "cross-site")][..],
+            &[("origin", "http://evil")],
+            &[("sec-fetch-site", "cross-site")],
+            // Another port of the same host is same-site but not same-origin.
+            &[
+                ("origin", "http://idp:8081"),
+                ("sec-fetch-site", "same-site"),
+            ],
+            // Sandboxed frames and no-referrer pages send an opaque origin.
+            &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+            &[("origin", "null")],
+            // Not initiated by a page (typed, bookmarked).
+            &[("sec-fetch-site", "none")],
+            // Same-origin metadata but a foreign Origin: something is lying; refuse.
+            &[("origin", "http://evil"), ("sec-fetch-site", "same-origin")],
+        ] {
+            assert!(!same_origin_post(&headers(refused), idp), "{refused:?}");
+        }
     }
 }

@@ -212,20 +212,19 @@ async fn authorize_accepts_post_and_never_answers_cors() {
     let pkce = Pkce::new();
     let browser = app.browser();
     let response = browser
-        .http
-        .post(format!("{}/oauth2/authorize", app.issuer("contoso")))
-        .header("origin", "https://evil.example")
-        .form(&[
-            ("response_type", "code"),
-            ("client_id", client.client_id.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("scope", "openid"),
-            ("code_challenge", pkce.challenge.as_str()),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_cross_site(
+            &format!("{}/oauth2/authorize", app.issuer("contoso")),
+            "https://evil.example",
+            &[
+                ("response_type", "code".into()),
+                ("client_id", client.client_id.clone()),
+                ("redirect_uri", REDIRECT.into()),
+                ("scope", "openid".into()),
+                ("code_challenge", pkce.challenge.clone()),
+                ("code_challenge_method", "S256".into()),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(
         response

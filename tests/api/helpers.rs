@@ -349,9 +349,16 @@ impl TestApp {
 
     /// A new browser (its own cookie jar).
     pub fn browser(&self) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
         Browser {
-            http: http_client(true),
+            http: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar,
             base: self.base.clone(),
+            page: std::sync::Mutex::new(None),
         }
     }
 
@@ -510,10 +517,54 @@ pub fn location(response: &Response) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_owned())
 }
 
-/// A browser with its own cookies.
+/// A browser with its own cookies that sends what Chromium sends: Fetch Metadata
+/// (`Sec-Fetch-Site/Mode/Dest/User`) on every navigation, and on a form POST the `Origin` the
+/// Fetch standard derives from the page's origin and its `Referrer-Policy` (`null` under
+/// `no-referrer`, or for a cross-origin target under `same-origin`). It never sets a header a
+/// browser would not: a page whose policy hid our origin would make its forms fail here too.
 pub struct Browser {
     pub http: reqwest::Client,
+    /// The cookie jar `http` uses.
+    jar: Arc<reqwest::cookie::Jar>,
     pub base: String,
+    /// The document the browser shows: its origin and the referrer policy it was served with.
+    page: std::sync::Mutex<Option<Document>>,
+}
+
+/// The page a browser shows, as far as its requests depend on it.
+#[derive(Debug, Clone)]
+struct Document {
+    origin: String,
+    referrer_policy: String,
+}
+
+/// `scheme://host:port` of an absolute URL.
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}
+
+/// `Sec-Fetch-Site` of a request from a page at `initiator` (none: typed or bookmarked) to
+/// `target` (both origins). Sites ignore the port: another port of the same host is
+/// `same-site`.
+fn fetch_site(initiator: Option<&str>, target: &str) -> &'static str {
+    let Some(initiator) = initiator else {
+        return "none";
+    };
+    if initiator == target {
+        return "same-origin";
+    }
+    let host = |origin: &str| {
+        url::Url::parse(origin)
+            .ok()
+            .map(|u| (u.scheme().to_owned(), u.host_str().unwrap_or("").to_owned()))
+    };
+    if host(initiator) == host(target) {
+        "same-site"
+    } else {
+        "cross-site"
+    }
 }
 
 /// The first form of a page: its action and its fields.
@@ -563,20 +614,109 @@ fn unescape(text: &str) -> String {
 }
 
 impl Browser {
-    /// GET an absolute or site-relative URL.
+    /// GET an absolute or site-relative URL: a navigation from the page the browser shows (a
+    /// link or a redirect followed), or a typed address when it shows none.
     pub async fn get(&self, url: &str) -> Response {
-        self.http.get(self.absolute(url)).send().await.unwrap()
+        let url = self.absolute(url);
+        let initiator = self.page().map(|page| page.origin);
+        let site = fetch_site(initiator.as_deref(), &origin_of(&url));
+        let response = self
+            .navigation(self.http.get(&url), site)
+            .send()
+            .await
+            .unwrap();
+        self.shown(&url, &response);
+        response
     }
 
-    /// POST a form, sending the page origin as browsers do.
+    /// POST a form of the page the browser shows (our own page when it shows none yet), with
+    /// the `Origin` and Fetch Metadata a browser derives for it.
     pub async fn post_form(&self, url: &str, fields: &HashMap<String, String>) -> Response {
-        self.http
-            .post(self.absolute(url))
-            .header("origin", &self.base)
+        let url = self.absolute(url);
+        let page = self.page().unwrap_or_else(|| Document {
+            origin: self.base.clone(),
+            referrer_policy: "strict-origin-when-cross-origin".into(),
+        });
+        let target = origin_of(&url);
+        // Fetch §"serializing a request origin": the policy decides whether the page's origin
+        // is revealed.
+        let origin = match page.referrer_policy.as_str() {
+            "no-referrer" => "null".to_owned(),
+            "same-origin" if page.origin != target => "null".to_owned(),
+            _ => page.origin.clone(),
+        };
+        let site = fetch_site(Some(&page.origin), &target);
+        let response = self
+            .navigation(self.http.post(&url), site)
+            .header("origin", origin)
             .form(fields)
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        self.shown(&url, &response);
+        response
+    }
+
+    /// A form POST from a page of another site (`from`, an origin) to `url`, as the browser
+    /// sends it: `Origin: from`, `Sec-Fetch-Site: cross-site`, and none of our `SameSite=Lax`
+    /// cookies.
+    pub async fn post_cross_site(
+        &self,
+        url: &str,
+        from: &str,
+        fields: &[(&str, String)],
+    ) -> Response {
+        let url = self.absolute(url);
+        let site = fetch_site(Some(from), &origin_of(&url));
+        // A cookie-less client for the request: a cross-site POST carries no Lax cookies; the
+        // cookies it sets are kept all the same.
+        let response = self
+            .navigation(http_client(false).post(&url), site)
+            .header("origin", from)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        use reqwest::cookie::CookieStore;
+        let mut set = response.headers().get_all("set-cookie").iter();
+        self.jar.set_cookies(&mut set, &url.parse().unwrap());
+        self.shown(&url, &response);
+        response
+    }
+
+    /// The Fetch Metadata of a top-level navigation.
+    fn navigation(
+        &self,
+        request: reqwest::RequestBuilder,
+        site: &'static str,
+    ) -> reqwest::RequestBuilder {
+        request
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("sec-fetch-site", site)
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-dest", "document")
+            .header("sec-fetch-user", "?1")
+    }
+
+    fn page(&self) -> Option<Document> {
+        self.page.lock().unwrap().clone()
+    }
+
+    /// Records the document a response shows (a redirect shows none: the browser follows it).
+    fn shown(&self, url: &str, response: &Response) {
+        if response.status().is_redirection() {
+            return;
+        }
+        let referrer_policy = response
+            .headers()
+            .get("referrer-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("strict-origin-when-cross-origin")
+            .to_owned();
+        *self.page.lock().unwrap() = Some(Document {
+            origin: origin_of(url),
+            referrer_policy,
+        });
     }
 
     fn absolute(&self, url: &str) -> String {

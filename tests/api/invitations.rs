@@ -135,7 +135,7 @@ async fn an_invited_guest_redeems_by_mail_and_signs_in_with_guest_claims() {
     let response = browser.get(&redeem_url).await;
     let landing_url = location(&response).unwrap();
     let landing = browser.get(&landing_url).await;
-    assert_eq!(landing.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(landing.headers()["referrer-policy"], "same-origin");
     let landing = landing.text().await.unwrap();
     assert!(landing.contains("Partner onboarding") && landing.contains(GUEST));
     assert!(
@@ -633,7 +633,7 @@ async fn the_block_link_stops_further_invitation_mail_and_is_audited() {
     let browser = world.app.browser();
     let page = browser.get(&block).await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(page.headers()["referrer-policy"], "same-origin");
     let page = page.text().await.unwrap();
     let response = submit(&browser, &page, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);

