@@ -34,6 +34,8 @@ pub struct Cli {
 enum Command {
     /// Run the identity provider (the default).
     Serve,
+    /// Create the database (or bring it up to date) and exit; `serve` does the same at start.
+    Migrate,
     #[command(flatten)]
     Admin(Box<AdminCommand>),
 }
@@ -268,6 +270,24 @@ enum TenantCommand {
         #[arg(long, value_name = "ACTION")]
         unverified_address_redemption: Option<String>,
     },
+    /// Change the organisation's branding on its pages and mail; prints the branding.
+    Branding {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+        /// Accent colour of buttons, like #0b5cad.
+        #[arg(long, value_name = "COLOUR", conflicts_with = "no_accent_color")]
+        accent_color: Option<String>,
+        /// Remove the accent colour.
+        #[arg(long)]
+        no_accent_color: bool,
+        /// A PNG or JPEG logo (at most 100 KB, 1024 pixels a side).
+        #[arg(long, value_name = "FILE", conflicts_with = "remove_logo")]
+        logo: Option<PathBuf>,
+        /// Remove the logo.
+        #[arg(long)]
+        remove_logo: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -449,6 +469,7 @@ pub async fn main() -> ExitCode {
     telemetry::init(config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
         Command::Admin(command) => run_admin(config, *command).await,
     };
     match result {
@@ -475,7 +496,30 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let url = config.resolved_database_url();
+    store::sql::connect(&url, 1).await?;
+    print(json!({ "database": crate::config::redact_url(&url), "migrated": true }))
+}
+
+/// An administration command works on the server's database: a SQLite file that does not
+/// exist means the wrong directory or settings, never a reason to create an empty one.
+fn require_existing_database(url: &str) -> anyhow::Result<()> {
+    if let Some(path) = store::sql::sqlite_file(url)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "there is no database at {} (GATEHOUSE_DATA_DIR / GATEHOUSE_DATABASE_URL). Run this \
+             command where the server runs, or create it with `gatehouse migrate` (or by starting \
+             `gatehouse serve` once)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    require_existing_database(&config.resolved_database_url())?;
     let store: Arc<dyn Store> = store::sql::connect(
         &config.resolved_database_url(),
         config.database_max_connections.min(4),
@@ -503,6 +547,36 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 "name": tenant.name,
                 "issuer": issuer(&tenant.slug),
                 "domains": tenant.domains,
+            }))
+        }
+        AdminCommand::Tenant(TenantCommand::Branding {
+            tenant,
+            accent_color,
+            no_accent_color,
+            logo,
+            remove_logo,
+        }) => {
+            let tenant = admin::tenant_by_slug(store.as_ref(), &tenant).await?;
+            let logo = match (logo, remove_logo) {
+                (Some(path), _) => Some(Some(std::fs::read(&path).map_err(|e| {
+                    anyhow::anyhow!("cannot read the logo {}: {e}", path.display())
+                })?)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let change = admin::tenants::BrandingChange {
+                accent_color: match (accent_color, no_accent_color) {
+                    (Some(colour), _) => Some(Some(colour)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
+                logo,
+            };
+            let branding = admin::tenants::update_branding(store.as_ref(), &tenant, change).await?;
+            print(json!({
+                "tenant": tenant.slug,
+                "accentColor": branding.accent_color,
+                "bannerLogo": branding.logo,
             }))
         }
         AdminCommand::Tenant(TenantCommand::Settings {

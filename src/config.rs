@@ -173,6 +173,12 @@ pub struct ThrottleSettings {
     /// One-time codes mailed per client IP address per hour (at most 20; raise it only for
     /// sites where many people share one address).
     pub passcode_sends_per_ip: u64,
+    /// Failed passwords or second factors from one client address before its attempts wait
+    /// a growing delay. Partner organisations sign in from one NAT address, so this is sized
+    /// for hundreds of people and kept apart from the per-account limits; only failures count.
+    pub address_free_failures: u64,
+    /// Failures from one client address after which it is refused for an hour.
+    pub address_lockout: u64,
 }
 
 impl Default for ThrottleSettings {
@@ -183,6 +189,8 @@ impl Default for ThrottleSettings {
             client_secret_failures_per_minute: 20,
             passcode_sends_per_address: 5,
             passcode_sends_per_ip: 20,
+            address_free_failures: 100,
+            address_lockout: 1000,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod federation;
 pub mod graph;
 pub mod health;
+pub mod i18n;
 pub mod invitations;
 pub mod journey;
 pub mod keys;

@@ -136,6 +136,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::router())
         .merge(crate::graph::router())
         .merge(crate::journey::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::error::render_pending_pages,
+        ))
         .with_state(state.clone());
     crate::web::security_headers(routes)
         .layer(axum::middleware::from_fn_with_state(
@@ -213,6 +217,7 @@ impl Application {
         let background = tokio::spawn(background_tasks(state.clone()));
         let mail = tokio::spawn(state.mailer.clone().run(state.store.clone()));
         let address = self.listener.local_addr()?;
+        log_where_things_are(&state.config);
         tracing::info!(%address, public_url = %state.config.public_url, "gatehouse listening");
         let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let ready_state = state.clone();
@@ -243,6 +248,35 @@ impl Application {
         mail.abort();
         result
     }
+}
+
+/// Tells the operator, at start, where this node keeps its state: the database, the
+/// ephemeral store, the keys and where mail goes (never a password or key).
+fn log_where_things_are(config: &Config) {
+    let database = crate::config::redact_url(&config.resolved_database_url());
+    let ephemeral = match &config.redis_url {
+        Some(url) => format!(
+            "redis {} (prefix {})",
+            crate::config::redact_url(url),
+            config.redis_prefix
+        ),
+        None => "in-memory (this node only)".to_owned(),
+    };
+    let keys = match &config.master_key {
+        Some(_) => "master key from GATEHOUSE_MASTER_KEY; signing keys in the database".to_owned(),
+        None => format!(
+            "master key {}; signing keys in the database",
+            config.keys_dir.join("master.key").display()
+        ),
+    };
+    let mail = match &config.mail.smtp_url {
+        Some(url) => format!("SMTP {}", crate::config::redact_url(url)),
+        None => format!(
+            "outbox directory {} (no SMTP server configured)",
+            config.data_dir.join("outbox").display()
+        ),
+    };
+    tracing::info!(%database, %ephemeral, %keys, %mail, "gatehouse state");
 }
 
 /// Per-node background work: follow configuration changes made on other nodes or by the

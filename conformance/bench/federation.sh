@@ -159,6 +159,7 @@ if [ -x "$GATEHOUSE_BIN" ]; then
     printf '%s\n' "$json"
   }
   log "gatehouse: provisioning tenant $SLUG and apps with $GATEHOUSE_BIN"
+  gh_cli migrate >/dev/null   # administration commands need an existing database
   TENANT=$(gh_cli tenant create --slug "$SLUG" --name "Federation Bench")
   GH_ISSUER=$(jq -er .issuer <<<"$TENANT") || die "tenant create printed no issuer"
   GH_TENANT_ID=$(jq -er .id <<<"$TENANT") || die "tenant create printed no id"

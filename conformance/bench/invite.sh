@@ -175,6 +175,7 @@ gh_cli() { # runs the CLI from the temp dir (no stray gatehouse.toml); prints it
   (cd "$WORK" && exec "$GATEHOUSE_BIN" "$@") > "$WORK/cli.out" 2> "$WORK/cli.err" || { cat "$WORK/cli.out" "$WORK/cli.err" >&2; die "gatehouse $*"; }
   jq -c . "$WORK/cli.out"
 }
+gh_cli migrate >/dev/null   # administration commands need an existing database
 TENANT=$(gh_cli tenant create --slug "$SLUG" --name "Bulk Bench" --domain "$SLUG.bench.test")
 TENANT_ID=$(jq -r .id <<<"$TENANT")
 ISSUER=$(jq -r .issuer <<<"$TENANT")

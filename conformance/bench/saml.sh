@@ -183,6 +183,7 @@ if [ -x "$GATEHOUSE_BIN" ]; then
     jq -ce 'objects' "$out" 2>/dev/null || { cat "$out" "$out.err" >&2; die "gatehouse $* printed no JSON object"; }
   }
   log "gatehouse: provisioning tenant, user and SAML apps with $GATEHOUSE_BIN"
+  gh_cli migrate >/dev/null   # administration commands need an existing database
   gh_cli tenant create --slug bench --name Bench >/dev/null
   # Given and family names make Gatehouse emit 9 attributes, as many as the samlify template.
   echo 'bench password 123' | gh_cli user create --tenant bench --email user@bench.example --name "Bench User" \

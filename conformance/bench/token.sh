@@ -211,6 +211,7 @@ if [ -x "$GATEHOUSE_BIN" ]; then
     printf '%s\n' "$json"
   }
   log "gatehouse: provisioning tenant and apps with $GATEHOUSE_BIN"
+  gh_cli migrate >/dev/null   # administration commands need an existing database
   TENANT=$(gh_cli tenant create --slug bench --name Bench)
   GH_ISSUER=$(jq -er .issuer <<<"$TENANT") || die "tenant create printed no issuer: $TENANT"
   for alg in $ALGS; do

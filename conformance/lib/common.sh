@@ -163,6 +163,12 @@ redis_prefix() { # default: with Redis, GATEHOUSE_REDIS_PREFIX defaults to it; e
 
 cli() { # name, args...: one CLI command (in RUN_DIR), its JSON output saved as $WORK/<name>.json
   local name=$1; shift
+  # Administration commands need the database to exist: the first one creates it.
+  if [ ! -e "$WORK/.migrated" ]; then
+    (cd "$RUN_DIR" && exec "$GATEHOUSE_BIN" migrate) > "$WORK/migrate.json" 2>> "$WORK/cli.log" \
+      || { cat "$WORK/cli.log" >&2; die "gatehouse migrate failed"; }
+    touch "$WORK/.migrated"
+  fi
   (cd "$RUN_DIR" && exec "$GATEHOUSE_BIN" "$@") > "$WORK/$name.json" 2>> "$WORK/cli.log" \
     || { cat "$WORK/cli.log" >&2; die "gatehouse $* failed"; }
 }

@@ -1,6 +1,7 @@
-//! Creating tenants and changing their external-collaboration settings.
+//! Creating tenants and changing their external-collaboration settings and branding.
 
 use super::{AdminError, bounded_text, conflict_or, tenant_by_slug};
+use crate::domain::branding::Branding;
 use crate::domain::tenant::{Tenant, TenantSettings, parse_domain, parse_slug};
 use crate::domain::unix_now;
 use crate::store::Store;
@@ -38,6 +39,7 @@ pub async fn create_tenant(store: &dyn Store, input: TenantInput) -> Result<Tena
         slug,
         domains,
         settings: TenantSettings::default(),
+        branding: crate::domain::branding::Branding::default(),
         created_at: unix_now(),
     };
     store.create_tenant(&tenant).await.map_err(|e| {
@@ -64,4 +66,55 @@ pub async fn update_settings(
         .await
         .map_err(AdminError::Store)?;
     Ok(settings)
+}
+
+/// A change to a tenant's branding: each field given replaces the current one (`Some(None)`
+/// removes it).
+#[derive(Debug, Clone, Default)]
+pub struct BrandingChange {
+    /// The accent colour (`#rrggbb`).
+    pub accent_color: Option<Option<String>>,
+    /// The logo's bytes (PNG or JPEG).
+    pub logo: Option<Option<Vec<u8>>>,
+}
+
+/// Changes a tenant's branding after checking the colour and the logo; returns the new
+/// branding.
+pub async fn update_branding(
+    store: &dyn Store,
+    tenant: &Tenant,
+    change: BrandingChange,
+) -> Result<Branding, AdminError> {
+    let mut branding = tenant.branding.clone();
+    if let Some(accent) = change.accent_color {
+        branding.accent_color = accent
+            .as_deref()
+            .map(crate::domain::branding::parse_accent)
+            .transpose()?;
+    }
+    let logo = match change.logo {
+        Some(Some(bytes)) => {
+            let logo = crate::domain::branding::check_logo(&bytes)?;
+            let content_type = logo.content_type.clone();
+            branding.logo = Some(logo);
+            Some(Some((content_type, bytes)))
+        }
+        Some(None) => {
+            branding.logo = None;
+            Some(None)
+        }
+        None => None,
+    };
+    store
+        .update_tenant_branding(
+            &tenant.id,
+            &branding,
+            logo.as_ref().map(|l| {
+                l.as_ref()
+                    .map(|(content_type, bytes)| (content_type.as_str(), bytes.as_slice()))
+            }),
+        )
+        .await
+        .map_err(AdminError::Store)?;
+    Ok(branding)
 }

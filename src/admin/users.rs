@@ -43,7 +43,7 @@ pub async fn create_user(
         .collect::<Result<Vec<_>, _>>()?;
     let password_hash = match input.password {
         Some(password) => {
-            check_policy(&password)?;
+            check_policy(&password).map_err(crate::domain::Invalid::from)?;
             Some(passwords.hash(password).await?)
         }
         None => None,
@@ -77,6 +77,7 @@ pub async fn create_user(
         sponsors: Vec::new(),
         created_at: now,
         updated_at: now,
+        preferred_language: None,
     };
     store.create_user(&user, &[identity]).await.map_err(|e| {
         conflict_or(e, || {
@@ -107,7 +108,7 @@ pub async fn reset_password(
     user_id: &str,
     password: String,
 ) -> Result<(), AdminError> {
-    check_policy(&password)?;
+    check_policy(&password).map_err(crate::domain::Invalid::from)?;
     let hash = passwords.hash(password).await?;
     update_security(store, tenant_id, user_id, None, Some(&hash)).await
 }

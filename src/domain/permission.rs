@@ -29,8 +29,11 @@ pub const USER_AUTH_METHODS: &str = "UserAuthenticationMethod.ReadWrite.All";
 /// Register and remove partner identity providers.
 pub const IDENTITY_PROVIDERS: &str = "IdentityProvider.ReadWrite.All";
 
+/// Change the organisation's branding (accent colour, logo) on its pages and mail.
+pub const ORGANIZATIONAL_BRANDING: &str = "OrganizationalBranding.ReadWrite.All";
+
 /// Every permission, in documentation order.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     USER_INVITE_ALL,
     USER_READ_ALL,
     USER_READWRITE_ALL,
@@ -40,6 +43,7 @@ pub const ALL: [&str; 9] = [
     POLICY_READWRITE_AUTHORIZATION,
     USER_AUTH_METHODS,
     IDENTITY_PROVIDERS,
+    ORGANIZATIONAL_BRANDING,
 ];
 
 /// Checks a permission name.

@@ -31,6 +31,9 @@ pub struct Tenant {
     pub domains: Vec<String>,
     /// External-collaboration settings.
     pub settings: TenantSettings,
+    /// Company branding (accent colour, logo) on its pages and mail.
+    #[serde(default)]
+    pub branding: super::branding::Branding,
     /// Creation time (Unix seconds).
     pub created_at: i64,
 }
@@ -431,6 +434,7 @@ mod tests {
             name: "Contoso".into(),
             domains: vec![],
             settings: TenantSettings::default(),
+            branding: crate::domain::branding::Branding::default(),
             created_at: 0,
         };
         assert_eq!(tenant.primary_domain(), "contoso.gatehouse.internal");

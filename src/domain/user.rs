@@ -189,6 +189,10 @@ pub struct User {
     pub created_at: i64,
     /// Last change (Unix seconds).
     pub updated_at: i64,
+    /// The language the user reads (Graph's `preferredLanguage`): for a guest, the
+    /// invitation's `messageLanguage`; pages and mail use it when a request names none.
+    #[serde(default)]
+    pub preferred_language: Option<String>,
 }
 
 /// The UPN of a guest: `alice_partner.example#EXT#@<tenant primary domain>` (B.4).

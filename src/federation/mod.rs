@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::partner::{PartnerIdp, PartnerKind};
 use crate::domain::tenant::Tenant;
 use crate::error::{AppError, ErrorPage};
+use crate::i18n::Text;
 use crate::journey::{self, Transaction, Upstream};
 use crate::startup::AppState;
 
@@ -449,30 +450,27 @@ pub(crate) fn upstream(
 /// The page shown when a partner IdP cannot be reached (its reason is logged, not shown).
 pub(crate) fn unreachable_page(error: UpstreamError) -> AppError {
     tracing::warn!(error = %error, "partner identity provider unavailable");
-    AppError::Page(ErrorPage {
-        status: axum::http::StatusCode::BAD_GATEWAY,
-        title: "Your organisation cannot be reached",
-        message: "Your organisation's sign-in service did not answer. Try again in a few minutes."
-            .to_owned(),
-    })
-}
-
-/// The page shown when an upstream answer matches no sign-in in progress in this browser.
-pub(crate) fn expired() -> AppError {
-    ErrorPage::bad_request(
-        "Sign-in expired",
-        "This sign-in has expired, was already used, or was opened in another browser. Go back to the application and sign in again.",
+    ErrorPage::new(
+        axum::http::StatusCode::BAD_GATEWAY,
+        "error-upstream-down-title",
+        Text::new("error-upstream-down"),
     )
     .into()
 }
 
-/// The page shown when an upstream answer is refused.
+/// The page shown when an upstream answer matches no sign-in in progress in this browser.
+pub(crate) fn expired() -> AppError {
+    ErrorPage::bad_request("error-expired-title", Text::new("error-federation-expired")).into()
+}
+
+/// The page shown when an upstream answer is refused (`message`: a catalogue id).
 pub(crate) fn refused(message: &str) -> AppError {
-    AppError::Page(ErrorPage {
-        status: axum::http::StatusCode::FORBIDDEN,
-        title: "Sign-in refused",
-        message: message.to_owned(),
-    })
+    ErrorPage::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "error-refused-title",
+        Text::new(message),
+    )
+    .into()
 }
 
 /// Continues the waiting transaction: a redemption binds only an identity whose verified
@@ -491,13 +489,14 @@ pub(crate) async fn resume(
         tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
         if !journey::held::holds(tenant) {
             return Err(journey::held::refusal(
-                &partner.display_name,
+                Some(&partner.display_name),
                 &request.email,
+                transaction.locale(headers, None),
             ));
         }
         // Held for approval: the guest still reviews the consent; redemption then records
         // the request instead of binding.
     }
-    let who = format!("the account you signed in with at {}", partner.display_name);
-    journey::continue_upstream(state, headers, tenant, transaction, upstream, &who).await
+    let refusal = Text::new("error-no-guest-account-partner").arg("partner", &partner.display_name);
+    journey::continue_upstream(state, headers, tenant, transaction, upstream, refusal).await
 }

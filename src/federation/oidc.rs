@@ -183,9 +183,7 @@ pub async fn callback(
     .await?;
     if query.error.is_some() {
         tracing::info!(tenant = %tenant.slug, partner = %partner.id, "the partner identity provider refused the sign-in");
-        return Err(refused(
-            "Your organisation did not sign you in, so you cannot continue.",
-        ));
+        return Err(refused("error-upstream-refused"));
     }
     // RFC 9207: a partner that says it sends `iss` must send its own; one that does not
     // say so may omit it (the state is still bound to the partner the flow started with).
@@ -205,9 +203,7 @@ pub async fn callback(
         .map_or(iss_promised, |iss| iss != partner.issuer)
     {
         tracing::warn!(tenant = %tenant.slug, partner = %partner.id, "authorization response from another issuer (mix-up)");
-        return Err(refused(
-            "The answer came from another identity provider than the one you were sent to.",
-        ));
+        return Err(refused("error-upstream-wrong-idp"));
     }
     let code = query.code.ok_or_else(expired)?;
     let upstream = verified_identity(&state, &tenant, &partner, code, &flow).await?;
@@ -224,7 +220,7 @@ async fn verified_identity(
 ) -> Result<Upstream, AppError> {
     let failed = |what: &str, e: String| {
         tracing::warn!(tenant = %tenant.slug, partner = %partner.id, error = %e, "{what}");
-        refused("Your organisation's answer could not be verified, so you cannot continue.")
+        refused("error-upstream-unverified")
     };
     let metadata = state
         .federation

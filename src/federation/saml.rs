@@ -344,7 +344,7 @@ struct AcsForm {
 }
 
 fn unverifiable() -> AppError {
-    refused("Your organisation's answer could not be verified, so you cannot continue.")
+    refused("error-upstream-unverified")
 }
 
 /// `POST {issuer}/federation/saml/acs`: the partner's Response.
@@ -370,8 +370,8 @@ pub async fn post_acs(
     };
     let encoded = form.saml_response.ok_or_else(|| {
         AppError::from(ErrorPage::bad_request(
-            "No answer",
-            "The form carries no SAML response.",
+            "error-no-answer-title",
+            crate::i18n::Text::new("error-no-answer"),
         ))
     })?;
     let upstream = verified_identity(&state, &tenant, &partner, &encoded, &flow).await?;
@@ -460,9 +460,7 @@ async fn verified_identity(
         && status != STATUS_SUCCESS
     {
         tracing::info!(tenant = %tenant.slug, partner = %partner.id, %status, "the partner SAML identity provider refused the sign-in");
-        return Err(refused(
-            "Your organisation did not sign you in, so you cannot continue.",
-        ));
+        return Err(refused("error-upstream-refused"));
     }
     let idp = current_metadata(state, partner, false)
         .await
@@ -501,11 +499,12 @@ async fn verified_identity(
         Ok(false) => return Err(failed("assertion replayed")),
         Err(e) => {
             tracing::error!(error = %e, "replay cache unavailable; refusing the SAML response");
-            return Err(AppError::Page(ErrorPage {
-                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                title: "Try again shortly",
-                message: "Sign-in is briefly unavailable. Try again in a minute.".to_owned(),
-            }));
+            return Err(ErrorPage::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "error-retry-title",
+                crate::i18n::Text::new("error-retry"),
+            )
+            .into());
         }
     }
     let proof = super::UpstreamProof {

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod branding;
 pub mod held;
 pub mod invitations;
 pub mod methods;
@@ -111,6 +112,18 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// An error of the directory operations the CLI shares, in Graph's envelope.
+pub(crate) fn admin_error(error: crate::admin::AdminError) -> AppError {
+    use crate::admin::AdminError;
+    match error {
+        AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
+        AdminError::Conflict(message) => ApiError::conflict(message).into(),
+        AdminError::NotFound(message) => ApiError::not_found(message).into(),
+        AdminError::Store(e) => e.into(),
+        other => AppError::Internal(other.into()),
     }
 }
 
@@ -294,5 +307,15 @@ pub fn router() -> Router<AppState> {
             "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}",
             delete(methods::delete_totp_method),
         )
+        .route(
+            "/{tenant}/v1.0/organization/branding",
+            get(branding::get_branding).patch(branding::patch_branding),
+        )
+        .route(
+            "/{tenant}/v1.0/organization/branding/bannerLogo",
+            axum::routing::put(branding::put_logo).delete(branding::delete_logo),
+        )
+        .route("/{tenant}/branding/logo", get(branding::public_logo))
+        .route("/{tenant}/branding/theme.css", get(branding::public_theme))
         .route("/openapi.json", get(openapi::get_openapi))
 }

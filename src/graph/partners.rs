@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
 use super::{ApiError, collection, entity, read_json};
-use crate::admin::AdminError;
 use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::error::AppError;
@@ -101,15 +100,7 @@ async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
     Ok(caller)
 }
 
-fn admin_error(error: AdminError) -> AppError {
-    match error {
-        AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
-        AdminError::Conflict(message) => ApiError::conflict(message).into(),
-        AdminError::NotFound(message) => ApiError::not_found(message).into(),
-        AdminError::Store(e) => e.into(),
-        other => AppError::Internal(other.into()),
-    }
-}
+use super::admin_error;
 
 /// `GET …/identity/identityProviders`.
 pub async fn list_partners(

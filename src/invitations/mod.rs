@@ -16,7 +16,8 @@ use crate::domain::unix_now;
 use crate::domain::user::{ExternalUserState, Role, User, UserType, guest_upn};
 use crate::graph::ApiError;
 use crate::graph::auth::{Caller, Principal};
-use crate::mail::compose::{self, InvitationMail, Language};
+use crate::i18n::Locale;
+use crate::mail::compose::{self, InvitationMail};
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, NewInvitation, OutboxMessage, Party, Reset, StoreError};
@@ -215,20 +216,23 @@ fn compose_mail(
     block_url: &str,
 ) -> Result<crate::store::OutboxMessage, ApiError> {
     let info = &invitation.message_info;
-    let language = Language::from_tag(
-        info.message_language
-            .as_deref()
-            .or(Some(tenant.settings.default_message_language.as_str())),
-    );
+    let locale = info
+        .message_language
+        .as_deref()
+        .and_then(Locale::from_tag)
+        .or_else(|| Locale::from_tag(&tenant.settings.default_message_language))
+        .unwrap_or_default();
+    let brand = compose::MailBrand::of(tenant, state.config.base_url());
     let cc = info
         .cc_recipients
         .first()
         .map(|cc| (cc.address.as_str(), cc.name.as_deref()));
     let message = compose::invitation(&InvitationMail {
         tenant_id: &tenant.id,
-        org: &tenant.name,
+        brand: &brand,
         domain: &tenant.primary_domain(),
-        inviter: &invitation.inviter.name,
+        // An application invites as the organisation, not as a person.
+        inviter: (invitation.inviter.kind == "user").then_some(invitation.inviter.name.as_str()),
         inviter_email,
         to: &invitation.email,
         to_name: invitation.display_name.as_deref(),
@@ -238,7 +242,7 @@ fn compose_mail(
         destination: &invitation.redirect_url,
         block_url,
         privacy_url: tenant.settings.privacy_statement_url.as_deref(),
-        language,
+        locale,
     })
     .map_err(|e| {
         tracing::error!(error = %e, "invitation e-mail could not be rendered");
@@ -446,10 +450,18 @@ pub async fn plan(
         .clone()
         .unwrap_or_default()
         .validated()?;
-    // Graph reads back the language the message was written in (en-US unless asked).
-    message_info
-        .message_language
-        .get_or_insert_with(|| tenant.settings.default_message_language.clone());
+    // The language asked for is remembered for a new guest (its preferredLanguage); Graph
+    // reads back the language the message was written in: the one asked for, else the
+    // guest's own, else the tenant's.
+    let asked_language = message_info.message_language.clone();
+    let remembered_language = known
+        .user
+        .as_ref()
+        .and_then(|u| u.preferred_language.clone());
+    message_info.message_language = asked_language
+        .clone()
+        .or(remembered_language)
+        .or_else(|| Some(tenant.settings.default_message_language.clone()));
     let user_type = match request.invited_user_type.as_deref() {
         None | Some("Guest") => UserType::Guest,
         Some("Member") => {
@@ -505,7 +517,15 @@ pub async fn plan(
             }
             Some(user) => (user, false, false),
             None => (
-                new_guest_user(tenant, caller, &email, display_name.clone(), user_type, now),
+                new_guest_user(
+                    tenant,
+                    caller,
+                    &email,
+                    display_name.clone(),
+                    user_type,
+                    asked_language,
+                    now,
+                ),
                 true,
                 false,
             ),
@@ -609,6 +629,7 @@ fn new_guest_user(
     email: &EmailAddress,
     display_name: Option<String>,
     user_type: UserType,
+    preferred_language: Option<String>,
     now: i64,
 ) -> User {
     User {
@@ -634,6 +655,7 @@ fn new_guest_user(
             .unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        preferred_language,
     }
 }
 

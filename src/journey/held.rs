@@ -10,9 +10,10 @@ use crate::domain::invitation::{HeldRedemption, HeldStatus, Invitation};
 use crate::domain::tenant::{Tenant, UnverifiedAddressRedemption};
 use crate::domain::unix_now;
 use crate::error::{AppError, ErrorPage};
+use crate::i18n::{Locale, Text};
 use crate::startup::AppState;
 use crate::store::{AuditEvent, Party};
-use crate::web::Page;
+use crate::web::{Chrome, Page};
 
 /// Whether the upstream asserted `invited` as a verified address.
 pub fn confirms(upstream: &Upstream, invited: &str) -> bool {
@@ -27,15 +28,22 @@ pub fn holds(tenant: &Tenant) -> bool {
     tenant.settings.unverified_address_redemption == UnverifiedAddressRedemption::HoldForApproval
 }
 
-/// The refusal when the home IdP did not confirm the invited address.
-pub fn refusal(idp_name: &str, invited: &str) -> AppError {
-    AppError::Page(ErrorPage {
-        status: StatusCode::FORBIDDEN,
-        title: "Sign-in refused",
-        message: format!(
-            "{idp_name} did not confirm that you own {invited}, the invited address, so the invitation cannot be accepted with this account."
-        ),
-    })
+/// The refusal when the home IdP did not confirm the invited address (`idp_name`: `None`
+/// for "your organisation").
+pub fn refusal(idp_name: Option<&str>, invited: &str, locale: Locale) -> AppError {
+    let idp = idp_name.map_or_else(
+        || crate::i18n::text(locale, "your-organisation"),
+        str::to_owned,
+    );
+    ErrorPage::new(
+        StatusCode::FORBIDDEN,
+        "error-refused-title",
+        Text::new("error-unconfirmed-address")
+            .arg("idp", idp)
+            .arg("email", invited),
+    )
+    .in_locale(locale)
+    .into()
 }
 
 /// Refuses, or records the request for an administrator and tells the guest where it stands.
@@ -44,6 +52,7 @@ pub async fn hold_or_refuse(
     tenant: &Tenant,
     invitation: &Invitation,
     upstream: &Upstream,
+    locale: Locale,
 ) -> Result<Response, AppError> {
     let partner = state
         .directory
@@ -53,10 +62,8 @@ pub async fn hold_or_refuse(
         .find(|p| p.issuer == upstream.issuer)
         .cloned();
     if !holds(tenant) {
-        let name = partner
-            .as_ref()
-            .map_or("Your organisation", |p| &p.display_name);
-        return Err(refusal(name, &invitation.email));
+        let name = partner.as_ref().map(|p| p.display_name.as_str());
+        return Err(refusal(name, &invitation.email, locale));
     }
     let held = HeldRedemption {
         id: uuid::Uuid::new_v4().to_string(),
@@ -99,30 +106,33 @@ pub async fn hold_or_refuse(
     let (status, title, message) = match stored.status {
         HeldStatus::Pending => (
             StatusCode::ACCEPTED,
-            "Waiting for approval",
-            format!(
-                "Your organisation did not confirm that you own {}, the invited address. {} has been asked to approve the account you signed in with. Once an administrator approves it, sign in to the application again with the same account.",
-                invitation.email, tenant.name
-            ),
+            "held-waiting-title",
+            Text::new("held-waiting")
+                .arg("email", &invitation.email)
+                .arg("org", &tenant.name),
         ),
         HeldStatus::Denied => (
             StatusCode::FORBIDDEN,
-            "Request declined",
-            format!(
-                "An administrator of {} declined the account you signed in with for the invitation to {}.",
-                tenant.name, invitation.email
-            ),
+            "held-declined-title",
+            Text::new("held-declined")
+                .arg("org", &tenant.name)
+                .arg("email", &invitation.email),
         ),
         HeldStatus::Approved | HeldStatus::Closed => (
             StatusCode::BAD_REQUEST,
-            "Invitation not available",
-            "This invitation has already been dealt with. Sign in to the application again, or ask the person who invited you for a new invitation.".to_owned(),
+            "error-invitation-title",
+            Text::new("error-invitation-handled"),
         ),
     };
-    let mut page = Page::new(
+    let chrome = Chrome::tenant(tenant, locale);
+    let page = Page::new(
         "message.html",
-        minijinja::context! { title => title, tenant_name => &tenant.name, message => message },
-    )?;
-    page.status = status;
+        &chrome,
+        minijinja::context! {
+            title => chrome.text(title),
+            message => minijinja::Value::from_safe_string(message.in_locale_html(locale)),
+        },
+    )?
+    .status(status);
     Ok(page.into_response())
 }

@@ -22,6 +22,7 @@ use super::{
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
 use crate::error::{AppError, ErrorPage};
+use crate::i18n::Text;
 use crate::startup::AppState;
 use crate::store::StoreError;
 
@@ -53,6 +54,9 @@ pub struct HomeRequest {
     pub expected_user: Option<String>,
     /// The resource tenant's page the browser returns to.
     pub return_url: String,
+    /// The languages the resource's request asked for.
+    #[serde(default)]
+    pub ui_locales: Option<String>,
 }
 
 impl HomeRequest {
@@ -166,6 +170,7 @@ pub async fn go_home(
         resource_tx: transaction.id.clone(),
         email: email.to_owned(),
         expected_user,
+        ui_locales: transaction.ui_locales.clone(),
         return_url: format!(
             "{}{}",
             state.config.base_url(),
@@ -176,20 +181,17 @@ pub async fn go_home(
     super::start(state, headers, home, request, SessionCheck::Now).await
 }
 
-fn refused(message: String) -> AppError {
-    AppError::Page(ErrorPage {
-        status: axum::http::StatusCode::FORBIDDEN,
-        title: "Not the invited account",
+fn refused(message: Text) -> AppError {
+    ErrorPage::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "error-not-invited-title",
         message,
-    })
+    )
+    .into()
 }
 
 fn expired() -> AppError {
-    ErrorPage::bad_request(
-        "Sign-in expired",
-        "This sign-in has expired or was opened in another browser. Go back to the application and sign in again.",
-    )
-    .into()
+    ErrorPage::bad_request("error-expired-title", Text::new("error-federation-expired")).into()
 }
 
 /// The home tenant's back door: checks who signed in and hands the proof to the waiting
@@ -202,24 +204,26 @@ pub async fn complete(
     evidence: &Evidence,
 ) -> Result<Response, AppError> {
     let user = &evidence.user;
+    let other_account = || {
+        Text::new("error-home-other-account")
+            .arg("home", &home.name)
+            .arg("account", &user.email)
+            .arg("org", &request.resource_name)
+    };
     if user.user_type != UserType::Member {
-        return Err(refused(format!(
-            "{} is a guest at {}, not one of its members.",
-            user.email, home.name
-        )));
+        return Err(refused(other_account()));
     }
     match &request.expected_user {
         Some(expected) if expected != &user.id => {
-            return Err(refused(format!(
-                "You signed in to {} as {}, which is not the account {} knows.",
-                home.name, user.email, request.resource_name
-            )));
+            return Err(refused(other_account()));
         }
         None if !user.email.eq_ignore_ascii_case(&request.email) => {
-            return Err(refused(format!(
-                "You signed in to {} as {}, but the invitation is for {}.",
-                home.name, user.email, request.email
-            )));
+            return Err(refused(
+                Text::new("error-home-wrong-invitee")
+                    .arg("home", &home.name)
+                    .arg("account", &user.email)
+                    .arg("email", &request.email),
+            ));
         }
         _ => {}
     }
@@ -294,5 +298,6 @@ pub async fn resume(
         acr: how.acr,
         auth_time: how.auth_time,
     };
-    super::continue_upstream(state, headers, tenant, transaction, upstream, &proof.email).await
+    let refusal = Text::new("error-no-guest-account").arg("who", &proof.email);
+    super::continue_upstream(state, headers, tenant, transaction, upstream, refusal).await
 }

@@ -7,6 +7,11 @@
 //! the user is told by mail after five; enrolment needs a primary sign-in of the last ten
 //! minutes; a mailed passcode is never a second factor. While a transaction waits for the
 //! second factor, a form for any later step is refused with 403.
+//!
+//! Only failures count towards a lock. Per account, each attempt is reserved before the code
+//! is checked (so parallel guesses cannot slip past the limit) and given back when the code is
+//! right; per client address only wrong codes count, against limits sized for a partner's NAT
+//! of hundreds of people (`throttle.address_*`), and the page says which limit was hit.
 
 use std::net::IpAddr;
 
@@ -23,10 +28,11 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::{User, UserType};
 use crate::error::{AppError, ErrorPage};
-use crate::mail::compose::{self, Language, Notice};
+use crate::i18n::{Locale, Text};
+use crate::mail::compose::{self, Notice};
 use crate::startup::AppState;
 use crate::store::TotpMethod;
-use crate::web::Page;
+use crate::web::{Chrome, Page};
 
 /// `amr` of a TOTP code (RFC 8176).
 pub const AMR_OTP: &str = "otp";
@@ -50,8 +56,13 @@ pub fn is_mfa_step(step: &Step) -> bool {
     )
 }
 
-fn language(tenant: &Tenant) -> Language {
-    Language::from_tag(Some(&tenant.settings.default_message_language))
+/// The language of mail to `user`: the one remembered for the user, else the tenant's.
+pub fn mail_locale(tenant: &Tenant, user: &User) -> Locale {
+    user.preferred_language
+        .as_deref()
+        .and_then(Locale::from_tag)
+        .or_else(|| Locale::from_tag(&tenant.settings.default_message_language))
+        .unwrap_or_default()
 }
 
 /// Queues a security notice to the user.
@@ -61,12 +72,13 @@ pub async fn notify(
     user: &User,
     notice: Notice,
 ) -> Result<(), AppError> {
+    let brand = compose::MailBrand::of(tenant, state.config.base_url());
     let message = compose::notice(
         &tenant.id,
-        &tenant.name,
+        &brand,
         &user.email,
         notice,
-        language(tenant),
+        mail_locale(tenant, user),
     )
     .map_err(|e| AppError::Internal(e.into()))?;
     state
@@ -131,6 +143,7 @@ pub async fn enrolment_step(
             MAILBOX_PURPOSE,
             ip,
             true,
+            mail_locale(tenant, &evidence.user),
         )
         .await?;
         return Ok(Step::MfaMailbox { session_id });
@@ -152,11 +165,7 @@ fn new_enrolment(state: &AppState, session_id: String) -> Result<Step, AppError>
 }
 
 fn expired() -> AppError {
-    ErrorPage::bad_request(
-        "Sign-in expired",
-        "This sign-in page has expired or was opened in another browser. Go back to the application and sign in again.",
-    )
-    .into()
+    ErrorPage::bad_request("error-expired-title", Text::new("error-expired")).into()
 }
 
 /// The signed-in evidence a second-factor step belongs to; anything else is expired.
@@ -182,12 +191,29 @@ pub enum Verified {
     Recovery,
     /// Wrong, replayed or expired.
     Wrong,
-    /// Too many wrong codes: wait this many seconds.
+    /// Too many wrong codes for this account: wait this many seconds.
     Throttled(u64),
+    /// Too many wrong codes from this client address: wait this many seconds.
+    AddressThrottled(u64),
 }
 
-fn throttles(user: &User, ip: IpAddr) -> [Throttle; 2] {
-    [
+impl Verified {
+    /// What to tell the person when the code was not accepted.
+    pub fn message(self) -> Text {
+        match self {
+            Self::Throttled(seconds) => Text::new("mfa-error-throttled").arg("seconds", seconds),
+            Self::AddressThrottled(seconds) => {
+                Text::new("mfa-error-address-throttled").arg("seconds", seconds)
+            }
+            Self::Totp | Self::Recovery | Self::Wrong => Text::new("mfa-error-wrong"),
+        }
+    }
+}
+
+/// The per-account and per-address throttles of second factors.
+fn throttles(state: &AppState, user: &User, ip: IpAddr) -> (Throttle, Throttle) {
+    let limits = &state.config.throttle;
+    (
         Throttle {
             key: format!("totp:{}", user.id),
             free: FREE_FAILURES,
@@ -195,10 +221,10 @@ fn throttles(user: &User, ip: IpAddr) -> [Throttle; 2] {
         },
         Throttle {
             key: format!("totpip:{ip}"),
-            free: FREE_FAILURES * 10,
-            lockout: LOCKOUT * 10,
+            free: limits.address_free_failures,
+            lockout: limits.address_lockout,
         },
-    ]
+    )
 }
 
 /// Checks a second-factor code (TOTP, or a recovery code) for `user`, throttled per user
@@ -210,25 +236,20 @@ pub async fn verify(
     code: &str,
     ip: IpAddr,
 ) -> Result<Verified, AppError> {
-    let throttles = throttles(user, ip);
-    for throttle in &throttles {
-        if let Some(wait) = throttle.wait(state.ephemeral.as_ref()).await? {
-            return Ok(Verified::Throttled(wait));
-        }
+    let (account, address) = throttles(state, user, ip);
+    if let Some(wait) = account.wait(state.ephemeral.as_ref()).await? {
+        return Ok(Verified::Throttled(wait));
     }
-    // Every attempt is counted atomically *before* the code is checked, so parallel guesses
-    // cannot all slip past the lock above: at most LOCKOUT attempts per user (and ten times
-    // that per address) an hour, whatever the concurrency.
+    if let Some(wait) = address.wait(state.ephemeral.as_ref()).await? {
+        return Ok(Verified::AddressThrottled(wait));
+    }
+    // Each attempt on the account is reserved atomically *before* the code is checked, so
+    // parallel guesses cannot all slip past the lock above (at most LOCKOUT pending or wrong
+    // codes per account an hour, whatever the concurrency); a right code gives its
+    // reservation back, so correct codes never count towards a lock.
     let hour = std::time::Duration::from_secs(3600);
-    let by_user = state
-        .ephemeral
-        .incr(&format!("totpattempt:{}", user.id), hour)
-        .await?;
-    let by_address = state
-        .ephemeral
-        .incr(&format!("totpattempt-ip:{ip}"), hour)
-        .await?;
-    if by_user > LOCKOUT || by_address > LOCKOUT * 10 {
+    let reservations = format!("totpattempt:{}", user.id);
+    if state.ephemeral.incr(&reservations, hour).await? > LOCKOUT {
         return Ok(Verified::Throttled(hour.as_secs()));
     }
     let now = unix_now();
@@ -257,18 +278,17 @@ pub async fn verify(
         Verified::Wrong
     };
     if verified == Verified::Wrong {
-        let failures = throttles[0].fail(state.ephemeral.as_ref()).await?;
-        throttles[1].fail(state.ephemeral.as_ref()).await?;
+        let failures = account.fail(state.ephemeral.as_ref()).await?;
+        address.fail(state.ephemeral.as_ref()).await?;
         tracing::info!(tenant = %tenant.slug, user = %user.id, "second factor refused");
         if failures == FREE_FAILURES + 1 {
             notify(state, tenant, user, Notice::RepeatedFailures).await?;
         }
     } else {
-        throttles[0].succeed(state.ephemeral.as_ref()).await?;
-        state
-            .ephemeral
-            .delete(&format!("totpattempt:{}", user.id))
-            .await?;
+        // Right: the account's failures and reservations are forgotten; the address keeps
+        // only its own failures (never a success).
+        account.succeed(state.ephemeral.as_ref()).await?;
+        state.ephemeral.delete(&reservations).await?;
     }
     Ok(verified)
 }
@@ -330,11 +350,10 @@ pub async fn post_step(
             let evidence = step_evidence(state, headers, tenant, &session_id).await?;
             let code = form.code.unwrap_or_default();
             match verify(state, tenant, &evidence.user, &code, ip).await? {
-                Verified::Throttled(wait) => {
-                    let message =
-                        format!("Too many wrong codes. Wait {wait} seconds and try again.");
-                    let page = render(state, tenant, &transaction, headers, Some(&message)).await?;
-                    Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response())
+                throttled @ (Verified::Throttled(_) | Verified::AddressThrottled(_)) => {
+                    transaction
+                        .retry(state, throttled.message(), StatusCode::TOO_MANY_REQUESTS)
+                        .await
                 }
                 Verified::Wrong => {
                     super::record_failure(
@@ -348,9 +367,9 @@ pub async fn post_step(
                         500121,
                     )
                     .await?;
-                    let message =
-                        "That code is not right. Codes work once and change every 30 seconds.";
-                    render(state, tenant, &transaction, headers, Some(message)).await
+                    transaction
+                        .retry(state, Verified::Wrong.message(), StatusCode::OK)
+                        .await
                 }
                 method => {
                     let user = evidence.user.id.clone();
@@ -375,11 +394,13 @@ pub async fn post_step(
         ("mailbox_code", Step::MfaMailbox { session_id }) => {
             let evidence = step_evidence(state, headers, tenant, &session_id).await?;
             let code = form.code.unwrap_or_default();
-            if !passcode::verify(state, tenant, &evidence.user.email, MAILBOX_PURPOSE, &code)
-                .await?
-            {
-                let message = "That code is not right or has expired.";
-                return render(state, tenant, &transaction, headers, Some(message)).await;
+            let checked =
+                passcode::check(state, tenant, &evidence.user.email, MAILBOX_PURPOSE, &code)
+                    .await?;
+            if checked != passcode::Checked::Valid {
+                return transaction
+                    .retry(state, checked.message(), StatusCode::OK)
+                    .await;
             }
             transaction.step = new_enrolment(state, session_id)?;
             transaction.save(state).await?;
@@ -394,11 +415,14 @@ pub async fn post_step(
                 MAILBOX_PURPOSE,
                 Some(ip),
                 true,
+                transaction.locale(headers, Some(&evidence.user)),
             )
             .await?;
             if sent == passcode::Sent::Throttled {
-                let message = "Too many codes were requested. Wait a while and try again.";
-                return render(state, tenant, &transaction, headers, Some(message)).await;
+                let text = Text::new("code-error-too-many-sends");
+                return transaction
+                    .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
+                    .await;
             }
             Ok(see_other(&here))
         }
@@ -414,8 +438,8 @@ pub async fn post_step(
             let secret = state.master.open(&sealed_secret).map_err(|_| expired())?;
             let now = unix_now();
             let Some(step) = totp::matching_step(&secret, &code, now.max(0) as u64)? else {
-                let message = "That code is not right. Check the time on your phone and enter the current code.";
-                return render(state, tenant, &transaction, headers, Some(message)).await;
+                let text = Text::new("mfa-error-enroll-wrong");
+                return transaction.retry(state, text, StatusCode::OK).await;
             };
             // Claim the enrolment once (a double submission must not store the secret twice,
             // which would let one code be accepted by each copy).
@@ -517,59 +541,63 @@ pub async fn enrol(
     Ok(codes)
 }
 
-/// Renders the page of a second-factor step.
+/// Renders the page of a second-factor step, with the notice the last form left.
 pub async fn render(
     state: &AppState,
     tenant: &Tenant,
     transaction: &Transaction,
     headers: &HeaderMap,
-    error: Option<&str>,
+    notice: Option<super::Notice>,
 ) -> Result<Response, AppError> {
-    let action = format!("/{}/login", tenant.slug);
+    let (Step::Mfa { session_id }
+    | Step::MfaMailbox { session_id }
+    | Step::MfaEnroll { session_id, .. }
+    | Step::MfaRecovery { session_id, .. }) = &transaction.step
+    else {
+        return Err(expired());
+    };
+    let evidence = step_evidence(state, headers, tenant, session_id).await?;
+    let chrome = Chrome::tenant(tenant, transaction.locale(headers, Some(&evidence.user)));
+    let status = notice
+        .as_ref()
+        .and_then(|n| StatusCode::from_u16(n.status).ok())
+        .unwrap_or(StatusCode::OK);
     let base = minijinja::context! {
-        action, error,
-        tenant_name => &tenant.name,
+        action => format!("/{}/login", tenant.slug),
+        error => notice.map(|n| n.text.in_locale(chrome.locale)),
         app_name => transaction.request.app_name(),
+        email => &evidence.user.email,
         tx => &transaction.id, csrf => &transaction.csrf,
     };
     let context = match &transaction.step {
-        Step::Mfa { session_id } => {
-            let evidence = step_evidence(state, headers, tenant, session_id).await?;
-            minijinja::context! { step => "totp", title => "Enter your verification code",
-            email => evidence.user.email, ..base }
-        }
-        Step::MfaMailbox { session_id } => {
-            let evidence = step_evidence(state, headers, tenant, session_id).await?;
-            minijinja::context! { step => "mailbox_code", title => "Confirm your email address",
-            email => evidence.user.email, ..base }
-        }
-        Step::MfaEnroll {
-            session_id,
-            sealed_secret,
-        } => {
-            let evidence = step_evidence(state, headers, tenant, session_id).await?;
+        Step::MfaMailbox { .. } => minijinja::context! {
+            step => "mailbox_code", title => chrome.text("mfa-title-mailbox"), ..base
+        },
+        Step::MfaEnroll { sealed_secret, .. } => {
             let secret = state.master.open(sealed_secret).map_err(|_| expired())?;
             let enrolment = totp::enrolment(&secret, &tenant.name, &evidence.user.email)?;
-            minijinja::context! { step => "enroll", title => "Set up your authenticator app",
-            email => evidence.user.email,
-            qr_svg => minijinja::Value::from_safe_string(enrolment.qr_svg),
-            otpauth_uri => enrolment.uri, manual_key => enrolment.manual_key, ..base }
+            minijinja::context! {
+                step => "enroll", title => chrome.text("mfa-title-enroll"),
+                qr_svg => minijinja::Value::from_safe_string(enrolment.qr_svg),
+                otpauth_uri => enrolment.uri, manual_key => enrolment.manual_key, ..base
+            }
         }
-        Step::MfaRecovery {
-            session_id,
-            sealed_codes,
-        } => {
-            step_evidence(state, headers, tenant, session_id).await?;
+        Step::MfaRecovery { sealed_codes, .. } => {
             let codes = state.master.open(sealed_codes).map_err(|_| expired())?;
             let codes: Vec<String> = String::from_utf8_lossy(&codes)
                 .split_whitespace()
                 .map(str::to_owned)
                 .collect();
-            minijinja::context! { step => "recovery_saved", title => "Save your recovery codes", codes, ..base }
+            minijinja::context! {
+                step => "recovery_saved", title => chrome.text("mfa-title-recovery"), codes,
+                ..base
+            }
         }
-        _ => return Err(expired()),
+        _ => minijinja::context! {
+            step => "totp", title => chrome.text("mfa-title-totp"), ..base
+        },
     };
-    let page = Page::new("mfa.html", context)?;
+    let page = Page::new("mfa.html", &chrome, context)?.status(status);
     Ok(page
         .form_target(transaction.request.return_url())
         .into_response())

@@ -32,7 +32,8 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::ephemeral::Json;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorPage};
+use crate::i18n::{Locale, Text};
 use crate::oidc::authorize::AuthorizeRequest;
 use crate::policy::{self, Outcome, Status};
 use crate::saml::request::SamlRequest;
@@ -144,6 +145,17 @@ impl ProtocolRequest {
             Self::Redeem(_) => "redemption",
             Self::Home(_) => "home",
             Self::Portal { .. } => "portal",
+        }
+    }
+
+    /// The languages the request asks the pages to speak (OIDC `ui_locales`; a redemption's
+    /// invitation language).
+    pub fn ui_locales(&self) -> Option<&str> {
+        match self {
+            Self::Oidc(request) => request.ui_locales.as_deref(),
+            Self::Redeem(request) => request.language.as_deref(),
+            Self::Home(request) => request.ui_locales.as_deref(),
+            Self::Saml(_) | Self::Portal { .. } => None,
         }
     }
 
@@ -313,14 +325,15 @@ impl Upstream {
 
 /// Continues a transaction with an upstream sign-in: a redemption goes on to consent with the
 /// identity; any other request signs in the guest bound to (issuer, subject) — never found by
-/// address — and continues the journey. `who` names the account in the refusal page.
+/// address — and continues the journey. `refusal` is what the page says when no enabled guest
+/// is bound to the identity.
 pub async fn continue_upstream(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
     mut transaction: Transaction,
     upstream: Upstream,
-    who: &str,
+    refusal: Text,
 ) -> Result<Response, AppError> {
     if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
         transaction.step = Step::RedeemConsent {
@@ -337,14 +350,11 @@ pub async fn continue_upstream(
     {
         Ok(user) if user.account_enabled => user,
         Ok(_) | Err(StoreError::NotFound) => {
-            return Err(AppError::Page(crate::error::ErrorPage {
-                status: StatusCode::FORBIDDEN,
-                title: "Sign-in refused",
-                message: format!(
-                    "{} has no guest account for {who} that can sign in.",
-                    tenant.name
-                ),
-            }));
+            return Err(
+                ErrorPage::new(StatusCode::FORBIDDEN, "error-refused-title", refusal)
+                    .in_locale(transaction.locale(headers, None))
+                    .into(),
+            );
         }
         Err(e) => return Err(e.into()),
     };
@@ -378,6 +388,22 @@ pub struct Transaction {
     pub step: Step,
     /// Start time.
     pub created_at: i64,
+    /// The languages the request asked for (`ui_locales`, an invitation's language).
+    #[serde(default)]
+    pub ui_locales: Option<String>,
+    /// What the next page load must tell the person (the outcome of the form just posted:
+    /// Post/Redirect/Get, so a reload never posts again).
+    #[serde(default)]
+    pub notice: Option<Notice>,
+}
+
+/// A message for the next page of a transaction, with the status that page answers with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    /// What to say.
+    pub text: Text,
+    /// HTTP status of the page that says it.
+    pub status: u16,
 }
 
 impl Transaction {
@@ -405,6 +431,31 @@ impl Transaction {
     /// Ends the transaction.
     pub async fn delete(&self, state: &AppState) -> Result<(), AppError> {
         Ok(state.ephemeral.delete(&Self::key(&self.id)).await?)
+    }
+
+    /// The language of this transaction's pages, for `user` when known: the request's
+    /// `ui_locales`, the user's remembered language, then the browser's `Accept-Language`.
+    pub fn locale(&self, headers: &HeaderMap, user: Option<&User>) -> Locale {
+        Locale::negotiate(
+            self.ui_locales.as_deref(),
+            user.and_then(|u| u.preferred_language.as_deref()),
+            accept_language(headers),
+        )
+    }
+
+    /// Keeps `text` for the next page load and sends the browser there (Post/Redirect/Get).
+    pub async fn retry(
+        mut self,
+        state: &AppState,
+        text: Text,
+        status: StatusCode,
+    ) -> Result<Response, AppError> {
+        self.notice = Some(Notice {
+            text,
+            status: status.as_u16(),
+        });
+        self.save(state).await?;
+        Ok(see_other(&pages::login_url(&self.tenant_slug, &self.id)))
     }
 
     /// Whether the request comes from the browser that started the transaction.
@@ -509,9 +560,11 @@ pub async fn open(
         tenant_slug: tenant.slug.clone(),
         browser,
         csrf: secrets::new_secret(),
+        ui_locales: request.ui_locales().map(str::to_owned),
         request,
         step,
         created_at: unix_now(),
+        notice: None,
     };
     transaction.save(state).await?;
     let mut response = see_other(&pages::login_url(&tenant.slug, &transaction.id));
@@ -690,14 +743,12 @@ async fn blocked(
         }
         ProtocolRequest::Saml(request) => crate::saml::sso::blocked(state, tenant, request).await,
         ProtocolRequest::Redeem(_) | ProtocolRequest::Home(_) | ProtocolRequest::Portal { .. } => {
-            Err(AppError::Page(crate::error::ErrorPage {
-                status: StatusCode::FORBIDDEN,
-                title: "Access blocked",
-                message: format!(
-                    "{}'s access policies do not allow this sign-in. Contact the organisation's administrator.",
-                    tenant.name
-                ),
-            }))
+            Err(ErrorPage::new(
+                StatusCode::FORBIDDEN,
+                "error-blocked-title",
+                Text::new("error-blocked").arg("org", &tenant.name),
+            )
+            .into())
         }
     }
 }
@@ -728,7 +779,11 @@ pub async fn decline(
             Ok(crate::oidc::authorize::declined(state, tenant, request))
         }
         ProtocolRequest::Saml(request) => crate::saml::sso::declined(state, tenant, request).await,
-        ProtocolRequest::Redeem(request) => redeem::declined(tenant, request),
+        ProtocolRequest::Redeem(request) => redeem::declined(
+            tenant,
+            request,
+            Locale::negotiate(request.language.as_deref(), None, None),
+        ),
         ProtocolRequest::Home(request) => Ok(see_other(&request.return_url)),
         ProtocolRequest::Portal { .. } => Ok(see_other(&format!("/{}/myapps", tenant.slug))),
     }
@@ -737,12 +792,20 @@ pub async fn decline(
 /// The tenant of a browser-facing endpoint; unknown tenants get a 404 page.
 pub async fn tenant(state: &AppState, slug: &str) -> Result<std::sync::Arc<Tenant>, AppError> {
     state.directory.tenant(slug).await?.ok_or_else(|| {
-        AppError::Page(crate::error::ErrorPage {
-            status: StatusCode::NOT_FOUND,
-            title: "Unknown organisation",
-            message: "There is no organisation at this address.".to_owned(),
-        })
+        ErrorPage::new(
+            StatusCode::NOT_FOUND,
+            "error-unknown-tenant-title",
+            Text::new("error-unknown-tenant"),
+        )
+        .into()
     })
+}
+
+/// The browser's `Accept-Language`, if it sent one.
+pub fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// A `303 See Other` to `location` (never 307 after a POST: SECURITY.md A.11).

@@ -1,6 +1,10 @@
 //! The sign-in pages: e-mail, password and consent, one form per step, all at
 //! `/{tenant}/login?tx=…`. Every POST is checked for a same-origin `Origin`, the browser that
 //! started the transaction and the transaction's CSRF token before anything else happens.
+//!
+//! Every POST answers with a redirect (Post/Redirect/Get): a wrong password or code is kept in
+//! the transaction as a [`Notice`] for the next page load, so reloading the page never posts
+//! the form again. Pages speak the transaction's language ([`Transaction::locale`]).
 
 use std::net::SocketAddr;
 
@@ -13,18 +17,24 @@ use serde::Deserialize;
 use super::passcode;
 use super::session::{self, Authentication};
 use super::throttle::Throttle;
-use super::{ACR_SFA, AMR_PASSWORD, Next, ProtocolRequest, Step, Transaction, finish, see_other};
+use super::{
+    ACR_SFA, AMR_PASSWORD, Next, Notice, ProtocolRequest, Step, Transaction, finish, see_other,
+};
 use crate::domain::email::EmailAddress;
 use crate::domain::scope;
 use crate::domain::tenant::Tenant;
+use crate::domain::user::User;
 use crate::error::{AppError, ErrorPage};
+use crate::i18n::Text;
 use crate::secrets::constant_time_eq;
 use crate::startup::AppState;
 use crate::store::StoreError;
-use crate::web::{self, Page};
+use crate::web::{self, Chrome, Page};
 
 /// The generic answer to a failed password: the same for unknown users.
-const BAD_CREDENTIALS: &str = "The email address or password is incorrect.";
+const BAD_CREDENTIALS: &str = "login-error-credentials";
+/// A throttle's wait longer than this is the hour-long lock, not a growing delay.
+const LOCK_THRESHOLD: u64 = 300;
 
 /// The URL of the sign-in page of a transaction.
 pub fn login_url(slug: &str, tx: &str) -> String {
@@ -66,11 +76,7 @@ impl LoginForm {
 }
 
 fn expired() -> AppError {
-    ErrorPage::bad_request(
-        "Sign-in expired",
-        "This sign-in page has expired or was opened in another browser. Go back to the application and sign in again.",
-    )
-    .into()
+    ErrorPage::bad_request("error-expired-title", Text::new("error-expired")).into()
 }
 
 /// Loads the tenant and the transaction, checking that this browser started it.
@@ -138,7 +144,8 @@ pub async fn get_login(
         }
         Step::Password { email } if !matches!(transaction.request, ProtocolRequest::Home(_)) => {
             // Home-realm discovery: a guest bound to a home tenant or a partner IdP signs in
-            // there.
+            // there; a guest who signs in with mailed codes only gets a code, never a
+            // password page.
             match realm_of(&state, &tenant, &email).await? {
                 Some(Realm::Home(home, home_user)) => {
                     return super::home::go_home(
@@ -164,10 +171,31 @@ pub async fn get_login(
                 }
                 None => {}
             }
+            if let Some(user) = code_sign_in_user(&state, &tenant, &email).await?
+                && user.password_hash.is_none()
+            {
+                let ip = crate::web::client_address::current();
+                let locale = transaction.locale(&headers, Some(&user));
+                let sent =
+                    passcode::send(&state, &tenant, &email, SIGN_IN_CODE, ip, true, locale).await?;
+                transaction.step = Step::EmailCode { email };
+                if sent == passcode::Sent::Throttled {
+                    transaction.notice = Some(Notice {
+                        text: Text::new("code-error-too-many-sends"),
+                        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
+                    });
+                }
+                transaction.save(&state).await?;
+            }
         }
         _ => {}
     }
-    render_step(&state, &tenant, &transaction, &headers, None).await
+    // A notice left by the form just posted is shown once.
+    let notice = transaction.notice.take();
+    if notice.is_some() {
+        transaction.save(&state).await?;
+    }
+    render_step(&state, &tenant, &transaction, &headers, notice).await
 }
 
 /// Where a guest bound to an upstream identity provider signs in.
@@ -251,37 +279,44 @@ pub async fn post_login(
                     Ok(see_other(&here))
                 }
                 Err(_) => {
-                    render_step(
-                        &state,
-                        &tenant,
-                        &transaction,
-                        &headers,
-                        Some("Enter a valid email address."),
-                    )
-                    .await
+                    transaction
+                        .retry(&state, Text::new("login-error-email"), StatusCode::OK)
+                        .await
                 }
             }
         }
         ("send_code", Step::Password { email } | Step::EmailCode { email }) => {
-            let eligible = code_sign_in_user(&state, &tenant, &email).await?.is_some();
-            let sent =
-                passcode::send(&state, &tenant, &email, SIGN_IN_CODE, Some(ip), eligible).await?;
+            let user = code_sign_in_user(&state, &tenant, &email).await?;
+            let locale = transaction.locale(&headers, user.as_ref());
+            let sent = passcode::send(
+                &state,
+                &tenant,
+                &email,
+                SIGN_IN_CODE,
+                Some(ip),
+                user.is_some(),
+                locale,
+            )
+            .await?;
             transaction.step = Step::EmailCode { email };
-            transaction.save(&state).await?;
             if sent == passcode::Sent::Throttled {
-                let message = "Too many codes were requested. Wait a while and try again.";
-                return render_step(&state, &tenant, &transaction, &headers, Some(message)).await;
+                let text = Text::new("code-error-too-many-sends");
+                return transaction
+                    .retry(&state, text, StatusCode::TOO_MANY_REQUESTS)
+                    .await;
             }
+            transaction.save(&state).await?;
             Ok(see_other(&here))
         }
         ("code", Step::EmailCode { email }) => {
             let code = form.code.unwrap_or_default();
             let user = code_sign_in_user(&state, &tenant, &email).await?;
-            let valid = passcode::verify(&state, &tenant, &email, SIGN_IN_CODE, &code).await?;
-            let Some(user) = user.filter(|_| valid) else {
+            let checked = passcode::check(&state, &tenant, &email, SIGN_IN_CODE, &code).await?;
+            let Some(user) = user.filter(|_| checked == passcode::Checked::Valid) else {
                 tracing::info!(tenant = %tenant.slug, "passcode sign-in failed");
-                let message = "That code is not right or has expired.";
-                return render_step(&state, &tenant, &transaction, &headers, Some(message)).await;
+                return transaction
+                    .retry(&state, checked.message(), StatusCode::OK)
+                    .await;
             };
             let how = Authentication {
                 amr: vec![super::redeem::AMR_EMAIL.to_owned()],
@@ -347,27 +382,35 @@ async fn sign_in_with_password(
     };
     let address = Throttle {
         key: format!("pwip:{ip}"),
-        free: limits.password_free_failures * 10,
-        lockout: limits.password_lockout * 10,
+        free: limits.address_free_failures,
+        lockout: limits.address_lockout,
     };
-    let wait = account
-        .wait(state.ephemeral.as_ref())
-        .await?
-        .max(address.wait(state.ephemeral.as_ref()).await?);
-    if let Some(seconds) = wait {
-        let message = format!("Too many attempts. Wait {seconds} seconds and try again.");
-        let page = render_step(state, tenant, &transaction, headers, Some(&message)).await?;
-        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    let throttled = match (
+        account.wait(state.ephemeral.as_ref()).await?,
+        address.wait(state.ephemeral.as_ref()).await?,
+    ) {
+        (Some(seconds), _) if seconds > LOCK_THRESHOLD => {
+            Some(Text::new("login-error-locked").arg("minutes", seconds.div_ceil(60)))
+        }
+        (Some(seconds), _) => Some(Text::new("login-error-throttled").arg("seconds", seconds)),
+        (None, Some(seconds)) => {
+            Some(Text::new("login-error-address-throttled").arg("seconds", seconds))
+        }
+        (None, None) => None,
+    };
+    if let Some(text) = throttled {
+        return transaction
+            .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
+            .await;
     }
     if password.is_empty() {
-        return render_step(
-            state,
-            tenant,
-            &transaction,
-            headers,
-            Some("Enter your password."),
-        )
-        .await;
+        return transaction
+            .retry(
+                state,
+                Text::new("login-error-password-empty"),
+                StatusCode::OK,
+            )
+            .await;
     }
     let user = match state.store.user_by_email(&tenant.id, &key).await {
         Ok(user) => Some(user),
@@ -394,7 +437,9 @@ async fn sign_in_with_password(
             50126,
         )
         .await?;
-        return render_step(state, tenant, &transaction, headers, Some(BAD_CREDENTIALS)).await;
+        return transaction
+            .retry(state, Text::new(BAD_CREDENTIALS), StatusCode::OK)
+            .await;
     };
     account.succeed(state.ephemeral.as_ref()).await?;
     tracing::info!(tenant = %tenant.slug, user = %user.id, "password sign-in succeeded");
@@ -416,7 +461,7 @@ async fn code_sign_in_user(
     state: &AppState,
     tenant: &Tenant,
     email: &str,
-) -> Result<Option<crate::domain::user::User>, AppError> {
+) -> Result<Option<User>, AppError> {
     match state
         .store
         .user_by_email(&tenant.id, &email.to_ascii_lowercase())
@@ -450,7 +495,7 @@ pub(crate) async fn signed_in(
     headers: &HeaderMap,
     tenant: &Tenant,
     transaction: Transaction,
-    user: crate::domain::user::User,
+    user: User,
     how: Authentication,
 ) -> Result<Response, AppError> {
     let (evidence, cookie) = session::establish(state, headers, user, how).await?;
@@ -470,58 +515,91 @@ pub(crate) async fn signed_in(
 
 /// What each scope lets the application do, for the consent page.
 fn scope_descriptions(request: &ProtocolRequest) -> Vec<&'static str> {
-    let mut items = vec!["Sign you in"];
+    let mut items = vec!["consent-scope-signin"];
     let ProtocolRequest::Oidc(oidc) = request else {
         return items;
     };
     if oidc.scope.contains(scope::PROFILE) {
-        items.push("See your name");
+        items.push("consent-scope-profile");
     }
     if oidc.scope.contains(scope::EMAIL) {
-        items.push("See your email address");
+        items.push("consent-scope-email");
     }
     if oidc.scope.contains(scope::OFFLINE_ACCESS) {
-        items.push("Keep access while you are away");
+        items.push("consent-scope-offline");
     }
     items
 }
 
+/// The user a sign-in step names by address, if the tenant has one (for the page's
+/// language).
+async fn user_named(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+) -> Result<Option<User>, AppError> {
+    match state
+        .store
+        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
+        .await
+    {
+        Ok(user) => Ok(Some(user)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Renders the transaction's current step, with the notice the last form left.
 async fn render_step(
     state: &AppState,
     tenant: &Tenant,
     transaction: &Transaction,
     headers: &HeaderMap,
-    error: Option<&str>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     if super::mfa::is_mfa_step(&transaction.step) {
-        return super::mfa::render(state, tenant, transaction, headers, error).await;
+        return super::mfa::render(state, tenant, transaction, headers, notice).await;
     }
     if matches!(transaction.request, ProtocolRequest::Redeem(_)) {
-        return super::redeem::render(state, tenant, transaction, headers, error).await;
+        return super::redeem::render(state, tenant, transaction, headers, notice).await;
     }
     let action = format!("/{}/login", tenant.slug);
+    let status = notice
+        .as_ref()
+        .and_then(|n| StatusCode::from_u16(n.status).ok())
+        .unwrap_or(StatusCode::OK);
     let page = match &transaction.step {
         Step::Consent { session_id } => {
             consent_page(state, headers, tenant, transaction, session_id, action).await?
         }
         step => {
             let (step, email, title) = match step {
-                Step::Password { email } => ("password", email.as_str(), "Enter your password"),
-                Step::EmailCode { email } => ("code", email.as_str(), "Enter your code"),
-                _ => ("identify", "", "Sign in"),
+                Step::Password { email } => ("password", email.as_str(), "login-title-password"),
+                Step::EmailCode { email } => ("code", email.as_str(), "login-title-code"),
+                _ => ("identify", "", "login-title"),
             };
+            let user = if email.is_empty() {
+                None
+            } else {
+                user_named(state, tenant, email).await?
+            };
+            let chrome = Chrome::tenant(tenant, transaction.locale(headers, user.as_ref()));
+            let error = notice.map(|n| n.text.in_locale(chrome.locale));
             Page::new(
                 "login.html",
+                &chrome,
                 minijinja::context! {
-                    title, step, email, error, action,
-                    tenant_name => &tenant.name,
+                    step, email, error, action,
+                    title => chrome.text(title),
                     app_name => transaction.request.app_name(),
                     tx => &transaction.id, csrf => &transaction.csrf,
                 },
             )?
         }
     };
-    let mut page = page.form_target(transaction.request.return_url());
+    let mut page = page
+        .status(status)
+        .form_target(transaction.request.return_url());
     if matches!(transaction.step, Step::Identify | Step::Password { .. }) {
         // Home-realm discovery may redirect a guest to a partner IdP after these forms.
         for partner in state.directory.partners(&tenant.id).await?.iter() {
@@ -547,12 +625,13 @@ async fn consent_page(
     let Some(evidence) = evidence.filter(|e| e.session_id == session_id) else {
         return Err(expired());
     };
+    let chrome = Chrome::tenant(tenant, transaction.locale(headers, Some(&evidence.user)));
     Ok(Page::new(
         "consent.html",
+        &chrome,
         minijinja::context! {
-            title => "Permissions requested",
+            title => chrome.text("consent-title"),
             action,
-            tenant_name => &tenant.name,
             app_name => transaction.request.app_name(),
             items => scope_descriptions(&transaction.request),
             email => evidence.user.email,

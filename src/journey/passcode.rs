@@ -13,7 +13,8 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::ephemeral::Json;
 use crate::error::AppError;
-use crate::mail::compose::{self, Language};
+use crate::i18n::{Locale, Text};
+use crate::mail::compose;
 use crate::secrets;
 use crate::startup::AppState;
 
@@ -42,9 +43,9 @@ pub enum Sent {
     Throttled,
 }
 
-/// Sends a code for `purpose` to `email` (throttled per address and, when given, per client
-/// address) — only when `deliver` (the address may receive one);
-/// otherwise answers the same without sending, so the answer reveals nothing.
+/// Sends a code for `purpose` to `email` in `locale` (throttled per address and, when given,
+/// per client address) — only when `deliver` (the address may receive one); otherwise answers
+/// the same without sending, so the answer reveals nothing.
 pub async fn send(
     state: &AppState,
     tenant: &Tenant,
@@ -52,6 +53,7 @@ pub async fn send(
     purpose: &str,
     ip: Option<IpAddr>,
     deliver: bool,
+    locale: Locale,
 ) -> Result<Sent, AppError> {
     let hour = Duration::from_secs(3600);
     let by_address = state
@@ -92,21 +94,77 @@ pub async fn send(
             Duration::from_secs(CODE_TTL as u64),
         )
         .await?;
-    let message = state.mailer.seal(compose::passcode(
-        &tenant.id,
-        &tenant.name,
-        email,
-        &code,
-        Language::from_tag(Some(&tenant.settings.default_message_language)),
-    )?)?;
+    let brand = compose::MailBrand::of(tenant, state.config.base_url());
+    let message = state
+        .mailer
+        .seal(compose::passcode(&tenant.id, &brand, email, &code, locale)?)?;
     state.store.enqueue_mail(&message).await?;
     state.mailer.wake();
     tracing::info!(tenant = %tenant.slug, "passcode sent");
     Ok(Sent::Sent)
 }
 
+/// What a submitted code turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// The code, now spent.
+    Valid,
+    /// Not the code; it may still be tried.
+    Wrong,
+    /// No live code (never sent, used, expired, or replaced by a newer one).
+    Expired,
+    /// The code was entered wrongly too many times and no longer works, even when right.
+    Void,
+}
+
+impl Checked {
+    /// What to tell the person who entered a code that was not [`Checked::Valid`].
+    pub fn message(self) -> Text {
+        match self {
+            Self::Void => Text::new("code-error-void"),
+            Self::Valid | Self::Wrong | Self::Expired => Text::new("code-error-wrong"),
+        }
+    }
+}
+
 /// Checks a code. A correct code is consumed (of concurrent correct submissions exactly one
-/// succeeds); a wrong one counts against the code, which dies after five.
+/// succeeds); a wrong one counts against the code, which is void after five: it stays void
+/// (even the right code is refused) until it expires or a new code replaces it.
+pub async fn check(
+    state: &AppState,
+    tenant: &Tenant,
+    email: &str,
+    purpose: &str,
+    code: &str,
+) -> Result<Checked, AppError> {
+    let key = key(tenant, purpose, email);
+    let json = Json(state.ephemeral.as_ref());
+    let Some(mut record) = json.take::<Record>(&key).await? else {
+        return Ok(Checked::Expired);
+    };
+    let now = unix_now();
+    if record.expires_at <= now {
+        return Ok(Checked::Expired);
+    }
+    let keep = Duration::from_secs((record.expires_at - now).max(1) as u64);
+    if record.attempts >= MAX_ATTEMPTS {
+        json.put(&key, &record, keep).await?;
+        return Ok(Checked::Void);
+    }
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if secrets::constant_time_eq(&secrets::hash_secret(&code), &record.hash) {
+        return Ok(Checked::Valid);
+    }
+    record.attempts += 1;
+    json.put(&key, &record, keep).await?;
+    if record.attempts >= MAX_ATTEMPTS {
+        tracing::info!(tenant = %tenant.slug, "passcode voided after too many wrong tries");
+        return Ok(Checked::Void);
+    }
+    Ok(Checked::Wrong)
+}
+
+/// Whether `code` is the live code (then spent); see [`check`].
 pub async fn verify(
     state: &AppState,
     tenant: &Tenant,
@@ -114,29 +172,5 @@ pub async fn verify(
     purpose: &str,
     code: &str,
 ) -> Result<bool, AppError> {
-    let key = key(tenant, purpose, email);
-    let json = Json(state.ephemeral.as_ref());
-    let Some(mut record) = json.take::<Record>(&key).await? else {
-        return Ok(false);
-    };
-    let now = unix_now();
-    if record.expires_at <= now {
-        return Ok(false);
-    }
-    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    if secrets::constant_time_eq(&secrets::hash_secret(&code), &record.hash) {
-        return Ok(true);
-    }
-    record.attempts += 1;
-    if record.attempts < MAX_ATTEMPTS {
-        json.put(
-            &key,
-            &record,
-            Duration::from_secs((record.expires_at - now).max(1) as u64),
-        )
-        .await?;
-    } else {
-        tracing::info!(tenant = %tenant.slug, "passcode voided after too many wrong tries");
-    }
-    Ok(false)
+    Ok(check(state, tenant, email, purpose, code).await? == Checked::Valid)
 }

@@ -43,21 +43,47 @@ impl Default for Passwords {
     }
 }
 
+/// Why a new password was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordProblem {
+    /// Fewer than [`MIN_LEN`] characters.
+    #[error("the password must have at least {MIN_LEN} characters")]
+    TooShort,
+    /// More than [`MAX_LEN`] bytes.
+    #[error("the password must have at most {MAX_LEN} bytes")]
+    TooLong,
+    /// Only white space.
+    #[error("the password must not be only spaces")]
+    Blank,
+}
+
+impl PasswordProblem {
+    /// The catalogue message that tells a person (`password-…`).
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Self::TooShort => "password-too-short",
+            Self::TooLong => "password-too-long",
+            Self::Blank => "password-blank",
+        }
+    }
+}
+
+impl From<PasswordProblem> for Invalid {
+    fn from(problem: PasswordProblem) -> Self {
+        Invalid::new(problem.to_string())
+    }
+}
+
 /// Checks a new password against the policy (length only: no composition rules).
-pub fn check_policy(password: &str) -> Result<(), Invalid> {
-    let chars = password.chars().count();
-    if chars < MIN_LEN {
-        return Err(Invalid::new(format!(
-            "the password must have at least {MIN_LEN} characters"
-        )));
+pub fn check_policy(password: &str) -> Result<(), PasswordProblem> {
+    if password.chars().count() < MIN_LEN {
+        return Err(PasswordProblem::TooShort);
     }
     if password.len() > MAX_LEN {
-        return Err(Invalid::new(format!(
-            "the password must have at most {MAX_LEN} bytes"
-        )));
+        return Err(PasswordProblem::TooLong);
     }
     if password.trim().is_empty() {
-        return Err(Invalid::new("the password must not be only spaces"));
+        return Err(PasswordProblem::Blank);
     }
     Ok(())
 }

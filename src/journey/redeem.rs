@@ -6,8 +6,9 @@
 //! a passcode mailed to the invited address (and only that address), optionally a password,
 //! then consent. The invitation is bound by one conditional update (exactly once, however many
 //! tabs race), the guest is signed in, and the browser goes to `inviteRedirectUrl` — never to
-//! an address from the query string. Expired, revoked, used and unknown links all get the same
-//! page.
+//! an address from the query string. A guest who already redeemed and follows the link again
+//! is sent on to `inviteRedirectUrl` to sign in, as Entra does; expired, revoked and unknown
+//! links all get the same page. The pages speak the invitation's language.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -26,12 +27,13 @@ use crate::domain::tenant::{RedemptionRoute, RouteFacts, Tenant, choose_route};
 use crate::domain::unix_now;
 use crate::domain::user::Identity;
 use crate::error::{AppError, ErrorPage};
+use crate::i18n::Text;
 use crate::journey::password::check_policy;
 use crate::policy::{self, Outcome};
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, Party, Redemption, StoreError};
-use crate::web::{self, Page};
+use crate::web::{self, AccountPage, Chrome, Page};
 
 /// `amr` of an e-mail passcode (it proves a mailbox, it is not a second factor).
 pub const AMR_EMAIL: &str = "email";
@@ -57,23 +59,29 @@ pub struct RedeemRequest {
     pub org_name: String,
     /// Its privacy statement.
     pub privacy_url: Option<String>,
+    /// The invitation's language (`messageLanguage`), which the pages speak.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// An application invited: the pages name the organisation, not a person.
+    #[serde(default)]
+    pub inviter_is_app: bool,
 }
 
 fn invalid_link() -> AppError {
     ErrorPage::bad_request(
-        "Invitation not available",
-        "This invitation link cannot be used. It may have expired, been used already or been withdrawn. Ask the person who invited you for a new invitation.",
+        "error-invitation-title",
+        Text::new("error-invitation-invalid"),
     )
     .into()
 }
 
-/// The pending invitation a redeem token names, if any.
-async fn pending_invitation(
+/// The invitation of the tenant a redeem token names, if any (whatever its status).
+async fn invitation_of_link(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
 ) -> Result<Option<Invitation>, AppError> {
-    if token.len() > 128 {
+    if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
     match state
@@ -81,12 +89,7 @@ async fn pending_invitation(
         .invitation_by_token(&secrets::hash_secret(token))
         .await
     {
-        Ok(invitation)
-            if invitation.tenant_id == tenant.id
-                && invitation.status(unix_now()) == InvitationStatus::PendingAcceptance =>
-        {
-            Ok(Some(invitation))
-        }
+        Ok(invitation) if invitation.tenant_id == tenant.id => Ok(Some(invitation)),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -110,15 +113,23 @@ pub async fn get_redeem(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
-    let Some(invitation) =
-        pending_invitation(&state, &tenant, query.i.as_deref().unwrap_or("")).await?
-    else {
-        return Err(invalid_link());
+    let invitation = invitation_of_link(&state, &tenant, query.i.as_deref().unwrap_or("")).await?;
+    let invitation = match invitation {
+        Some(invitation) => match invitation.status(unix_now()) {
+            InvitationStatus::PendingAcceptance => invitation,
+            // The link stays the way back to the resources (B.2): once redeemed it leads to
+            // where the guest was invited to, which asks them to sign in.
+            InvitationStatus::Completed => return Ok(see_other(&invitation.redirect_url)),
+            InvitationStatus::Revoked | InvitationStatus::Expired => {
+                return Err(invalid_link());
+            }
+        },
+        None => return Err(invalid_link()),
     };
     if !tenant.settings.domain_allowed(domain_of(&invitation.email)) {
         return Err(ErrorPage::bad_request(
-            "Invitation not available",
-            "The organisation no longer accepts guests from your domain.",
+            "error-invitation-title",
+            Text::new("error-invitation-domain"),
         )
         .into());
     }
@@ -131,6 +142,8 @@ pub async fn get_redeem(
         inviter_name: invitation.inviter.name.clone(),
         org_name: tenant.name.clone(),
         privacy_url: tenant.settings.privacy_statement_url.clone(),
+        language: invitation.message_info.message_language.clone(),
+        inviter_is_app: invitation.inviter.kind != "user",
     };
     super::open(
         &state,
@@ -209,15 +222,11 @@ pub async fn post_step(
         }
         ("code", Step::RedeemCode) => {
             let code = form.code.unwrap_or_default();
-            if !passcode::verify(state, tenant, &request.email, &purpose, &code).await? {
-                return render(
-                    state,
-                    tenant,
-                    &transaction,
-                    headers,
-                    Some("That code is not right or has expired."),
-                )
-                .await;
+            let checked = passcode::check(state, tenant, &request.email, &purpose, &code).await?;
+            if checked != passcode::Checked::Valid {
+                return transaction
+                    .retry(state, checked.message(), StatusCode::OK)
+                    .await;
             }
             transaction.step = Step::RedeemPassword;
             transaction.save(state).await?;
@@ -225,15 +234,11 @@ pub async fn post_step(
         }
         ("password", Step::RedeemPassword) => {
             let password = form.password.unwrap_or_default();
-            if let Err(e) = check_policy(&password) {
-                return render(
-                    state,
-                    tenant,
-                    &transaction,
-                    headers,
-                    Some(&format!("That password cannot be used: {e}.")),
-                )
-                .await;
+            if let Err(problem) = check_policy(&password) {
+                let reason =
+                    crate::i18n::text(transaction.locale(headers, None), problem.message_key());
+                let text = Text::new("redeem-error-password").arg("reason", reason);
+                return transaction.retry(state, text, StatusCode::OK).await;
             }
             let hash = state.passwords.hash(password).await?;
             transaction.step = Step::RedeemConsent {
@@ -261,7 +266,7 @@ pub async fn post_step(
             let (password_hash, upstream) = (password_hash.clone(), upstream.clone());
             transaction.delete(state).await?;
             if form.decision.as_deref() != Some("allow") {
-                return declined(tenant, &request);
+                return declined(tenant, &request, transaction.locale(headers, None));
             }
             complete(
                 state,
@@ -334,17 +339,23 @@ async fn send_redemption_code(
     ip: IpAddr,
 ) -> Result<Response, AppError> {
     let purpose = format!("redeem:{}", request.invitation_id);
-    if passcode::send(state, tenant, &request.email, &purpose, Some(ip), true).await?
+    let locale = transaction.locale(headers, None);
+    if passcode::send(
+        state,
+        tenant,
+        &request.email,
+        &purpose,
+        Some(ip),
+        true,
+        locale,
+    )
+    .await?
         == Sent::Throttled
     {
-        return render(
-            state,
-            tenant,
-            &transaction,
-            headers,
-            Some("Too many codes were requested. Wait a while and try again."),
-        )
-        .await;
+        let text = Text::new("code-error-too-many-sends");
+        return transaction
+            .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
+            .await;
     }
     transaction.step = Step::RedeemCode;
     transaction.save(state).await?;
@@ -375,7 +386,12 @@ async fn complete(
     if let Some(upstream) = upstream
         && !super::held::confirms(upstream, &invitation.email)
     {
-        return super::held::hold_or_refuse(state, tenant, &invitation, upstream).await;
+        let locale = crate::i18n::Locale::negotiate(
+            request.language.as_deref(),
+            None,
+            super::accept_language(headers),
+        );
+        return super::held::hold_or_refuse(state, tenant, &invitation, upstream, locale).await;
     }
     let identity = match upstream {
         Some(upstream) => Identity {
@@ -449,35 +465,41 @@ async fn complete(
 }
 
 /// The page after a guest declines.
-pub fn declined(tenant: &Tenant, request: &RedeemRequest) -> Result<Response, AppError> {
+pub fn declined(
+    tenant: &Tenant,
+    request: &RedeemRequest,
+    locale: crate::i18n::Locale,
+) -> Result<Response, AppError> {
+    let chrome = Chrome::tenant(tenant, locale);
+    let message = Text::new("redeem-declined").arg("org", &request.org_name);
     let page = Page::new(
         "message.html",
+        &chrome,
         minijinja::context! {
-            title => "Invitation declined",
-            tenant_name => &tenant.name,
-            message => format!("Nothing was shared with {}. You can still accept later with the same link while it is valid.", request.org_name),
+            title => chrome.text("redeem-declined-title"),
+            message => minijinja::Value::from_safe_string(message.in_locale_html(locale)),
         },
     )?;
     Ok(page.into_response())
 }
 
-/// Renders the current redemption step.
+/// Renders the current redemption step, with the notice the last form left.
 pub async fn render(
     state: &AppState,
     tenant: &Tenant,
     transaction: &Transaction,
     headers: &HeaderMap,
-    error: Option<&str>,
+    notice: Option<super::Notice>,
 ) -> Result<Response, AppError> {
     let ProtocolRequest::Redeem(request) = &transaction.request else {
         return Err(invalid_link());
     };
     let (step, title) = match &transaction.step {
-        Step::RedeemCode => ("code", "Check your email"),
-        Step::RedeemPassword => ("password", "Set a password?"),
-        Step::RedeemConsent { .. } => ("consent", "Review permissions"),
-        Step::ChooseIdp => ("choose", "How do you want to sign in?"),
-        _ => ("invited", "You're invited"),
+        Step::RedeemCode => ("code", "redeem-title-code"),
+        Step::RedeemPassword => ("password", "redeem-title-password"),
+        Step::RedeemConsent { .. } => ("consent", "redeem-title-consent"),
+        Step::ChooseIdp => ("choose", "redeem-title-choose"),
+        _ => ("invited", "redeem-title-invited"),
     };
     let offered: Vec<minijinja::Value> = if transaction.step == Step::ChooseIdp {
         state
@@ -501,21 +523,29 @@ pub async fn render(
             .map(|u| u.email),
         _ => None,
     };
+    let chrome = Chrome::tenant(tenant, transaction.locale(headers, None));
+    let status = notice
+        .as_ref()
+        .and_then(|n| StatusCode::from_u16(n.status).ok())
+        .unwrap_or(StatusCode::OK);
     let page = Page::new(
         "redeem.html",
+        &chrome,
         minijinja::context! {
-            title, step, error, signed_in_as,
+            step, signed_in_as,
+            title => chrome.text(title),
+            error => notice.map(|n| n.text.in_locale(chrome.locale)),
             action => format!("/{}/login", tenant.slug),
-            tenant_name => &tenant.name,
             org => &request.org_name,
-            inviter => &request.inviter_name,
+            inviter => (!request.inviter_is_app).then_some(&request.inviter_name),
             email => &request.email,
             destination => &request.redirect_url,
             privacy_url => &request.privacy_url,
             offered => offered,
             tx => &transaction.id, csrf => &transaction.csrf,
         },
-    )?;
+    )?
+    .status(status);
     let mut page = page.form_target(&request.redirect_url);
     if matches!(transaction.step, Step::Invited | Step::ChooseIdp) {
         // Accepting may redirect to a partner identity provider.
@@ -556,18 +586,30 @@ pub async fn get_block(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(params): Query<BlockParams>,
+    headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let invitation = block_target(&state, &tenant, params.b.as_deref()).await?;
+    let chrome = Chrome::tenant(tenant.as_ref(), invitation_locale(&invitation, &headers));
     let page = Page::new(
         "block.html",
+        &chrome,
         minijinja::context! {
-            title => "Block invitations", tenant_name => &tenant.name, org => &tenant.name,
+            title => chrome.text("block-title"), org => &tenant.name,
             email => &invitation.email, token => params.b, done => false,
             action => format!("/{}/invitations/block", tenant.slug),
         },
     )?;
     Ok(page.into_response())
+}
+
+/// The language of a page about `invitation`: its language, else the browser's.
+fn invitation_locale(invitation: &Invitation, headers: &HeaderMap) -> crate::i18n::Locale {
+    crate::i18n::Locale::negotiate(
+        invitation.message_info.message_language.as_deref(),
+        None,
+        super::accept_language(headers),
+    )
 }
 
 /// `POST /{tenant}/invitations/block`: records the choice; later invitations to the address
@@ -604,10 +646,12 @@ pub async fn post_block(
             &audit,
         )
         .await?;
+    let chrome = Chrome::tenant(tenant.as_ref(), invitation_locale(&invitation, &headers));
     let page = Page::new(
         "block.html",
+        &chrome,
         minijinja::context! {
-            title => "Invitations blocked", tenant_name => &tenant.name, org => &tenant.name,
+            title => chrome.text("block-done-title"), org => &tenant.name,
             email => &invitation.email, done => true,
         },
     )?;
@@ -670,9 +714,16 @@ pub async fn get_my_apps(
             Some(minijinja::context! { name => app.name, url })
         })
         .collect();
+    let locale = crate::i18n::Locale::negotiate(
+        None,
+        user.preferred_language.as_deref(),
+        super::accept_language(&headers),
+    );
+    let chrome = Chrome::tenant(&tenant, locale).account(AccountPage::MyApps, &tenant);
     let page = Page::new(
         "myapps.html",
-        minijinja::context! { title => "My Apps", tenant_name => &tenant.name, user => &user.email, apps },
+        &chrome,
+        minijinja::context! { title => chrome.text("myapps-title"), user => &user.email, apps },
     )?;
     Ok((StatusCode::OK, page).into_response())
 }

@@ -18,11 +18,12 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::AppError;
 use crate::graph::date_time;
+use crate::i18n::{Locale, Text};
 use crate::mail::compose::Notice;
 use crate::secrets;
 use crate::startup::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
-use crate::web::{self, Page, cookies};
+use crate::web::{self, AccountPage, Chrome, Page, cookies};
 
 /// The form of the page.
 #[derive(Debug, Deserialize)]
@@ -59,38 +60,54 @@ async fn through_journey(
     super::start(state, headers, tenant, request, SessionCheck::Now).await
 }
 
+/// The stored name of authenticators enrolled through the pages, shown in the reader's
+/// language.
+const DEFAULT_METHOD_NAME: &str = "Authenticator app";
+
 async fn render(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
     evidence: &Evidence,
-    notice: Option<&str>,
+    notice: Option<Text>,
     codes: Vec<String>,
 ) -> Result<Response, AppError> {
     let user = &evidence.user;
+    let locale = Locale::negotiate(
+        None,
+        user.preferred_language.as_deref(),
+        super::accept_language(headers),
+    );
+    let chrome = Chrome::tenant(tenant, locale).account(AccountPage::SecurityInfo, tenant);
     let methods: Vec<minijinja::Value> = state
         .store
         .totp_methods(&user.id)
         .await?
         .into_iter()
         .map(|m| {
+            let name = if m.display_name == DEFAULT_METHOD_NAME {
+                chrome.text("mfa-method-default")
+            } else {
+                m.display_name
+            };
             minijinja::context! {
-                id => m.id, name => m.display_name, created => date_time(m.created_at),
+                id => m.id, name, created => date_time(m.created_at),
                 last_used => m.last_used_at.map(date_time),
             }
         })
         .collect();
     let page = Page::new(
         "security_info.html",
+        &chrome,
         minijinja::context! {
-            title => "Security info",
-            tenant_name => &tenant.name,
+            title => chrome.text("secinfo-title"),
             email => &user.email,
             has_password => user.password_hash.is_some(),
             recovery_left => state.store.recovery_codes_left(&user.id).await?,
             action => format!("/{}/security-info", tenant.slug),
             csrf => csrf_token(state, headers).unwrap_or_default(),
-            methods, notice, codes,
+            notice => notice.map(|n| n.in_locale(locale)),
+            methods, codes,
         },
     )?;
     Ok((StatusCode::OK, page).into_response())
@@ -156,7 +173,7 @@ pub async fn post_security_info(
             match state.store.remove_totp_method(&user.id, &id).await {
                 Ok(()) => {}
                 Err(StoreError::NotFound) => {
-                    let notice = "That method no longer exists.";
+                    let notice = Text::new("secinfo-notice-gone");
                     return render(
                         &state,
                         &headers,

@@ -1,18 +1,24 @@
-//! Composing the e-mails Gatehouse sends — the invitation (B2B-REFERENCE.md B.2) and the
-//! one-time passcode — in English, French or German. User-supplied text (inviter name,
-//! personal message) is escaped in the HTML part by the template engine.
+//! Composing the e-mails Gatehouse sends — the invitation (B2B-REFERENCE.md B.2), the one-time
+//! passcode and security notices — in English, French or German (the words come from the
+//! catalogues of [`crate::i18n`]), with the tenant's name, logo and accent colour. The HTML
+//! part has a viewport and a single fluid column, so it reads at phone width. User-supplied
+//! text (inviter name, personal message) is escaped in the HTML part by the template engine.
 
 use std::sync::LazyLock;
 
 use minijinja::Environment;
 use serde::Serialize;
 
+use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
+use crate::i18n::{Locale, Text};
 use crate::store::{Addressee, OutboxMessage};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    crate::i18n::register(&mut env);
     for (name, source) in [
+        ("layout.html", include_str!("templates/layout.html")),
         ("invitation.txt", include_str!("templates/invitation.txt")),
         ("invitation.html", include_str!("templates/invitation.html")),
         ("passcode.txt", include_str!("templates/passcode.txt")),
@@ -27,130 +33,46 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// A supported message language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    /// English (the fallback).
-    English,
-    /// French.
-    French,
-    /// German.
-    German,
+/// The organisation a mail speaks for, as the mail shows it: its name, its logo (an absolute
+/// URL on this Gatehouse; mail clients that hold remote images back show the name instead)
+/// and its accent colour with the text colour that reads on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MailBrand {
+    /// Display name.
+    pub name: String,
+    /// Absolute URL of the logo, if the tenant uploaded one.
+    pub logo_url: Option<String>,
+    /// Button colour.
+    pub accent: String,
+    /// Text colour on the button.
+    pub on_accent: String,
 }
 
-impl Language {
-    /// The language of an ISO 639 tag (`fr-FR`, `de`, …); English otherwise.
-    pub fn from_tag(tag: Option<&str>) -> Self {
-        match tag
-            .unwrap_or("en")
-            .split(['-', '_'])
-            .next()
-            .unwrap_or("en")
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "fr" => Self::French,
-            "de" => Self::German,
-            _ => Self::English,
+impl MailBrand {
+    /// The tenant's brand in mail sent from `base_url`.
+    pub fn of(tenant: &Tenant, base_url: &str) -> Self {
+        let accent = tenant
+            .branding
+            .accent_color
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ACCENT.to_owned());
+        Self {
+            name: tenant.name.clone(),
+            logo_url: tenant.branding.logo.as_ref().map(|_| {
+                format!(
+                    "{base_url}/{}/branding/logo?v={}",
+                    tenant.slug,
+                    tenant.branding.version()
+                )
+            }),
+            on_accent: crate::domain::branding::text_on(&accent).to_owned(),
+            accent,
         }
     }
-
-    fn code(self) -> &'static str {
-        match self {
-            Self::English => "en",
-            Self::French => "fr",
-            Self::German => "de",
-        }
-    }
 }
 
-/// The translatable sentences of the e-mails.
-#[derive(Debug, Serialize)]
-struct Strings {
-    subject: String,
-    warning: &'static str,
-    headline: String,
-    from_line: String,
-    message_intro: String,
-    default_body: String,
-    accept: &'static str,
-    destination: &'static str,
-    block: String,
-    privacy: String,
-    no_privacy: String,
-    code_subject: String,
-    code_intro: String,
-    code_expiry: &'static str,
-    code_ignore: &'static str,
-}
-
-fn strings(lang: Language, inviter: &str, org: &str, domain: &str) -> Strings {
-    match lang {
-        Language::English => Strings {
-            subject: format!(
-                "{inviter} invited you to access applications within their organization"
-            ),
-            warning: "Only accept invitations you expect. Invitations can be used for phishing.",
-            headline: format!("{inviter} invited you to {org}"),
-            from_line: format!("{inviter} ({org}, {domain}) invited you to collaborate."),
-            message_intro: format!("{inviter} wrote:"),
-            default_body: format!(
-                "Accept the invitation to sign in to the applications {org} shares with you."
-            ),
-            accept: "Accept invitation",
-            destination: "After you accept, you will go to",
-            block: format!("Block future invitations from {org}"),
-            privacy: format!("Privacy statement of {org}"),
-            no_privacy: format!("{org} has not provided a privacy statement."),
-            code_subject: format!("Your {org} verification code"),
-            code_intro: format!("Use this code to sign in to {org}:"),
-            code_expiry: "The code expires in 10 minutes and works once.",
-            code_ignore: "If you did not ask for a code, ignore this e-mail.",
-        },
-        Language::French => Strings {
-            subject: format!(
-                "{inviter} vous a invité à accéder aux applications de son organisation"
-            ),
-            warning: "N'acceptez que les invitations que vous attendez. Des invitations peuvent servir à l'hameçonnage.",
-            headline: format!("{inviter} vous a invité chez {org}"),
-            from_line: format!("{inviter} ({org}, {domain}) vous invite à collaborer."),
-            message_intro: format!("{inviter} a écrit :"),
-            default_body: format!(
-                "Acceptez l'invitation pour vous connecter aux applications que {org} partage avec vous."
-            ),
-            accept: "Accepter l'invitation",
-            destination: "Après avoir accepté, vous irez à",
-            block: format!("Bloquer les futures invitations de {org}"),
-            privacy: format!("Déclaration de confidentialité de {org}"),
-            no_privacy: format!("{org} n'a pas fourni de déclaration de confidentialité."),
-            code_subject: format!("Votre code de vérification {org}"),
-            code_intro: format!("Utilisez ce code pour vous connecter à {org} :"),
-            code_expiry: "Le code expire dans 10 minutes et ne sert qu'une fois.",
-            code_ignore: "Si vous n'avez pas demandé de code, ignorez ce courriel.",
-        },
-        Language::German => Strings {
-            subject: format!(
-                "{inviter} hat Sie eingeladen, auf Anwendungen der Organisation zuzugreifen"
-            ),
-            warning: "Nehmen Sie nur Einladungen an, die Sie erwarten. Einladungen können für Phishing missbraucht werden.",
-            headline: format!("{inviter} hat Sie zu {org} eingeladen"),
-            from_line: format!("{inviter} ({org}, {domain}) lädt Sie zur Zusammenarbeit ein."),
-            message_intro: format!("{inviter} schreibt:"),
-            default_body: format!(
-                "Nehmen Sie die Einladung an, um sich bei den Anwendungen anzumelden, die {org} mit Ihnen teilt."
-            ),
-            accept: "Einladung annehmen",
-            destination: "Nach der Annahme gelangen Sie zu",
-            block: format!("Künftige Einladungen von {org} blockieren"),
-            privacy: format!("Datenschutzerklärung von {org}"),
-            no_privacy: format!("{org} hat keine Datenschutzerklärung angegeben."),
-            code_subject: format!("Ihr Bestätigungscode für {org}"),
-            code_intro: format!("Melden Sie sich mit diesem Code bei {org} an:"),
-            code_expiry: "Der Code läuft in 10 Minuten ab und gilt nur einmal.",
-            code_ignore: "Wenn Sie keinen Code angefordert haben, ignorieren Sie diese E-Mail.",
-        },
-    }
-}
+/// The button colour of mail from a tenant without an accent colour.
+const DEFAULT_ACCENT: &str = "#1f4fbf";
 
 fn render(name: &str, context: minijinja::Value) -> Result<String, minijinja::Error> {
     TEMPLATES.get_template(name)?.render(context)
@@ -161,12 +83,13 @@ fn render(name: &str, context: minijinja::Value) -> Result<String, minijinja::Er
 pub struct InvitationMail<'a> {
     /// Tenant id.
     pub tenant_id: &'a str,
-    /// Organisation name.
-    pub org: &'a str,
+    /// The inviting organisation.
+    pub brand: &'a MailBrand,
     /// Organisation primary domain.
     pub domain: &'a str,
-    /// Inviter display name.
-    pub inviter: &'a str,
+    /// The person who invited, by display name; `None` when an application invited (the mail
+    /// then speaks as the organisation).
+    pub inviter: Option<&'a str>,
     /// Inviter address, for Reply-To.
     pub inviter_email: Option<&'a str>,
     /// The invited address.
@@ -186,15 +109,19 @@ pub struct InvitationMail<'a> {
     /// The organisation's privacy statement.
     pub privacy_url: Option<&'a str>,
     /// Language.
-    pub language: Language,
+    pub locale: Locale,
 }
 
-/// The invitation e-mail as an outbox message.
+/// The invitation e-mail as an outbox message. Its subject names the organisation ("Contoso
+/// invited you…"); the person who invited is named in the body.
 pub fn invitation(mail: &InvitationMail<'_>) -> Result<OutboxMessage, minijinja::Error> {
-    let t = strings(mail.language, mail.inviter, mail.org, mail.domain);
+    let org = mail.brand.name.as_str();
     let context = minijinja::context! {
-        lang => mail.language.code(),
-        t => minijinja::value::Serde(&t),
+        lang => mail.locale.tag(),
+        brand => minijinja::value::Serde(mail.brand),
+        org,
+        domain => mail.domain,
+        inviter => mail.inviter,
         message => mail.message,
         redeem_url => mail.redeem_url,
         destination => mail.destination,
@@ -206,13 +133,15 @@ pub fn invitation(mail: &InvitationMail<'_>) -> Result<OutboxMessage, minijinja:
         recipients.push(Addressee::cc(address, name));
     }
     if let Some(reply_to) = mail.inviter_email {
-        recipients.push(Addressee::reply_to(reply_to, Some(mail.inviter)));
+        recipients.push(Addressee::reply_to(reply_to, mail.inviter));
     }
     Ok(OutboxMessage {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: Some(mail.tenant_id.to_owned()),
         recipients,
-        subject: t.subject,
+        subject: Text::new("mail-invite-subject")
+            .arg("org", org)
+            .in_locale(mail.locale),
         body_text: render("invitation.txt", context.clone())?,
         body_html: render("invitation.html", context)?,
         created_at: unix_now(),
@@ -223,20 +152,24 @@ pub fn invitation(mail: &InvitationMail<'_>) -> Result<OutboxMessage, minijinja:
 /// A one-time passcode e-mail.
 pub fn passcode(
     tenant_id: &str,
-    org: &str,
+    brand: &MailBrand,
     to: &str,
     code: &str,
-    language: Language,
+    locale: Locale,
 ) -> Result<OutboxMessage, minijinja::Error> {
-    let t = strings(language, "", org, "");
     let context = minijinja::context! {
-        lang => language.code(), t => minijinja::value::Serde(&t), code
+        lang => locale.tag(),
+        brand => minijinja::value::Serde(brand),
+        org => &brand.name,
+        code,
     };
     Ok(OutboxMessage {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: Some(tenant_id.to_owned()),
         recipients: vec![Addressee::to(to, None)],
-        subject: t.code_subject,
+        subject: Text::new("mail-code-subject")
+            .arg("org", brand.name.as_str())
+            .in_locale(locale),
         body_text: render("passcode.txt", context.clone())?,
         body_html: render("passcode.html", context)?,
         created_at: unix_now(),
@@ -257,80 +190,41 @@ pub enum Notice {
     RepeatedFailures,
 }
 
-fn notice_strings(lang: Language, notice: Notice, org: &str) -> (String, String, &'static str) {
-    use Notice::*;
-    match lang {
-        Language::French => (
-            format!("Alerte de sécurité pour votre compte {org}"),
-            match notice {
-                MethodAdded => format!(
-                    "Une application d'authentification a été ajoutée à votre compte {org}."
-                ),
-                MethodRemoved => format!(
-                    "Une application d'authentification a été retirée de votre compte {org}."
-                ),
-                RecoveryCodesReplaced => format!(
-                    "De nouveaux codes de récupération ont été créés pour votre compte {org}."
-                ),
-                RepeatedFailures => format!(
-                    "Plusieurs codes de vérification erronés ont été saisis pour votre compte {org}."
-                ),
-            },
-            "Si ce n'était pas vous, changez votre mot de passe et prévenez l'administrateur de l'organisation.",
-        ),
-        Language::German => (
-            format!("Sicherheitshinweis zu Ihrem Konto bei {org}"),
-            match notice {
-                MethodAdded => {
-                    format!("Ihrem Konto bei {org} wurde eine Authentifizierungs-App hinzugefügt.")
-                }
-                MethodRemoved => {
-                    format!("Von Ihrem Konto bei {org} wurde eine Authentifizierungs-App entfernt.")
-                }
-                RecoveryCodesReplaced => {
-                    format!("Für Ihr Konto bei {org} wurden neue Wiederherstellungscodes erstellt.")
-                }
-                RepeatedFailures => format!(
-                    "Für Ihr Konto bei {org} wurden mehrere falsche Bestätigungscodes eingegeben."
-                ),
-            },
-            "Falls Sie das nicht waren, ändern Sie Ihr Passwort und informieren Sie den Administrator der Organisation.",
-        ),
-        Language::English => (
-            format!("Security notice for your {org} account"),
-            match notice {
-                MethodAdded => format!("An authenticator app was added to your {org} account."),
-                MethodRemoved => {
-                    format!("An authenticator app was removed from your {org} account.")
-                }
-                RecoveryCodesReplaced => {
-                    format!("New recovery codes were created for your {org} account.")
-                }
-                RepeatedFailures => {
-                    format!("Several wrong verification codes were entered for your {org} account.")
-                }
-            },
-            "If this was not you, change your password and tell the organisation's administrator.",
-        ),
+impl Notice {
+    /// The catalogue message of the notice's body.
+    fn message_key(self) -> &'static str {
+        match self {
+            Self::MethodAdded => "mail-notice-added",
+            Self::MethodRemoved => "mail-notice-removed",
+            Self::RecoveryCodesReplaced => "mail-notice-recovery",
+            Self::RepeatedFailures => "mail-notice-failures",
+        }
     }
 }
 
 /// A security notice as an outbox message.
 pub fn notice(
     tenant_id: &str,
-    org: &str,
+    brand: &MailBrand,
     to: &str,
     notice: Notice,
-    language: Language,
+    locale: Locale,
 ) -> Result<OutboxMessage, minijinja::Error> {
-    let (subject, body, advice) = notice_strings(language, notice, org);
     let when = format!("{} UTC", crate::graph::date_time(unix_now()));
-    let context = minijinja::context! { lang => language.code(), body, advice, when };
+    let context = minijinja::context! {
+        lang => locale.tag(),
+        brand => minijinja::value::Serde(brand),
+        org => &brand.name,
+        body_key => notice.message_key(),
+        when,
+    };
     Ok(OutboxMessage {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: Some(tenant_id.to_owned()),
         recipients: vec![Addressee::to(to, None)],
-        subject,
+        subject: Text::new("mail-notice-subject")
+            .arg("org", brand.name.as_str())
+            .in_locale(locale),
         body_text: render("notice.txt", context.clone())?,
         body_html: render("notice.html", context)?,
         created_at: unix_now(),
@@ -342,12 +236,21 @@ pub fn notice(
 mod tests {
     use super::*;
 
-    fn sample(message: Option<&str>, language: Language) -> OutboxMessage {
+    fn brand() -> MailBrand {
+        MailBrand {
+            name: "Contoso".into(),
+            logo_url: Some("https://idp.example/contoso/branding/logo?v=1".into()),
+            accent: "#0b5cad".into(),
+            on_accent: "#ffffff".into(),
+        }
+    }
+
+    fn sample(message: Option<&str>, inviter: Option<&str>, locale: Locale) -> OutboxMessage {
         invitation(&InvitationMail {
             tenant_id: "t",
-            org: "Contoso",
+            brand: &brand(),
             domain: "contoso.example",
-            inviter: "Bob <b>Boss</b>",
+            inviter,
             inviter_email: Some("bob@contoso.example"),
             to: "alice@partner.example",
             to_name: None,
@@ -357,17 +260,21 @@ mod tests {
             destination: "https://app.example/",
             block_url: "https://idp.example/contoso/block?b=def",
             privacy_url: None,
-            language,
+            locale,
         })
         .unwrap()
     }
 
     #[test]
     fn the_invitation_has_every_element_and_escapes_user_text() {
-        let message = sample(Some("Welcome <script>x</script>"), Language::English);
+        let message = sample(
+            Some("Welcome <script>x</script>"),
+            Some("Bob <b>Boss</b>"),
+            Locale::En,
+        );
         assert_eq!(
             message.subject,
-            "Bob <b>Boss</b> invited you to access applications within their organization"
+            "Contoso invited you to access its applications"
         );
         let html = &message.body_html;
         assert!(html.contains("Only accept invitations you expect"));
@@ -375,6 +282,12 @@ mod tests {
         assert!(html.contains("Bob &lt;b&gt;Boss&lt;"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("redeem?i=abc"));
+        assert!(html.contains(r#"name="viewport""#), "readable on a phone");
+        assert!(
+            html.contains("background:#0b5cad"),
+            "the accent colour: {html}"
+        );
+        assert!(html.contains(r#"alt="Contoso""#), "the logo: {html}");
         assert!(
             message
                 .body_text
@@ -396,15 +309,32 @@ mod tests {
     }
 
     #[test]
-    fn the_language_follows_the_tag() {
-        assert_eq!(Language::from_tag(Some("fr-FR")), Language::French);
-        assert_eq!(Language::from_tag(Some("de")), Language::German);
-        assert_eq!(Language::from_tag(Some("xx")), Language::English);
-        let french = sample(None, Language::French);
+    fn an_application_invites_as_the_organisation() {
+        let message = sample(None, None, Locale::En);
         assert!(
-            french.body_html.contains("Accepter l'invitation")
-                || french.body_html.contains("Accepter l&#x27;invitation")
+            message
+                .body_html
+                .contains("Contoso (contoso.example) invited you")
         );
-        assert!(french.subject.contains("vous a invité"));
+        assert!(!message.body_text.contains(" of Contoso"));
+    }
+
+    #[test]
+    fn the_language_is_the_one_asked_for() {
+        let french = sample(None, Some("Bob"), Locale::Fr);
+        assert!(
+            french.body_html.contains("Accepter l"),
+            "{}",
+            french.body_html
+        );
+        assert_eq!(
+            french.subject,
+            "Contoso vous a invité à accéder à ses applications"
+        );
+        let german = sample(None, Some("Bob"), Locale::De);
+        assert!(german.body_text.contains("Einladung annehmen"));
+        let code = passcode("t", &brand(), "a@b.example", "123456", Locale::De).unwrap();
+        assert_eq!(code.subject, "Ihr Bestätigungscode für Contoso");
+        assert!(code.body_text.contains("123456"));
     }
 }

@@ -62,6 +62,9 @@ pub struct AuthorizeRequest {
     pub acr_values: Vec<String>,
     /// The user an `id_token_hint` named (object id).
     pub hint_user: Option<String>,
+    /// `ui_locales`: the languages the pages should speak, in order of preference.
+    #[serde(default)]
+    pub ui_locales: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -95,6 +98,7 @@ impl AuthorizeRequest {
             redirect_uri: self.redirect_uri.clone(),
             mode: self.response_mode,
             state: self.state.clone(),
+            locale: crate::i18n::Locale::negotiate(self.ui_locales.as_deref(), None, None),
         }
     }
 }
@@ -135,8 +139,15 @@ pub fn redeemed_key(code: &str) -> String {
     format!("codegrant:{}", secrets::hash_secret(code))
 }
 
-fn error_page(title: &'static str, message: &str) -> AppError {
-    ErrorPage::bad_request(title, message).into()
+/// A page for an authorization request that cannot be answered at the client: a generic,
+/// translated explanation, and the protocol's reason (English) for the application's owner.
+fn error_page(message: &str) -> AppError {
+    ErrorPage::bad_request(
+        "error-invalid-request-title",
+        crate::i18n::Text::new("error-invalid-request"),
+    )
+    .with_detail(message)
+    .into()
 }
 
 /// `GET /{tenant}/oauth2/authorize`.
@@ -177,6 +188,7 @@ async fn authorize(
                 redirect_uri,
                 mode: ResponseMode::Query,
                 state: params.get("state").map(str::to_owned),
+                locale: crate::i18n::Locale::default(),
             };
             return Ok(back.error(
                 &issuer,
@@ -189,6 +201,7 @@ async fn authorize(
         redirect_uri: redirect_uri.clone(),
         mode,
         state: params.get("state").map(str::to_owned),
+        locale: crate::i18n::Locale::negotiate(params.get("ui_locales"), None, None),
     };
     let request = match validate(&state, &tenant, &issuer, &app, redirect_uri, mode, &params) {
         Ok(request) => request,
@@ -212,17 +225,13 @@ async fn client_and_redirect(
 ) -> Result<(std::sync::Arc<App>, String), AppError> {
     for name in ["client_id", "redirect_uri"] {
         if params.is_repeated(name) {
-            return Err(error_page(
-                "Invalid request",
-                &format!("The request repeats the {name} parameter."),
-            ));
+            return Err(error_page(&format!(
+                "The request repeats the {name} parameter."
+            )));
         }
     }
     let unknown_client = || {
-        error_page(
-            "Unknown application",
-            "The application that sent you here is not registered with this organisation.",
-        )
+        error_page("The application that sent you here is not registered with this organisation.")
     };
     let client_id = params.get("client_id").ok_or_else(unknown_client)?;
     let app = state
@@ -232,15 +241,11 @@ async fn client_and_redirect(
         .filter(|app| app.tenant_id == tenant.id && app.enabled)
         .ok_or_else(unknown_client)?;
     let redirect_uri = params.get("redirect_uri").ok_or_else(|| {
-        error_page(
-            "Invalid request",
-            "The application did not say where to send you back (redirect_uri is required).",
-        )
+        error_page("The application did not say where to send you back (redirect_uri is required).")
     })?;
     if app.match_redirect_uri(redirect_uri).is_none() {
         tracing::info!(client_id = %app.client_id, "authorization request with an unregistered redirect_uri");
         return Err(error_page(
-            "Invalid redirect",
             "The application asked to send you back to an address it has not registered. You have not been redirected.",
         ));
     }
@@ -400,6 +405,7 @@ fn validate(
             })
             .unwrap_or_default(),
         hint_user,
+        ui_locales: bounded("ui_locales", 256)?,
     })
 }
 

@@ -44,7 +44,7 @@ pub fn metadata(issuer: &str) -> Value {
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": true,
         "authorization_response_iss_parameter_supported": true,
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": crate::i18n::Locale::ALL.map(|l| l.tag()),
         "display_values_supported": ["page", "popup"],
         "frontchannel_logout_supported": false,
         "backchannel_logout_supported": false,

@@ -22,7 +22,7 @@ use crate::error::{AppError, ErrorPage};
 use crate::journey::{see_other, session};
 use crate::secrets;
 use crate::startup::AppState;
-use crate::web::{self, Page, cookies};
+use crate::web::{self, Chrome, Page, cookies};
 
 /// `GET /{tenant}/oauth2/logout`.
 pub async fn get_logout(
@@ -52,7 +52,12 @@ pub async fn post_logout(
 }
 
 fn refuse(message: &str) -> AppError {
-    ErrorPage::bad_request("Sign-out request refused", message).into()
+    ErrorPage::bad_request(
+        "error-signout-refused-title",
+        crate::i18n::Text::new("error-signout-refused"),
+    )
+    .with_detail(message)
+    .into()
 }
 
 async fn logout(
@@ -109,7 +114,7 @@ async fn logout(
         // No proof the request comes from the user's app: ask first.
         return match current {
             Some(_) => confirmation_page(state, tenant, headers).await,
-            None => signed_out_page(tenant),
+            None => signed_out_page(tenant, headers),
         };
     };
     if let Some(current) = &current {
@@ -134,16 +139,27 @@ async fn logout(
             };
             Ok(see_other(&target))
         }
-        None => signed_out_page(tenant),
+        None => signed_out_page(tenant, headers),
     }
 }
 
-fn signed_out_page(tenant: &Tenant) -> Result<Response, AppError> {
+/// The page of a sign-out that goes nowhere else.
+pub fn signed_out_page(tenant: &Tenant, headers: &HeaderMap) -> Result<Response, AppError> {
+    let chrome = page_chrome(tenant, headers);
     let page = Page::new(
         "logout.html",
-        minijinja::context! { title => "Signed out", tenant_name => &tenant.name, confirm => false },
+        &chrome,
+        minijinja::context! { title => chrome.text("logout-done-title"), confirm => false },
     )?;
     Ok(page.into_response())
+}
+
+/// The sign-out pages speak the browser's language.
+fn page_chrome(tenant: &Tenant, headers: &HeaderMap) -> Chrome {
+    Chrome::tenant(
+        tenant,
+        crate::i18n::Locale::negotiate(None, None, crate::journey::accept_language(headers)),
+    )
 }
 
 fn confirm_key(csrf: &str) -> String {
@@ -174,10 +190,12 @@ async fn confirmation_page(
             Duration::from_secs(600),
         )
         .await?;
+    let chrome = page_chrome(tenant, headers);
     let page = Page::new(
         "logout.html",
+        &chrome,
         minijinja::context! {
-            title => "Sign out", tenant_name => &tenant.name, confirm => true, csrf,
+            title => chrome.text("logout-title"), confirm => true, csrf,
             action => format!("/{}/oauth2/logout", tenant.slug),
         },
     )?;
@@ -212,5 +230,5 @@ async fn confirmed(
         state.store.end_session(&current.id, unix_now()).await?;
         tracing::info!(tenant = %tenant.slug, "signed out by the user");
     }
-    signed_out_page(tenant)
+    signed_out_page(tenant, headers)
 }

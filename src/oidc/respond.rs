@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 use crate::journey::see_other;
 use crate::oidc::error::clean_description;
-use crate::web::{AUTO_SUBMIT_SCRIPT, Page};
+use crate::web::{AUTO_SUBMIT_SCRIPT, Chrome, Page};
 
 /// How the authorization response travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,9 @@ pub struct ReturnTo {
     pub mode: ResponseMode,
     /// The client's `state`, echoed unchanged.
     pub state: Option<String>,
+    /// The language of the form_post page (its title and the no-script hint).
+    #[serde(default)]
+    pub locale: crate::i18n::Locale,
 }
 
 impl ReturnTo {
@@ -72,6 +75,7 @@ impl ReturnTo {
                     params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
                 let page = Page::new(
                     "form_post.html",
+                    &Chrome::gatehouse(self.locale),
                     minijinja::context! {
                         action => &self.redirect_uri, fields, script => AUTO_SUBMIT_SCRIPT,
                     },

@@ -116,17 +116,20 @@ pub enum Intake {
     Refused(SamlRequest, Status),
 }
 
-fn page(title: &'static str, message: &str) -> AppError {
-    ErrorPage::bad_request(title, message).into()
+/// A page for a request that cannot be answered at an ACS: a generic, translated explanation,
+/// and the reason (English) for the application's owner.
+fn page(message: &str) -> AppError {
+    ErrorPage::bad_request(
+        "error-invalid-request-title",
+        crate::i18n::Text::new("error-invalid-request"),
+    )
+    .with_detail(message)
+    .into()
 }
 
 fn parse(xml: &str) -> Result<AuthnRequest, AppError> {
-    AuthnRequest::from_str(xml).map_err(|_| {
-        page(
-            "Invalid sign-in request",
-            "The application sent a SAML request that cannot be read.",
-        )
-    })
+    AuthnRequest::from_str(xml)
+        .map_err(|_| page("The application sent a SAML request that cannot be read."))
 }
 
 fn certificates(sp: &SamlSp) -> Vec<CertificateDer> {
@@ -151,29 +154,19 @@ pub async fn intake(
         .issuer
         .as_ref()
         .and_then(|i| i.value.as_deref())
-        .ok_or_else(|| {
-            page(
-                "Invalid sign-in request",
-                "The SAML request does not say which application sent it.",
-            )
-        })?;
+        .ok_or_else(|| page("The SAML request does not say which application sent it."))?;
     let app = state
         .directory
         .saml_app(&tenant.id, issuer.trim())
         .await?
         .filter(|app| app.enabled)
         .ok_or_else(|| {
-            page(
-                "Unknown application",
-                "The application that sent you here is not registered with this organisation.",
-            )
+            page("The application that sent you here is not registered with this organisation.")
         })?;
-    let sp = app.saml.as_ref().ok_or_else(|| {
-        page(
-            "Unknown application",
-            "The application is not a SAML application.",
-        )
-    })?;
+    let sp = app
+        .saml
+        .as_ref()
+        .ok_or_else(|| page("The application is not a SAML application."))?;
     let request = verified(sp, xml, &unsigned, binding)?;
     if request
         .issuer
@@ -182,10 +175,7 @@ pub async fn intake(
         .map(str::trim)
         != Some(sp.entity_id.as_str())
     {
-        return Err(page(
-            "Invalid sign-in request",
-            "The signed SAML request names another application.",
-        ));
+        return Err(page("The signed SAML request names another application."));
     }
     let acs = sp
         .acs_for(
@@ -194,9 +184,7 @@ pub async fn intake(
         )
         .ok_or_else(|| {
             tracing::info!(sp = %sp.entity_id, "AuthnRequest with an unregistered ACS");
-            page(
-                "Invalid return address",
-                "The application asked to receive the sign-in at an address it has not registered. You have not been redirected.",
+            page("The application asked to receive the sign-in at an address it has not registered. You have not been redirected.",
             )
         })?;
     let mut saml = SamlRequest {
@@ -304,10 +292,7 @@ fn verified(
 ) -> Result<AuthnRequest, AppError> {
     let refused = |why: &str| {
         tracing::warn!(sp = %sp.entity_id, reason = why, "AuthnRequest signature refused");
-        page(
-            "Invalid sign-in request",
-            "The application's SAML request is not correctly signed.",
-        )
+        page("The application's SAML request is not correctly signed.")
     };
     match binding {
         Binding::Redirect { raw_query } => {
@@ -572,12 +557,7 @@ pub async fn launch_target(
         .app(client_id)
         .await?
         .filter(|app| app.tenant_id == tenant.id && app.enabled && app.saml.is_some())
-        .ok_or_else(|| {
-            page(
-                "Unknown application",
-                "There is no SAML application at this address.",
-            )
-        })
+        .ok_or_else(|| page("There is no SAML application at this address."))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use openssl::hash::MessageDigest;
@@ -24,13 +24,17 @@ use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, see_other, session};
 use crate::oidc::params::Params;
 use crate::startup::AppState;
-use crate::web::Page;
 
 /// `urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal`.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
 
 fn refuse(message: &str) -> AppError {
-    ErrorPage::bad_request("Sign-out request refused", message).into()
+    ErrorPage::bad_request(
+        "error-signout-refused-title",
+        crate::i18n::Text::new("error-signout-refused"),
+    )
+    .with_detail(message)
+    .into()
 }
 
 /// `GET {issuer}/saml/slo`.
@@ -97,12 +101,15 @@ pub async fn get_slo(
     }
     let request_id = request.id.clone().unwrap_or_default();
     match &sp.slo_url {
-        Some(slo) => respond(&state, &tenant, slo, &request_id, outcome, params.get("RelayState")),
-        None => Ok(Page::new(
-            "logout.html",
-            minijinja::context! { title => "Signed out", tenant_name => &tenant.name, confirm => false },
-        )?
-        .into_response()),
+        Some(slo) => respond(
+            &state,
+            &tenant,
+            slo,
+            &request_id,
+            outcome,
+            params.get("RelayState"),
+        ),
+        None => crate::oidc::logout::signed_out_page(&tenant, &headers),
     }
 }
 

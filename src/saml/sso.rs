@@ -66,7 +66,12 @@ pub struct PostForm {
 }
 
 fn bad_request(message: &str) -> AppError {
-    ErrorPage::bad_request("Invalid sign-in request", message).into()
+    ErrorPage::bad_request(
+        "error-invalid-request-title",
+        crate::i18n::Text::new("error-invalid-request"),
+    )
+    .with_detail(message)
+    .into()
 }
 
 fn decoding_error(error: xml::InputError) -> AppError {
@@ -209,13 +214,18 @@ pub async fn get_launch(
 }
 
 /// Posts a signed Response to the ACS through a self-submitting form.
-fn post_to_acs(request: &SamlRequest, xml: &str) -> Result<Response, AppError> {
+fn post_to_acs(
+    request: &SamlRequest,
+    xml: &str,
+    locale: crate::i18n::Locale,
+) -> Result<Response, AppError> {
     let mut fields = vec![("SAMLResponse".to_owned(), STANDARD.encode(xml))];
     if let Some(relay) = &request.relay_state {
         fields.push(("RelayState".to_owned(), relay.clone()));
     }
     let page = Page::new(
         "form_post.html",
+        &crate::web::Chrome::gatehouse(locale),
         minijinja::context! { action => &request.acs, fields, script => AUTO_SUBMIT_SCRIPT },
     )?;
     Ok(page.auto_submit().form_target(&request.acs).into_response())
@@ -247,7 +257,7 @@ pub async fn error_response(
     let xml = response::signed_response(parts, signing_key(state)?)
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
-    post_to_acs(request, &xml)
+    post_to_acs(request, &xml, crate::i18n::Locale::default())
 }
 
 /// `IsPassive` could not be honoured.
@@ -403,7 +413,12 @@ pub async fn complete(
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
     tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, user = %user.id, "SAML assertion issued");
-    post_to_acs(request, &xml)
+    let locale = user
+        .preferred_language
+        .as_deref()
+        .and_then(crate::i18n::Locale::from_tag)
+        .unwrap_or_default();
+    post_to_acs(request, &xml, locale)
 }
 
 /// The `authnmethodsreferences` value of the first factor: `password` for a password sign-in,

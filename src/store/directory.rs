@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{StoreError, StoreResult};
 use crate::domain::app::{App, AppSecret};
+use crate::domain::branding::Branding;
 use crate::domain::saml::{NameIdFormat, SamlSp};
 use crate::domain::tenant::{Tenant, TenantSettings};
 
@@ -27,6 +28,16 @@ pub trait DirectoryStore {
         tenant_id: &str,
         settings: &TenantSettings,
     ) -> StoreResult<()>;
+    /// Replaces a tenant's branding; `logo` replaces the logo's bytes (`Some(None)` removes
+    /// them, `None` keeps them). The branding's `logo` must describe what is stored.
+    async fn update_tenant_branding(
+        &self,
+        tenant_id: &str,
+        branding: &Branding,
+        logo: Option<Option<(&str, &[u8])>>,
+    ) -> StoreResult<()>;
+    /// The tenant's logo: content type and bytes.
+    async fn tenant_logo(&self, tenant_id: &str) -> StoreResult<(String, Vec<u8>)>;
     /// Every app of a tenant (with secrets and SAML side).
     async fn apps_of_tenant(&self, tenant_id: &str) -> StoreResult<Vec<App>>;
     /// Inserts an application with its secrets.
@@ -47,6 +58,7 @@ struct TenantRow {
     slug: String,
     name: String,
     settings: String,
+    branding: String,
     created_at: i64,
 }
 
@@ -180,7 +192,7 @@ for_sql_backends! {
 
         async fn tenant_by_slug(&self, slug: &str) -> StoreResult<Tenant> {
             let row = sqlx::query_as::<DB, TenantRow>(
-                "SELECT id, slug, name, settings, created_at FROM tenants WHERE slug = $1",
+                "SELECT id, slug, name, settings, branding, created_at FROM tenants WHERE slug = $1",
             )
             .bind(slug)
             .fetch_one(&self.pool)
@@ -193,6 +205,7 @@ for_sql_backends! {
             .await?;
             Ok(Tenant {
                 settings: from_json(&row.settings)?,
+                branding: from_json(&row.branding)?,
                 id: row.id,
                 slug: row.slug,
                 name: row.name,
@@ -232,6 +245,58 @@ for_sql_backends! {
             sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())
+        }
+
+        async fn update_tenant_branding(
+            &self,
+            tenant_id: &str,
+            branding: &Branding,
+            logo: Option<Option<(&str, &[u8])>>,
+        ) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
+            let done = sqlx::query::<DB>("UPDATE tenants SET branding = $1 WHERE id = $2")
+                .bind(to_json(branding)?)
+                .bind(tenant_id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            match logo {
+                Some(Some((content_type, bytes))) => {
+                    sqlx::query::<DB>(
+                        "INSERT INTO tenant_logos (tenant_id, content_type, bytes, updated_at) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET \
+                         content_type = excluded.content_type, bytes = excluded.bytes, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(tenant_id)
+                    .bind(content_type)
+                    .bind(bytes)
+                    .bind(crate::domain::unix_now())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Some(None) => {
+                    sqlx::query::<DB>("DELETE FROM tenant_logos WHERE tenant_id = $1")
+                        .bind(tenant_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {}
+            }
+            sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn tenant_logo(&self, tenant_id: &str) -> StoreResult<(String, Vec<u8>)> {
+            Ok(sqlx::query_as::<DB, (String, Vec<u8>)>(
+                "SELECT content_type, bytes FROM tenant_logos WHERE tenant_id = $1",
+            )
+            .bind(tenant_id)
+            .fetch_one(&self.pool)
+            .await?)
         }
 
         async fn apps_of_tenant(&self, tenant_id: &str) -> StoreResult<Vec<App>> {

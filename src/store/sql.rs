@@ -85,6 +85,8 @@ macro_rules! for_sql_backends {
             for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
             for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
             for<'q> Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+            for<'q> Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+            for<'q> &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
             for<'a> &'a str: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
             usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
             <DB as sqlx::Database>::QueryResult: $crate::store::sql::RowsAffected,
@@ -121,6 +123,16 @@ impl<DB: Dialect> SqlStore<DB> {
         let tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
         Ok(WriteTx { tx, _turn: turn })
     }
+}
+
+/// The file of a SQLite database URL (`None` for Postgres and in-memory SQLite).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    (!file.as_os_str().is_empty() && file != Path::new(":memory:")).then(|| file.to_path_buf())
 }
 
 /// Opens the database named by `url` (`sqlite:` or `postgres://`), runs its migrations and

@@ -86,6 +86,7 @@ pub(crate) struct UserRow {
     sponsors: String,
     created_at: i64,
     updated_at: i64,
+    preferred_language: Option<String>,
 }
 
 impl UserRow {
@@ -120,6 +121,7 @@ impl UserRow {
             creation_type: self.creation_type,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            preferred_language: self.preferred_language,
         })
     }
 }
@@ -136,7 +138,8 @@ macro_rules! user_columns {
     () => {
         "id, tenant_id, user_type, email, email_verified, display_name, given_name, family_name, \
          upn, password_hash, roles, account_enabled, security_stamp, external_user_state, \
-         external_user_state_changed_at, creation_type, sponsors, created_at, updated_at"
+         external_user_state_changed_at, creation_type, sponsors, created_at, updated_at, \
+         preferred_language"
     };
 }
 
@@ -146,7 +149,7 @@ pub(crate) const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
     ", email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-     $16, $17, $18, $19, $20)"
+     $16, $17, $18, $19, $20, $21)"
 );
 
 /// Inserts an identity.
@@ -177,6 +180,7 @@ macro_rules! bind_user {
             .bind($crate::store::sql::to_json(&user.sponsors)?)
             .bind(user.created_at)
             .bind(user.updated_at)
+            .bind(user.preferred_language.as_deref())
             .bind(user.email.to_ascii_lowercase())
     }};
 }

@@ -1,6 +1,8 @@
 //! Server-rendered pages and the browser-facing plumbing they share: templates (minijinja,
-//! compiled into the binary, auto-escaped), per-page Content-Security-Policy, security headers
-//! on every response, cookies, the CSRF/`Origin` check for forms and the client address.
+//! compiled into the binary, auto-escaped, with the `t` function of [`crate::i18n`]), what
+//! every page shows around its content ([`Chrome`]: the reader's language and the
+//! organisation's [`Brand`]), per-page Content-Security-Policy, security headers on every
+//! response, cookies, the CSRF/`Origin` check for forms and the client address.
 
 pub mod client_address;
 pub mod cookies;
@@ -14,14 +16,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use minijinja::Environment;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::domain::tenant::Tenant;
+use crate::i18n::Locale;
 
 /// The script that submits a `form_post` response page; allowed by its CSP hash.
 pub const AUTO_SUBMIT_SCRIPT: &str = "document.getElementById('auto').submit();";
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
+    crate::i18n::register(&mut env);
     for (name, source) in [
         ("base.html", include_str!("templates/base.html")),
         ("login.html", include_str!("templates/login.html")),
@@ -32,6 +39,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("redeem.html", include_str!("templates/redeem.html")),
         ("myapps.html", include_str!("templates/myapps.html")),
         ("block.html", include_str!("templates/block.html")),
+        ("landing.html", include_str!("templates/landing.html")),
         ("mfa.html", include_str!("templates/mfa.html")),
         (
             "security_info.html",
@@ -58,6 +66,99 @@ pub fn render(name: &str, context: minijinja::Value) -> Result<String, minijinja
     TEMPLATES.get_template(name)?.render(context)
 }
 
+/// The organisation a page speaks for: its name, and the logo and accent colour it uploaded
+/// (Entra's company branding), served from Gatehouse itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Brand {
+    /// Display name (the page title's suffix, the logo's alternative text).
+    pub name: String,
+    /// URL of the uploaded logo, if any.
+    pub logo_url: Option<String>,
+    /// URL of the stylesheet carrying the accent colour, if one is set.
+    pub theme_url: Option<String>,
+}
+
+impl Brand {
+    /// The tenant's face.
+    pub fn of(tenant: &Tenant) -> Self {
+        let version = tenant.branding.version();
+        Self {
+            name: tenant.name.clone(),
+            logo_url: tenant
+                .branding
+                .logo
+                .as_ref()
+                .map(|_| format!("/{}/branding/logo?v={version}", tenant.slug)),
+            theme_url: tenant
+                .branding
+                .accent_color
+                .as_ref()
+                .map(|_| format!("/{}/branding/theme.css?v={version}", tenant.slug)),
+        }
+    }
+
+    /// Gatehouse's own face, for pages no tenant owns.
+    pub fn gatehouse(locale: Locale) -> Self {
+        Self {
+            name: crate::i18n::text(locale, "brand-fallback"),
+            logo_url: None,
+            theme_url: None,
+        }
+    }
+}
+
+/// Which account page a page is, for the links between My Apps, security info and sign-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountPage {
+    /// My Apps.
+    MyApps,
+    /// Security info.
+    SecurityInfo,
+}
+
+/// What every page shows around its own content: the reader's language, the organisation's
+/// brand, and on the account pages the links between them.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// The reader's language.
+    pub locale: Locale,
+    /// The organisation.
+    pub brand: Brand,
+    /// The account page this is, with the tenant's path (`/{slug}`).
+    pub account: Option<(AccountPage, String)>,
+}
+
+impl Chrome {
+    /// A page of `tenant` in `locale`.
+    pub fn tenant(tenant: &Tenant, locale: Locale) -> Self {
+        Self {
+            locale,
+            brand: Brand::of(tenant),
+            account: None,
+        }
+    }
+
+    /// A page of Gatehouse itself (no tenant).
+    pub fn gatehouse(locale: Locale) -> Self {
+        Self {
+            locale,
+            brand: Brand::gatehouse(locale),
+            account: None,
+        }
+    }
+
+    /// Marks the page as one of `tenant`'s account pages (links to the others and sign-out).
+    pub fn account(mut self, page: AccountPage, tenant: &Tenant) -> Self {
+        self.account = Some((page, format!("/{}", tenant.slug)));
+        self
+    }
+
+    /// A message of the catalogue in the page's language (plain text; templates escape it).
+    pub fn text(&self, key: &str) -> String {
+        crate::i18n::text(self.locale, key)
+    }
+}
+
 /// An HTML page with its own Content-Security-Policy.
 #[derive(Debug)]
 pub struct Page {
@@ -65,6 +166,8 @@ pub struct Page {
     pub status: StatusCode,
     /// Rendered HTML.
     pub html: String,
+    /// The page's language (`Content-Language`).
+    pub locale: Locale,
     /// Origins forms on this page may submit to, or that a form submission may redirect to
     /// (browsers apply `form-action` to the redirects after a POST).
     pub form_targets: Vec<String>,
@@ -73,11 +176,29 @@ pub struct Page {
 }
 
 impl Page {
-    /// Renders `template` into a page with status 200.
-    pub fn new(template: &str, context: minijinja::Value) -> Result<Self, minijinja::Error> {
+    /// Renders `template` with `chrome` around `context` into a page with status 200. The
+    /// template sees `lang`, `brand` and (account pages) `nav`/`nav_base` besides `context`.
+    pub fn new(
+        template: &str,
+        chrome: &Chrome,
+        context: minijinja::Value,
+    ) -> Result<Self, minijinja::Error> {
+        let (nav, nav_base) = match &chrome.account {
+            Some((AccountPage::MyApps, base)) => (Some("myapps"), Some(base.as_str())),
+            Some((AccountPage::SecurityInfo, base)) => (Some("security_info"), Some(base.as_str())),
+            None => (None, None),
+        };
+        let context = minijinja::context! {
+            lang => chrome.locale.tag(),
+            stylesheet => STYLESHEET_URL.as_str(),
+            brand => minijinja::value::Serde(&chrome.brand),
+            nav, nav_base,
+            ..context
+        };
         Ok(Self {
             status: StatusCode::OK,
             html: render(template, context)?,
+            locale: chrome.locale,
             form_targets: Vec::new(),
             auto_submit: false,
         })
@@ -134,6 +255,10 @@ impl IntoResponse for Page {
                 ),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                 (header::CONTENT_SECURITY_POLICY, csp),
+                (
+                    header::CONTENT_LANGUAGE,
+                    HeaderValue::from_static(self.locale.tag()),
+                ),
             ],
             self.html,
         )
@@ -176,20 +301,83 @@ pub fn security_headers<S: Clone + Send + Sync + 'static>(
         ))
 }
 
-/// Routes for static assets.
-pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
-    axum::Router::new().route(
-        "/static/gatehouse.css",
-        get(|| async {
-            (
-                [
-                    (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                    (header::CACHE_CONTROL, "public, max-age=86400"),
-                ],
-                include_str!("static/gatehouse.css"),
-            )
-        }),
+/// The stylesheet every page links to.
+const STYLESHEET: &str = include_str!("static/gatehouse.css");
+/// The icon browsers ask for at `/favicon.ico`.
+const FAVICON: &[u8] = include_bytes!("static/favicon.ico");
+
+/// The stylesheet's URL, versioned by its content so a new release is never served a stale
+/// copy from a browser's cache.
+pub static STYLESHEET_URL: LazyLock<String> = LazyLock::new(|| {
+    let digest = Sha256::digest(STYLESHEET);
+    format!(
+        "/static/gatehouse.css?v={}",
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)[..12]
     )
+});
+
+/// Routes for static assets: the stylesheet, the icon, and the README as the documentation a
+/// fresh server links to.
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new()
+        .route(
+            "/static/gatehouse.css",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                    ],
+                    STYLESHEET,
+                )
+            }),
+        )
+        .route(
+            "/favicon.ico",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "image/x-icon"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    FAVICON,
+                )
+            }),
+        )
+        .route("/", get(landing))
+        .route(
+            "/docs",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/markdown; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=3600"),
+                    ],
+                    include_str!("../../README.md"),
+                )
+            }),
+        )
+}
+
+/// `GET /`: what this server is, with links to the documentation and its health, in the
+/// browser's language.
+async fn landing(headers: HeaderMap) -> Response {
+    let locale = Locale::negotiate(
+        None,
+        None,
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let chrome = Chrome::gatehouse(locale);
+    let context = minijinja::context! {
+        title => chrome.text("landing-title"),
+        docs_url => "/docs",
+    };
+    match Page::new("landing.html", &chrome, context) {
+        Ok(page) => page.into_response(),
+        Err(e) => crate::error::AppError::from(e).into_response(),
+    }
 }
 
 /// Parses an `application/x-www-form-urlencoded` body; malformed input is a 400 page.
@@ -197,7 +385,11 @@ pub fn parse_form<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, crate::error::AppError> {
     serde_urlencoded::from_bytes(body).map_err(|_| {
-        crate::error::ErrorPage::bad_request("Bad request", "The form could not be read.").into()
+        crate::error::ErrorPage::bad_request(
+            "error-bad-request-title",
+            crate::i18n::Text::new("error-bad-form"),
+        )
+        .into()
     })
 }
 
@@ -254,29 +446,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_template_renders() {
+    fn every_template_renders_in_every_language() {
         for name in [
             "login.html",
             "message.html",
             "form_post.html",
             "logout.html",
             "consent.html",
+            "mfa.html",
+            "redeem.html",
+            "myapps.html",
+            "security_info.html",
+            "block.html",
+            "landing.html",
         ] {
-            let context = minijinja::context! {
-                title => "t", step => "identify", fields => Vec::<(String, String)>::new(),
-                items => vec!["x"],
-            };
-            render(name, context).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for locale in Locale::ALL {
+                let context = minijinja::context! {
+                    title => "t", step => "identify", fields => Vec::<(String, String)>::new(),
+                    items => vec!["consent-scope-signin"], email => "a@b.example",
+                };
+                let page = Page::new(name, &Chrome::gatehouse(locale), context)
+                    .unwrap_or_else(|e| panic!("{name} {locale}: {e:#}"));
+                assert!(
+                    page.html.contains(&format!(r#"<html lang="{locale}">"#)),
+                    "{name} {locale}"
+                );
+            }
         }
     }
 
     #[test]
+    fn pages_speak_the_readers_language() {
+        let render = |locale| {
+            Page::new(
+                "login.html",
+                &Chrome::gatehouse(locale),
+                minijinja::context! { title => "t", step => "password", email => "a@b.example" },
+            )
+            .unwrap()
+            .html
+        };
+        assert!(render(Locale::En).contains("Password"));
+        assert!(render(Locale::Fr).contains("Mot de passe"));
+        assert!(render(Locale::De).contains("Passwort"));
+        let html = render(Locale::En);
+        assert!(
+            html.contains(r#"name="username" value="a@b.example" autocomplete="username""#),
+            "a hidden username beside the password: {html}"
+        );
+    }
+
+    #[test]
     fn templates_escape_user_text() {
-        let html = render(
+        let html = Page::new(
             "message.html",
+            &Chrome::gatehouse(Locale::En),
             minijinja::context! { title => "x", message => "<script>alert(1)</script>" },
         )
-        .unwrap();
+        .unwrap()
+        .html;
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;"));
     }

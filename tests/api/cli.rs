@@ -38,6 +38,14 @@ fn gatehouse(
     child.wait_with_output().unwrap()
 }
 
+/// A fresh working directory whose database exists (as after the server's first start).
+fn prepared_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let migrated = json(&gatehouse(&dir, &["migrate"], None, &[]));
+    assert_eq!(migrated["migrated"], true);
+    dir
+}
+
 fn json(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -52,8 +60,29 @@ fn stderr(output: &Output) -> String {
 }
 
 #[test]
-fn tenant_user_and_app_creation_print_json() {
+fn administration_commands_refuse_to_create_a_database_they_cannot_find() {
     let dir = tempfile::tempdir().unwrap();
+    let output = gatehouse(
+        &dir,
+        &["tenant", "create", "--slug", "contoso", "--name", "Contoso"],
+        None,
+        &[],
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("there is no database at") && message.contains("gatehouse migrate"),
+        "{message}"
+    );
+    assert!(
+        !dir.path().join("data/gatehouse.db").exists(),
+        "no empty database is left behind"
+    );
+}
+
+#[test]
+fn tenant_user_and_app_creation_print_json() {
+    let dir = prepared_dir();
     let tenant = json(&gatehouse(
         &dir,
         &[
@@ -143,7 +172,7 @@ fn tenant_user_and_app_creation_print_json() {
 
 #[test]
 fn bad_arguments_give_a_clear_message_and_a_non_zero_exit() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = prepared_dir();
     json(&gatehouse(
         &dir,
         &["tenant", "create", "--slug", "contoso", "--name", "Contoso"],
@@ -334,7 +363,7 @@ fn invalid_configuration_stops_the_start_and_names_the_setting() {
 
 #[test]
 fn policies_are_created_listed_and_deleted_with_clear_errors() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = prepared_dir();
     let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
     json(&run(&[
         "tenant", "create", "--slug", "acme", "--name", "Acme",
@@ -414,7 +443,7 @@ fn policies_are_created_listed_and_deleted_with_clear_errors() {
 
 #[test]
 fn partner_registration_checks_domains_and_the_partners_discovery() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = prepared_dir();
     let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
     json(&run(&[
         "tenant", "create", "--slug", "acme", "--name", "Acme",
@@ -478,7 +507,7 @@ fn partner_registration_checks_domains_and_the_partners_discovery() {
 
 #[test]
 fn saml_partners_register_from_their_metadata_file_or_url() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = prepared_dir();
     let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
     json(&run(&[
         "tenant", "create", "--slug", "acme", "--name", "Acme",

@@ -359,6 +359,7 @@ impl TestApp {
             jar,
             base: self.base.clone(),
             page: std::sync::Mutex::new(None),
+            accept_language: "en-US,en;q=0.9".to_owned(),
         }
     }
 
@@ -529,6 +530,8 @@ pub struct Browser {
     pub base: String,
     /// The document the browser shows: its origin and the referrer policy it was served with.
     page: std::sync::Mutex<Option<Document>>,
+    /// The browser's languages (`Accept-Language`).
+    accept_language: String,
 }
 
 /// The page a browser shows, as far as its requests depend on it.
@@ -614,6 +617,12 @@ fn unescape(text: &str) -> String {
 }
 
 impl Browser {
+    /// The same browser set to prefer other languages (`Accept-Language`).
+    pub fn speaking(mut self, accept_language: &str) -> Self {
+        self.accept_language = accept_language.to_owned();
+        self
+    }
+
     /// GET an absolute or site-relative URL: a navigation from the page the browser shows (a
     /// link or a redirect followed), or a typed address when it shows none.
     pub async fn get(&self, url: &str) -> Response {
@@ -692,6 +701,7 @@ impl Browser {
     ) -> reqwest::RequestBuilder {
         request
             .header("accept", "text/html,application/xhtml+xml")
+            .header("accept-language", &self.accept_language)
             .header("sec-fetch-site", site)
             .header("sec-fetch-mode", "navigate")
             .header("sec-fetch-dest", "document")
@@ -749,6 +759,20 @@ impl Browser {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let page = self.get(&location(&response).unwrap()).await;
         page.text().await.unwrap()
+    }
+
+    /// The page a refused form leads to: every form answers with a redirect to its page
+    /// (Post/Redirect/Get), which shows what went wrong with the status it calls for. Returns
+    /// (status, page).
+    pub async fn refused_page(&self, response: Response) -> (StatusCode, String) {
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "a refused form answers with a redirect to its page"
+        );
+        let page = self.get(&location(&response).unwrap()).await;
+        let status = page.status();
+        (status, page.text().await.unwrap())
     }
 
     /// Submits the password step; returns the response (303 to the client on success).

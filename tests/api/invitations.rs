@@ -107,11 +107,13 @@ async fn an_invited_guest_redeems_by_mail_and_signs_in_with_guest_claims() {
         "the cc recipient gets the same message"
     );
     assert!(mail.header("To").unwrap().contains(GUEST));
-    assert!(
-        mail.header("Subject")
-            .unwrap()
-            .contains("Partner onboarding")
+    // The subject names the organisation; an application invites as the organisation, never
+    // as a person.
+    assert_eq!(
+        mail.header("Subject").unwrap(),
+        "contoso Ltd invited you to access its applications"
     );
+    assert!(!mail.text().contains("Partner onboarding of"));
     let text = mail.text();
     assert!(
         text.contains("Only accept invitations you expect"),
@@ -137,7 +139,9 @@ async fn an_invited_guest_redeems_by_mail_and_signs_in_with_guest_claims() {
     let landing = browser.get(&landing_url).await;
     assert_eq!(landing.headers()["referrer-policy"], "same-origin");
     let landing = landing.text().await.unwrap();
-    assert!(landing.contains("Partner onboarding") && landing.contains(GUEST));
+    // An application invited: the page names the organisation, not the app as a person.
+    assert!(landing.contains("contoso Ltd") && landing.contains(GUEST));
+    assert!(!landing.contains("Partner onboarding"));
     assert!(
         landing.contains("app.contoso.example&#x2f;welcome"),
         "{landing}"
@@ -284,8 +288,15 @@ async fn used_revoked_superseded_and_unknown_links_get_one_identical_answer() {
         "{}/redeem?i=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         world.issuer()
     );
+    // A guest who already redeemed and follows the link again is sent to sign in, as Entra
+    // does: to where the invitation leads.
+    let again_used = world.app.browser().get(&used).await;
+    assert_eq!(again_used.status(), StatusCode::SEE_OTHER, "used");
+    assert_eq!(
+        location(&again_used).as_deref(),
+        first["inviteRedirectUrl"].as_str()
+    );
     let cases = [
-        ("used", used),
         ("revoked", revoked),
         (
             "superseded",
@@ -414,17 +425,25 @@ async fn the_code_goes_only_to_the_invited_address_and_wrong_guesses_void_it() {
     // Five wrong codes void it: the right one is then refused.
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let mut page = code_page;
-    for _ in 0..5 {
+    for attempt in 1..=5 {
         let response = submit(&browser, &page, &[("code", wrong)]).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        page = response.text().await.unwrap();
-        assert!(page.contains("not right or has expired"));
+        let (status, next) = browser.refused_page(response).await;
+        assert_eq!(status, StatusCode::OK);
+        page = next;
+        if attempt < 5 {
+            assert!(page.contains("not right or has expired"), "{page}");
+        } else {
+            assert!(
+                page.contains("no longer works") && page.contains("Send a new code"),
+                "the fifth wrong code voids it, and the page says so: {page}"
+            );
+        }
     }
     let response = submit(&browser, &page, &[("code", &code)]).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "the voided code is refused"
+    let (_, page) = browser.refused_page(response).await;
+    assert!(
+        page.contains("no longer works"),
+        "the voided code is refused: {page}"
     );
     // A new code voids the old one; the new one works once.
     let resent = follow(
@@ -435,7 +454,8 @@ async fn the_code_goes_only_to_the_invited_address_and_wrong_guesses_void_it() {
     let fresh = world.smtp.wait_for(GUEST, 3).await.code();
     if fresh != code {
         let response = submit(&browser, &resent, &[("code", &code)]).await;
-        assert_eq!(response.status(), StatusCode::OK, "an older code is void");
+        let (_, page) = browser.refused_page(response).await;
+        assert!(page.contains("not right"), "an older code is void");
     }
     let response = submit(&browser, &resent, &[("code", &fresh)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);

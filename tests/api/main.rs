@@ -18,6 +18,7 @@ mod keys;
 mod logout;
 mod mfa;
 mod operations;
+mod pages;
 mod pkce;
 mod revocation;
 mod saml;

@@ -448,8 +448,9 @@ async fn enrolment_at_the_first_challenge_then_each_code_is_accepted_once() {
     assert!(stored.is_empty(), "nothing stored before confirmation");
 
     let wrong = submit(&browser, &page, &[("code", "000000")]).await;
-    assert_eq!(wrong.status(), StatusCode::OK);
-    assert!(wrong.text().await.unwrap().contains("not right"));
+    let (status, refused) = browser.refused_page(wrong).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(refused.contains("not right"));
     let before = browser
         .get(&format!("{}/security-info", world.issuer()))
         .await;
@@ -495,22 +496,25 @@ async fn enrolment_at_the_first_challenge_then_each_code_is_accepted_once() {
     let (response, _) = password_step(&world, &second, &world.web, &user.email, &[]).await;
     // (The very string accepted at enrolment: still inside ±1 step even if a step went by.)
     let replay = answer(&second, response, &enrolment_code).await;
-    assert_eq!(replay.status(), StatusCode::OK, "replayed code refused");
+    let (status, page) = second.refused_page(replay).await;
+    assert_eq!(status, StatusCode::OK, "replayed code refused");
+    assert!(page.contains("not right"));
     // Neither can an older one; a recovery code works once.
-    let page = replay.text().await.unwrap();
     let older = submit(&second, &page, &[("code", &code(&secret, -1))]).await;
+    let (status, page) = second.refused_page(older).await;
     assert_eq!(
-        older.status(),
+        status,
         StatusCode::OK,
         "an older step after a newer one is refused"
     );
-    let page = older.text().await.unwrap();
     let recovered = submit(&second, &page, &[("code", &codes[3].to_uppercase())]).await;
     assert!(is_callback(&recovered), "a recovery code works");
     let third = world.app.browser();
     let (response, _) = password_step(&world, &third, &world.web, &user.email, &[]).await;
     let again = answer(&third, response, &codes[3]).await;
-    assert_eq!(again.status(), StatusCode::OK, "a recovery code works once");
+    let (status, page) = third.refused_page(again).await;
+    assert_eq!(status, StatusCode::OK, "a recovery code works once");
+    assert!(page.contains("not right"));
 }
 
 #[tokio::test]
@@ -573,14 +577,20 @@ async fn wrong_codes_are_throttled_and_the_user_is_told() {
     };
     for attempt in 1..=5 {
         let response = submit(&browser, &page, &[("code", wrong)]).await;
-        assert_eq!(response.status(), StatusCode::OK, "attempt {attempt}");
-        page = response.text().await.unwrap();
+        let (status, next) = browser.refused_page(response).await;
+        assert_eq!(status, StatusCode::OK, "attempt {attempt}");
+        page = next;
     }
     let locked = submit(&browser, &page, &[("code", &code(&secret, 0))]).await;
+    let (status, page) = browser.refused_page(locked).await;
     assert_eq!(
-        locked.status(),
+        status,
         StatusCode::TOO_MANY_REQUESTS,
         "even the right code waits"
+    );
+    assert!(
+        page.contains("Too many wrong codes for this account"),
+        "the page says which limit: {page}"
     );
     let notice = world.smtp.wait_for(&user.email, 1).await;
     assert!(
@@ -1179,4 +1189,109 @@ async fn enrolment_needs_a_recent_sign_in_and_further_factors_or_codes_need_mfa(
     .await;
     let second = follow(&browser, response).await;
     assert!(second.contains("value=\"enroll\""), "{second}");
+}
+
+/// Signs `email` in with a password in `browser` and answers the second factor.
+async fn sign_in_with_factor(
+    world: &World,
+    browser: &Browser,
+    email: &str,
+    answer_code: &str,
+) -> Response {
+    let (response, _) = password_step(world, browser, &world.web, email, &[]).await;
+    answer(browser, response, answer_code).await
+}
+
+#[tokio::test]
+async fn correct_second_factors_from_one_address_never_lock_it() {
+    // A partner signs in from one NAT address: 21 people there use all ten of their recovery
+    // codes (210 correct second factors, no wrong one); the next person's TOTP still works.
+    let world = World::new().await;
+    only_policy(
+        &world,
+        Some(policy(
+            json!({"includeUsers": ["All"]}),
+            json!({"includeApplications": ["All"]}),
+            "mfa",
+            "enabled",
+        )),
+    )
+    .await;
+    let mut people = Vec::new();
+    for n in 0..21 {
+        let user = member(&world, &format!("nat{n}@contoso.example")).await;
+        let (_, codes) = authenticator(&world, &user).await;
+        people.push((user, codes));
+    }
+    let results = futures::future::join_all(people.iter().map(|(user, codes)| {
+        let world = &world;
+        async move {
+            let mut ok = 0;
+            for recovery in codes {
+                let browser = world.app.browser();
+                if is_callback(&sign_in_with_factor(world, &browser, &user.email, recovery).await) {
+                    ok += 1;
+                }
+            }
+            ok
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().sum::<usize>(),
+        210,
+        "every correct factor accepted"
+    );
+    let last = member(&world, "nat-last@contoso.example").await;
+    let (secret, _) = authenticator(&world, &last).await;
+    let response =
+        sign_in_with_factor(&world, &world.app.browser(), &last.email, &code(&secret, 0)).await;
+    assert!(
+        is_callback(&response),
+        "a correct code is never throttled by others' correct codes"
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_from_one_address_lock_it_apart_from_each_account_and_say_so() {
+    let world = World::with(|config| {
+        config.throttle.address_free_failures = 3;
+        config.throttle.address_lockout = 50;
+    })
+    .await;
+    only_policy(
+        &world,
+        Some(policy(
+            json!({"includeUsers": ["All"]}),
+            json!({"includeApplications": ["All"]}),
+            "mfa",
+            "enabled",
+        )),
+    )
+    .await;
+    // Four people at one address each get their code wrong once: no account is throttled,
+    // but the address now waits, and the page says that is why.
+    for n in 0..4 {
+        let user = member(&world, &format!("typo{n}@contoso.example")).await;
+        let (secret, _) = authenticator(&world, &user).await;
+        let wrong = if code(&secret, 0) == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        let browser = world.app.browser();
+        let response = sign_in_with_factor(&world, &browser, &user.email, wrong).await;
+        let (status, page) = browser.refused_page(response).await;
+        assert_eq!(status, StatusCode::OK, "{n}: {page}");
+    }
+    let next = member(&world, "next@contoso.example").await;
+    let (secret, _) = authenticator(&world, &next).await;
+    let browser = world.app.browser();
+    let response = sign_in_with_factor(&world, &browser, &next.email, &code(&secret, 0)).await;
+    let (status, page) = browser.refused_page(response).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        page.contains("Too many wrong codes came from your network"),
+        "{page}"
+    );
 }

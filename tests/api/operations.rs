@@ -184,8 +184,7 @@ async fn unknown_users_and_wrong_passwords_get_the_same_answer_and_failures_slow
         let (_, html) = browser.open_login(&url).await;
         let html = browser.submit_email(&html, email).await;
         let response = browser.submit_password(&html, password).await;
-        let status = response.status();
-        let body = response.text().await.unwrap();
+        let (status, body) = browser.refused_page(response).await;
         let message = body
             .split("role=\"alert\">")
             .nth(1)
@@ -208,8 +207,9 @@ async fn unknown_users_and_wrong_passwords_get_the_same_answer_and_failures_slow
         browser.submit_password(&html, "wrong password!").await;
     }
     let locked = browser.submit_password(&html, PASSWORD).await;
-    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(locked.text().await.unwrap().contains("Too many attempts"));
+    let (status, page) = browser.refused_page(locked).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("Too many failed sign-ins"), "{page}");
 }
 
 #[tokio::test]
