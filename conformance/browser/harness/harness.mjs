@@ -1,0 +1,409 @@
+//! The browser suite's harness: what every journey in ../journeys/ is handed (`h`).
+//!
+//!   h.cfg, h.issuer, h.slug            the run's config (written by ../run.sh)
+//!   h.step(key, title, needs, body)    a group of checks (../../lib/checks.mjs): a failed hard
+//!                                      check ends the step, later steps that need it do not run
+//!   h.check / checkEqual / ok / fail   hard checks (throw and end the step)
+//!   h.expect(cond, message, detail)    a soft check: counted, printed, and the step goes on
+//!   h.note(message)                    a line of information
+//!   h.newContext(options)              a fresh Chromium context + page (locale, colour scheme…),
+//!                                      closed when the journey ends
+//!   h.visit(page, url, label, opts)    page.goto, then h.checkPage
+//!   h.checkPage(page, label, opts)     the page checks of audit.mjs on a Gatehouse page (a
+//!                                      screenshot only on the apps' pages); returns the facts
+//!   h.submit(page, {fields, button, label, opts})  fill the form like a person, press the
+//!                                      button (default: the form's first submit button, what
+//!                                      Enter presses), wait for the page, h.checkPage
+//!   h.signIn(page, start, {...})       drive the sign-in pages from an app's /login to the app
+//!   h.mail.next(to, what) / h.mail.all(to) / h.mail.passcode(mail)   the SMTP sink
+//!   h.cli(args, {input})               the gatehouse CLI (same database as the server)
+//!   h.api(method, path, body)          the admin API with the inviter app's token
+//!   h.member(local, name)              a member made with the CLI: {id, email, name, password}
+//!   h.rp / h.apache                    the two apps: URLs and reading their claims pages
+//!
+//! Nothing here sets a request header: the browser sends what it sends. Every wait is bounded
+//! (Playwright's timeouts, the sink's long-poll, explicit deadlines).
+
+import { execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeEntities } from '../../lib/browser.mjs';
+import { CheckFailed, check, checkEqual, fail, ok, step, tally } from '../../lib/checks.mjs';
+import { DESKTOP, auditPage, pageFacts } from './audit.mjs';
+
+export const ACTION_TIMEOUT_MS = 10_000;
+export const NAVIGATION_TIMEOUT_MS = 15_000;
+const MAIL_WAIT_MS = 20_000;
+
+/** Shared by every journey: the page records, the failures, the screenshot counter. */
+export const run = { records: [], failures: [], groups: new Map(), outcomes: new Map(), shots: 0, apiToken: null, apiTokenExpires: 0 };
+
+/** `/{tenant}/login?tx=…`: the URL with the slug and the query values left out. */
+export function urlTemplate(url, slug) {
+  const u = new URL(url);
+  const path = u.pathname.replace(new RegExp(`^/${slug}(?=/|$)`), '/{tenant}');
+  const query = [...new Set(u.searchParams.keys())].map((k) => `${k}=…`).join('&');
+  return `${u.port === new URL(run.publicUrl).port ? '' : `${u.origin}`}${path}${query ? `?${query}` : ''}`;
+}
+
+function slugify(s) {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50);
+}
+
+export function makeHarness(cfg, browser, journey) {
+  const issuer = cfg.issuer;
+  const gatehouseOrigin = new URL(cfg.public_url).origin;
+  const contexts = [];
+  const mailCursor = new Map();
+  run.publicUrl = cfg.public_url;
+
+  const note = (message) => console.log(`  ..   ${message}`);
+
+  /**
+   * A soft check: printed and counted like a hard one, but the step goes on. `group` names the
+   * same check on the same page template: its detail is printed the first time only.
+   */
+  function expect(condition, message, detail, group = message) {
+    if (condition) {
+      ok(message);
+      return true;
+    }
+    tally.failed += 1;
+    let text = `[${tally.step}] ${message}`;
+    const seen = run.groups.get(group);
+    if (seen) {
+      text += ` (the same as at ${seen.first}; detail there)`;
+    } else if (detail !== undefined && !(Array.isArray(detail) && detail.length === 0)) {
+      text += `\n       detail: ${typeof detail === 'string' ? detail : JSON.stringify(detail, null, 2).split('\n').join('\n       ')}`;
+    }
+    console.log(`  FAIL ${text}`);
+    if (seen) seen.count += 1;
+    else run.groups.set(group, { first: run.currentShot ?? tally.step, count: 1, journey: journey.id, message });
+    run.failures.push({ journey: journey.id, step: tally.step, message, detail: seen ? undefined : detail, group });
+    return false;
+  }
+
+  async function newContext(options = {}) {
+    const context = await browser.newContext({ viewport: DESKTOP, colorScheme: 'light', locale: 'en-US', ...options });
+    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    context.setDefaultNavigationTimeout(NAVIGATION_TIMEOUT_MS);
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('dialog', (d) => d.dismiss().catch(() => {}));
+    return { context, page };
+  }
+
+  const isGatehouse = (url) => {
+    try {
+      return new URL(url).origin === gatehouseOrigin;
+    } catch {
+      return false;
+    }
+  };
+
+  /**
+   * The checks of one page (audit.mjs) on Gatehouse's pages, a screenshot of the apps' pages.
+   * `opts`: email (the address of the hidden username field), passwordKind ('current' | 'new'),
+   * status (the HTTP status the page must have), response (the navigation's response).
+   */
+  async function checkPage(page, label, opts = {}) {
+    await page.waitForLoadState('load', { timeout: NAVIGATION_TIMEOUT_MS }).catch(() => {});
+    run.shots += 1;
+    const shot = `${String(run.shots).padStart(3, '0')}-${journey.id}-${slugify(label)}`;
+    const url = page.url();
+    const status = opts.response ? opts.response.status() : null;
+    if (!isGatehouse(url)) {
+      await page.screenshot({ path: join(cfg.artifacts, 'screenshots', `${shot}.png`), fullPage: true }).catch(() => {});
+      const facts = await pageFacts(page);
+      note(`${label}: ${urlTemplate(url, h.slug)} (an app's page: screenshot ${shot}.png, not audited)`);
+      return { ...facts, status };
+    }
+    const { facts, record, findings } = await auditPage(page, { dir: join(cfg.artifacts, 'screenshots'), shot, opts });
+    const template = urlTemplate(url, h.slug);
+    run.records.push({ seq: run.shots, journey: journey.id, label, template, status, colorSchemeStart: 'light', ...record });
+    const where = `${template}${facts.step ? ` [${facts.step}]` : ''}`;
+    console.log(`  page ${shot}: ${where} "${facts.title}" lang=${facts.lang} status=${status ?? '?'}`);
+    const failed = [];
+    for (const f of findings) {
+      if (f.ok) {
+        tally.passed += 1;
+      } else {
+        failed.push(f);
+      }
+    }
+    const passed = findings.length - failed.length;
+    if (passed) console.log(`  ok   ${label}: ${passed} page checks (${findings.filter((f) => f.ok).map((f) => f.message.split(':')[0].split(' (')[0]).filter((v, i, a) => a.indexOf(v) === i).join('; ')})`);
+    run.currentShot = `page ${shot}`;
+    for (const f of failed) expect(false, `${label} — ${where}: ${f.message}`, f.detail, `${where} :: ${f.id}`);
+    run.currentShot = null;
+    if (opts.status !== undefined && status !== null) expect(status === opts.status, `${label}: HTTP status ${status} (want ${opts.status})`);
+    return { ...facts, status, screenshots: { light: record.schemes.light?.screenshot, dark: record.schemes.dark?.screenshot, mobile: record.mobile?.screenshot } };
+  }
+
+  async function visit(page, url, label, opts = {}) {
+    const response = await page.goto(url, { timeout: NAVIGATION_TIMEOUT_MS });
+    return checkPage(page, label, { ...opts, response });
+  }
+
+  /**
+   * Fills `fields` (by name) in the page's form, presses `button` ({name, value}, or a locator
+   * string; default the form's first submit button) and waits for the next page. Returns the new
+   * page's facts plus `post` ({method, status} of the request the button sent, after redirects
+   * the first request of the chain).
+   */
+  async function submit(page, { fields = {}, button, label, opts = {}, audit = true }) {
+    let form = page.locator('form[method=post], form[method=POST]');
+    const withStep = page.locator('form:has(input[name=step])');
+    if ((await withStep.count()) === 1) form = withStep;
+    else if ((await form.count()) !== 1) form = page.locator('form').first();
+    else form = form.first();
+    for (const [name, value] of Object.entries(fields)) {
+      await form.locator(`[name="${name}"]:visible`).first().fill(value);
+    }
+    let target;
+    if (typeof button === 'string') target = page.locator(button).first();
+    else if (button) target = page.locator(`button[name="${button.name}"][value="${button.value}"]`).first();
+    else target = form.locator('button[type=submit], button:not([type]), input[type=submit]').first();
+    const navigation = page.waitForNavigation({ timeout: NAVIGATION_TIMEOUT_MS });
+    await target.click();
+    const response = await navigation;
+    let first = response?.request();
+    while (first?.redirectedFrom()) first = first.redirectedFrom();
+    const firstResponse = first ? await first.response() : null;
+    const post = first ? { method: first.method(), status: firstResponse?.status() ?? null, url: first.url() } : null;
+    const facts = audit ? await checkPage(page, label, { ...opts, response }) : await pageFacts(page);
+    return { ...facts, post, response };
+  }
+
+  // ------------------------------------------------------------------------------- the mail
+  const mail = {
+    async next(to, what, waitMs = MAIL_WAIT_MS) {
+      const after = mailCursor.get(to.toLowerCase()) ?? 0;
+      const url = `${cfg.sink.http}/messages?to=${encodeURIComponent(to)}&after=${after}&wait=${waitMs}`;
+      const { messages } = await (await fetch(url)).json();
+      if (!messages.length) fail(`${what}: no e-mail to ${to} reached the SMTP server within ${waitMs / 1000} s`);
+      const m = messages[0];
+      mailCursor.set(to.toLowerCase(), m.seq);
+      return m;
+    },
+    async all(to) {
+      const { messages } = await (await fetch(`${cfg.sink.http}/messages?to=${encodeURIComponent(to)}`)).json();
+      return messages;
+    },
+    passcode(m, what = 'passcode e-mail') {
+      const found = (m.text ?? '').match(/(?:^|\s)(\d{6})(?:\s|$)/);
+      if (!found) fail(`${what}: no six-digit code in the e-mail`, m.text);
+      return found[1];
+    },
+    links(m) {
+      return [...(m.html ?? '').matchAll(/<a\b[^>]*\bhref="([^"]+)"/gi)].map((x) => decodeEntities(x[1]));
+    },
+  };
+
+  // --------------------------------------------------------------------- CLI and admin API
+  function cli(args, { input } = {}) {
+    try {
+      const out = execFileSync(cfg.cli.bin, args, { cwd: cfg.cli.cwd, env: process.env, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+      const trimmed = out.trim();
+      if (!trimmed) return null;
+      try {
+        return JSON.parse(trimmed);
+      } catch {
+        return trimmed.split('\n').map((line) => JSON.parse(line));
+      }
+    } catch (err) {
+      if (err.stderr) appendFileSync(cfg.cli.log, String(err.stderr));
+      fail(`gatehouse ${args.join(' ')} failed`, { status: err.status, stderr: String(err.stderr ?? '').slice(-1500), message: err.message });
+    }
+  }
+
+  async function apiToken() {
+    if (run.apiToken && Date.now() < run.apiTokenExpires) return run.apiToken;
+    const basic = Buffer.from(`${encodeURIComponent(cfg.inviter.client_id)}:${encodeURIComponent(cfg.inviter.client_secret)}`).toString('base64');
+    const res = await fetch(`${issuer}/oauth2/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'User.Invite.All User.Read.All' }),
+    });
+    const body = await res.json();
+    if (!res.ok) fail(`the inviter app's client_credentials token: HTTP ${res.status}`, body);
+    run.apiToken = body.access_token;
+    run.apiTokenExpires = Date.now() + (body.expires_in - 30) * 1000;
+    return run.apiToken;
+  }
+
+  async function api(method, path, body) {
+    const headers = { accept: 'application/json', authorization: `Bearer ${await apiToken()}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${issuer}/v1.0${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let json = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, json, text };
+  }
+
+  function member(local, name) {
+    const email = `${local}@${cfg.tenant.domain}`;
+    const password = `Browser-${journey.id}-${Math.random().toString(36).slice(2, 10)}!`;
+    const user = cli(['user', 'create', '--tenant', cfg.tenant.slug, '--email', email, '--name', name, '--password-stdin'], { input: `${password}\n` });
+    return { id: user.id, email, name, password };
+  }
+
+  // ---------------------------------------------------------------------------- the apps
+  /** The claims an app's page shows (<pre id="claims">), or fails with what the page shows. */
+  async function claimsOn(page, what) {
+    const result = await page.locator('#result').textContent({ timeout: 2_000 }).catch(() => null);
+    if (result !== 'Signed in') {
+      const error = await page.locator('#error').textContent({ timeout: 1_000 }).catch(() => null);
+      fail(`${what}: the app's page says ${JSON.stringify(result)} at ${page.url()}`, error ?? (await pageFacts(page)).text.slice(0, 800));
+    }
+    return JSON.parse(await page.locator('#claims').textContent());
+  }
+  const rp = {
+    origin: cfg.rp.origin,
+    login: (params = {}) => `${cfg.rp.origin}/login${Object.keys(params).length ? `?${new URLSearchParams(params)}` : ''}`,
+    logout: `${cfg.rp.origin}/logout`,
+    isCallback: (url) => url.startsWith(`${cfg.rp.origin}/callback`),
+    claims: claimsOn,
+  };
+  const apache = {
+    origin: cfg.apache.origin,
+    protected: cfg.apache.protected,
+    logout: `${cfg.apache.origin}/protected/redirect_uri?logout=${encodeURIComponent(cfg.apache.logged_out)}`,
+    loggedOut: cfg.apache.logged_out,
+    claims: claimsOn,
+  };
+
+  // ------------------------------------------------------------------------ the sign-in pages
+  /**
+   * Drives the sign-in pages from `start` (a URL to open, or null when the page is already on
+   * the first sign-in page) until the browser leaves Gatehouse (returns {landed: url}) or
+   * reaches a step in `stopAt` or one this driver does not answer (returns {facts}).
+   *   method: 'password' or 'code'; codeFirst: for 'code', the code page must come first (a
+   *   passcode-only guest must never get a password page); a password page is then a failure,
+   *   and the driver goes on with "Email me a one-time code instead" so later checks still run.
+   */
+  async function signIn(page, start, { email, password, method = 'password', codeFirst = method === 'code', stopAt = [], label = 'sign-in', consent = 'allow' } = {}) {
+    let facts = start ? await visit(page, start, `${label}: first page`) : await checkPage(page, `${label}: first page`);
+    for (let i = 0; i < 12; i += 1) {
+      if (!isGatehouse(page.url())) return { landed: page.url(), facts };
+      const s = facts.step;
+      if (stopAt.includes(s)) return { facts };
+      switch (s) {
+        case 'identify':
+          facts = await submit(page, { fields: { email }, label: `${label}: after the e-mail`, opts: { email, passwordKind: 'current' } });
+          if (facts.step === 'password' && method === 'code' && codeFirst) {
+            expect(false, `${label}: a passcode-only guest is offered the code first, never a password page (got the password page)`, { url: facts.url, h1: facts.h1 });
+          } else if (facts.step === 'code' && method === 'code' && codeFirst) {
+            ok(`${label}: after the e-mail the code page comes first`);
+          }
+          break;
+        case 'password':
+          if (method === 'password') facts = await submit(page, { fields: { password }, label: `${label}: after the password`, opts: { email } });
+          else facts = await submit(page, { button: { name: 'action', value: 'send_code' }, label: `${label}: after "Email me a code"`, opts: { email } });
+          break;
+        case 'code': {
+          const m = await mail.next(email, `${label}: the sign-in code`);
+          facts = await submit(page, { fields: { code: mail.passcode(m) }, label: `${label}: after the code`, opts: { email } });
+          break;
+        }
+        case 'consent':
+          facts = await submit(page, { button: { name: 'decision', value: consent }, label: `${label}: after consent`, opts: { email } });
+          break;
+        default:
+          return { facts };
+      }
+    }
+    fail(`${label}: the sign-in did not finish within 12 pages`, { url: page.url(), step: facts.step });
+  }
+
+  /**
+   * Redeems an invitation from `link` as a person does: the landing page, Accept, the code from
+   * the second e-mail (a wrong code first when `wrongCodeFirst`), then sets `password` or skips,
+   * then consents. Returns {landed, pages: {accept, code, password, consent}} (each page's facts).
+   */
+  async function redeem(page, link, { email, password = null, wrongCodeFirst = false, label = 'redeem' }) {
+    const pages = {};
+    let facts = await visit(page, link, `${label}: invitation landing page`);
+    checkEqual(facts.step, 'accept', `${label}: the invitation link opens the landing page (step)`);
+    pages.accept = facts;
+    facts = await submit(page, { label: `${label}: after Accept`, opts: { email } });
+    checkEqual(facts.step, 'code', `${label}: after Accept, the page asks for the mailed code (step)`);
+    pages.code = facts;
+    const codeMail = await mail.next(email, `${label}: the passcode e-mail`);
+    pages.codeMail = codeMail;
+    const code = mail.passcode(codeMail, `${label}: the passcode e-mail`);
+    if (wrongCodeFirst) {
+      const wrong = code === '000000' ? '111111' : '000000';
+      facts = await submit(page, { fields: { code: wrong }, label: `${label}: after a wrong code`, opts: { email } });
+      checkEqual(facts.step, 'code', `${label}: a wrong code keeps the code step`);
+      expect(facts.alerts.length > 0, `${label}: a wrong code is refused with a message (role=alert): ${JSON.stringify(facts.alerts)}`);
+      pages.codeError = facts;
+    }
+    facts = await submit(page, { fields: { code }, label: `${label}: after the code`, opts: { email, passwordKind: 'new' } });
+    checkEqual(facts.step, 'password', `${label}: after the code, the optional password step (step)`);
+    pages.password = facts;
+    if (password) facts = await submit(page, { fields: { password }, label: `${label}: after setting a password`, opts: { email } });
+    else facts = await submit(page, { button: { name: 'action', value: 'skip_password' }, label: `${label}: after Skip`, opts: { email } });
+    checkEqual(facts.step, 'consent', `${label}: then the consent page (step)`);
+    pages.consent = facts;
+    facts = await submit(page, { button: { name: 'decision', value: 'allow' }, label: `${label}: after consent`, opts: { email } });
+    pages.landing = facts;
+    return { landed: page.url(), pages };
+  }
+
+  async function closeContexts() {
+    for (const c of contexts.splice(0)) await c.close().catch(() => {});
+  }
+
+  const h = {
+    cfg,
+    issuer,
+    slug: cfg.tenant.slug,
+    journey: journey.id,
+    gatehouseOrigin,
+    isGatehouse,
+    step: (key, title, needs, body) => {
+      const full = `${journey.id}: ${title}`;
+      const missing = needs.filter((n) => run.outcomes.get(`${journey.id}:${n}`) !== 'pass');
+      if (missing.length) run.failures.push({ journey: journey.id, step: full, message: `NOT RUN ${title} (needs: ${missing.join(', ')})` });
+      return step(`${journey.id}:${key}`, full, needs.map((n) => `${journey.id}:${n}`), async () => {
+        try {
+          await body();
+          run.outcomes.set(`${journey.id}:${key}`, 'pass');
+        } catch (err) {
+          run.outcomes.set(`${journey.id}:${key}`, 'fail');
+          const message = err instanceof CheckFailed ? err.message.replace(/^\[[^\]]*\] /, '') : `unexpected error: ${err?.message}`;
+          run.failures.push({ journey: journey.id, step: full, message: `(step ended) ${message}` });
+          throw err;
+        }
+      });
+    },
+    check,
+    checkEqual,
+    ok,
+    fail,
+    expect,
+    note,
+    newContext,
+    checkPage,
+    visit,
+    submit,
+    signIn,
+    redeem,
+    mail,
+    cli,
+    api,
+    member,
+    rp,
+    apache,
+    closeContexts,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    CheckFailed,
+  };
+  return h;
+}
