@@ -249,6 +249,9 @@ function formFindings(facts, opts) {
  * Returns {facts, record, findings}.
  */
 export async function auditPage(page, { dir, shot, opts = {} }) {
+  // Chromium moves the focus to an autofocus field at the first rendering update after the
+  // load, not at the load event: read the page after two animation frames, as a person sees it.
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   const facts = await page.evaluate(readFacts);
   const findings = formFindings(facts, opts);
   const record = { facts: { ...facts, text: facts.text.slice(0, 2000) }, schemes: {} };

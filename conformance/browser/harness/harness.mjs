@@ -1,8 +1,8 @@
 //! The browser suite's harness: what every journey in ../journeys/ is handed (`h`).
 //!
 //!   h.cfg, h.issuer, h.slug            the run's config (written by ../run.sh)
-//!   h.step(key, title, needs, body)    a group of checks (../../lib/checks.mjs): a failed hard
-//!                                      check ends the step, later steps that need it do not run
+//!   h.step(key, title, needs, body)    a group of checks (runStep): a failed hard check ends
+//!                                      the step, later steps that need it do not run
 //!   h.check / checkEqual / ok / fail   hard checks (throw and end the step)
 //!   h.expect(cond, message, detail)    a soft check: counted, printed, and the step goes on
 //!   h.note(message)                    a line of information
@@ -28,7 +28,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeEntities } from '../../lib/browser.mjs';
-import { CheckFailed, check, checkEqual, fail, ok, step, tally } from '../../lib/checks.mjs';
+import { CheckFailed, check, checkEqual, describe, fail, ok, tally } from '../../lib/checks.mjs';
 import { DESKTOP, auditPage, pageFacts } from './audit.mjs';
 
 export const ACTION_TIMEOUT_MS = 10_000;
@@ -36,7 +36,7 @@ export const NAVIGATION_TIMEOUT_MS = 15_000;
 const MAIL_WAIT_MS = 20_000;
 
 /** Shared by every journey: the page records, the failures, the screenshot counter. */
-export const run = { records: [], failures: [], groups: new Map(), outcomes: new Map(), shots: 0, apiToken: null, apiTokenExpires: 0 };
+export const run = { records: [], failures: [], groups: new Map(), outcomes: new Map(), summary: [], shots: 0, apiToken: null, apiTokenExpires: 0 };
 
 /** `/{tenant}/login?tx=…`: the URL with the slug and the query values left out. */
 export function urlTemplate(url, slug) {
@@ -48,6 +48,46 @@ export function urlTemplate(url, slug) {
 
 function slugify(s) {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 50);
+}
+
+/**
+ * Runs one step of a journey: a group of checks. A failed hard check (h.check, h.fail…) ends the
+ * step, and later steps that need it are reported as NOT RUN (one failure each); failed soft
+ * checks (h.expect and the page checks) are counted and the step goes on, and steps that need
+ * it still run. Every step gets a line in the summary: PASS, FAIL (with how many checks failed,
+ * and whether it ended early) or NOT RUN.
+ */
+export async function runStep(journeyId, key, title, needs, body) {
+  const full = `${journeyId}: ${title}`;
+  tally.step = full;
+  console.log(`\n== ${full}`);
+  const missing = needs.filter((n) => run.outcomes.get(`${journeyId}:${n}`) !== 'pass');
+  if (missing.length > 0) {
+    tally.failed += 1;
+    run.outcomes.set(`${journeyId}:${key}`, 'skip');
+    const line = `NOT RUN  ${full} (needs: ${missing.join(', ')})`;
+    console.log(`  FAIL ${line}`);
+    run.summary.push(line);
+    run.failures.push({ journey: journeyId, step: full, message: line });
+    return;
+  }
+  const passedBefore = tally.passed;
+  const failedBefore = tally.failed;
+  try {
+    await body();
+    run.outcomes.set(`${journeyId}:${key}`, 'pass');
+    const failed = tally.failed - failedBefore;
+    const passed = tally.passed - passedBefore;
+    run.summary.push(failed ? `FAIL     ${full} (${passed} checks passed, ${failed} failed; the step went on)` : `PASS     ${full} (${passed} checks)`);
+  } catch (err) {
+    tally.failed += 1;
+    run.outcomes.set(`${journeyId}:${key}`, 'fail');
+    const message = err instanceof CheckFailed ? err.message : `[${full}] unexpected error: ${JSON.stringify(describe(err), null, 2)}`;
+    console.log(`  FAIL ${message}`);
+    if (!(err instanceof CheckFailed) && err?.stack) console.log(err.stack);
+    run.failures.push({ journey: journeyId, step: full, message: `(the step ended) ${message.replace(/^\[[^\]]*\] /, '')}` });
+    run.summary.push(`FAIL     ${full} (ended after ${tally.passed - passedBefore} checks passed, ${tally.failed - failedBefore} failed)`);
+  }
 }
 
 export function makeHarness(cfg, browser, journey) {
@@ -367,22 +407,7 @@ export function makeHarness(cfg, browser, journey) {
     journey: journey.id,
     gatehouseOrigin,
     isGatehouse,
-    step: (key, title, needs, body) => {
-      const full = `${journey.id}: ${title}`;
-      const missing = needs.filter((n) => run.outcomes.get(`${journey.id}:${n}`) !== 'pass');
-      if (missing.length) run.failures.push({ journey: journey.id, step: full, message: `NOT RUN ${title} (needs: ${missing.join(', ')})` });
-      return step(`${journey.id}:${key}`, full, needs.map((n) => `${journey.id}:${n}`), async () => {
-        try {
-          await body();
-          run.outcomes.set(`${journey.id}:${key}`, 'pass');
-        } catch (err) {
-          run.outcomes.set(`${journey.id}:${key}`, 'fail');
-          const message = err instanceof CheckFailed ? err.message.replace(/^\[[^\]]*\] /, '') : `unexpected error: ${err?.message}`;
-          run.failures.push({ journey: journey.id, step: full, message: `(step ended) ${message}` });
-          throw err;
-        }
-      });
-    },
+    step: (key, title, needs, body) => runStep(journey.id, key, title, needs, body),
     check,
     checkEqual,
     ok,

@@ -13,13 +13,15 @@
 //! Chromium is launched once, from CONFIG.chromium (/usr/bin/chromium), never downloaded; each
 //! journey's h.newContext is a fresh, isolated context (its own cookies and storage) in it, and
 //! the browser's profile is a fresh temporary user-data-dir playwright-core makes and removes.
-//! The last line is "N passed, M failed" (checks); exit status 0 only if nothing failed.
+//! Then a line per step (PASS, FAIL, NOT RUN) and the last line "N passed, M failed" (checks);
+//! exit status 0 only if nothing failed. The checks come from ../../lib/checks.mjs (ok, check…);
+//! the steps and the summary are the harness's own (soft checks let a step go on).
 
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { describe, readConfig, runJourney, tally } from '../../lib/checks.mjs';
+import { describe, readConfig, tally } from '../../lib/checks.mjs';
 import { makeHarness, run } from './harness.mjs';
 import { writeReport } from './report.mjs';
 
@@ -92,4 +94,15 @@ async function main() {
   }
 }
 
-await runJourney('browser', main, () => {});
+const started = Date.now();
+try {
+  await main();
+} catch (err) {
+  tally.failed += 1;
+  console.log(`\nFAIL [${tally.step}] unexpected error: ${JSON.stringify(describe(err))}`);
+  if (err?.stack) console.log(err.stack);
+}
+console.log(`\nbrowser journey summary (${((Date.now() - started) / 1000).toFixed(1)} s):`);
+for (const line of run.summary) console.log(`  ${line}`);
+console.log(`${tally.passed} passed, ${tally.failed} failed`);
+process.exit(tally.failed === 0 ? 0 : 1);

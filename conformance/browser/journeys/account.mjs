@@ -35,7 +35,7 @@ export async function run(h) {
     S.page = page;
     const out = await h.signIn(page, url, { email: S.sam.email, password: S.sam.password, label: 'security info sign-in' });
     h.check(page.url().startsWith(url), 'after signing in the browser is back at security info', { url: page.url(), out: out.landed });
-    const facts = await h.checkPage(page, 'security info');
+    const facts = out.facts;
     h.check(facts.text.includes(S.sam.email), 'security info names the account', facts.text);
     h.checkEqual(await page.locator('button[name=action][value=remove]').count(), 0, 'no authenticator yet (no Remove button)');
   });
