@@ -181,7 +181,8 @@ export function makeHarness(cfg, browser, journey) {
   }
 
   async function visit(page, url, label, opts = {}) {
-    const response = await page.goto(url, { timeout: NAVIGATION_TIMEOUT_MS });
+    const response = await page.goto(url, { timeout: NAVIGATION_TIMEOUT_MS }).catch((err) => err);
+    if (response instanceof Error) fail(`${label}: opening ${url} failed`, response.message.split('\n')[0]);
     return checkPage(page, label, { ...opts, response });
   }
 
@@ -197,16 +198,26 @@ export function makeHarness(cfg, browser, journey) {
     if ((await withStep.count()) === 1) form = withStep;
     else if ((await form.count()) !== 1) form = page.locator('form').first();
     else form = form.first();
+    const here = async () => ({ url: page.url(), step: (await pageFacts(page)).step, h1: (await pageFacts(page)).h1 });
     for (const [name, value] of Object.entries(fields)) {
-      await form.locator(`[name="${name}"]:visible`).first().fill(value);
+      const field = form.locator(`[name="${name}"]:visible`).first();
+      if ((await field.count()) === 0) fail(`${label}: the page has no visible field "${name}" to fill in`, await here());
+      await field.fill(value);
     }
     let target;
     if (typeof button === 'string') target = page.locator(button).first();
     else if (button) target = page.locator(`button[name="${button.name}"][value="${button.value}"]`).first();
     else target = form.locator('button[type=submit], button:not([type]), input[type=submit]').first();
-    const navigation = page.waitForNavigation({ timeout: NAVIGATION_TIMEOUT_MS });
+    const what = typeof button === 'string' ? button : button ? `the button ${button.name}=${button.value}` : 'the form\'s submit button';
+    if ((await target.count()) === 0) fail(`${label}: the page has no ${what}`, await here());
+    const navigation = page.waitForNavigation({ timeout: NAVIGATION_TIMEOUT_MS }).catch((err) => err);
     await target.click();
     const response = await navigation;
+    if (response instanceof Error) {
+      // No new page: a validation bubble (required, pattern) or a button that does nothing.
+      const invalid = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')].filter((e) => !e.checkValidity()).map((e) => `${e.name}: ${e.validationMessage}`)).catch(() => []);
+      fail(`${label}: pressing ${what} did not load a page within ${NAVIGATION_TIMEOUT_MS / 1000} s`, { ...(await here()), invalidFields: invalid, error: response.message.split('\n')[0] });
+    }
     let first = response?.request();
     while (first?.redirectedFrom()) first = first.redirectedFrom();
     const firstResponse = first ? await first.response() : null;

@@ -1,8 +1,10 @@
 //! Journey "errors": every error page a person can reach, opened in Chromium and checked like
 //! every other page (the page checks run on each; the status and the heading are checked here).
 //!
-//! - a bad invitation link, and an invitation link used a second time (after a real redemption),
-//!   in the same browser and in another one: the same page, 400;
+//! - a bad invitation link (400); a revoked invitation's link (the same page); an invitation link
+//!   used a second time after a real redemption leads back to the resources (B2B-REFERENCE.md B.2:
+//!   the link "is reusable to return to resources"): My Apps in the guest's browser, the sign-in
+//!   page in another one;
 //! - an unknown organisation in the address (My Apps, authorize, redeem): 404;
 //! - a sign-in page opened in a second browser (its step belongs to the first one), and a made-up
 //!   sign-in address: 400, no form;
@@ -25,18 +27,28 @@ export async function run(h) {
     S.badLink = facts;
   });
 
-  await h.step('used-link', 'an invitation link used a second time', ['bad-link'], async () => {
+  await h.step('used-link', 'an invitation link used a second time leads back to the resources (B.2); a revoked one is refused', ['bad-link'], async () => {
+    // B2B-REFERENCE.md B.2: the invitation link "is reusable to return to resources". After a
+    // real redemption the link goes to inviteRedirectUrl (My Apps), which asks a browser without
+    // a session to sign in; a revoked invitation's link gets the same page as a bad link.
     const email = `ursula@used-${h.slug}.example`;
     const res = await h.api('POST', '/invitations', { invitedUserEmailAddress: email, inviteRedirectUrl: `${h.issuer}/myapps` });
     h.checkEqual(res.status, 201, 'POST /invitations (no e-mail: the link comes from the API)');
     const { page } = await h.newContext();
     const out = await h.redeem(page, res.json.inviteRedeemUrl, { email, label: 'redeem once' });
     h.checkEqual(out.landed, `${h.issuer}/myapps`, 'the first use redeems the invitation');
-    let facts = await h.visit(page, res.json.inviteRedeemUrl, 'the used link in the same browser', { status: 400 });
-    h.checkEqual(facts.h1, S.badLink.h1, 'the same heading as a bad link');
+    let facts = await h.visit(page, res.json.inviteRedeemUrl, 'the used link in the guest\'s browser');
+    h.expect(page.url() === `${h.issuer}/myapps` && facts.status === 200, `the used link, in the guest's browser, leads to inviteRedirectUrl (My Apps; got ${facts.status} at ${page.url()})`);
     const other = await h.newContext();
-    facts = await h.visit(other.page, res.json.inviteRedeemUrl, 'the used link in another browser', { status: 400 });
-    h.checkEqual(facts.text, S.badLink.text, 'the same page as a bad link (it reveals nothing)');
+    facts = await h.visit(other.page, res.json.inviteRedeemUrl, 'the used link in another browser');
+    h.expect(facts.step === 'identify', `the used link, in another browser, leads to inviteRedirectUrl, which asks to sign in (got "${facts.h1}", step ${facts.step})`, { url: other.page.url() });
+    const revokedEmail = `rita@revoked-${h.slug}.example`;
+    const revoked = await h.api('POST', '/invitations', { invitedUserEmailAddress: revokedEmail, inviteRedirectUrl: `${h.issuer}/myapps` });
+    h.checkEqual(revoked.status, 201, 'POST /invitations (another one)');
+    const revoke = await h.api('POST', `/invitations/${revoked.json.id}/revoke`);
+    h.check(revoke.status >= 200 && revoke.status < 300, `POST /invitations/{id}/revoke answers ${revoke.status}`, revoke.json ?? revoke.text);
+    facts = await h.visit(other.page, revoked.json.inviteRedeemUrl, 'a revoked invitation\'s link', { status: 400 });
+    h.expect(facts.h1 === S.badLink.h1 && facts.text === S.badLink.text, `a revoked invitation's link gets the same page as a bad link ("${facts.h1}"; it reveals nothing)`, { revoked: facts.text, bad: S.badLink.text });
   });
 
   await h.step('unknown-tenant', 'an unknown organisation in the address', [], async () => {
