@@ -20,12 +20,16 @@
 //!   h.api(method, path, body)          the admin API with the inviter app's token
 //!   h.member(local, name)              a member made with the CLI: {id, email, name, password}
 //!   h.rp / h.apache                    the two apps: URLs and reading their claims pages
+//!   h.freePort() / h.spawn(name, cmd, args, {ready})  a helper only this journey needs (an SP, an
+//!                                      upstream IdP) in its own process group, stopped when the
+//!                                      journey ends
 //!
 //! Nothing here sets a request header: the browser sends what it sends. Every wait is bounded
 //! (Playwright's timeouts, the sink's long-poll, explicit deadlines).
 
-import { execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { execFileSync, spawn as spawnProcess } from 'node:child_process';
+import { appendFileSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeEntities } from '../../lib/browser.mjs';
 import { CheckFailed, check, checkEqual, describe, fail, ok, tally } from '../../lib/checks.mjs';
@@ -36,7 +40,7 @@ export const NAVIGATION_TIMEOUT_MS = 15_000;
 const MAIL_WAIT_MS = 20_000;
 
 /** Shared by every journey: the page records, the failures, the screenshot counter. */
-export const run = { records: [], failures: [], groups: new Map(), outcomes: new Map(), summary: [], shots: 0, apiToken: null, apiTokenExpires: 0 };
+export const run = { records: [], failures: [], groups: new Map(), outcomes: new Map(), summary: [], children: new Set(), shots: 0, apiToken: null, apiTokenExpires: 0 };
 
 /** `/{tenant}/login?tx=…`: the URL with the slug and the query values left out. */
 export function urlTemplate(url, slug) {
@@ -407,8 +411,68 @@ export function makeHarness(cfg, browser, journey) {
     return { landed: page.url(), pages };
   }
 
+  // ------------------------------------------------------------------ helpers a journey starts
+  const children = [];
+
+  /** A free loopback port. */
+  function freePort() {
+    return new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+  }
+
+  /**
+   * Starts a helper the journey needs (another app, an SP, an upstream IdP) in its own process
+   * group, its output in `<work>/<name>.log`, and waits until `ready` (a RegExp its output
+   * matches, or a URL that answers) within `timeoutMs`. It is stopped (the whole group: TERM, then
+   * KILL) when the journey ends. Returns {pid, log}.
+   */
+  async function spawn(name, command, args, { ready, timeoutMs = 15_000, env = {}, cwd = cfg.cli.cwd } = {}) {
+    const log = join(cfg.cli.cwd, `${journey.id}-${name}.log`);
+    const out = openSync(log, 'a');
+    const child = spawnProcess(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', out, out], detached: true });
+    children.push(child);
+    run.children.add(child);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) fail(`${name} exited (status ${child.exitCode}) before it was ready`, readFileSync(log, 'utf8').slice(-1500));
+      let up = false;
+      if (ready instanceof RegExp) up = ready.test(readFileSync(log, 'utf8'));
+      else if (typeof ready === 'string') up = await fetch(ready).then(() => true, () => false);
+      else up = true;
+      if (up) return { pid: child.pid, log };
+      if (Date.now() > deadline) fail(`${name} was not ready within ${timeoutMs / 1000} s`, readFileSync(log, 'utf8').slice(-1500));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async function stopChildren() {
+    for (const child of children.splice(0)) {
+      run.children.delete(child);
+      if (child.exitCode !== null) continue;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        continue;
+      }
+      const deadline = Date.now() + 5_000;
+      while (child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
   async function closeContexts() {
     for (const c of contexts.splice(0)) await c.close().catch(() => {});
+    await stopChildren();
   }
 
   const h = {
@@ -435,6 +499,8 @@ export function makeHarness(cfg, browser, journey) {
     cli,
     api,
     member,
+    freePort,
+    spawn,
     rp,
     apache,
     closeContexts,

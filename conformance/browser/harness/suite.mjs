@@ -94,6 +94,19 @@ async function main() {
   }
 }
 
+// Helpers journeys started (h.spawn) live in their own process groups: never leave one behind,
+// even when the run is stopped (CONFORMANCE_TIMEOUT, Ctrl-C).
+process.on('exit', () => {
+  for (const child of run.children) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(130));
+
 const started = Date.now();
 try {
   await main();
