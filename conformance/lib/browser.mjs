@@ -1,7 +1,8 @@
 //! The headless browser of the Node conformance peers (conformance/oidc/openid-client/rp.mjs,
 //! conformance/invite/node/journey.mjs, conformance/mfa/node/journey.mjs,
 //! conformance/federation/node/journey.mjs, conformance/saml/node-saml/sp.mjs) and of the
-//! federation load driver (conformance/bench/federation.mjs, over node:http).
+//! benchmarks (conformance/bench/federation.mjs over its keep-alive agent, and the sign-in of
+//! conformance/bench/samlify/bench.js).
 //!
 //! Plain Node (node:http, URL), no npm dependencies: each peer imports it by relative path,
 //! beside the protocol library it pins in its own node_modules. It is what a person's browser
@@ -39,7 +40,7 @@ const ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif
 /** The referrer policy of a page that names none (HTML, Fetch). */
 const DEFAULT_POLICY = 'strict-origin-when-cross-origin';
 const POLICIES = new Set(['no-referrer', 'no-referrer-when-downgrade', 'same-origin', 'origin', 'strict-origin', 'origin-when-cross-origin', DEFAULT_POLICY, 'unsafe-url']);
-/** The legacy keywords <meta name=referrer> still accepts (HTML §4.2.5.3). */
+/** The legacy keywords <meta name=referrer> still accepts (HTML, "Standard metadata names"). */
 const LEGACY_POLICIES = { never: 'no-referrer', default: DEFAULT_POLICY, always: 'unsafe-url', 'origin-when-crossorigin': 'origin-when-cross-origin' };
 const SITES = ['same-origin', 'same-site', 'cross-site'];
 

@@ -43,7 +43,7 @@ ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,imag
 DEFAULT_POLICY = "strict-origin-when-cross-origin"
 POLICIES = {"no-referrer", "no-referrer-when-downgrade", "same-origin", "origin", "strict-origin",
             "origin-when-cross-origin", DEFAULT_POLICY, "unsafe-url"}
-# The legacy keywords <meta name=referrer> still accepts (HTML §4.2.5.3).
+# The legacy keywords <meta name=referrer> still accepts (HTML, "Standard metadata names").
 LEGACY_POLICIES = {"never": "no-referrer", "default": DEFAULT_POLICY, "always": "unsafe-url",
                    "origin-when-crossorigin": "origin-when-cross-origin"}
 SITES = ["same-origin", "same-site", "cross-site"]
