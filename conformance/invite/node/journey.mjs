@@ -3,9 +3,10 @@
 // openid-client 6 (an OpenID-certified relying-party library); a member signs in beside it.
 //
 // The protocol work goes through openid-client's functional API. The hand-written HTTP is
-// the "browser" (fetch, redirect: 'manual', a small cookie jar: it follows Gatehouse's
-// redirects and fills in the forms as a person would; ../../lib/browser.mjs, with the checks
-// and steps in ../../lib/checks.mjs) and the admin API calls (JSON over fetch, exactly as an
+// the "browser" (manual redirects, a small cookie jar, and the Fetch Metadata and Origin
+// Chromium would send, derived from each page: it follows Gatehouse's redirects and fills in
+// the forms as a person would; ../../lib/browser.mjs, with the checks and steps in
+// ../../lib/checks.mjs) and the admin API calls (JSON over fetch, exactly as an
 // Entra admin script would send them). Mail is read from the SMTP sink (smtp-sink.mjs) over
 // its loopback JSON API.
 //
