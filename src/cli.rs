@@ -122,6 +122,11 @@ struct PartnerUpdateArgs {
     /// OIDC: read a new client secret from standard input (rotation).
     #[arg(long)]
     client_secret_stdin: bool,
+    /// OIDC: another client authentication at the partner's token endpoint
+    /// (client_secret_basic, client_secret_post, private_key_jwt or none); one that sends no
+    /// secret forgets the stored secret.
+    #[arg(long, value_name = "METHOD")]
+    client_auth: Option<String>,
     /// SAML: a new metadata document (same entityID).
     #[arg(long, value_name = "FILE")]
     saml_metadata_file: Option<std::path::PathBuf>,
@@ -167,6 +172,12 @@ struct PartnerArgs {
     /// Read Gatehouse's client secret at the partner from standard input.
     #[arg(long)]
     client_secret_stdin: bool,
+    /// OIDC: how Gatehouse authenticates at the partner's token endpoint
+    /// (client_secret_basic, client_secret_post, private_key_jwt or none). Default: chosen
+    /// from the partner's discovery — with a secret basic, else post; without one
+    /// private_key_jwt (the partner registers `{issuer}/oauth2/jwks` as Gatehouse's keys).
+    #[arg(long, value_name = "METHOD", conflicts_with_all = ["saml_metadata_file", "saml_metadata_url"])]
+    client_auth: Option<String>,
     /// An e-mail domain the partner serves (repeatable).
     #[arg(long = "domain", value_name = "DOMAIN")]
     domains: Vec<String>,
@@ -858,6 +869,11 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                         issuer: args.issuer.unwrap_or_default(),
                         client_id: args.client_id.unwrap_or_default(),
                         client_secret: secret,
+                        client_auth: args
+                            .client_auth
+                            .as_deref()
+                            .map(crate::domain::partner::ClientAuth::parse)
+                            .transpose()?,
                         scopes: Vec::new(),
                         domains: args.domains,
                         attest_domains: args.attest_domains,
@@ -891,6 +907,11 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 } else {
                     None
                 },
+                client_auth: args
+                    .client_auth
+                    .as_deref()
+                    .map(crate::domain::partner::ClientAuth::parse)
+                    .transpose()?,
                 scopes: None,
                 metadata_xml,
                 metadata_url: args.saml_metadata_url,

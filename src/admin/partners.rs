@@ -6,7 +6,8 @@
 
 use crate::domain::Invalid;
 use crate::domain::partner::{
-    DomainProof, PartnerDomain, PartnerIdp, PartnerKind, host_in_domain, is_consumer_domain,
+    ClientAuth, DomainProof, PartnerDomain, PartnerIdp, PartnerKind, choose_client_auth,
+    host_in_domain, is_consumer_domain,
 };
 use crate::domain::tenant::{Tenant, parse_domain};
 use crate::domain::unix_now;
@@ -24,8 +25,11 @@ pub struct OidcPartnerInput {
     pub issuer: String,
     /// Gatehouse's client id there.
     pub client_id: String,
-    /// Gatehouse's client secret there (none for a public client with PKCE).
+    /// Gatehouse's client secret there (none: `private_key_jwt`, or a public client).
     pub client_secret: Option<String>,
+    /// How Gatehouse authenticates at the partner's token endpoint; `None` chooses from the
+    /// partner's discovery ([`choose_client_auth`]).
+    pub client_auth: Option<ClientAuth>,
     /// Scopes beyond `openid` (default `email profile`).
     pub scopes: Vec<String>,
     /// The e-mail domains it serves.
@@ -113,8 +117,19 @@ pub async fn create_oidc_partner(
         client_id: Some(input.client_id.trim().to_owned()),
         sealed_client_secret: input
             .client_secret
+            .as_ref()
             .map(|s| master.seal(s.as_bytes()))
             .transpose()?,
+        // Provisional until the discovery document says what the partner takes.
+        client_auth: Some(
+            input
+                .client_auth
+                .unwrap_or(if input.client_secret.is_some() {
+                    ClientAuth::ClientSecretBasic
+                } else {
+                    ClientAuth::PrivateKeyJwt
+                }),
+        ),
         scopes,
         metadata_xml: None,
         metadata_url: None,
@@ -151,6 +166,12 @@ pub async fn create_oidc_partner(
         ))
         .into());
     }
+    partner.client_auth = Some(choose_client_auth(
+        input.client_auth,
+        partner.sealed_client_secret.is_some(),
+        crate::federation::token_auth_methods(&metadata).as_deref(),
+    )?);
+    partner.validate()?;
     record_partner(store, tenant, partner, by).await
 }
 
@@ -223,6 +244,7 @@ pub async fn create_saml_partner(
         issuer: idp.entity_id.clone(),
         client_id: None,
         sealed_client_secret: None,
+        client_auth: None,
         scopes: Vec::new(),
         metadata_xml: Some(xml),
         metadata_url,
@@ -273,6 +295,7 @@ async fn record_partner(
         "domains": partner.domains,
         "attestedByAdministrator": partner.domains.iter().any(|d| d.proof == DomainProof::AdminAttestation),
         "trustMfa": partner.trust_mfa,
+        "clientAuthentication": partner.client_auth.map(ClientAuth::as_str),
     }));
     store.create_partner(&partner, &audit).await.map_err(|e| {
         conflict_or(e, || {
@@ -294,6 +317,7 @@ pub fn partner_json(partner: &PartnerIdp) -> serde_json::Value {
         "displayName": partner.display_name,
         "issuer": partner.issuer,
         "clientId": partner.client_id,
+        "clientAuthentication": partner.client_auth.map(ClientAuth::as_str),
         "scope": partner.scopes.join(" "),
         "metadataExchangeUri": partner.metadata_url,
         "domains": partner.domains.iter().map(|d| serde_json::json!({"id": d.domain, "proof": d.proof})).collect::<Vec<_>>(),
@@ -314,6 +338,10 @@ pub struct PartnerChanges {
     pub client_id: Option<String>,
     /// OIDC: a new client secret (rotation); the old one is forgotten.
     pub client_secret: Option<String>,
+    /// OIDC: another way to authenticate at the token endpoint. A method that sends no
+    /// secret forgets the stored one; a new secret for a partner using such a method chooses
+    /// again from the partner's discovery.
+    pub client_auth: Option<ClientAuth>,
     /// OIDC: scopes beyond `openid`.
     pub scopes: Option<Vec<String>>,
     /// SAML: a new metadata document (its entityID must stay the partner's).
@@ -350,13 +378,15 @@ pub async fn update_partner(
         }
         Err(e) => return Err(AdminError::Store(e)),
     };
-    let oidc_only =
-        changes.client_id.is_some() || changes.client_secret.is_some() || changes.scopes.is_some();
+    let oidc_only = changes.client_id.is_some()
+        || changes.client_secret.is_some()
+        || changes.client_auth.is_some()
+        || changes.scopes.is_some();
     let saml_only = changes.metadata_xml.is_some() || changes.metadata_url.is_some();
     match partner.kind {
         PartnerKind::Saml if oidc_only => {
             return Err(Invalid::new(
-                "clientId, clientSecret and scope belong to OpenID Connect partners",
+                "clientId, clientSecret, clientAuthentication and scope belong to OpenID Connect partners",
             )
             .into());
         }
@@ -377,9 +407,40 @@ pub async fn update_partner(
         partner.client_id = Some(client_id.trim().to_owned());
         changed.push("clientId");
     }
-    if let Some(secret) = changes.client_secret {
+    if let Some(secret) = &changes.client_secret {
         partner.sealed_client_secret = Some(master.seal(secret.as_bytes())?);
         changed.push("clientSecret");
+    }
+    if partner.kind == PartnerKind::Oidc
+        && (changes.client_auth.is_some() || changes.client_secret.is_some())
+    {
+        let current = partner.client_auth;
+        let method = match changes.client_auth {
+            Some(method) => {
+                if !method.uses_secret() && changes.client_secret.is_none() {
+                    // No secret is sent any more: none is kept.
+                    partner.sealed_client_secret = None;
+                }
+                choose_client_auth(Some(method), partner.sealed_client_secret.is_some(), None)?
+            }
+            // A new secret for a partner that used none: choose again from its discovery.
+            None if current.is_none_or(|m| !m.uses_secret()) => {
+                let metadata = federation
+                    .metadata(&partner.issuer, true)
+                    .await
+                    .map_err(|e| Invalid::new(e.0))?;
+                choose_client_auth(
+                    None,
+                    true,
+                    crate::federation::token_auth_methods(&metadata).as_deref(),
+                )?
+            }
+            None => current.unwrap_or(ClientAuth::ClientSecretBasic),
+        };
+        if Some(method) != current {
+            partner.client_auth = Some(method);
+            changed.push("clientAuthentication");
+        }
     }
     if let Some(asked) = changes.scopes {
         let mut scopes = vec!["openid".to_owned()];
@@ -491,6 +552,7 @@ pub async fn update_partner(
         "domains": partner.domains,
         "attestedByAdministrator": partner.domains.iter().any(|d| d.proof == DomainProof::AdminAttestation),
         "trustMfa": partner.trust_mfa,
+        "clientAuthentication": partner.client_auth.map(ClientAuth::as_str),
     }));
     store
         .update_partner(&partner, replace_domains, &audit)

@@ -71,6 +71,124 @@ impl PartnerKind {
     }
 }
 
+/// How Gatehouse authenticates at an OIDC partner's token endpoint (OIDC Core §9, RFC 7523).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientAuth {
+    /// The client secret in HTTP Basic (`client_secret_basic`, the OAuth default).
+    #[serde(rename = "client_secret_basic")]
+    ClientSecretBasic,
+    /// The client secret in the form body (`client_secret_post`).
+    #[serde(rename = "client_secret_post")]
+    ClientSecretPost,
+    /// A JWT client assertion signed with a key of Gatehouse's JWKS (`private_key_jwt`,
+    /// RFC 7523 §2.2): no shared secret at all.
+    #[serde(rename = "private_key_jwt")]
+    PrivateKeyJwt,
+    /// A public client: only `client_id` (PKCE still binds the code).
+    #[serde(rename = "none")]
+    None,
+}
+
+impl ClientAuth {
+    /// Every method, in the order Gatehouse prefers them when it has a secret.
+    pub const ALL: [Self; 4] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
+    /// The registered name (RFC 7591 `token_endpoint_auth_method`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses a registered name.
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == text)
+            .ok_or_else(|| {
+                Invalid::new(format!(
+                    "unknown client authentication {text:?}; expected client_secret_basic, \
+                     client_secret_post, private_key_jwt or none"
+                ))
+            })
+    }
+
+    /// Whether the method sends a client secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+/// Chooses how to authenticate at a partner's token endpoint.
+///
+/// An administrator's `explicit` choice stands (the partner may support more than its
+/// discovery says), provided a secret is given exactly when the method sends one. Otherwise
+/// the choice follows the partner's `token_endpoint_auth_methods_supported` (`supported`;
+/// when absent, `client_secret_basic` only, the default of OIDC Discovery §3 and RFC 8414
+/// §2): with a secret, `client_secret_basic` if listed, else `client_secret_post`; without
+/// one, `private_key_jwt` (also when the list is absent: no secret means no other way to
+/// authenticate), else `none` when the partner lists only public clients.
+pub fn choose_client_auth(
+    explicit: Option<ClientAuth>,
+    has_secret: bool,
+    supported: Option<&[String]>,
+) -> Result<ClientAuth, Invalid> {
+    if let Some(method) = explicit {
+        return match (method.uses_secret(), has_secret) {
+            (true, false) => Err(Invalid::new(format!(
+                "{} needs clientSecret",
+                method.as_str()
+            ))),
+            (false, true) => Err(Invalid::new(format!(
+                "{} sends no client secret: omit clientSecret",
+                method.as_str()
+            ))),
+            _ => Ok(method),
+        };
+    }
+    let listed = |method: ClientAuth| match supported {
+        Some(list) => list.iter().any(|m| m == method.as_str()),
+        None => method == ClientAuth::ClientSecretBasic,
+    };
+    let named = || {
+        supported
+            .map(|list| list.join(", "))
+            .unwrap_or_else(|| "none, so client_secret_basic only".to_owned())
+    };
+    if has_secret {
+        [ClientAuth::ClientSecretBasic, ClientAuth::ClientSecretPost]
+            .into_iter()
+            .find(|m| listed(*m))
+            .ok_or_else(|| {
+                Invalid::new(format!(
+                    "the partner's token endpoint takes neither client_secret_basic nor \
+                     client_secret_post (it lists {}): register it without a client secret to \
+                     use private_key_jwt, or choose clientAuthentication",
+                    named()
+                ))
+            })
+    } else if supported.is_none() || listed(ClientAuth::PrivateKeyJwt) {
+        Ok(ClientAuth::PrivateKeyJwt)
+    } else if listed(ClientAuth::None) {
+        Ok(ClientAuth::None)
+    } else {
+        Err(Invalid::new(format!(
+            "without a client secret Gatehouse authenticates with private_key_jwt, which the \
+             partner's token endpoint does not list (it lists {}): give clientSecret, or choose \
+             clientAuthentication",
+            named()
+        )))
+    }
+}
+
 /// How a domain binding was established.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -128,6 +246,8 @@ pub struct PartnerIdp {
     pub client_id: Option<String>,
     /// OIDC client secret, sealed with the master key.
     pub sealed_client_secret: Option<String>,
+    /// OIDC: how Gatehouse authenticates at the partner's token endpoint (`None` for SAML).
+    pub client_auth: Option<ClientAuth>,
     /// OIDC scopes asked for.
     pub scopes: Vec<String>,
     /// SAML metadata (XML) as last fetched or uploaded.
@@ -178,6 +298,16 @@ impl PartnerIdp {
                 }
                 if !self.scopes.iter().any(|s| s == "openid") {
                     return Err(Invalid::new("scopes must include openid"));
+                }
+                let method = self
+                    .client_auth
+                    .ok_or_else(|| Invalid::new("an OIDC partner needs clientAuthentication"))?;
+                if method.uses_secret() != self.sealed_client_secret.is_some() {
+                    return Err(Invalid::new(if method.uses_secret() {
+                        format!("{} needs clientSecret", method.as_str())
+                    } else {
+                        format!("{} sends no client secret", method.as_str())
+                    }));
                 }
             }
             PartnerKind::Saml => {
@@ -233,6 +363,7 @@ mod tests {
             issuer: "https://login.fabrikam.example/".into(),
             client_id: Some("gatehouse".into()),
             sealed_client_secret: None,
+            client_auth: Some(ClientAuth::PrivateKeyJwt),
             scopes: vec!["openid".into(), "email".into()],
             metadata_xml: None,
             metadata_url: None,
@@ -259,6 +390,67 @@ mod tests {
         let mut saml = oidc();
         saml.kind = PartnerKind::Saml;
         assert!(saml.validate().unwrap_err().0.contains("metadata"));
+        let mut basic_without_secret = oidc();
+        basic_without_secret.client_auth = Some(ClientAuth::ClientSecretBasic);
+        assert!(
+            basic_without_secret
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("needs clientSecret")
+        );
+    }
+
+    #[test]
+    fn client_authentication_follows_the_partners_discovery_unless_chosen() {
+        let list = |methods: &[&str]| methods.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();
+        let choose = |explicit, secret, supported: Option<Vec<String>>| {
+            choose_client_auth(explicit, secret, supported.as_deref())
+        };
+        // RFC 8414 §2: no list means client_secret_basic only.
+        assert_eq!(choose(None, true, None), Ok(ClientAuth::ClientSecretBasic));
+        let both = list(&["client_secret_post", "client_secret_basic"]);
+        assert_eq!(
+            choose(None, true, Some(both)),
+            Ok(ClientAuth::ClientSecretBasic)
+        );
+        let okta = list(&["client_secret_post", "private_key_jwt"]);
+        assert_eq!(
+            choose(None, true, Some(okta.clone())),
+            Ok(ClientAuth::ClientSecretPost)
+        );
+        assert_eq!(
+            choose(None, false, Some(okta)),
+            Ok(ClientAuth::PrivateKeyJwt)
+        );
+        assert_eq!(choose(None, false, None), Ok(ClientAuth::PrivateKeyJwt));
+        assert_eq!(
+            choose(None, false, Some(list(&["none", "client_secret_basic"]))),
+            Ok(ClientAuth::None)
+        );
+        let jwt_only = list(&["private_key_jwt"]);
+        assert!(
+            choose(None, true, Some(jwt_only))
+                .unwrap_err()
+                .0
+                .contains("without a client secret")
+        );
+        assert!(choose(None, false, Some(list(&["client_secret_basic"]))).is_err());
+        // An administrator's choice stands, with a secret exactly when it sends one.
+        assert_eq!(
+            choose(
+                Some(ClientAuth::ClientSecretPost),
+                true,
+                Some(list(&["client_secret_basic"]))
+            ),
+            Ok(ClientAuth::ClientSecretPost)
+        );
+        assert!(choose(Some(ClientAuth::ClientSecretPost), false, None).is_err());
+        assert!(choose(Some(ClientAuth::PrivateKeyJwt), true, None).is_err());
+        for method in ClientAuth::ALL {
+            assert_eq!(ClientAuth::parse(method.as_str()), Ok(method));
+        }
+        assert!(ClientAuth::parse("client_secret_jwt").is_err());
     }
 
     #[test]

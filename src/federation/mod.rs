@@ -53,6 +53,13 @@ pub type PartnerMetadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
+/// The partner's `token_endpoint_auth_methods_supported`, if its discovery lists them.
+pub fn token_auth_methods(metadata: &PartnerMetadata) -> Option<Vec<String>> {
+    metadata
+        .token_endpoint_auth_methods_supported()
+        .map(|methods| methods.iter().map(|m| m.as_ref().to_owned()).collect())
+}
+
 /// How long discovery (with its JWKS) is used before it is fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(600);
 /// The least time between two metadata refetches forced by failed signatures, per partner.

@@ -6,7 +6,17 @@
 //! issuer, and must be present when its discovery says it sends one (RFC 9207). ID tokens are checked by openidconnect (issuer, audience,
 //! expiry, nonce, signature with an algorithm allow-list of RS256/PS256/ES256) and `at_hash`
 //! when present. The guest's identity is (issuer, `sub`); an address counts only when the
-//! IdP says `email_verified`.
+//! IdP says `email_verified` — `true`, or the JSON string `"true"` that some IdPs send
+//! (exactly that spelling; `"false"` is false, any other string makes the ID token unreadable
+//! and the sign-in is refused), through openidconnect's `accept-string-booleans`.
+//!
+//! At the partner's token endpoint Gatehouse authenticates as the partner was registered
+//! ([`ClientAuth`]): the client secret in HTTP Basic or in the body, a public client, or
+//! `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9): a client assertion signed with the
+//! active key of Gatehouse's key ring — the key ring whose JWKS every tenant publishes at
+//! `{issuer}/oauth2/jwks`, which the partner registers as the client's `jwks_uri` — with
+//! `iss` = `sub` = the client id, `aud` = the token endpoint it is posted to, a fresh `jti`
+//! and a one-minute lifetime. RS256, or ES256 when the partner lists only that.
 
 use std::time::Duration;
 
@@ -15,13 +25,14 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
+    AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{expired, refused, resume, take_once, unreachable_page, waiting_transaction};
-use crate::domain::partner::PartnerIdp;
+use crate::domain::app::SigningAlg;
+use crate::domain::partner::{ClientAuth, PartnerIdp};
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::error::AppError;
@@ -30,6 +41,10 @@ use crate::startup::AppState;
 
 /// How long the browser may take at the partner IdP.
 const FLOW_TTL: Duration = Duration::from_secs(600);
+/// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How long a client assertion is valid.
+const ASSERTION_TTL: i64 = 60;
 
 /// What is remembered of an upstream sign-in in progress, under `fedstate:{state}`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -74,7 +89,12 @@ fn client(
     partner: &PartnerIdp,
     metadata: super::PartnerMetadata,
 ) -> Result<PartnerClient, AppError> {
-    let secret = match &partner.sealed_client_secret {
+    let method = partner.client_auth.unwrap_or(ClientAuth::ClientSecretBasic);
+    let secret = match partner
+        .sealed_client_secret
+        .as_ref()
+        .filter(|_| method.uses_secret())
+    {
         Some(sealed) => Some(ClientSecret::new(
             String::from_utf8(state.master.open(sealed).map_err(|e| {
                 AppError::Internal(anyhow::anyhow!("partner secret cannot be opened: {e}"))
@@ -85,12 +105,60 @@ fn client(
     };
     let redirect =
         RedirectUrl::new(callback_url(state, tenant)).map_err(|e| AppError::Internal(e.into()))?;
+    // Without a secret, the oauth2 crate sends `client_id` in the body whatever the type.
+    let auth_type = match method {
+        ClientAuth::ClientSecretPost => AuthType::RequestBody,
+        _ => AuthType::BasicAuth,
+    };
     Ok(CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(partner.client_id.clone().unwrap_or_default()),
         secret,
     )
+    .set_auth_type(auth_type)
     .set_redirect_uri(redirect))
+}
+
+/// A `private_key_jwt` client assertion for the partner's token endpoint (RFC 7523 §3): `iss`
+/// and `sub` the client id, `aud` the token endpoint exactly as its discovery names it (where
+/// it is posted, so it is never presented anywhere else), `jti`, `iat`, `exp` a minute later;
+/// signed by the key ring (RS256 unless the partner lists only ES256).
+fn client_assertion(
+    state: &AppState,
+    partner: &PartnerIdp,
+    metadata: &super::PartnerMetadata,
+) -> Result<String, String> {
+    let audience = metadata
+        .token_endpoint()
+        .ok_or("the partner has no token endpoint")?
+        .as_str()
+        .to_owned();
+    let client_id = partner.client_id.clone().unwrap_or_default();
+    let alg = match metadata.token_endpoint_auth_signing_alg_values_supported() {
+        Some(algs)
+            if !algs.contains(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256)
+                && algs.contains(&CoreJwsSigningAlgorithm::EcdsaP256Sha256) =>
+        {
+            SigningAlg::ES256
+        }
+        _ => SigningAlg::RS256,
+    };
+    let now = crate::domain::unix_now();
+    let claims = serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "jti": crate::secrets::random_token(24),
+        "iat": now,
+        "exp": now + ASSERTION_TTL,
+    });
+    let serde_json::Value::Object(claims) = claims else {
+        return Err("client assertion claims".to_owned());
+    };
+    state
+        .tokens
+        .sign(alg, crate::tokens::TYP_JWT, claims, now)
+        .map_err(|e| e.to_string())
 }
 
 /// Parks the transaction and sends the browser to sign in at `partner`.
@@ -227,12 +295,25 @@ async fn verified_identity(
         .metadata(&partner.issuer, false)
         .await
         .map_err(unreachable_page)?;
+    let assertion = match partner.client_auth {
+        Some(ClientAuth::PrivateKeyJwt) => Some(
+            client_assertion(state, partner, &metadata)
+                .map_err(|e| failed("client assertion", e))?,
+        ),
+        _ => None,
+    };
     let mut client = client(state, tenant, partner, metadata)?;
     // The code is exchanged exactly once.
-    let response = client
+    let mut exchange = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| failed("partner has no token endpoint", e.to_string()))?
-        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()))
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()));
+    if let Some(assertion) = assertion {
+        exchange = exchange
+            .add_extra_param("client_assertion_type", JWT_BEARER)
+            .add_extra_param("client_assertion", assertion);
+    }
+    let response = exchange
         .request_async(state.federation.http())
         .await
         .map_err(|e| failed("partner token request failed", e.to_string()))?;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::auth::{Caller, authenticate};
 use super::{ApiError, collection, entity, read_json};
 use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
+use crate::domain::partner::ClientAuth;
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -60,6 +61,9 @@ struct PartnerBody {
     issuer: String,
     client_id: String,
     client_secret: Option<String>,
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`; absent:
+    /// chosen from the partner's discovery.
+    client_authentication: Option<String>,
     scope: Option<String>,
     #[serde(default)]
     domains: Vec<DomainRef>,
@@ -82,6 +86,7 @@ struct PartnerPatch {
     display_name: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_authentication: Option<String>,
     scope: Option<String>,
     metadata_xml: Option<String>,
     metadata_exchange_uri: Option<String>,
@@ -91,6 +96,14 @@ struct PartnerPatch {
     trust_mfa: Option<bool>,
     mfa_values: Option<Vec<String>>,
     offered_to_all: Option<bool>,
+}
+
+/// Parses `clientAuthentication`.
+fn client_auth(value: Option<&str>) -> Result<Option<ClientAuth>, AppError> {
+    value
+        .map(ClientAuth::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.0).into())
 }
 
 async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
@@ -150,11 +163,13 @@ pub async fn post_partner(
         }
         None | Some(OIDC_TYPE) => {
             let body: PartnerBody = read_json(&headers, &body)?;
+            let client_auth = client_auth(body.client_authentication.as_deref())?;
             let input = OidcPartnerInput {
                 display_name: body.display_name,
                 issuer: body.issuer,
                 client_id: body.client_id,
                 client_secret: body.client_secret,
+                client_auth,
                 scopes: body
                     .scope
                     .map(|s| s.split_whitespace().map(str::to_owned).collect())
@@ -191,7 +206,7 @@ pub async fn post_partner(
 }
 
 /// `PATCH …/identity/identityProviders/{id}` → 204: rename, rotate the client secret,
-/// change scopes, metadata (same entityID), domains (same rules as registration), MFA trust
+/// change the client authentication, scopes, metadata (same entityID), domains (same rules as registration), MFA trust
 /// or whether it is offered to every guest. Audited with the names of the changed fields.
 pub async fn patch_partner(
     State(state): State<AppState>,
@@ -205,6 +220,7 @@ pub async fn patch_partner(
         display_name: patch.display_name,
         client_id: patch.client_id,
         client_secret: patch.client_secret,
+        client_auth: client_auth(patch.client_authentication.as_deref())?,
         scopes: patch
             .scope
             .map(|s| s.split_whitespace().map(str::to_owned).collect()),

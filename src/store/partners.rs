@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::audit::{INSERT_AUDIT, bind_audit};
 use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{AuditEvent, StoreError, StoreResult};
-use crate::domain::partner::{DomainProof, PartnerDomain, PartnerIdp, PartnerKind};
+use crate::domain::partner::{ClientAuth, DomainProof, PartnerDomain, PartnerIdp, PartnerKind};
 
 #[derive(sqlx::FromRow)]
 struct PartnerRow {
@@ -16,6 +16,7 @@ struct PartnerRow {
     issuer: String,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_auth: Option<String>,
     scopes: String,
     metadata_xml: Option<String>,
     metadata_url: Option<String>,
@@ -44,6 +45,12 @@ impl PartnerRow {
             issuer: self.issuer,
             client_id: self.client_id,
             sealed_client_secret: self.client_secret,
+            client_auth: self
+                .client_auth
+                .as_deref()
+                .map(ClientAuth::parse)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.0))?,
             metadata_xml: self.metadata_xml,
             metadata_url: self.metadata_url,
             trust_mfa: self.trust_mfa,
@@ -87,7 +94,7 @@ pub trait PartnerStore {
 const INSERT_DOMAIN: &str = "INSERT INTO partner_domains (tenant_id, domain, partner_id, proof, \
      created_at) VALUES ($1, $2, $3, $4, $5)";
 
-const PARTNER_COLUMNS: &str = "id, tenant_id, kind, display_name, issuer, client_id, client_secret, scopes, metadata_xml, metadata_url, trust_mfa, mfa_values, offered_to_all, created_at";
+const PARTNER_COLUMNS: &str = "id, tenant_id, kind, display_name, issuer, client_id, client_secret, client_auth, scopes, metadata_xml, metadata_url, trust_mfa, mfa_values, offered_to_all, created_at";
 
 for_sql_backends! {
     impl PartnerStore {
@@ -96,8 +103,8 @@ for_sql_backends! {
             sqlx::query::<DB>(
                 "INSERT INTO partner_idps (id, tenant_id, kind, display_name, issuer, client_id, \
                  client_secret, scopes, metadata_xml, metadata_url, trust_mfa, mfa_values, \
-                 offered_to_all, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 offered_to_all, created_at, client_auth) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(partner.id.as_str())
             .bind(partner.tenant_id.as_str())
@@ -113,6 +120,7 @@ for_sql_backends! {
             .bind(to_json(&partner.mfa_values)?)
             .bind(partner.offered_to_all)
             .bind(partner.created_at)
+            .bind(partner.client_auth.map(ClientAuth::as_str))
             .execute(&mut *tx)
             .await?;
             for domain in &partner.domains {
@@ -186,7 +194,7 @@ for_sql_backends! {
             let done = sqlx::query::<DB>(
                 "UPDATE partner_idps SET display_name = $1, client_id = $2, client_secret = $3, \
                  scopes = $4, metadata_xml = $5, metadata_url = $6, trust_mfa = $7, mfa_values = $8, \
-                 offered_to_all = $9 WHERE tenant_id = $10 AND id = $11",
+                 offered_to_all = $9, client_auth = $10 WHERE tenant_id = $11 AND id = $12",
             )
             .bind(partner.display_name.as_str())
             .bind(partner.client_id.as_deref())
@@ -197,6 +205,7 @@ for_sql_backends! {
             .bind(partner.trust_mfa)
             .bind(to_json(&partner.mfa_values)?)
             .bind(partner.offered_to_all)
+            .bind(partner.client_auth.map(ClientAuth::as_str))
             .bind(partner.tenant_id.as_str())
             .bind(partner.id.as_str())
             .execute(&mut *tx)

@@ -123,6 +123,7 @@ async fn policies_and_partners_changed_by_another_process_reach_a_node_at_its_ne
         issuer: "https://login.northwind.example".into(),
         client_id: Some("gatehouse".into()),
         sealed_client_secret: None,
+        client_auth: Some(gatehouse::domain::partner::ClientAuth::PrivateKeyJwt),
         scopes: vec!["openid".into()],
         metadata_xml: None,
         metadata_url: None,

@@ -20,6 +20,7 @@ mod logout;
 mod mfa;
 mod operations;
 mod pages;
+mod partner_op;
 mod pkce;
 mod revocation;
 mod saml;
