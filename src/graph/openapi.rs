@@ -241,7 +241,7 @@ mod paths {
 
     #[utoipa::path(post, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
         params(("tenant" = String, Path)),
-        request_body(content = String, description = "OIDC (@odata.type #microsoft.graph.openIdConnectIdentityProvider, the default): displayName, issuer, clientId, clientSecret, scope, domains: [{id}], attestDomains, trustMfa, mfaValues, offeredToAll. SAML (#microsoft.graph.samlOrWsFedExternalDomainFederation): displayName, issuerUri (optional, must match the metadata's entityID), metadataXml or metadataExchangeUri, domains, attestDomains, trustMfa, mfaValues (AuthnContextClassRef values), offeredToAll", content_type = "application/json"),
+        request_body(content = String, description = "OIDC (@odata.type #microsoft.graph.openIdConnectIdentityProvider, the default): displayName, issuer, clientId, clientSecret, clientAuthentication (client_secret_basic, client_secret_post, private_key_jwt or none; default: chosen from the partner's discovery, private_key_jwt without a clientSecret), scope, domains: [{id}], attestDomains, trustMfa, mfaValues, offeredToAll. SAML (#microsoft.graph.samlOrWsFedExternalDomainFederation): displayName, issuerUri (optional, must match the metadata's entityID), metadataXml or metadataExchangeUri, domains, attestDomains, trustMfa, mfaValues (AuthnContextClassRef values), offeredToAll", content_type = "application/json"),
         responses((status = 201, description = "Registered (its discovery or metadata answered)"), (status = 400, description = "What is wrong: consumer domain, another tenant's verified domain, unproven domain, unreachable issuer or metadata, metadata without a signing certificate or HTTP-Redirect SSO"),
                   (status = 409, description = "Issuer already registered or domain already bound")),
         security(("bearer" = [])))]
@@ -255,7 +255,7 @@ mod paths {
 
     #[utoipa::path(patch, path = "/{tenant}/v1.0/identity/identityProviders/{id}", tag = "identityProviders",
         params(("tenant" = String, Path), ("id" = String, Path)),
-        request_body(content = String, description = "Any of displayName, clientId, clientSecret (rotation), scope (OIDC); metadataXml, metadataExchangeUri (SAML, same entityID); domains: [{id}] (the whole new set; new ones need proof or attestDomains), trustMfa, mfaValues, offeredToAll", content_type = "application/json"),
+        request_body(content = String, description = "Any of displayName, clientId, clientSecret (rotation), clientAuthentication, scope (OIDC); metadataXml, metadataExchangeUri (SAML, same entityID); domains: [{id}] (the whole new set; new ones need proof or attestDomains), trustMfa, mfaValues, offeredToAll", content_type = "application/json"),
         responses((status = 204, description = "Changed; applies to the next sign-in"), (status = 400, description = "What is wrong"),
                   (status = 404, description = "No such identity provider"), (status = 409, description = "A domain already routes to another partner")),
         security(("bearer" = [])))]
