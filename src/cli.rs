@@ -454,7 +454,9 @@ struct AppCreate {
     /// A SAML SP: require every AuthnRequest to be signed.
     #[arg(long)]
     saml_requests_signed: bool,
-    /// A SAML SP: NameID format, persistent (default) or emailAddress.
+    /// A SAML SP: NameID format, persistent, emailAddress or transient (default: from the
+    /// metadata's NameIDFormat — the one listed, persistent when it is among several — else
+    /// persistent).
     #[arg(long, value_name = "FORMAT")]
     saml_nameid_format: Option<String>,
     /// A SAML SP: sign the Response as well as the Assertion.

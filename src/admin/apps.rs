@@ -54,17 +54,19 @@ pub struct SamlInput {
     pub certificate: Option<String>,
     /// Whether every AuthnRequest must be signed.
     pub requests_signed: bool,
-    /// NameID format: persistent (default) or emailAddress.
+    /// NameID format: persistent, emailAddress or transient. Default: from the metadata's
+    /// `NameIDFormat`s ([`NameIdFormat::from_metadata`]), else persistent.
     pub nameid_format: Option<String>,
     /// Sign the Response as well as the Assertion.
     pub sign_response: bool,
 }
 
 fn saml_sp(input: SamlInput) -> Result<SamlSp, AdminError> {
-    let nameid_format = match input.nameid_format.as_deref() {
-        Some(format) => NameIdFormat::parse(format)?,
-        None => NameIdFormat::Persistent,
-    };
+    let nameid_format = input
+        .nameid_format
+        .as_deref()
+        .map(NameIdFormat::parse)
+        .transpose()?;
     let mut sp = match input.metadata {
         Some(xml) => {
             parse_sp_metadata(&xml, nameid_format).map_err(|e| Invalid::new(e.to_string()))?
@@ -95,7 +97,7 @@ fn saml_sp(input: SamlInput) -> Result<SamlSp, AdminError> {
                 certificates: Vec::new(),
                 authn_requests_signed: false,
                 sign_response: false,
-                nameid_format,
+                nameid_format: nameid_format.unwrap_or(NameIdFormat::Persistent),
             }
         }
     };

@@ -13,12 +13,17 @@ pub enum NameIdFormat {
     Persistent,
     /// The user's e-mail address (only when the SP is configured for it).
     EmailAddress,
+    /// Random, at least 128 bits, one per browser session and SP, never reused (SAML Core
+    /// §8.3.8): what an SP gets when it asks for it, or when transient is all it takes.
+    Transient,
 }
 
 /// `urn:oasis:names:tc:SAML:2.0:nameid-format:persistent`.
 pub const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 /// `urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress`.
 pub const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+/// `urn:oasis:names:tc:SAML:2.0:nameid-format:transient`.
+pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 /// `urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified`.
 pub const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 
@@ -28,6 +33,7 @@ impl NameIdFormat {
         match self {
             Self::Persistent => NAMEID_PERSISTENT,
             Self::EmailAddress => NAMEID_EMAIL,
+            Self::Transient => NAMEID_TRANSIENT,
         }
     }
 
@@ -36,6 +42,7 @@ impl NameIdFormat {
         match self {
             Self::Persistent => "persistent",
             Self::EmailAddress => "emailAddress",
+            Self::Transient => "transient",
         }
     }
 
@@ -44,11 +51,50 @@ impl NameIdFormat {
         match value {
             "persistent" | NAMEID_PERSISTENT => Ok(Self::Persistent),
             "emailAddress" | "email" | NAMEID_EMAIL => Ok(Self::EmailAddress),
+            "transient" | NAMEID_TRANSIENT => Ok(Self::Transient),
             other => Err(Invalid::new(format!(
-                "unsupported NameID format {other:?}; expected persistent or emailAddress"
+                "unsupported NameID format {other:?}; expected persistent, emailAddress or transient"
             ))),
         }
     }
+
+    /// The format an SP is registered with, from the `NameIDFormat`s its metadata lists
+    /// (SAML Metadata §2.4.1, in document order): persistent when none is listed, when
+    /// persistent is one of them, or when only `unspecified` is; else the one listed; of
+    /// several without persistent, emailAddress, then transient. A list of formats Gatehouse
+    /// cannot issue at all (X.509 subject, Kerberos, …) is refused: the administrator chooses.
+    pub fn from_metadata(listed: &[String]) -> Result<Self, Invalid> {
+        let mut formats: Vec<&str> = Vec::new();
+        for format in listed.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+            if !formats.contains(&format) {
+                formats.push(format);
+            }
+        }
+        if formats.is_empty() || formats.contains(&NAMEID_PERSISTENT) {
+            return Ok(Self::Persistent);
+        }
+        if let [only] = formats[..] {
+            return match only {
+                NAMEID_UNSPECIFIED => Ok(Self::Persistent),
+                other => Self::parse(other).map_err(|_| unsupported(&formats)),
+            };
+        }
+        [Self::EmailAddress, Self::Transient]
+            .into_iter()
+            .find(|f| formats.contains(&f.uri()))
+            .or(formats
+                .contains(&NAMEID_UNSPECIFIED)
+                .then_some(Self::Persistent))
+            .ok_or_else(|| unsupported(&formats))
+    }
+}
+
+fn unsupported(formats: &[&str]) -> Invalid {
+    Invalid::new(format!(
+        "the SP metadata lists only NameID formats Gatehouse does not issue ({}); choose \
+         persistent, emailAddress or transient (--saml-nameid-format)",
+        formats.join(", ")
+    ))
 }
 
 /// An assertion consumer service endpoint (HTTP-POST binding).
@@ -167,6 +213,43 @@ mod tests {
                 .is_none()
         );
         assert!(sp.acs_for(None, Some(7)).is_none());
+    }
+
+    #[test]
+    fn the_registered_format_follows_the_metadata() {
+        let from = |formats: &[&str]| {
+            NameIdFormat::from_metadata(
+                &formats.iter().map(|f| (*f).to_owned()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(from(&[]), Ok(NameIdFormat::Persistent));
+        assert_eq!(from(&[NAMEID_EMAIL]), Ok(NameIdFormat::EmailAddress));
+        assert_eq!(from(&[NAMEID_TRANSIENT]), Ok(NameIdFormat::Transient));
+        assert_eq!(from(&[NAMEID_UNSPECIFIED]), Ok(NameIdFormat::Persistent));
+        assert_eq!(
+            from(&[NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT]),
+            Ok(NameIdFormat::Persistent)
+        );
+        assert_eq!(
+            from(&[NAMEID_TRANSIENT, NAMEID_EMAIL]),
+            Ok(NameIdFormat::EmailAddress)
+        );
+        assert_eq!(
+            from(&[NAMEID_EMAIL, NAMEID_EMAIL]),
+            Ok(NameIdFormat::EmailAddress),
+            "one format listed twice is one format"
+        );
+        let x509 = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName";
+        assert!(
+            from(&[x509])
+                .unwrap_err()
+                .0
+                .contains("--saml-nameid-format")
+        );
+        assert_eq!(
+            from(&[x509, NAMEID_UNSPECIFIED]),
+            Ok(NameIdFormat::Persistent)
+        );
     }
 
     #[test]

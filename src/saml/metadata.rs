@@ -8,8 +8,8 @@ use samael::metadata::EntityDescriptor;
 use super::xml::{InputError, XmlOut, refuse_doctype};
 use crate::domain::Invalid;
 use crate::domain::saml::{
-    AcsEndpoint, NAMEID_EMAIL, NAMEID_PERSISTENT, NameIdFormat, SamlSp, parse_endpoint,
-    parse_entity_id,
+    AcsEndpoint, NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NameIdFormat, SamlSp,
+    parse_endpoint, parse_entity_id,
 };
 
 /// `urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST`.
@@ -62,6 +62,7 @@ pub fn idp_metadata(issuer: &str, certificates: &[String]) -> String {
     )
     .leaf("md:NameIDFormat", &[], NAMEID_PERSISTENT)
     .leaf("md:NameIDFormat", &[], NAMEID_EMAIL)
+    .leaf("md:NameIDFormat", &[], NAMEID_TRANSIENT)
     .empty(
         "md:SingleSignOnService",
         &[("Binding", BINDING_REDIRECT), ("Location", &sso)],
@@ -90,8 +91,13 @@ pub enum MetadataError {
 }
 
 /// Reads an SP's metadata: entityID, HTTP-POST ACS endpoints, HTTP-Redirect SLO endpoint,
-/// signing certificates and whether its AuthnRequests are signed.
-pub fn parse_sp_metadata(xml: &str, nameid_format: NameIdFormat) -> Result<SamlSp, MetadataError> {
+/// signing certificates, whether its AuthnRequests are signed, and the NameID format it
+/// receives: `nameid_format` when the administrator chose one, else from the `NameIDFormat`s
+/// the metadata lists ([`NameIdFormat::from_metadata`]).
+pub fn parse_sp_metadata(
+    xml: &str,
+    nameid_format: Option<NameIdFormat>,
+) -> Result<SamlSp, MetadataError> {
     if xml.len() > super::xml::MAX_XML {
         return Err(InputError::TooLarge.into());
     }
@@ -146,6 +152,12 @@ pub fn parse_sp_metadata(xml: &str, nameid_format: NameIdFormat) -> Result<SamlS
     for certificate in &certificates {
         check_certificate(certificate)?;
     }
+    let nameid_format = match nameid_format {
+        Some(chosen) => chosen,
+        None => {
+            NameIdFormat::from_metadata(descriptor.name_id_formats.as_deref().unwrap_or_default())?
+        }
+    };
     let authn_requests_signed = descriptor.authn_requests_signed.unwrap_or(false);
     if authn_requests_signed && certificates.is_empty() {
         return Err(Invalid::new(
@@ -199,13 +211,47 @@ mod tests {
 
     #[test]
     fn sp_metadata_gives_post_endpoints_and_slo() {
-        let sp = parse_sp_metadata(SP, NameIdFormat::Persistent).unwrap();
+        let sp = parse_sp_metadata(SP, None).unwrap();
         assert_eq!(sp.entity_id, "https://sp.example/metadata");
         assert_eq!(sp.acs.len(), 1);
         assert_eq!(sp.acs[0].url, "https://sp.example/acs");
         assert!(sp.acs[0].is_default);
         assert_eq!(sp.slo_url.as_deref(), Some("https://sp.example/slo"));
         assert!(!sp.authn_requests_signed);
+        assert_eq!(sp.nameid_format, NameIdFormat::Persistent, "none listed");
+    }
+
+    #[test]
+    fn the_nameid_format_comes_from_the_metadata_unless_chosen() {
+        let listing = |formats: &[&str]| {
+            let listed: String = formats
+                .iter()
+                .map(|f| format!("<md:NameIDFormat>{f}</md:NameIDFormat>"))
+                .collect();
+            SP.replace(
+                "<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"",
+                &format!("{listed}<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\""),
+            )
+        };
+        let python3_saml = listing(&[NAMEID_EMAIL]);
+        assert_eq!(
+            parse_sp_metadata(&python3_saml, None)
+                .unwrap()
+                .nameid_format,
+            NameIdFormat::EmailAddress
+        );
+        assert_eq!(
+            parse_sp_metadata(&python3_saml, Some(NameIdFormat::Persistent))
+                .unwrap()
+                .nameid_format,
+            NameIdFormat::Persistent,
+            "the administrator's choice stands"
+        );
+        let several = listing(&[NAMEID_TRANSIENT, NAMEID_PERSISTENT, NAMEID_EMAIL]);
+        assert_eq!(
+            parse_sp_metadata(&several, None).unwrap().nameid_format,
+            NameIdFormat::Persistent
+        );
     }
 
     #[test]
@@ -224,7 +270,7 @@ mod tests {
             let xml = format!(
                 r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example/m"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{services}</md:SPSSODescriptor></md:EntityDescriptor>"#
             );
-            let sp = parse_sp_metadata(&xml, NameIdFormat::Persistent).unwrap();
+            let sp = parse_sp_metadata(&xml, None).unwrap();
             sp.acs_for(None, None).unwrap().url.clone()
         };
         let explicit = endpoints([r#"isDefault="false""#, "", r#"isDefault="true""#]);
@@ -242,12 +288,12 @@ mod tests {
     fn hostile_metadata_is_refused() {
         let doctype = format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{SP}");
         assert!(matches!(
-            parse_sp_metadata(&doctype, NameIdFormat::Persistent),
+            parse_sp_metadata(&doctype, None),
             Err(MetadataError::Input(InputError::Doctype))
         ));
         let http_acs = SP.replace("https://sp.example/acs", "http://sp.example/acs");
-        assert!(parse_sp_metadata(&http_acs, NameIdFormat::Persistent).is_err());
-        assert!(parse_sp_metadata("<x/>", NameIdFormat::Persistent).is_err());
+        assert!(parse_sp_metadata(&http_acs, None).is_err());
+        assert!(parse_sp_metadata("<x/>", None).is_err());
     }
 
     #[test]

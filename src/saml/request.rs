@@ -22,7 +22,7 @@ use super::response::{Status, status};
 use crate::domain::app::App;
 use crate::domain::email::EmailAddress;
 use crate::domain::saml::{
-    NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_UNSPECIFIED, NameIdFormat, SamlSp,
+    NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NAMEID_UNSPECIFIED, NameIdFormat, SamlSp,
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
@@ -93,6 +93,10 @@ pub struct SamlRequest {
     /// The persistent NameID the request's `<Subject>` names: the assertion must carry it.
     #[serde(default)]
     pub expected_name_id: Option<String>,
+    /// The NameID format the request's NameIDPolicy asked for (`None`: the SP's registered
+    /// format, as for `unspecified` or no policy).
+    #[serde(default)]
+    pub name_id_format: Option<NameIdFormat>,
 }
 
 /// How the request arrived.
@@ -201,6 +205,7 @@ pub async fn intake(
         login_hint: None,
         expected_user: None,
         expected_name_id: None,
+        name_id_format: None,
     };
     if let Some(relay) = relay_state {
         if relay.len() > MAX_RELAY_STATE {
@@ -213,11 +218,12 @@ pub async fn intake(
         }
         saml.relay_state = Some(relay.to_owned());
     }
-    let mfa = match check_request(state, tenant, sp, &request) {
-        Ok(mfa) => mfa,
+    let (mfa, format) = match check_request(state, tenant, sp, &request) {
+        Ok(checked) => checked,
         Err(status) => return Ok(Intake::Refused(saml, status)),
     };
     saml.mfa = mfa;
+    saml.name_id_format = Some(format);
     match requested_subject(state, tenant, sp, &request).await? {
         Ok(RequestedSubject::Nobody) => {}
         Ok(RequestedSubject::User { id, email }) => {
@@ -423,13 +429,13 @@ fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Checks version, time, destination, binding, NameIDPolicy and RequestedAuthnContext.
-/// Returns whether multi-factor authentication is needed.
+/// Returns whether multi-factor authentication is needed, and the NameID format to assert.
 fn check_request(
     state: &AppState,
     tenant: &Tenant,
     sp: &SamlSp,
     request: &AuthnRequest,
-) -> Result<bool, Status> {
+) -> Result<(bool, NameIdFormat), Status> {
     let requester = |detail, message: &str| Status::error(status::REQUESTER, detail, message);
     if let Some(mismatch) = version_mismatch(&request.version) {
         return Err(mismatch);
@@ -459,19 +465,32 @@ fn check_request(
             "responses are sent with the HTTP-POST binding only",
         ));
     }
-    if let Some(format) = request
+    let policy = request
         .name_id_policy
         .as_ref()
         .and_then(|p| p.format.as_deref())
-        && format != NAMEID_UNSPECIFIED
-        && format != sp.nameid_format.uri()
-    {
-        return Err(requester(
+        .map(str::trim);
+    let format = name_id_format(sp, policy).ok_or_else(|| {
+        requester(
             status::INVALID_NAMEID_POLICY,
             "this application receives another NameID format",
-        ));
+        )
+    })?;
+    Ok((requested_level(request)?, format))
+}
+
+/// The NameID format that answers a NameIDPolicy `Format` (SAML Core §3.4.1.1): the SP's
+/// registered format for none or `unspecified`; transient whenever asked (as Entra, ADFS and
+/// Keycloak do: it reveals nothing); otherwise only the registered format (`None`:
+/// `InvalidNameIDPolicy`), so an SP registered for opaque identifiers never obtains the
+/// address, nor one registered for the address a persistent identifier.
+pub fn name_id_format(sp: &SamlSp, asked: Option<&str>) -> Option<NameIdFormat> {
+    match asked {
+        None | Some(NAMEID_UNSPECIFIED) => Some(sp.nameid_format),
+        Some(NAMEID_TRANSIENT) => Some(NameIdFormat::Transient),
+        Some(format) if format == sp.nameid_format.uri() => Some(sp.nameid_format),
+        Some(_) => None,
     }
-    requested_level(request)
 }
 
 /// The status for a request that is not SAML 2.0 (SAML Core §3.2.2.2, §4.2): top-level

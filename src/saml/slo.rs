@@ -1,6 +1,8 @@
 //! Single logout, SP-initiated, HTTP-Redirect binding (SAML Profiles §4.4): a signed
-//! LogoutRequest from a registered SP ends the browser's Gatehouse session in the tenant, and
-//! a signed LogoutResponse goes back to the SP's SLO endpoint.
+//! LogoutRequest from a registered SP ends the browser's Gatehouse session in the tenant when
+//! its NameID is the session's user as that SP knows it (its registered format, or the
+//! transient NameID the session gave it), and a signed LogoutResponse goes back to the SP's
+//! SLO endpoint.
 
 use std::str::FromStr;
 
@@ -86,13 +88,20 @@ pub async fn get_slo(
     if let Some(current) = session::current(&state, &headers, &tenant.id).await? {
         let named = request.name_id.as_ref().map(|n| n.value.trim());
         let user = state.store.user_by_id(&tenant.id, &current.user_id).await?;
-        let expected = match sp.nameid_format {
+        // The session's user as this SP knows it: its registered format, or the transient
+        // NameID this session gave it (an SP may have asked for either).
+        let mut expected = vec![match sp.nameid_format {
             NameIdFormat::Persistent => {
                 response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id)
             }
             NameIdFormat::EmailAddress => user.email.clone(),
-        };
-        if named.is_none_or(|n| n == expected) {
+            NameIdFormat::Transient => String::new(),
+        }];
+        expected.extend(
+            super::sso::transient_name_id(&state, &tenant.id, &current.id, &sp.entity_id, false)
+                .await?,
+        );
+        if named.is_none_or(|n| !n.is_empty() && expected.iter().any(|e| e == n)) {
             state.store.end_session(&current.id, unix_now()).await?;
             tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, "signed out by SAML single logout");
         } else {

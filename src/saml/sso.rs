@@ -202,6 +202,7 @@ pub async fn get_launch(
         login_hint: None,
         expected_user: None,
         expected_name_id: None,
+        name_id_format: None,
     };
     journey::start(
         &state,
@@ -341,12 +342,7 @@ pub async fn complete(
     };
     let issuer = state.issuer(&tenant.slug);
     let user = &evidence.user;
-    let name_id = match sp.nameid_format {
-        NameIdFormat::Persistent => {
-            response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id)
-        }
-        NameIdFormat::EmailAddress => user.email.clone(),
-    };
+    let persistent = response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id);
     let subject_mismatch = request
         .expected_user
         .as_deref()
@@ -354,7 +350,7 @@ pub async fn complete(
         || request
             .expected_name_id
             .as_deref()
-            .is_some_and(|expected| expected != name_id);
+            .is_some_and(|expected| expected != persistent);
     if subject_mismatch {
         // Never assert another principal than the request's <Subject> (SAML Core §3.4.1.4).
         let status = Status::error(
@@ -364,6 +360,16 @@ pub async fn complete(
         );
         return error_response(state, tenant, request, status).await;
     }
+    let format = request.name_id_format.unwrap_or(sp.nameid_format);
+    let name_id = match format {
+        NameIdFormat::Persistent => persistent,
+        NameIdFormat::EmailAddress => user.email.clone(),
+        NameIdFormat::Transient => {
+            transient_name_id(state, &tenant.id, &evidence.session_id, &sp.entity_id, true)
+                .await?
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("transient NameID lost")))?
+        }
+    };
     let multi_factor = evidence.is_multi_factor();
     let mut attributes: Vec<(&'static str, Vec<String>)> = vec![
         (claims::TENANT_ID, vec![tenant.id.clone()]),
@@ -402,7 +408,7 @@ pub async fn complete(
         acs: request.acs.clone(),
         in_response_to: request.request_id.clone(),
         audience: sp.entity_id.clone(),
-        name_id: (name_id, sp.nameid_format.uri()),
+        name_id: (name_id, format.uri()),
         session_index: evidence.session_id.clone(),
         authn_instant: evidence.auth_time,
         authn_context: if multi_factor {
@@ -433,6 +439,44 @@ pub async fn complete(
         .and_then(crate::i18n::Locale::from_tag)
         .unwrap_or_default();
     post_to_acs(request, &xml, locale)
+}
+
+/// The ephemeral-store key of the transient NameID of a session at an SP.
+fn transient_key(tenant_id: &str, session_id: &str, sp_entity_id: &str) -> String {
+    format!(
+        "saml-transient:{}",
+        crate::secrets::hash_secret(&format!(
+            "{tenant_id}\u{1f}{session_id}\u{1f}{sp_entity_id}"
+        ))
+    )
+}
+
+/// The transient NameID (SAML Core §8.3.8) of browser session `session_id` at SP
+/// `sp_entity_id`: 160 random bits, made (`mint`) at the first assertion of the session to
+/// that SP and the same for the session's later assertions to it, so that the SP's single
+/// logout names it; a new session, or another SP, gets another one, and none is ever derived
+/// from the user. Kept in the ephemeral store for the session's lifetime; `None` when there
+/// is none (and `mint` is false).
+pub async fn transient_name_id(
+    state: &AppState,
+    tenant_id: &str,
+    session_id: &str,
+    sp_entity_id: &str,
+    mint: bool,
+) -> Result<Option<String>, AppError> {
+    let key = transient_key(tenant_id, session_id, sp_entity_id);
+    if mint {
+        let fresh = format!("_{}", crate::secrets::random_token(20));
+        let ttl = std::time::Duration::from_secs(state.config.tokens.session_ttl);
+        if state
+            .ephemeral
+            .put_if_absent(&key, fresh.clone(), ttl)
+            .await?
+        {
+            return Ok(Some(fresh));
+        }
+    }
+    Ok(state.ephemeral.get(&key).await?)
 }
 
 /// The `authnmethodsreferences` value of the first factor: `password` for a password sign-in,

@@ -646,3 +646,68 @@ fn saml_partners_register_from_their_metadata_file_or_url() {
     assert!(!missing.status.success());
     assert!(stderr(&missing).contains("no such identity provider"));
 }
+
+#[test]
+fn saml_apps_take_their_nameid_format_from_the_metadata_unless_told() {
+    let dir = prepared_dir();
+    let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
+    json(&run(&[
+        "tenant", "create", "--slug", "acme", "--name", "Acme",
+    ]));
+    let metadata = |entity: &str, formats: &[&str]| {
+        let listed: String = formats
+            .iter()
+            .map(|f| format!("<md:NameIDFormat>{f}</md:NameIDFormat>"))
+            .collect();
+        let host = entity.trim_start_matches("https://").replace('/', "_");
+        let path = dir.path().join(format!("{host}.xml"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{listed}<md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="https://sp.example/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let email = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+    let create = |name: &str, file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "app",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            name,
+            "--saml-metadata",
+            file,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let only_email = metadata("https://one.example/sp", &[email]);
+    let created = json(&create("One", &only_email, &[]));
+    assert_eq!(
+        created["saml"]["nameid_format"], "emailAddress",
+        "{created}"
+    );
+    let none = metadata("https://none.example/sp", &[]);
+    let created = json(&create("None", &none, &[]));
+    assert_eq!(created["saml"]["nameid_format"], "persistent");
+    let x509 = metadata(
+        "https://x509.example/sp",
+        &["urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"],
+    );
+    let refused = create("X509", &x509, &[]);
+    assert!(
+        !refused.status.success() && stderr(&refused).contains("--saml-nameid-format"),
+        "{}",
+        stderr(&refused)
+    );
+    let chosen = json(&create(
+        "X509",
+        &x509,
+        &["--saml-nameid-format", "transient"],
+    ));
+    assert_eq!(chosen["saml"]["nameid_format"], "transient");
+}

@@ -999,3 +999,219 @@ async fn an_sp_that_requires_assignment_gets_request_denied_for_unassigned_users
         "{xml}"
     );
 }
+
+const NAMEID_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const NAMEID_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
+const NAMEID_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+
+/// A `<samlp:NameIDPolicy>` asking for `format`, as python3-saml and mod_auth_mellon send it.
+fn name_id_policy(format: &str) -> String {
+    format!(r#"<samlp:NameIDPolicy Format="{format}" AllowCreate="true"/>"#)
+}
+
+/// The (Format, value) of the NameID of the verified assertion posted by `response`, wherever
+/// it is posted.
+async fn asserted_name_id(app: &TestApp, response: reqwest::Response) -> (String, String) {
+    assert_eq!(response.status(), StatusCode::OK);
+    let form = parse_form(&response.text().await.unwrap());
+    let xml = String::from_utf8(STANDARD.decode(&form.fields["SAMLResponse"]).unwrap()).unwrap();
+    let assertion = samael::schema::Assertion::from_str(&verified(app, &xml).await)
+        .unwrap_or_else(|_| panic!("an assertion: {xml}"));
+    let name_id = assertion.subject.unwrap().name_id.unwrap();
+    (name_id.format.unwrap_or_default(), name_id.value)
+}
+
+#[tokio::test]
+async fn an_sp_whose_metadata_lists_only_email_address_receives_the_address() {
+    // python3-saml's default metadata: one NameIDFormat, emailAddress, and its AuthnRequests
+    // ask for it.
+    let metadata = format!(
+        r#"<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{SP}">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example/slo"/>
+    <md:NameIDFormat>{NAMEID_EMAIL}</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{ACS}" index="1"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>"#
+    );
+    let (app, _) = setup(None, |saml| saml.metadata = Some(metadata)).await;
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_m1", "", &name_id_policy(NAMEID_EMAIL)),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let (format, value) = asserted_name_id(&app, sign_in(&browser, &url).await).await;
+    assert_eq!((format.as_str(), value.as_str()), (NAMEID_EMAIL, EMAIL));
+    // Without a NameIDPolicy, or with `unspecified`: the registered format, the address.
+    for (id, extra) in [
+        ("_m2", String::new()),
+        ("_m3", name_id_policy(NAMEID_UNSPECIFIED)),
+    ] {
+        let url = redirect_url(
+            &app,
+            &authn_request(&app, id, "", &extra),
+            None,
+            None,
+            RSA_SHA256,
+        );
+        let (format, value) = asserted_name_id(&app, browser.get(&url).await).await;
+        assert_eq!(
+            (format.as_str(), value.as_str()),
+            (NAMEID_EMAIL, EMAIL),
+            "{id}"
+        );
+    }
+    // A persistent identifier is not what this SP was registered for.
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_m4", "", &name_id_policy(NAMEID_PERSISTENT)),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let (xml, _) = posted(browser.get(&url).await, ACS).await;
+    assert!(xml.contains("status:InvalidNameIDPolicy"), "{xml}");
+}
+
+#[tokio::test]
+async fn unspecified_means_the_registered_format() {
+    let (app, _) = setup(None, |_| {}).await;
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_u1", "", &name_id_policy(NAMEID_UNSPECIFIED)),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let (format, value) = asserted_name_id(&app, sign_in(&browser, &url).await).await;
+    assert_eq!(format, NAMEID_PERSISTENT);
+    assert_ne!(value, EMAIL);
+}
+
+/// A signed HTTP-Redirect LogoutRequest from `sp` naming `name_id` in `format`; returns the
+/// LogoutResponse's XML.
+async fn single_logout(
+    app: &TestApp,
+    browser: &Browser,
+    sp: &TestSp,
+    id: &str,
+    name_id: &str,
+    format: &str,
+) -> String {
+    let logout = format!(
+        r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}" Destination="{}/saml/slo"><saml:Issuer>{SP}</saml:Issuer><saml:NameID Format="{format}">{name_id}</saml:NameID></samlp:LogoutRequest>"#,
+        now(),
+        app.issuer("contoso")
+    );
+    let mut query = format!(
+        "SAMLRequest={}&SigAlg={}",
+        enc(&deflate(&logout)),
+        enc(RSA_SHA256)
+    );
+    let signature = Signer::new(MessageDigest::sha256(), &sp.key)
+        .unwrap()
+        .sign_oneshot_to_vec(query.as_bytes())
+        .unwrap();
+    query.push_str(&format!("&Signature={}", enc(&STANDARD.encode(signature))));
+    let response = browser
+        .get(&format!("{}/saml/slo?{query}", app.issuer("contoso")))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = location(&response).unwrap();
+    let encoded = crate::helpers::query_param(&back, "SAMLResponse").unwrap();
+    gatehouse::saml::xml::decode_redirect(&encoded).unwrap()
+}
+
+#[tokio::test]
+async fn transient_name_ids_are_random_per_session_and_sp_and_single_logout_finds_them() {
+    // mod_auth_mellon with the metadata mellon_create_metadata writes (no NameIDFormat) asks
+    // for transient; the SP is registered as persistent.
+    let sp = TestSp::new();
+    let (app, _) = setup(Some(&sp), |_| {}).await;
+    let transient = name_id_policy(NAMEID_TRANSIENT);
+    let request = |id: &str| {
+        redirect_url(
+            &app,
+            &authn_request(&app, id, "", &transient),
+            None,
+            Some(&sp),
+            RSA_SHA256,
+        )
+    };
+    let browser = app.browser();
+    let (format, first) = asserted_name_id(&app, sign_in(&browser, &request("_t1")).await).await;
+    assert_eq!(format, NAMEID_TRANSIENT);
+    assert!(
+        first.starts_with('_') && first.len() >= 23,
+        "at least 128 random bits: {first}"
+    );
+    assert_ne!(first, EMAIL);
+    // The same session asks again: the same transient NameID (the SP's session stays one).
+    let (_, again) = asserted_name_id(&app, browser.get(&request("_t2")).await).await;
+    assert_eq!(again, first);
+    // The registered format is unchanged for requests that do not ask for transient.
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_t3", "", ""),
+        None,
+        Some(&sp),
+        RSA_SHA256,
+    );
+    let (format, persistent) = asserted_name_id(&app, browser.get(&url).await).await;
+    assert_eq!(format, NAMEID_PERSISTENT);
+    assert_ne!(persistent, first);
+    // Another SP in the same session gets another transient NameID.
+    let other_sp = "https://other-sp.example/metadata";
+    let other_acs = "https://other-sp.example/acs";
+    app.app(AppInput {
+        tenant: "contoso".into(),
+        name: "Intranet".into(),
+        saml: Some(SamlInput {
+            entity_id: Some(other_sp.into()),
+            acs_urls: vec![other_acs.into()],
+            ..SamlInput::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_o1", "", &transient)
+            .replace(SP, other_sp)
+            .replace(ACS, other_acs),
+        None,
+        None,
+        RSA_SHA256,
+    );
+    let (format, elsewhere) = asserted_name_id(&app, browser.get(&url).await).await;
+    assert_eq!(format, NAMEID_TRANSIENT);
+    assert_ne!(elsewhere, first);
+    // Another session of the same user at the same SP: another one.
+    let second_browser = app.browser();
+    let (_, second) = asserted_name_id(&app, sign_in(&second_browser, &request("_t4")).await).await;
+    assert_ne!(second, first);
+
+    // Single logout naming the other session's transient NameID does not end this session.
+    let refused = single_logout(&app, &browser, &sp, "_l1", &second, NAMEID_TRANSIENT).await;
+    assert!(refused.contains("status:UnknownPrincipal"), "{refused}");
+    let still = browser.get(&request("_t5")).await;
+    assert_eq!(still.status(), StatusCode::OK, "still signed in");
+    // Naming this session's transient NameID ends it.
+    let done = single_logout(&app, &browser, &sp, "_l2", &first, NAMEID_TRANSIENT).await;
+    assert!(done.contains("status:Success"), "{done}");
+    let after = browser.get(&request("_t6")).await;
+    assert!(
+        location(&after).unwrap().contains("/contoso/login?tx="),
+        "signed out"
+    );
+    // The next session gets a new transient NameID, never the old one again.
+    let (_, next) = asserted_name_id(&app, sign_in(&browser, &request("_t7")).await).await;
+    assert_ne!(next, first);
+    assert_ne!(next, second);
+}
