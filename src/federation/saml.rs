@@ -5,7 +5,8 @@
 //! and the partner; the Response comes back by HTTP-POST to the tenant's ACS and must carry
 //! no DOCTYPE and no comments, be signed (Response or Assertion) with an RSA/ECDSA SHA-256+
 //! signature and digest by a certificate of the partner's metadata (fetched again once when a
-//! signature fails, for certificate rollover), answer that request (InResponseTo), be
+//! signature fails, for certificate rollover), be one strictly well-formed `samlp:Response`
+//! with every name in its namespace ([`crate::saml::strict`]), answer that request (InResponseTo), be
 //! addressed to the ACS (Destination, Recipient) and to this SP (a required
 //! AudienceRestriction), be within its time windows, and carry an assertion ID not seen
 //! before (a replay cache in the ephemeral store, failing closed). Only xmlsec-verified
@@ -455,6 +456,11 @@ async fn verified_identity(
     // comment inside a NameID or attribute value is the classic truncation attack.
     if xml.contains("<!--") {
         return Err(failed("the response contains an XML comment"));
+    }
+    // One samlp:Response, nothing after it, every name in its namespace: samael's reader
+    // matches local names, and what it reads must be what xmlsec verified.
+    if let Err(malformed) = crate::saml::strict::check(&xml, crate::saml::strict::Root::Response) {
+        return Err(failed(&malformed.to_string()));
     }
     if let Some(status) = unverified_status(&xml)
         && status != STATUS_SUCCESS

@@ -7,6 +7,7 @@ pub mod request;
 pub mod response;
 pub mod slo;
 pub mod sso;
+pub mod strict;
 pub mod xml;
 
 use axum::Router;

@@ -1,4 +1,6 @@
-//! Taking in an AuthnRequest (SAML 2.0 Core §3.4.1, Profiles §4.1.4.1): decoding, the SP by
+//! Taking in an AuthnRequest (SAML 2.0 Core §3.4.1, Profiles §4.1.4.1): decoding, strict
+//! namespace-aware reading ([`super::strict`]; a message that is not well-formed SAML gets a
+//! `Requester` status only when its SP and ACS can be trusted, else a page), the SP by
 //! its Issuer, the signature (HTTP-Redirect: over the query as sent; HTTP-POST: XML-DSig via
 //! xmlsec, reduced to the signed content), the ACS (only registered endpoints), and what the
 //! SP asks of the sign-in (ForceAuthn, IsPassive, RequestedAuthnContext, NameIDPolicy).
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metadata::BINDING_POST;
 use super::response::{Status, status};
+use super::strict::{self, Malformed, Root};
 use crate::domain::app::App;
 use crate::domain::email::EmailAddress;
 use crate::domain::saml::{
@@ -153,6 +156,9 @@ pub async fn intake(
     relay_state: Option<&str>,
     binding: Binding<'_>,
 ) -> Result<Intake, AppError> {
+    if let Err(malformed) = strict::check(xml, Root::AuthnRequest) {
+        return malformed_request(state, tenant, malformed, relay_state, binding).await;
+    }
     let unsigned = parse(xml)?;
     let issuer = unsigned
         .issuer
@@ -234,6 +240,95 @@ pub async fn intake(
         Err(status) => return Ok(Intake::Refused(saml, status)),
     }
     Ok(Intake::Accepted(saml))
+}
+
+/// Answers a request that is not well-formed SAML. Only what was read before the fault
+/// counts ([`strict::Outline`]): a `samlp:AuthnRequest` root whose first child is a
+/// `saml:Issuer` naming an enabled SAML app of the tenant. The request must be that SP's as
+/// far as can be known — with the HTTP-Redirect binding its query signature verifies when it
+/// carries one, and is required when the SP signs; with HTTP-POST a signing SP's malformed
+/// document cannot be verified at all — and the ACS it names (URL or index, as read from the
+/// root) must be registered. Then the SP gets a signed `Requester` status there; in every other
+/// case the browser gets a page and nothing is posted anywhere.
+async fn malformed_request(
+    state: &AppState,
+    tenant: &Tenant,
+    malformed: Malformed,
+    relay_state: Option<&str>,
+    binding: Binding<'_>,
+) -> Result<Intake, AppError> {
+    tracing::info!(reason = %malformed.reason, "SAML request that is not well-formed SAML");
+    let refusal = || {
+        page(&format!(
+            "The application sent a SAML request that is not well-formed SAML: {}.",
+            malformed.reason
+        ))
+    };
+    let outline = &malformed.outline;
+    let Some(issuer) = outline.issuer.as_deref().filter(|_| outline.root_ok) else {
+        return Err(refusal());
+    };
+    let Some(app) = state
+        .directory
+        .saml_app(&tenant.id, issuer)
+        .await?
+        .filter(|app| app.enabled)
+    else {
+        return Err(refusal());
+    };
+    let Some(sp) = app.saml.as_ref() else {
+        return Err(refusal());
+    };
+    let authenticated = match binding {
+        Binding::Redirect { raw_query } if query_value(raw_query, "Signature").is_some() => {
+            verify_redirect_signature(raw_query, &sp.certificates).is_ok()
+        }
+        Binding::Redirect { .. } | Binding::Post => !sp.authn_requests_signed,
+    };
+    if !authenticated {
+        return Err(refusal());
+    }
+    let index = match outline.attribute("AssertionConsumerServiceIndex") {
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(index) => Some(index),
+            Err(_) => return Err(refusal()),
+        },
+        None => None,
+    };
+    let Some(acs) = sp.acs_for(outline.attribute("AssertionConsumerServiceURL"), index) else {
+        return Err(refusal());
+    };
+    let request_id = outline
+        .attribute("ID")
+        .filter(|id| !id.is_empty() && id.len() <= 256 && !id.contains(char::is_whitespace))
+        .map(str::to_owned);
+    let saml = SamlRequest {
+        tenant_id: tenant.id.clone(),
+        client_id: app.client_id.clone(),
+        app_name: app.name.clone(),
+        sp_entity_id: sp.entity_id.clone(),
+        request_id,
+        acs: acs.url.clone(),
+        relay_state: relay_state
+            .filter(|r| r.len() <= MAX_RELAY_STATE)
+            .map(str::to_owned),
+        force_authn: false,
+        is_passive: false,
+        mfa: false,
+        login_hint: None,
+        expected_user: None,
+        expected_name_id: None,
+        name_id_format: None,
+    };
+    let status = Status {
+        code: status::REQUESTER,
+        detail: None,
+        message: Some(format!(
+            "the request is not well-formed SAML: {}",
+            malformed.reason
+        )),
+    };
+    Ok(Intake::Refused(saml, status))
 }
 
 /// Whom an AuthnRequest's `<Subject>` names.

@@ -58,6 +58,15 @@ pub async fn get_slo(
         .get("SAMLRequest")
         .ok_or_else(|| refuse("There is no SAML logout request in this address."))?;
     let xml = xml::decode_redirect(encoded).map_err(|e| refuse(&e.to_string()))?;
+    // Strict and namespace-aware first: samael's reader matches local names and stops after
+    // the first element.
+    super::strict::check(&xml, super::strict::Root::LogoutRequest).map_err(|e| {
+        tracing::info!(reason = %e.reason, "LogoutRequest that is not well-formed SAML");
+        refuse(&format!(
+            "The logout request is not well-formed SAML: {}.",
+            e.reason
+        ))
+    })?;
     let request = LogoutRequest::from_str(&xml)
         .map_err(|_| refuse("The SAML logout request cannot be read."))?;
     let issuer = request

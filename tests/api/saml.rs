@@ -1215,3 +1215,247 @@ async fn transient_name_ids_are_random_per_session_and_sp_and_single_logout_find
     assert_ne!(next, first);
     assert_ne!(next, second);
 }
+
+/// What a refused request led to: a `Requester` status posted to the registered ACS (with
+/// InResponseTo) or a page (`None`).
+async fn refusal(app: &TestApp, response: reqwest::Response) -> Option<String> {
+    if response.status() == StatusCode::BAD_REQUEST {
+        assert!(location(&response).is_none());
+        let html = response.text().await.unwrap();
+        assert!(!html.contains("SAMLResponse"), "a page posts nothing");
+        assert!(html.contains("not well-formed SAML"), "{html}");
+        return None;
+    }
+    let (xml, _) = posted(response, ACS).await;
+    verified(app, &xml).await;
+    assert!(!xml.contains("Assertion"), "{xml}");
+    let status = samael::schema::Response::from_str(&xml)
+        .unwrap()
+        .status
+        .unwrap()
+        .status_code
+        .value
+        .unwrap();
+    assert_eq!(status, "urn:oasis:names:tc:SAML:2.0:status:Requester");
+    Some(xml)
+}
+
+#[tokio::test]
+async fn requests_that_are_not_well_formed_saml_are_refused_the_right_way() {
+    let sp = TestSp::new();
+    let (app, _) = setup(Some(&sp), |_| {}).await;
+    let good = |id: &str| authn_request(&app, id, "", "");
+    let signed = |xml: &str| redirect_url(&app, xml, None, Some(&sp), RSA_SHA256);
+    let issuer = format!("<saml:Issuer>{SP}</saml:Issuer>");
+    // The SP and the ACS are known from what precedes the fault, and the query signature is
+    // the SP's: a Requester status at the ACS.
+    let trusted = [
+        (
+            "a second root",
+            format!(
+                "{}<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_evil\" AssertionConsumerServiceURL=\"https://evil.example/acs\"/>",
+                good("_x1")
+            ),
+            "_x1",
+        ),
+        (
+            "text after the root",
+            format!("{} trailing text", good("_x2")),
+            "_x2",
+        ),
+        (
+            "trailing garbage",
+            format!("{}</samlp:AuthnRequest>>>", good("_x3")),
+            "_x3",
+        ),
+        (
+            "a child in a foreign namespace",
+            authn_request(
+                &app,
+                "_x4",
+                "",
+                "<evil:NameIDPolicy xmlns:evil=\"urn:evil\" Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\"/>",
+            ),
+            "_x4",
+        ),
+    ];
+    for (case, xml, id) in trusted {
+        let answer = refusal(&app, app.browser().get(&signed(&xml)).await).await;
+        let xml = answer.unwrap_or_else(|| panic!("{case}: a Requester status, not a page"));
+        assert!(
+            xml.contains(&format!("InResponseTo=\"{id}\"")),
+            "{case}: {xml}"
+        );
+        assert!(xml.contains("not well-formed SAML"), "{case}: {xml}");
+    }
+    // Nothing trustworthy before the fault, or an ACS, SP or signature that cannot be
+    // trusted: a page, never a post.
+    let foreign_root = good("_p1")
+        .replacen(
+            "<samlp:AuthnRequest ",
+            "<evil:AuthnRequest xmlns:evil=\"urn:evil\" ",
+            1,
+        )
+        .replace("</samlp:AuthnRequest>", "</evil:AuthnRequest>");
+    let foreign_issuer = good("_p2").replace(
+        &issuer,
+        &format!("<evil:Issuer xmlns:evil=\"urn:evil\">{SP}</evil:Issuer>"),
+    );
+    let protocol_issuer =
+        good("_p3").replace(&issuer, &format!("<samlp:Issuer>{SP}</samlp:Issuer>"));
+    let doctype = format!("<!DOCTYPE x>{}", good("_p4"));
+    let evil_acs = format!(
+        "{} trailing text",
+        good("_p5").replace(ACS, "https://evil.example/acs")
+    );
+    let comment = good("_p6").replace(&issuer, &format!("<!-- x -->{issuer}"));
+    let pages = [
+        (
+            "an AuthnRequest in a foreign namespace",
+            signed(&foreign_root),
+        ),
+        ("an Issuer in a foreign namespace", signed(&foreign_issuer)),
+        (
+            "an Issuer in the protocol namespace",
+            signed(&protocol_issuer),
+        ),
+        ("a DOCTYPE", signed(&doctype)),
+        ("an unregistered ACS before the fault", signed(&evil_acs)),
+        ("a comment before the Issuer", signed(&comment)),
+        (
+            "unsigned from a signing SP",
+            redirect_url(&app, &format!("{} x", good("_p7")), None, None, RSA_SHA256),
+        ),
+        (
+            "signed by someone else",
+            redirect_url(
+                &app,
+                &format!("{} x", good("_p8")),
+                None,
+                Some(&TestSp::new()),
+                RSA_SHA256,
+            ),
+        ),
+    ];
+    for (case, url) in pages {
+        let response = app.browser().get(&url).await;
+        if case == "a DOCTYPE" {
+            // Refused before any XML parser sees it.
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
+            continue;
+        }
+        assert!(refusal(&app, response).await.is_none(), "{case}: a page");
+    }
+    // HTTP-POST: a signing SP's malformed document cannot be verified: a page.
+    let posted_twice = format!("{}{}", good("_p9"), good("_p9b"));
+    let response = app
+        .browser()
+        .post_cross_site(
+            &sso(&app),
+            "https://sp.example",
+            &[("SAMLRequest", STANDARD.encode(&posted_twice))],
+        )
+        .await;
+    assert!(refusal(&app, response).await.is_none());
+}
+
+#[tokio::test]
+async fn a_malformed_request_from_an_sp_that_does_not_sign_gets_a_requester_status_by_either_binding()
+ {
+    let (app, _) = setup(None, |_| {}).await;
+    let xml = format!(
+        "{}<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>",
+        authn_request(&app, "_n1", "", "")
+    );
+    let redirect = app
+        .browser()
+        .get(&redirect_url(&app, &xml, Some("r-1"), None, RSA_SHA256))
+        .await;
+    assert!(refusal(&app, redirect).await.is_some());
+    let post = app
+        .browser()
+        .post_cross_site(
+            &sso(&app),
+            "https://sp.example",
+            &[("SAMLRequest", STANDARD.encode(&xml))],
+        )
+        .await;
+    assert_eq!(
+        post.status(),
+        StatusCode::OK,
+        "answered at once, at the ACS"
+    );
+    let answer = refusal(&app, post).await.unwrap();
+    assert!(answer.contains("InResponseTo=\"_n1\""), "{answer}");
+}
+
+#[tokio::test]
+async fn single_logout_requests_are_read_strictly() {
+    let sp = TestSp::new();
+    let (app, _) = setup(Some(&sp), |_| {}).await;
+    let browser = app.browser();
+    let url = redirect_url(
+        &app,
+        &authn_request(&app, "_s1", "", ""),
+        None,
+        Some(&sp),
+        RSA_SHA256,
+    );
+    let (format, name_id) = asserted_name_id(&app, sign_in(&browser, &url).await).await;
+    let logout = |xml: String| {
+        let mut query = format!(
+            "SAMLRequest={}&SigAlg={}",
+            enc(&deflate(&xml)),
+            enc(RSA_SHA256)
+        );
+        let signature = Signer::new(MessageDigest::sha256(), &sp.key)
+            .unwrap()
+            .sign_oneshot_to_vec(query.as_bytes())
+            .unwrap();
+        query.push_str(&format!("&Signature={}", enc(&STANDARD.encode(signature))));
+        format!("{}/saml/slo?{query}", app.issuer("contoso"))
+    };
+    let request = |name_id_element: &str| {
+        format!(
+            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_lo" Version="2.0" IssueInstant="{}" Destination="{}/saml/slo"><saml:Issuer>{SP}</saml:Issuer>{name_id_element}</samlp:LogoutRequest>"#,
+            now(),
+            app.issuer("contoso")
+        )
+    };
+    let proper = format!("<saml:NameID Format=\"{format}\">{name_id}</saml:NameID>");
+    for (case, xml) in [
+        (
+            "a second root",
+            format!("{}{}", request(&proper), request(&proper)),
+        ),
+        ("text after the root", format!("{} x", request(&proper))),
+        (
+            "a NameID in a foreign namespace",
+            request(&format!(
+                "<evil:NameID xmlns:evil=\"urn:evil\">{name_id}</evil:NameID>"
+            )),
+        ),
+        (
+            "a LogoutRequest in a foreign namespace",
+            request(&proper)
+                .replacen(
+                    "<samlp:LogoutRequest ",
+                    "<evil:LogoutRequest xmlns:evil=\"urn:evil\" ",
+                    1,
+                )
+                .replace("</samlp:LogoutRequest>", "</evil:LogoutRequest>"),
+        ),
+    ] {
+        let response = browser.get(&logout(xml)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{case}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("not well-formed SAML"), "{case}: {html}");
+    }
+    // Still signed in; the proper request signs out.
+    let response = browser.get(&logout(request(&proper))).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let encoded =
+        crate::helpers::query_param(&location(&response).unwrap(), "SAMLResponse").unwrap();
+    let answer = gatehouse::saml::xml::decode_redirect(&encoded).unwrap();
+    assert!(answer.contains("status:Success"), "{answer}");
+}

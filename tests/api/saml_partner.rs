@@ -3,7 +3,8 @@
 //! Responses with xmlsec (through samael) and posting them to the tenant's ACS as the
 //! browser would. Registration by metadata (document or URL), redemption bound to
 //! (entityID, persistent NameID) only for an address in a domain the IdP serves, home-realm
-//! discovery, and every forged, stale, wrapped or replayed response refused.
+//! discovery, and every forged, stale, wrapped, replayed or not strictly well-formed response
+//! refused.
 
 use std::sync::{Arc, Mutex};
 
@@ -100,8 +101,18 @@ impl TestIdp {
             .as_deref()
             .map(|m| format!(r#"<saml:AttributeStatement><saml:Attribute Name="mail"><saml:AttributeValue>{m}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>"#))
             .unwrap_or_default();
+        let name_id_tag = if answer.foreign_name_id {
+            r#"evil:NameID xmlns:evil="urn:evil""#
+        } else {
+            "saml:NameID"
+        };
+        let name_id_end = if answer.foreign_name_id {
+            "evil:NameID"
+        } else {
+            "saml:NameID"
+        };
         let unsigned = format!(
-            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}"><saml:Issuer>{ENTITY}</saml:Issuer>{signature}<saml:Subject><saml:NameID Format="{}">{}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="{in_response_to}" NotOnOrAfter="{valid_until}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{}" NotOnOrAfter="{valid_until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{mail}</saml:Assertion>"#,
+            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}"><saml:Issuer>{ENTITY}</saml:Issuer>{signature}<saml:Subject><{name_id_tag} Format="{}">{}</{name_id_end}><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="{in_response_to}" NotOnOrAfter="{valid_until}" Recipient="{recipient}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{}" NotOnOrAfter="{valid_until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>{mail}</saml:Assertion>"#,
             instant(answer.issued),
             answer.name_id_format,
             answer.name_id,
@@ -140,6 +151,8 @@ struct Answer {
     in_response_to: Option<String>,
     recipient: Option<String>,
     audience: Option<String>,
+    /// The IdP signs a NameID in a namespace that is not SAML's.
+    foreign_name_id: bool,
 }
 
 impl Answer {
@@ -156,6 +169,7 @@ impl Answer {
             in_response_to: None,
             recipient: None,
             audience: None,
+            foreign_name_id: false,
         }
     }
 }
@@ -637,6 +651,49 @@ async fn forged_wrapped_stale_and_unsolicited_saml_responses_are_refused() {
                 status: StatusCode::FORBIDDEN,
                 reason: "did not assert the invited address",
             }
+        }),
+        Box::new(|flow| Forgery {
+            what: "a signed NameID in a foreign namespace",
+            xml: idp.response(
+                flow,
+                &Answer {
+                    foreign_name_id: true,
+                    ..Answer::for_user(DAVE_ID, DAVE)
+                },
+            ),
+            status: StatusCode::FORBIDDEN,
+            reason: "not well-formed SAML",
+        }),
+        Box::new(|flow| Forgery {
+            what: "a second root after the Response",
+            xml: format!(
+                "{}<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>",
+                idp.response(flow, &Answer::for_user(DAVE_ID, DAVE))
+            ),
+            status: StatusCode::FORBIDDEN,
+            reason: "not well-formed SAML",
+        }),
+        Box::new(|flow| Forgery {
+            what: "text after the Response",
+            xml: format!(
+                "{}trailing",
+                idp.response(flow, &Answer::for_user(DAVE_ID, DAVE))
+            ),
+            status: StatusCode::FORBIDDEN,
+            reason: "not well-formed SAML",
+        }),
+        Box::new(|flow| Forgery {
+            what: "a Response in a foreign namespace",
+            xml: idp
+                .response(flow, &Answer::for_user(DAVE_ID, DAVE))
+                .replacen(
+                    "<samlp:Response ",
+                    "<evil:Response xmlns:evil=\"urn:evil\" ",
+                    1,
+                )
+                .replace("</samlp:Response>", "</evil:Response>"),
+            status: StatusCode::FORBIDDEN,
+            reason: "not well-formed SAML",
         }),
         Box::new(|flow| Forgery {
             what: "an address in a domain the IdP does not serve",
