@@ -324,9 +324,16 @@ def main(cfg: dict) -> None:
     _, outcome = answer(relay_state="r" * 80)
     common.expect_post_to(outcome, app["acs"], "RelayState of exactly 80 bytes")
     check_equal(outcome.fields.get("RelayState"), "r" * 80, "echoed unchanged (I3)")
+    transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+    _, outcome = answer(replace={'AllowCreate="true"': f'AllowCreate="true" Format="{transient}"'})
+    facts = common.response_facts(common.expect_post_to(outcome, app["acs"], "transient NameID asked").xml)
+    check_equal(facts["status"], [common.STATUS_SUCCESS], "a transient NameID asked: honoured")
+    check_equal(facts["name_id_format"], transient, "the NameID is transient")
+    check(len(facts["name_id"] or "") >= 23 and facts["name_id"] != user["email"],
+          f"the transient NameID is random (128 bits or more), not the address: {facts['name_id']}")
     _, outcome = answer(replace={'AllowCreate="true"': 'AllowCreate="true" '
-                                 'Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient"'})
-    check_equal(common.response_facts(common.expect_post_to(outcome, app["acs"], "transient NameID asked").xml)
+                                 'Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"'})
+    check_equal(common.response_facts(common.expect_post_to(outcome, app["acs"], "X.509 subject NameID asked").xml)
                 ["status"], [common.STATUS_REQUESTER, "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy"],
                 "a NameIDPolicy Gatehouse cannot meet: Requester / InvalidNameIDPolicy")
     _, outcome = answer(replace={"<samlp:NameIDPolicy": '<saml:Subject><saml:NameID Format="'
