@@ -48,6 +48,8 @@ gatehouse_env
 APP_PORT=$(free_port)
 FABRIKAM_PORT=$(free_port)
 NORTHWIND_PORT=$(free_port)
+TAILSPIN_PORT=$(free_port)  # takes only client_secret_post
+LITWARE_PORT=$(free_port)   # takes only private_key_jwt
 DEAD_PORT=$(free_port) # nothing listens there: a partner whose discovery does not answer
 # No SMTP server: the invitation mail is written as .eml files to $GATEHOUSE_DATA_DIR/outbox.
 unset GATEHOUSE_MAIL__SMTP_URL
@@ -67,6 +69,8 @@ ORG="Contoso Federation"
 APP_ORIGIN="http://127.0.0.1:$APP_PORT"
 FABRIKAM_DOMAIN="fabrikam-$SLUG.example"
 NORTHWIND_DOMAIN="northwind-$SLUG.example"
+TAILSPIN_DOMAIN="tailspin-$SLUG.example"
+LITWARE_DOMAIN="litware-$SLUG.example"
 
 log "provisioning tenant $SLUG with the CLI"
 cli tenant tenant create --slug "$SLUG" --name "$ORG" --domain "$DOMAIN"
@@ -80,10 +84,11 @@ cli approver app create --tenant "$SLUG" --name "Guest approvals" --grant client
 
 CONFIG="$WORK/config.json"
 python3 - "$WORK" "$CONFIG" "$GATEHOUSE_PUBLIC_URL" "$APP_PORT" "$GATEHOUSE_BIN" "$GATEHOUSE_DATA_DIR" \
-  "$FABRIKAM_PORT" "$FABRIKAM_DOMAIN" "$NORTHWIND_PORT" "$NORTHWIND_DOMAIN" "$DEAD_PORT" <<'PY'
+  "$FABRIKAM_PORT" "$FABRIKAM_DOMAIN" "$NORTHWIND_PORT" "$NORTHWIND_DOMAIN" "$DEAD_PORT" \
+  "$TAILSPIN_PORT" "$TAILSPIN_DOMAIN" "$LITWARE_PORT" "$LITWARE_DOMAIN" <<'PY'
 import json, sys
 (work, out, public_url, app_port, gatehouse_bin, data_dir, fab_port, fab_domain, nw_port, nw_domain,
- dead_port) = sys.argv[1:]
+ dead_port, ts_port, ts_domain, lw_port, lw_domain) = sys.argv[1:]
 load = lambda n: json.load(open(f"{work}/{n}.json"))
 tenant, inviter, app, approver = load("tenant"), load("inviter"), load("app"), load("approver")
 slug = tenant["slug"]
@@ -100,12 +105,16 @@ config = {
     "idps": {
         "fabrikam": {"port": int(fab_port), "domain": fab_domain},
         "northwind": {"port": int(nw_port), "domain": nw_domain},
+        "tailspin": {"port": int(ts_port), "domain": ts_domain},
+        "litware": {"port": int(lw_port), "domain": lw_domain},
         "dead_port": int(dead_port),
     },
     "guests": {
         "gus": {"email": f"gus@{fab_domain}", "name": "Gus Guest"},
         "vera": {"email": f"vera@{fab_domain}", "name": "Vera Unverified"},
         "noor": {"email": f"noor@{nw_domain}", "name": "Noor Northwind"},
+        "tess": {"email": f"tess@{ts_domain}", "name": "Tess Tailspin"},
+        "liam": {"email": f"liam@{lw_domain}", "name": "Liam Litware"},
     },
     "cli": {"bin": gatehouse_bin, "cwd": work, "log": f"{work}/cli.log"},
     "outbox_dir": f"{data_dir}/outbox",
@@ -117,7 +126,7 @@ log "starting $GATEHOUSE_BIN on $GATEHOUSE_LISTEN (mail to $GATEHOUSE_DATA_DIR/o
 start_gatehouse
 
 # ------------------------------------------------------------------------------- the journey
-log "running the federation journey (node/journey.mjs; oidc-provider on 127.0.0.1:$FABRIKAM_PORT and :$NORTHWIND_PORT)"
+log "running the federation journey (node/journey.mjs; oidc-provider on 127.0.0.1:$FABRIKAM_PORT, :$NORTHWIND_PORT, :$TAILSPIN_PORT and :$LITWARE_PORT)"
 run_journey "$NODE_DIR/journey.mjs" "$CONFIG"
 if [ -z "$JOURNEY_LAST" ]; then # the journey died or was stopped before its summary: count what it printed, plus one
   PASSED=$(grep -c '^  ok ' "$WORK/journey.out" || true)

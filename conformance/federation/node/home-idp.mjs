@@ -3,9 +3,12 @@
 // partner organisation, each on its own loopback port.
 //
 // Nothing here is Gatehouse code. What the suite configures:
-//   - one confidential client for Gatehouse: client_secret_basic, authorization_code + code,
-//     the tenant's callback as the only redirect URI, PKCE required (S256 is the only method
-//     oidc-provider accepts);
+//   - one confidential client for Gatehouse: authorization_code + code, the tenant's callback
+//     as the only redirect URI, PKCE required (S256 is the only method oidc-provider accepts),
+//     and one client authentication method, the only one the token endpoint takes and its
+//     discovery lists: client_secret_basic (default), client_secret_post (as Okta-style
+//     providers), or private_key_jwt with Gatehouse's JWKS as the client's jwks_uri (no secret
+//     at all: oidc-provider fetches the keys and verifies the client assertion);
 //   - a fresh RS256 signing key per run;
 //   - the accounts: findAccount decides sub, email, email_verified and name; the amr of a
 //     sign-in is what the login result says (oidc-provider puts it in the ID token because
@@ -32,10 +35,11 @@ import Provider from 'oidc-provider';
  * requests (the authorization parameters seen at interactions), interactions (what the
  * handler did), close() }.
  */
-export async function startHomeIdp({ name, port, redirectUri, accounts, conformIdTokenClaims = true }) {
+export async function startHomeIdp({ name, port, redirectUri, accounts, conformIdTokenClaims = true, clientAuth = 'client_secret_basic', clientJwksUri }) {
   const issuer = `http://127.0.0.1:${port}`;
   const clientId = `gatehouse-${randomUUID()}`;
-  const clientSecret = randomBytes(32).toString('base64url');
+  const usesSecret = clientAuth.startsWith('client_secret');
+  const clientSecret = usesSecret ? randomBytes(32).toString('base64url') : undefined;
   const byEmail = new Map();
   const bySub = new Map();
   for (const a of accounts) {
@@ -50,15 +54,24 @@ export async function startHomeIdp({ name, port, redirectUri, accounts, conformI
     clients: [
       {
         client_id: clientId,
-        client_secret: clientSecret,
+        ...(usesSecret ? { client_secret: clientSecret } : { jwks_uri: clientJwksUri }),
         client_name: 'Gatehouse',
         redirect_uris: [redirectUri],
         grant_types: ['authorization_code'],
         response_types: ['code'],
-        token_endpoint_auth_method: 'client_secret_basic',
+        token_endpoint_auth_method: clientAuth,
         id_token_signed_response_alg: 'RS256',
       },
     ],
+    clientAuthMethods: [clientAuth],
+    // oidc-provider refuses to fetch from special-use addresses (its SSRF guard); Gatehouse's
+    // JWKS (the private_key_jwt client's jwks_uri) is on loopback in this suite, so the guard's
+    // dispatcher is dropped here, as GATEHOUSE_FEDERATION__ALLOW_PRIVATE_NETWORKS does on
+    // Gatehouse's side.
+    fetch: (url, options) => {
+      delete options.dispatcher;
+      return globalThis.fetch(url, options);
+    },
     jwks: { keys: [{ ...signingKey, kid: `${name.toLowerCase()}-${randomUUID().slice(0, 8)}`, alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     claims: {
@@ -91,6 +104,13 @@ export async function startHomeIdp({ name, port, redirectUri, accounts, conformI
 
   const requests = [];
   const interactions = [];
+  // Why token requests were refused (a client authentication oidc-provider did not accept).
+  const tokenErrors = [];
+  provider.on('grant.error', (_ctx, err) => {
+    const causes = [];
+    for (let c = err.cause; c && causes.length < 4; c = c.cause) causes.push(c.error_description ?? c.message ?? String(c));
+    tokenErrors.push(`${err.error}: ${err.error_description ?? ''}${causes.length ? ` [${causes.join(' <- ')}]` : ''}`);
+  });
 
   /** The login and consent pages, answered without a person. */
   async function interaction(req, res) {
@@ -145,9 +165,11 @@ export async function startHomeIdp({ name, port, redirectUri, accounts, conformI
     issuer,
     clientId,
     clientSecret,
+    clientAuth,
     accounts: byEmail,
     requests,
     interactions,
+    tokenErrors,
     close: () => new Promise((resolve) => {
       server.closeAllConnections?.();
       server.close(() => resolve());

@@ -361,11 +361,27 @@ async function main() {
       redirectUri: CALLBACK,
       accounts: [{ email: G.noor.email, name: G.noor.name, emailVerified: true, amr: ['pwd', 'mfa'] }],
     });
+    IDP.tailspin = await startHomeIdp({
+      name: 'Tailspin',
+      port: CFG.idps.tailspin.port,
+      redirectUri: CALLBACK,
+      clientAuth: 'client_secret_post',
+      accounts: [{ email: G.tess.email, name: G.tess.name, emailVerified: true, amr: ['pwd'] }],
+    });
+    IDP.litware = await startHomeIdp({
+      name: 'Litware',
+      port: CFG.idps.litware.port,
+      redirectUri: CALLBACK,
+      clientAuth: 'private_key_jwt',
+      clientJwksUri: `${ISSUER}/oauth2/jwks`,
+      accounts: [{ email: G.liam.email, name: G.liam.name, emailVerified: true, amr: ['pwd'] }],
+    });
     for (const idp of Object.values(IDP)) {
       const meta = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json();
       checkEqual(meta.issuer, idp.issuer, `${idp.name} discovery issuer`);
       check((meta.code_challenge_methods_supported ?? []).includes('S256') && meta.authorization_response_iss_parameter_supported === true, `${idp.name} supports PKCE S256 and sends iss in authorization responses`, meta);
       idp.authorizationEndpoint = meta.authorization_endpoint;
+      checkSame(meta.token_endpoint_auth_methods_supported, [idp.clientAuth], `${idp.name}'s token endpoint takes only ${idp.clientAuth}`);
     }
   });
 
@@ -427,6 +443,38 @@ async function main() {
     const user = await api('GET', `/users/${S.gus.invitedUser.id}`, { token: S.appToken });
     checkEqual(user.json?.externalUserState, 'Accepted', 'externalUserState is Accepted');
     note(`identities: ${JSON.stringify(user.json?.identities)}`);
+  });
+
+  await step('client-auth', 'Tess (Tailspin takes only client_secret_post) and Liam (Litware takes only private_key_jwt, verified against Gatehouse\'s JWKS) redeem at home', ['partners', 'discovery'], async () => {
+    const slug = CFG.tenant.slug;
+    const ts = IDP.tailspin;
+    const lw = IDP.litware;
+    const t = await cli(['partner', 'create', '--tenant', slug, '--name', 'Tailspin', '--issuer', ts.issuer, '--client-id', ts.clientId, '--client-secret-stdin', '--domain', CFG.idps.tailspin.domain, '--attest-domains'], { stdin: `${ts.clientSecret}\n` });
+    checkEqual(t.clientAuthentication, 'client_secret_post', 'Tailspin registered with a secret: client_secret_post, chosen from its discovery');
+    const l = await cli(['partner', 'create', '--tenant', slug, '--name', 'Litware', '--issuer', lw.issuer, '--client-id', lw.clientId, '--domain', CFG.idps.litware.domain, '--attest-domains']);
+    checkEqual(l.clientAuthentication, 'private_key_jwt', 'Litware registered without a secret: private_key_jwt');
+    for (const [idp, guest, who] of [[ts, G.tess, 'Tess'], [lw, G.liam, 'Liam']]) {
+      // The running server learns of partners the CLI registered within its refresh interval.
+      let route;
+      for (let i = 0; i < 50; i += 1) {
+        route = (await api('GET', `/policies/externalCollaboration/redemptionRoute?address=${encodeURIComponent(guest.email)}`, { token: S.appToken })).json;
+        if (route?.route === 'partnerIdp') break;
+        await new Promise((resolve) => { setTimeout(resolve, 200); });
+      }
+      checkEqual(route?.route, 'partnerIdp', `${who}'s address routes to ${idp.name}`);
+      const invitation = await invite(guest.email, guest.name);
+      const jar = new CookieJar();
+      const accepted = await openAndAccept(jar, invitation, who);
+      const home = await atHome(jar, accepted, idp, guest.email, `${who} redeeming`);
+      checkSame(idp.tokenErrors, [], `${idp.name} accepted Gatehouse's client authentication (${idp.clientAuth})`);
+      checkEqual(home.res.status, 303, `${who} redeeming: the callback answers 303`);
+      const trip = await walk(jar, home.res);
+      checkEqual(trip.res.status, 200, `${who} redeeming: the consent page`);
+      const done = await submit(jar, journeyForm(trip.res, 'redemption consent page'), { decision: 'allow' }, 'consent');
+      checkEqual(done.location, invitation.inviteRedirectUrl, `${who}: the final 303 goes to inviteRedirectUrl`);
+      const after = await api('GET', `/invitations/${invitation.id}`, { token: S.appToken });
+      checkEqual(after.json?.status, 'Completed', `${who}'s invitation is now Completed`);
+    }
   });
 
   await step('unverified', 'Vera (Fabrikam says email_verified=false) cannot redeem: 403 "did not confirm"', ['partners', 'discovery'], async () => {
