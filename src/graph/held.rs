@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::auth::authenticate;
-use super::{ApiError, Paging, collection, date_time, entity};
+use super::{ApiError, Paging, date_time, entity};
 use crate::domain::invitation::{HeldRedemption, HeldStatus};
 use crate::domain::permission::{USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::unix_now;
@@ -50,6 +50,7 @@ fn parse_filter(filter: &str) -> Result<HeldStatus, ApiError> {
 pub async fn list_held(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -62,11 +63,17 @@ pub async fn list_held(
         None | Some("") => None,
         Some(filter) => Some(parse_filter(filter)?),
     };
+    let window = paging.window()?;
     let held = state
         .store
-        .held_redemptions(&caller.tenant.id, status)
+        .held_redemptions(&caller.tenant.id, status, window.0 + 1, window.1)
         .await?;
-    Ok(collection(held.iter().map(to_json).collect()))
+    Ok(super::page(
+        &state,
+        &uri,
+        window,
+        held.iter().map(to_json).collect(),
+    ))
 }
 
 /// `GET …/heldRedemptions/{id}`.

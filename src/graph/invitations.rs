@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::{Caller, authenticate};
-use super::{ApiError, Paging, collection, date_time, entity, read_json};
+use super::{ApiError, Paging, date_time, entity, read_json};
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::permission::USER_INVITE_ALL;
 use crate::domain::unix_now;
@@ -77,6 +77,7 @@ pub async fn post_invitation(
 pub async fn list_invitations(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -86,12 +87,15 @@ pub async fn list_invitations(
         None | Some("") => None,
         Some(filter) => Some(parse_status_filter(filter)?),
     };
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let list = state
         .store
-        .list_invitations(&caller.tenant.id, status, unix_now(), limit, offset)
+        .list_invitations(&caller.tenant.id, status, unix_now(), limit + 1, offset)
         .await?;
-    Ok(collection(
+    Ok(super::page(
+        &state,
+        &uri,
+        (limit, offset),
         list.iter().map(|i| invitation_json(i, None)).collect(),
     ))
 }

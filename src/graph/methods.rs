@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::auth::authenticate;
-use super::{ApiError, collection, date_time};
+use super::{ApiError, date_time};
 use crate::domain::permission::USER_AUTH_METHODS;
 use crate::error::AppError;
 use crate::mail::compose::Notice;
@@ -20,6 +20,8 @@ use crate::store::{AuditEvent, Party, StoreError};
 pub async fn list_methods(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    axum::extract::Query(paging): axum::extract::Query<super::Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
@@ -42,7 +44,7 @@ pub async fn list_methods(
             "lastUsedDateTime": method.last_used_at.map(date_time),
         }));
     }
-    Ok(collection(methods))
+    Ok(super::page_of_all(&state, &uri, &paging, methods)?)
 }
 
 /// `DELETE …/users/{id}/authentication/softwareOathMethods/{method}` → 204; the user is

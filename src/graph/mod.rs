@@ -154,35 +154,127 @@ pub async fn user(
     }
 }
 
-/// `$top` and `$skip`.
-#[derive(Debug, Clone, Deserialize)]
+/// The query of a collection: `$top`, the opaque `$skiptoken` of an `@odata.nextLink` (or a
+/// plain `$skip`), and `$filter` for the endpoints that support one (B2B-REFERENCE.md B.10).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Paging {
     #[serde(rename = "$top")]
-    top: Option<i64>,
+    top: Option<String>,
     #[serde(rename = "$skip")]
-    skip: Option<i64>,
+    skip: Option<String>,
+    #[serde(rename = "$skiptoken")]
+    skiptoken: Option<String>,
     /// `$filter`, for the endpoints that support one.
     #[serde(rename = "$filter")]
     pub filter: Option<String>,
 }
 
+/// Graph's default page size, and its largest.
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 999;
+
+/// The `$skiptoken` of the page that starts at `offset`: opaque to clients (they follow
+/// `@odata.nextLink` unchanged), versioned so its meaning can change.
+fn skiptoken(offset: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{offset}"))
+}
+
+fn offset_of(token: &str) -> Option<i64> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let offset: i64 = std::str::from_utf8(&raw)
+        .ok()?
+        .strip_prefix("v1:")?
+        .parse()
+        .ok()?;
+    (offset >= 0).then_some(offset)
+}
+
 impl Paging {
-    /// (limit, offset), with `$top` at most 999 (Graph's cap) and 100 by default.
-    pub fn window(&self) -> (i64, i64) {
-        (
-            self.top.unwrap_or(100).clamp(1, 999),
-            self.skip.unwrap_or(0).max(0),
-        )
+    /// (page size, offset): `$top` between 1 and 999 (100 when absent), the offset from the
+    /// `$skiptoken` (or `$skip`). A malformed value is a 400, never a silent default.
+    pub fn window(&self) -> Result<(i64, i64), ApiError> {
+        let top = match self.top.as_deref() {
+            None => DEFAULT_PAGE,
+            Some(top) => match top.parse::<i64>() {
+                Ok(top) if (1..=MAX_PAGE).contains(&top) => top,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "$top must be a whole number from 1 to {MAX_PAGE}"
+                    )));
+                }
+            },
+        };
+        let offset = match (self.skiptoken.as_deref(), self.skip.as_deref()) {
+            (Some(token), _) => offset_of(token)
+                .ok_or_else(|| ApiError::bad_request("$skiptoken is not one this API issued"))?,
+            (None, Some(skip)) => skip
+                .parse::<i64>()
+                .ok()
+                .filter(|s| *s >= 0)
+                .ok_or_else(|| ApiError::bad_request("$skip must be a whole number"))?,
+            (None, None) => 0,
+        };
+        Ok((top, offset))
     }
 }
 
-/// A collection response.
-pub fn collection(values: Vec<Value>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({ "value": values })),
-    )
-        .into_response()
+/// One page of a collection, in Graph's shape: `value`, and `@odata.nextLink` whenever more
+/// items exist — a list never ends silently. `values` holds what the store returned for a
+/// window of `limit + 1` from `offset` (the extra item only says that more exist); `uri` is
+/// the request's, whose query the next link repeats with a new `$skiptoken`.
+pub fn page(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    (limit, offset): (i64, i64),
+    mut values: Vec<Value>,
+) -> Response {
+    let more = values.len() as i64 > limit;
+    values.truncate(limit.max(0) as usize);
+    let path = uri.path();
+    let mut body = json!({
+        "@odata.context": format!("{}{path}/$metadata", state.config.base_url()),
+        "value": values,
+    });
+    if more {
+        // The client's own query, as it wrote it, with a new `$skiptoken` (base64url, so
+        // it needs no escaping): `$` stays `$`, as in Graph's links.
+        let mut query: Vec<&str> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| {
+                let name = pair.split('=').next().unwrap_or("");
+                let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+                name != "$skiptoken" && name != "$skip"
+            })
+            .collect();
+        let token = format!("$skiptoken={}", skiptoken(offset + limit));
+        query.push(&token);
+        let query = query.join("&");
+        body["@odata.nextLink"] = json!(format!("{}{path}?{query}", state.config.base_url()));
+    }
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+/// One page of a collection held in memory whole (a tenant's policies, partners, methods).
+pub fn page_of_all(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    paging: &Paging,
+    all: Vec<Value>,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = paging.window()?;
+    let values = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize + 1)
+        .collect();
+    Ok(page(state, uri, (limit, offset), values))
 }
 
 /// A JSON entity response.

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
-use super::{ApiError, collection, entity, read_json};
+use super::{ApiError, entity, read_json};
 use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::error::AppError;
@@ -106,13 +106,14 @@ use super::admin_error;
 pub async fn list_partners(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    axum::extract::Query(paging): axum::extract::Query<super::Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
     let list = state.store.partners(&caller.tenant.id).await?;
-    Ok(collection(
-        list.iter().map(partners::partner_json).collect(),
-    ))
+    let values = list.iter().map(partners::partner_json).collect();
+    Ok(super::page_of_all(&state, &uri, &paging, values)?)
 }
 
 /// `POST …/identity/identityProviders` → 201 (an OpenID Connect provider, or a SAML IdP by

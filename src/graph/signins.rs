@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::auth::authenticate;
-use super::{ApiError, Paging, collection};
+use super::{ApiError, Paging};
 use crate::domain::permission::AUDITLOG_READ_ALL;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -51,6 +51,7 @@ fn parse_filter(filter: &str) -> Result<SignInFilter, ApiError> {
 pub async fn list_sign_ins(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -61,12 +62,15 @@ pub async fn list_sign_ins(
         None | Some("") => SignInFilter::default(),
         Some(filter) => parse_filter(filter)?,
     };
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let sign_ins = state
         .store
-        .sign_ins(&caller.tenant.id, &filter, limit, offset)
+        .sign_ins(&caller.tenant.id, &filter, limit + 1, offset)
         .await?;
-    Ok(collection(
+    Ok(super::page(
+        &state,
+        &uri,
+        (limit, offset),
         sign_ins.into_iter().map(|s| s.details).collect(),
     ))
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::auth::authenticate;
-use super::{ApiError, Paging, collection, date_time, entity};
+use super::{ApiError, Paging, date_time, entity};
 use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::user::{Identity, User, UserType};
 use crate::error::AppError;
@@ -37,6 +37,7 @@ pub fn user_json(user: &User, identities: &[Identity]) -> Value {
 pub async fn list_users(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -54,16 +55,16 @@ pub async fn list_users(
             .into());
         }
     };
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let users = state
         .store
-        .list_users(&caller.tenant.id, user_type, limit, offset)
+        .list_users(&caller.tenant.id, user_type, limit + 1, offset)
         .await?;
     let mut values = Vec::with_capacity(users.len());
     for user in &users {
         values.push(user_json(user, &state.store.identities(&user.id).await?));
     }
-    Ok(collection(values))
+    Ok(super::page(&state, &uri, (limit, offset), values))
 }
 
 /// `GET /{tenant}/v1.0/users/{id}`.
