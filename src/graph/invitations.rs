@@ -206,10 +206,14 @@ pub async fn post_bulk(
             async move { result }
         });
     let input = Box::pin(tokio_util::io::StreamReader::new(stream));
+    // A file that is not the template is refused as a whole, before any row.
+    let rows = bulk::read_rows(input, format)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (results, receiver) = mpsc::channel(64);
     let worker_state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = bulk::run(&worker_state, &caller, input, format, results).await {
+        if let Err(e) = bulk::run(&worker_state, &caller, rows, results).await {
             tracing::error!(error = %e, "bulk invitation stopped");
         }
     });
