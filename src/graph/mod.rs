@@ -95,11 +95,28 @@ impl From<ApiError> for AppError {
     }
 }
 
+impl ApiError {
+    /// Graph's error envelope (B2B-REFERENCE.md B.10): `code`, `message`, and an
+    /// `innerError` with a request id and the date, on every status.
+    pub fn envelope(code: &str, message: &str) -> Value {
+        json!({
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {
+                    "request-id": uuid::Uuid::new_v4().to_string(),
+                    "date": date_time(crate::domain::unix_now()),
+                },
+            }
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            axum::Json(json!({ "error": { "code": self.code, "message": self.message } })),
+            axum::Json(Self::envelope(self.code, &self.message)),
         )
             .into_response();
         response

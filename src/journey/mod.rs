@@ -279,6 +279,16 @@ pub enum Step {
         /// The new secret, sealed with the master key.
         sealed_secret: String,
     },
+    /// The journey ended on a page that only says where things stand (a redemption held for
+    /// approval, or declined): shown by the GET after the POST, and again on reload.
+    Outcome {
+        /// Heading (a catalogue id).
+        title: String,
+        /// What to say.
+        message: Text,
+        /// HTTP status of the page.
+        status: u16,
+    },
     /// Enrolled: showing the recovery codes once.
     MfaRecovery {
         /// The (stepped-up) session.

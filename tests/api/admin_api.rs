@@ -669,3 +669,61 @@ async fn graphs_own_policy_shapes_are_accepted_and_unenforceable_conditions_refu
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{patched}");
 }
+
+#[tokio::test]
+async fn every_error_leaves_in_the_format_of_its_front_door() {
+    let world = World::new().await;
+    let token = world.backend_token().await;
+    let api = world.app.api();
+    // The admin API: Graph's envelope, with innerError, for a body too large, an unknown
+    // path and a method not allowed.
+    let huge = api
+        .post(world.api_url("invitations"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 10 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        huge.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = huge.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Request_EntityTooLarge", "{body}");
+    assert!(body["error"]["innerError"]["request-id"].is_string());
+    for (method, path, status) in [
+        (Method::GET, "nothingHere", StatusCode::NOT_FOUND),
+        (Method::PUT, "invitations", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let (got, body) = world.call(method, path, Some(&token), None).await;
+        assert_eq!(got, status, "{path}");
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+    }
+    // The token endpoint: OAuth JSON.
+    let token_endpoint = api
+        .post(format!("{}/oauth2/token", world.issuer()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 200 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token_endpoint.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = token_endpoint.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    // A person's browser: a page in the organisation's name.
+    let page = world
+        .app
+        .browser()
+        .get(&format!("{}/no-such-page", world.issuer()))
+        .await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Page not found") && html.contains(&world.tenant.name),
+        "{html}"
+    );
+}

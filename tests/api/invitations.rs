@@ -545,9 +545,31 @@ async fn reset_redemption_keeps_the_object_groups_and_assignments_and_rebinds() 
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let guest_id = created["invitedUser"]["id"].as_str().unwrap().to_owned();
     redeem(&world, &world.app.browser(), GUEST, 1).await;
-    // Inviting a redeemed guest again is a conflict; reset needs the user id and a right.
-    let (status, body) = world.invite_to_app_raw(&token, GUEST, json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Inviting a redeemed guest again answers as Graph does: 201, the same guest, the
+    // invitation Completed, and the mail again (its link leads to sign-in, not a new binding).
+    let (status, again) = world.invite_to_app_raw(&token, GUEST, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["status"], "Completed");
+    assert_eq!(again["invitedUser"]["id"], guest_id);
+    let (_, user) = world
+        .call(
+            Method::GET,
+            &format!("users/{guest_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(user["externalUserState"], "Accepted", "nothing was unbound");
+    let resent = world.smtp.wait_for(GUEST, 3).await;
+    let link = resent.link(&format!("{}/redeem?i=", world.issuer()));
+    let followed = world.app.browser().get(&link).await;
+    assert_eq!(followed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        crate::helpers::location(&followed).unwrap(),
+        format!("{APP_ORIGIN}/welcome"),
+        "the link of a Completed invitation leads to the app, to sign in"
+    );
+    // Re-binding the guest to a new identity needs resetRedemption, the user id and a right.
     let (status, reset) = world
         .invite_to_app_raw(
             &token,
@@ -580,7 +602,7 @@ async fn reset_redemption_keeps_the_object_groups_and_assignments_and_rebinds() 
         .unwrap();
     assert!(members.contains(&group.id), "group membership kept");
     // The new link binds again; the old mailbox identity is back.
-    let done = redeem(&world, &world.app.browser(), GUEST, 3).await;
+    let done = redeem(&world, &world.app.browser(), GUEST, 4).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let (_, user) = world
         .call(
