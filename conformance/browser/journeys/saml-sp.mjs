@@ -123,10 +123,26 @@ async function startMellon(h, S) {
   S.mellon = { port, origin, dir, name: 'Legacy wiki (mod_auth_mellon)', clientId: registered.client_id, protected: `${origin}/protected/claims`, registered };
 }
 
+/** Collects the POSTs the page sends to `url` (read, never changed); `done()` stops and returns them. */
+function recordPosts(page, url) {
+  const posts = [];
+  const record = (r) => { if (r.method() === 'POST' && r.url() === url) posts.push(r); };
+  page.on('request', record);
+  return { done: () => { page.off('request', record); return posts; } };
+}
+
+/** Checks that the last POST to an ACS crossed sites, as the browser sent it; returns its cookie names. */
+async function crossSite(h, posts, what) {
+  h.check(posts.length > 0, `${what}: the browser POSTed the Response to the ACS`);
+  const sent = await posts.at(-1).allHeaders();
+  h.checkEqual(sent['sec-fetch-site'], 'cross-site', `${what}: the ACS POST crosses sites (Sec-Fetch-Site the browser sent)`);
+  return (sent.cookie ?? '').split(';').map((c) => c.trim().split('=')[0]).filter(Boolean);
+}
+
 /** The last lines of mellon's error log (why it refused a Response). */
 function mellonLog(S) {
   try {
-    return readFileSync(join(S.mellon.dir, 'error.log'), 'utf8').split('\n').filter((l) => /mellon|lasso/i.test(l)).slice(-4).map((l) => l.replace(/^\[[^\]]*\] /, '').slice(0, 400));
+    return readFileSync(join(S.mellon.dir, 'error.log'), 'utf8').split('\n').filter((l) => /\[auth_mellon|lasso/i.test(l)).slice(-4).map((l) => l.replace(/^\[[^\]]*\] /, '').slice(0, 400));
   } catch {
     return [];
   }
@@ -162,11 +178,11 @@ function checkMellon(h, c, member, what) {
 
 export async function run(h) {
   const S = {};
-  S.sara = h.member('sara', 'Sara Saml');
-  S.max = h.member('max', 'Max Mellon');
-  S.nora = h.member('nora', 'Nora Noscript');
 
   await h.step('sps', 'python3-saml and Apache + mod_auth_mellon start on localhost and are registered from their own SP metadata', [], async () => {
+    S.sara = h.member('sara', 'Sara Saml');
+    S.max = h.member('mel', 'Mel Mellon');
+    S.nora = h.member('nora', 'Nora Noscript');
     await startPython3Saml(h, S);
     await startMellon(h, S);
     // The running server sees apps made by the CLI at its next configuration poll (2 s).
@@ -176,7 +192,9 @@ export async function run(h) {
   await h.step('p3-sp', 'python3-saml, SP-initiated: /login → Gatehouse sign-in → cross-site POST to its ACS → verified NameID and attributes', ['sps'], async () => {
     const { page } = await h.newContext();
     S.saraPage = page;
+    const posts = recordPosts(page, S.p3.acs);
     const out = await h.signIn(page, S.p3.login, { email: S.sara.email, password: S.sara.password, label: 'python3-saml SP-initiated' });
+    await crossSite(h, posts.done(), 'python3-saml, SP-initiated');
     const c = await landedClaims(h, page, out, S.p3.origin, 'python3-saml, SP-initiated');
     checkPython3Saml(h, c, S.sara, 'sp', 'python3-saml, SP-initiated');
   });
@@ -184,7 +202,10 @@ export async function run(h) {
   await h.step('mellon-sp', 'mod_auth_mellon, SP-initiated: the protected page → Gatehouse sign-in → mellon signs in on the first try', ['sps'], async () => {
     const { page } = await h.newContext();
     S.maxPage = page;
+    const posts = recordPosts(page, `${S.mellon.origin}/mellon/postResponse`);
     const out = await h.signIn(page, S.mellon.protected, { email: S.max.email, password: S.max.password, label: 'mellon SP-initiated' });
+    const cookies = await crossSite(h, posts.done(), 'mellon, SP-initiated');
+    h.note(`the cookies the browser sent with it: ${JSON.stringify(cookies)} (mellon's own, SameSite=None; Secure, is what lets mellon find its request)`);
     h.check(out.landed?.startsWith(S.mellon.protected) || page.url().startsWith(S.mellon.protected), 'mellon, SP-initiated: the first sign-in ends on the protected page (no second try)', { landed: out.landed, url: page.url(), text: out.facts?.text?.slice(0, 300), mellonLog: mellonLog(S) });
     const c = await h.apache.claims(page, 'mellon, SP-initiated');
     checkMellon(h, c, S.max, 'mellon, SP-initiated');
