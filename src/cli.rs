@@ -365,6 +365,41 @@ struct UserCreate {
 enum AppCommand {
     /// Create an OIDC application; prints {client_id, client_secret (confidential only), ...}.
     Create(Box<AppCreate>),
+    /// Assign an application to a user or a group (needed when it requires assignment).
+    Assign(AssignArgs),
+    /// Remove an application's assignment to a user or a group.
+    Unassign(AssignArgs),
+}
+
+#[derive(Debug, Args)]
+struct AssignArgs {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// The application's client_id.
+    #[arg(long)]
+    app: String,
+    /// The user, by e-mail address.
+    #[arg(
+        long,
+        value_name = "EMAIL",
+        conflicts_with = "group",
+        required_unless_present = "group"
+    )]
+    user: Option<String>,
+    /// The group, by id.
+    #[arg(long, value_name = "ID")]
+    group: Option<String>,
+}
+
+impl AssignArgs {
+    fn assignee(&self) -> admin::apps::Assignee {
+        match (&self.user, &self.group) {
+            (Some(email), _) => admin::apps::Assignee::User(email.clone()),
+            (None, Some(id)) => admin::apps::Assignee::Group(id.clone()),
+            (None, None) => admin::apps::Assignee::User(String::new()),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -691,6 +726,28 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
                 "userType": user.user_type.as_str(),
                 "roles": user.roles,
                 "has_password": user.password_hash.is_some(),
+            }))
+        }
+        AdminCommand::App(AppCommand::Assign(args)) => {
+            let (app, principal, kind) =
+                admin::apps::assign(store.as_ref(), &args.tenant, &args.app, &args.assignee())
+                    .await?;
+            print(json!({
+                "appId": app.client_id,
+                "principalId": principal,
+                "principalType": kind,
+                "assigned": true,
+            }))
+        }
+        AdminCommand::App(AppCommand::Unassign(args)) => {
+            let (app, principal, kind) =
+                admin::apps::unassign(store.as_ref(), &args.tenant, &args.app, &args.assignee())
+                    .await?;
+            print(json!({
+                "appId": app.client_id,
+                "principalId": principal,
+                "principalType": kind,
+                "assigned": false,
             }))
         }
         AdminCommand::App(AppCommand::Create(args)) => {

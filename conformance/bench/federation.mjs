@@ -26,14 +26,16 @@
 //       SIDE gatehouse|oidc-provider: CONFIG.vus virtual users for SECONDS; prints one JSON
 //       line: flows, flows/s, p50/p99 ms, errors, and the servers' CPU (utime+stime from
 //       /proc/<pid>/stat over the run) and peak RSS (VmRSS sampled every 0.2 s).
-// Plain Node (node:http with keep-alive, node:crypto); no npm dependencies.
+// Plain Node (node:http with keep-alive, node:crypto); no npm dependencies. Its browser requests
+// carry what ../lib/browser.mjs derives as Chromium does: Fetch Metadata on every navigation, and
+// on a form POST the Origin of the page that holds the form under that page's referrer policy.
 
 import { createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-import { CookieJar, pageText, parseForms } from '../lib/browser.mjs';
+import { CookieJar, pageText, parseForms, received, requestHeaders, send } from '../lib/browser.mjs';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const MAX_HOPS = 20;
@@ -41,38 +43,24 @@ const MAX_HOPS = 20;
 // ------------------------------------------------------------------------------- HTTP client
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-/** One HTTP request; resolves { status, headers, text, url } (redirects are not followed). */
-function request(url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const h = { ...headers };
-    if (body !== undefined) h['content-length'] = Buffer.byteLength(body);
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: h, agent }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), url }));
-      res.on('error', reject);
-    });
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms: ${method} ${u.origin}${u.pathname}`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** One HTTP request over the keep-alive agent (lib/browser.mjs's send: redirects not followed). */
+const request = (url, options = {}) => send(url, { ...options, agent, timeoutMs: REQUEST_TIMEOUT_MS });
 
-/** A browser request: cookies in and out; form POSTs carry Origin; `location` made absolute. */
-async function browse(jar, url, { method = 'GET', form } = {}) {
-  const headers = { accept: 'text/html,application/xhtml+xml' };
-  const cookie = jar.header(url);
-  if (cookie) headers.cookie = cookie;
+/**
+ * A browser request: the headers lib/browser.mjs derives as Chromium does (Fetch Metadata; on a
+ * form POST the Origin of the page that holds the form), cookies in and out, the page the jar's
+ * tab shows; `location` made absolute.
+ */
+async function browse(jar, url, { form } = {}) {
+  const method = form ? 'POST' : 'GET';
+  const headers = requestHeaders(jar, url, { method });
   let body;
   if (form) {
-    method = 'POST';
     body = new URLSearchParams(form).toString();
     headers['content-type'] = 'application/x-www-form-urlencoded';
-    headers.origin = new URL(url).origin;
   }
   const res = await request(url, { method, headers, body });
-  jar.storeHeaders(res.headers['set-cookie'], url);
+  received(jar, url, res);
   res.location = res.headers.location ? new URL(res.headers.location, url).href : null;
   return res;
 }

@@ -134,9 +134,6 @@ wait_http_200() {
   return 1
 }
 
-# The value of a hidden form field in an HTML page.
-form_field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | head -n1 | sed 's/.*value="//; s/"$//'; }
-
 sp_entity() { if [ "$1" = response ]; then echo https://sp-signed.bench.example/metadata; else echo https://sp.bench.example/metadata; fi; }
 sigs_per_response() { if [ "$1" = response ]; then echo 2; else echo 1; fi; }
 sign_flag() { if [ "$1" = response ]; then echo --sign-response; fi; }
@@ -205,27 +202,13 @@ if [ -x "$GATEHOUSE_BIN" ]; then
 
   saml_request() { node "$BENCHJS" authnrequest --sso "$SSO" --acs "$ACS" --issuer "$(sp_entity "$1")"; }
 
-  # Headless sign-in with a cookie jar: SSO -> 303 login; identify; password -> SAMLResponse page.
-  JAR="$WORK/gatehouse/cookies.txt"
+  # Headless sign-in as a browser (bench.js signin, through conformance/lib/browser.mjs: Fetch
+  # Metadata, and the Origin each sign-in page's referrer policy allows): SSO -> 303 login;
+  # identify; password -> SAMLResponse page. It prints the session's Cookie header.
   first=${VARIANTS%% *}
-  loc=$(curl -s -c "$JAR" -b "$JAR" -o /dev/null -w '%{http_code} %{redirect_url}' "$SSO?SAMLRequest=$(saml_request "$first")")
-  case "$loc" in "303 $GH_URL/bench/login?tx="*) ;; *) die "sign-in: SSO without a session answered '$loc', want 303 to /bench/login?tx=…";; esac
-  login_url=${loc#303 }
-  curl -sf -c "$JAR" -b "$JAR" -o "$WORK/gatehouse/login1.html" "$login_url" || die "sign-in: GET $login_url"
-  tx=$(form_field tx "$WORK/gatehouse/login1.html"); csrf=$(form_field csrf "$WORK/gatehouse/login1.html")
-  [ -n "$tx" ] && [ -n "$csrf" ] || die "sign-in: no tx/csrf in the sign-in page"
-  code=$(curl -s -c "$JAR" -b "$JAR" -o /dev/null -w '%{http_code}' -H "Origin: $GH_URL" \
-    --data-urlencode "tx=$tx" --data-urlencode "csrf=$csrf" -d step=identify --data-urlencode email=user@bench.example "$GH_URL/bench/login")
-  [ "$code" = 303 ] || die "sign-in: identify step answered HTTP $code, want 303"
-  curl -sf -c "$JAR" -b "$JAR" -o "$WORK/gatehouse/login2.html" "$login_url" || die "sign-in: GET $login_url (password step)"
-  grep -q 'name="password"' "$WORK/gatehouse/login2.html" || die "sign-in: no password form after the identify step"
-  csrf=$(form_field csrf "$WORK/gatehouse/login2.html")
-  code=$(curl -s -c "$JAR" -b "$JAR" -o "$WORK/gatehouse/login3.html" -w '%{http_code}' -H "Origin: $GH_URL" \
-    --data-urlencode "tx=$tx" --data-urlencode "csrf=$csrf" -d step=password --data-urlencode 'password=bench password 123' "$GH_URL/bench/login")
-  [ "$code" = 200 ] && grep -q 'name="SAMLResponse"' "$WORK/gatehouse/login3.html" \
-    || die "sign-in: password step answered HTTP $code without a SAMLResponse form (consent or error page?)"
-  COOKIE=$(awk -F'\t' 'NF >= 7 && $1 ~ /127\.0\.0\.1$/ {printf "%s%s=%s", (n++ ? "; " : ""), $6, $7}' "$JAR")
-  case "$COOKIE" in *gh_session=*) ;; *) die "sign-in: no gh_session cookie in the jar";; esac
+  COOKIE=$(node "$BENCHJS" signin --url "$SSO?SAMLRequest=$(saml_request "$first")" --email user@bench.example \
+    --password 'bench password 123' --out "$WORK/gatehouse/login3.html") || die "sign-in: see bench.js's message above"
+  case "$COOKIE" in *gh_session=*) ;; *) die "sign-in: no gh_session cookie";; esac
   log "gatehouse: signed in (cookies: $(sed 's/=[^;]*/=…/g' <<<"$COOKIE"))"
 
   # One response per variant, with the session only (no jar writes): 200, signed as configured,

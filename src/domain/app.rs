@@ -180,6 +180,13 @@ pub struct App {
 }
 
 impl App {
+    /// Whether a user whose assignments (to this and other apps, directly or through their
+    /// groups) are `assigned` (app ids) may sign in: always, unless the app requires
+    /// assignment, and then only when it is among them.
+    pub fn admits(&self, assigned: &[String]) -> bool {
+        !self.assignment_required || assigned.iter().any(|id| id == &self.id)
+    }
+
     /// Whether the app may use `grant`.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

@@ -657,6 +657,12 @@ pub async fn finish(
         error_code,
         decision: Some(&decision),
     };
+    if decision.outcome == Outcome::NotAssigned {
+        let reason = crate::oidc::token::NOT_ASSIGNED_REASON;
+        policy::record(state, attempt(Status::Failure, Some(reason), 50105)).await?;
+        tracing::info!(tenant = %tenant.slug, user = %evidence.user.id, app = ?request.app_id(), "sign-in refused: the user is not assigned to the application");
+        return not_assigned(state, tenant, request).await;
+    }
     if decision.outcome == Outcome::Block {
         let reason = "Access has been blocked by Conditional Access policies.";
         policy::record(state, attempt(Status::Failure, Some(reason), 53003)).await?;
@@ -749,6 +755,28 @@ async fn blocked(
                 Text::new("error-blocked").arg("org", &tenant.name),
             )
             .into())
+        }
+    }
+}
+
+/// Answers a request for an application that requires assignment, by a user not assigned to
+/// it (OIDC `access_denied`, SAML `RequestDenied`, as Entra answers 50105).
+async fn not_assigned(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+) -> Result<Response, AppError> {
+    match request {
+        ProtocolRequest::Oidc(request) => {
+            Ok(crate::oidc::authorize::not_assigned(state, tenant, request))
+        }
+        ProtocolRequest::Saml(request) => {
+            crate::saml::sso::not_assigned(state, tenant, request).await
+        }
+        ProtocolRequest::Redeem(_) | ProtocolRequest::Home(_) | ProtocolRequest::Portal { .. } => {
+            Err(AppError::Internal(anyhow::anyhow!(
+                "Gatehouse's own pages require no assignment"
+            )))
         }
     }
 }

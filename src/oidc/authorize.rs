@@ -527,6 +527,16 @@ pub fn blocked(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) ->
     )
 }
 
+/// The answer when the application requires assignment and the user holds none (Entra's
+/// AADSTS50105, as `access_denied` with a description that names the cause).
+pub fn not_assigned(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
+    request.return_to().error(
+        &state.issuer(&tenant.slug),
+        "access_denied",
+        "the signed-in user is not assigned to this application, which requires assignment (50105); an administrator must assign the user or one of the user's groups",
+    )
+}
+
 /// The journey's OIDC answer when the user declines.
 pub fn declined(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
     request.return_to().error(

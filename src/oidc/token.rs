@@ -298,6 +298,10 @@ async fn issue_user_tokens(
     })
 }
 
+/// The sign-in log's reason for a user the application does not admit (Entra's 50105).
+pub const NOT_ASSIGNED_REASON: &str =
+    "The signed in user is not assigned to a role for the application.";
+
 /// Conditional access again, at the token endpoint (SECURITY.md C.35, H.73): the policies as
 /// they are now, against the evidence the grant was issued on. A grant whose sign-in lacks
 /// the MFA a policy now requires, or that a policy now blocks, gets `invalid_grant`, and the
@@ -313,6 +317,10 @@ async fn still_allowed(
     let decision = policy::decide(state, user, Some(&app.client_id), mfa).await?;
     let (reason, description) = match decision.outcome {
         Outcome::Allow => return Ok(()),
+        Outcome::NotAssigned => (
+            NOT_ASSIGNED_REASON,
+            "the user is no longer assigned to this application (assignment is required)",
+        ),
         Outcome::Block => (
             "Access has been blocked by Conditional Access policies.",
             "access is now blocked by the organisation's conditional access policies",
@@ -335,10 +343,10 @@ async fn still_allowed(
             interactive: false,
             status: policy::Status::Failure,
             reason: Some(reason),
-            error_code: if decision.outcome == Outcome::Block {
-                53003
-            } else {
-                50076
+            error_code: match decision.outcome {
+                Outcome::Block => 53003,
+                Outcome::NotAssigned => 50105,
+                _ => 50076,
             },
             decision: Some(&decision),
         },

@@ -14,13 +14,31 @@ use crate::startup::AppState;
 use crate::store::SignIn;
 
 /// Decides whether `user` may get a token for `app` (`None`: Gatehouse's own pages) with
-/// evidence that is (or is not) multi-factor.
+/// evidence that is (or is not) multi-factor: first the application's assignment rule, then
+/// the tenant's conditional-access policies.
 pub async fn decide(
     state: &AppState,
     user: &User,
     app: Option<&str>,
     mfa: bool,
 ) -> Result<Decision, AppError> {
+    let mut groups: Option<Vec<String>> = None;
+    if let Some(client_id) = app
+        && let Some(registered) = state.directory.app(client_id).await?
+        && registered.assignment_required
+    {
+        let user_groups = state.store.groups_of_user(&user.id).await?;
+        let mut principals = user_groups.clone();
+        principals.push(user.id.clone());
+        let assigned = state.store.assigned_apps(&principals).await?;
+        if !registered.admits(&assigned) {
+            return Ok(Decision {
+                outcome: Outcome::NotAssigned,
+                policies: Vec::new(),
+            });
+        }
+        groups = Some(user_groups);
+    }
     let policies = state.directory.policies(&user.tenant_id).await?;
     if policies.is_empty() {
         return Ok(evaluate(&[], &no_groups(user), &Context { app, mfa }));
@@ -29,10 +47,10 @@ pub async fn decide(
         let users = &p.conditions.users;
         !users.include_groups.is_empty() || !users.exclude_groups.is_empty()
     });
-    let groups = if needs_groups {
-        state.store.groups_of_user(&user.id).await?
-    } else {
-        Vec::new()
+    let groups = match groups {
+        Some(groups) => groups,
+        None if needs_groups => state.store.groups_of_user(&user.id).await?,
+        None => Vec::new(),
     };
     let subject = Subject {
         user_id: &user.id,
@@ -95,7 +113,8 @@ pub struct Attempt<'a> {
     /// Why it failed or was interrupted.
     pub reason: Option<&'a str>,
     /// Entra's error code: 0 success, 50074 MFA required, 53003 blocked by conditional
-    /// access, 50126 wrong credentials, 70044 session expired or refused on refresh.
+    /// access, 50105 not assigned to the application, 50126 wrong credentials, 70044 session
+    /// expired or refused on refresh.
     pub error_code: i64,
     /// The conditional-access decision, when policies were evaluated.
     pub decision: Option<&'a Decision>,

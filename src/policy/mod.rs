@@ -3,6 +3,9 @@
 //! policy"). [`evaluate`] is one pure function over the policies, the user, the application
 //! and the authentication evidence; [`enforce`] loads what it needs and is what every path
 //! that mints a token calls (authorize, refresh, SAML SSO, the end of redemption, My Apps).
+//! Before any policy, [`enforce::decide`] applies the one rule of "assignment required": an
+//! application that requires assignment admits only users assigned to it directly or through
+//! a group ([`crate::domain::app::App::admits`]).
 
 pub mod enforce;
 pub mod model;
@@ -40,6 +43,9 @@ pub struct Context<'a> {
 pub enum Outcome {
     /// Nothing stands in the way.
     Allow,
+    /// The application requires assignment and the user holds none, directly or through a
+    /// group (Entra's 50105); conditional access is then not evaluated.
+    NotAssigned,
     /// An enabled policy requires MFA that the evidence lacks.
     RequireMfa,
     /// An enabled policy blocks the sign-in.

@@ -288,6 +288,20 @@ pub async fn blocked(
     error_response(state, tenant, request, status).await
 }
 
+/// The application requires assignment and the user holds none (Entra's 50105).
+pub async fn not_assigned(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &SamlRequest,
+) -> Result<Response, AppError> {
+    let status = Status::error(
+        status::RESPONDER,
+        status::REQUEST_DENIED,
+        "the signed-in user is not assigned to this application, which requires assignment (50105)",
+    );
+    error_response(state, tenant, request, status).await
+}
+
 /// The user declined.
 pub async fn declined(
     state: &AppState,

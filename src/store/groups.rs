@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use super::sql::for_sql_backends;
+use super::sql::{RowsAffected, for_sql_backends};
 use crate::domain::group::Group;
 
 /// Storage of groups and app assignments.
@@ -32,6 +32,8 @@ pub trait GroupStore {
         principal_type: &str,
         now: i64,
     ) -> StoreResult<()>;
+    /// Removes an assignment; [`super::StoreError::NotFound`] when there was none.
+    async fn unassign_app(&self, app_id: &str, principal_id: &str) -> StoreResult<()>;
     /// The ids of the apps assigned to any of `principal_ids` (a user and its groups).
     async fn assigned_apps(&self, principal_ids: &[String]) -> StoreResult<Vec<String>>;
 }
@@ -139,6 +141,20 @@ for_sql_backends! {
             .bind(now)
             .execute(&self.pool)
             .await?;
+            Ok(())
+        }
+
+        async fn unassign_app(&self, app_id: &str, principal_id: &str) -> StoreResult<()> {
+            let done = sqlx::query::<DB>(
+                "DELETE FROM app_assignments WHERE app_id = $1 AND principal_id = $2",
+            )
+            .bind(app_id)
+            .bind(principal_id)
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(super::StoreError::NotFound);
+            }
             Ok(())
         }
 

@@ -2,6 +2,7 @@
 //! parties and resource servers would. One binary; each module covers one area and names the
 //! SECURITY.md items it proves.
 
+mod access;
 mod admin_api;
 mod authorize;
 mod b2b;

@@ -931,3 +931,71 @@ async fn a_policy_requiring_mfa_runs_totp_before_the_assertion_which_says_so() {
     );
     verified(&app, &xml).await;
 }
+
+#[tokio::test]
+async fn an_sp_that_requires_assignment_gets_request_denied_for_unassigned_users() {
+    let app = TestApp::spawn().await;
+    app.tenant("contoso").await;
+    app.user("contoso", EMAIL, PASSWORD).await;
+    let (client_id, _) = app
+        .app(AppInput {
+            tenant: "contoso".into(),
+            name: "Payroll".into(),
+            assignment_required: true,
+            saml: Some(SamlInput {
+                entity_id: Some(SP.into()),
+                acs_urls: vec![ACS.into()],
+                ..SamlInput::default()
+            }),
+            ..Default::default()
+        })
+        .await;
+    // SP-initiated: the sign-in goes through, the answer is a RequestDenied status.
+    let browser = app.browser();
+    let response = sign_in(
+        &browser,
+        &redirect_url(
+            &app,
+            &authn_request(&app, "_a1", "", ""),
+            None,
+            None,
+            RSA_SHA256,
+        ),
+    )
+    .await;
+    let (xml, _) = posted(response, ACS).await;
+    assert!(
+        xml.contains("urn:oasis:names:tc:SAML:2.0:status:RequestDenied")
+            && !xml.contains("<saml:Assertion"),
+        "{xml}"
+    );
+    // IdP-initiated with the session that now exists: the same.
+    let launched = browser
+        .get(&format!(
+            "{}/saml/launch/{client_id}",
+            app.issuer("contoso")
+        ))
+        .await;
+    let (xml, _) = posted(launched, ACS).await;
+    assert!(xml.contains("status:RequestDenied"), "{xml}");
+    // Once assigned, an assertion.
+    gatehouse::admin::apps::assign(
+        app.state.store.as_ref(),
+        "contoso",
+        &client_id,
+        &gatehouse::admin::apps::Assignee::User(EMAIL.into()),
+    )
+    .await
+    .unwrap();
+    let launched = browser
+        .get(&format!(
+            "{}/saml/launch/{client_id}",
+            app.issuer("contoso")
+        ))
+        .await;
+    let (xml, _) = posted(launched, ACS).await;
+    assert!(
+        xml.contains("status:Success") && xml.contains("Assertion"),
+        "{xml}"
+    );
+}

@@ -2,8 +2,8 @@
 // Peer and helpers for conformance/bench/saml.sh: samlify 2 building signed SAML Responses
 // (RSA-SHA256 signature, SHA-256 digest, exclusive c14n) in-process with
 // idp.createLoginResponse(sp, requestInfo, 'post', user, customTagReplacement), plus the two
-// helpers the runner needs for the Gatehouse side (an HTTP-Redirect AuthnRequest, and checking
-// that a Response is signed and that its signatures verify).
+// helpers the runner needs for the Gatehouse side (an HTTP-Redirect AuthnRequest, the sign-in of the
+// session the load uses, and checking that a Response is signed and that its signatures verify).
 //
 //   node bench.js run --key K --cert C [--procs N] [--seconds S] [--warmup W] [--sign-response]
 //       forks N worker processes; each builds responses back to back for W s (not counted),
@@ -12,6 +12,11 @@
 //       one response, XML (what the benchmark loop produces, decoded).
 //   node bench.js authnrequest --sso URL --acs URL --issuer ENTITY_ID
 //       prints the SAMLRequest query value (raw DEFLATE, base64, percent-encoded), IssueInstant now.
+//   node bench.js signin --url SSO_URL --email E --password P [--out FILE]
+//       signs in at Gatehouse as a person's browser does, through conformance/lib/browser.mjs (Fetch
+//       Metadata, and on each form POST the Origin its sign-in page's referrer policy allows): the
+//       SSO URL's 303 to the sign-in page, the e-mail and password steps, up to the page holding
+//       a SAMLResponse (written to FILE); prints the session's Cookie header for Gatehouse.
 //   node bench.js verify --file F [--cert PEM_OR_B64] [--expect-response-signed 0|1]
 //   node bench.js verify [--cert ...] [--expect-response-signed 0|1] F1 F2 ...   (all must pass)
 //       F is an HTML page holding a SAMLResponse form field, or the XML itself. Checks that every
@@ -344,6 +349,35 @@ function verify(opts) {
   }) + '\n');
 }
 
+async function signIn(opts) {
+  const { CookieJar, headlessBrowser, parseForms } = await import('../../lib/browser.mjs');
+  const origin = new URL(opts.url).origin;
+  const { browse, follow } = headlessBrowser(origin);
+  const jar = new CookieJar();
+  let res = await browse(jar, opts.url);
+  if (res.status !== 303 || !new URL(res.location ?? '/', origin).pathname.endsWith('/login')) {
+    die(`signin: SSO without a session answered ${res.status} ${res.location ?? ''}, want 303 to the sign-in page`);
+  }
+  res = await follow(jar, res);
+  for (let page = 0; page < 3; page++) {
+    if (res.status !== 200) die(`signin: HTTP ${res.status} at ${res.url}`);
+    if (res.text.includes('name="SAMLResponse"')) {
+      if (opts.out) fs.writeFileSync(opts.out, res.text);
+      process.stdout.write(`${jar.header(`${origin}/`)}\n`);
+      return;
+    }
+    const form = parseForms(res.text, res.url).find((f) => f.method === 'post' && f.hidden.step);
+    const fields = { ...form?.hidden };
+    if (form?.hidden.step === 'identify') fields.email = opts.email;
+    else if (form?.hidden.step === 'password') fields.password = opts.password;
+    else die(`signin: a page without the e-mail or password step at ${res.url} (consent or error page?)`);
+    res = await browse(jar, form.action, { method: 'POST', form: fields });
+    if (form.hidden.step === 'identify' && res.status !== 303) die(`signin: the identify step answered HTTP ${res.status}, want 303`);
+    res = await follow(jar, res);
+  }
+  die('signin: no SAMLResponse page after the password step');
+}
+
 async function main() {
   const opts = args(process.argv.slice(2));
   const cmd = opts._[0];
@@ -357,8 +391,9 @@ async function main() {
       return undefined;
     }
     case 'authnrequest': return authnRequest(opts);
+    case 'signin': return signIn(opts);
     case 'verify': return verify(opts);
-    default: die('usage: bench.js run|sample|authnrequest|verify ... (see the header of this file)');
+    default: die('usage: bench.js run|sample|authnrequest|signin|verify ... (see the header of this file)');
   }
 }
 

@@ -13,9 +13,10 @@
 // same database as the server), after the IdPs are up: registration fetches their discovery.
 //
 // The protocol work toward Gatehouse goes through openid-client's functional API. The
-// hand-written HTTP is the "browser" (../../lib/browser.mjs: fetch with redirect: 'manual'
-// and a cookie jar; it follows redirects between Gatehouse and the home IdPs and fills in
-// Gatehouse's forms as a person would) and the admin API calls (JSON over fetch).
+// hand-written HTTP is the "browser" (../../lib/browser.mjs: manual redirects, a cookie jar,
+// and the Fetch Metadata and Origin Chromium would send, derived from each page; it follows
+// redirects between Gatehouse and the home IdPs and fills in Gatehouse's forms as a person
+// would) and the admin API calls (JSON over fetch).
 //
 // Usage: node journey.mjs CONFIG.json   (CONFIG is written by ../run.sh; its shape is there)
 // Every step is a group of checks; a failed check ends its step, later steps that need it are

@@ -3,12 +3,17 @@ more, in the manner of conformance/lib/browser.mjs.
 
 - One request at a time with redirects left to the caller (requests with allow_redirects=False).
 - Its own cookie jar, keyed by origin (scheme, host and port) and path, because the parties all
-  listen on 127.0.0.1 and only the port tells them apart. Each origin is treated as a site of its
-  own, as Gatehouse and a guest's home IdP are in production: a form POST from a page of one
-  origin to another (the IdP's auto-post form to Gatehouse's ACS) carries only SameSite=None
-  cookies, never SameSite=Lax or Strict ones (RFC 6265bis §5.2). Top-level GET navigations carry
-  Lax cookies.
-- Form POSTs carry Origin (the origin of the page that holds the form).
+  listen on 127.0.0.1 and only the port tells them apart. For cookies each origin is treated as
+  a site of its own, as Gatehouse and a guest's home IdP are in production: a form POST from a
+  page of one origin to another (the IdP's auto-post form to Gatehouse's ACS) carries only
+  SameSite=None cookies, never SameSite=Lax or Strict ones (RFC 6265bis §5.2). Top-level GET
+  navigations carry Lax cookies.
+- No header set by hand that the page did not cause: conformance/lib/navigation.py derives them
+  as Chromium does. Every request carries Fetch Metadata (Sec-Fetch-Site from the initiating
+  page across the redirect chain: another port of 127.0.0.1 is `same-site`, as Chromium says on
+  one host), and a form POST the Origin that the page holding the form reveals under its
+  referrer policy (`null` from a no-referrer page, or from a same-origin page to another origin).
+  An auto-post form is submitted as a script does it: without Sec-Fetch-User.
 - It reads forms, hidden fields, buttons and visible text out of HTML; it makes no checks of its
   own.
 """
@@ -22,7 +27,13 @@ from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+import os
+import sys
+
 import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from navigation import Document, Tab  # noqa: E402
 
 TIMEOUT = 20
 
@@ -75,6 +86,7 @@ class Browser:
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self.cookies: dict[tuple[str, str, str], dict] = {}
         self.history: list[str] = []
+        self.tab = Tab()
 
     # ------------------------------------------------------------------------------- cookies
     def _store(self, url: str, response: requests.Response) -> None:
@@ -123,36 +135,35 @@ class Browser:
         return sorted(name for (o, _, name) in self.cookies if o == origin_of(url))
 
     # ------------------------------------------------------------------------------ requests
-    def request(self, method: str, url: str, form: dict | None = None, *, page_origin: str | None = None) -> Page:
-        """One request. A POST is a form submission from a page of `page_origin` (default: the
-        target's own origin); it carries that Origin, and no Lax/Strict cookies when the page is
-        of another origin."""
-        headers = {"Accept": "text/html,application/xhtml+xml", "User-Agent": "gatehouse-conformance/1"}
-        cross_site_post = False
-        if method == "POST":
-            source = page_origin or origin_of(url)
-            headers["Origin"] = source
-            cross_site_post = source != origin_of(url)
+    def request(self, method: str, url: str, form: dict | None = None, *, page: Page | None = None,
+                by_script: bool = False) -> Page:
+        """One navigation. A POST is a form submission from `page` (the page that holds the form;
+        default: the one shown), `by_script` when a script submits it on load; its Origin, Fetch
+        Metadata and cookies follow from that page."""
+        document = Document.of(page.url, page.headers, page.text) if page is not None else None
+        headers, cross_site_post = self.tab.headers(method, url, page=document, user=not by_script)
+        headers["User-Agent"] = "gatehouse-conformance/1"
         cookie = self._cookie_header(url, cross_site_post)
         if cookie:
             headers["Cookie"] = cookie
         response = self.session.request(method, url, data=form, headers=headers, allow_redirects=False,
                                         timeout=TIMEOUT)
         self._store(url, response)
-        page = Page(method, url, response)
-        self.history.append(f"{method} {url[:150]} -> {page.status} {(page.location or '')[:150]}")
-        return page
+        answer = Page(method, url, response)
+        self.tab.received(url, answer.status, answer.headers, answer.text)
+        self.history.append(f"{method} {url[:150]} -> {answer.status} {(answer.location or '')[:150]}")
+        return answer
 
     def get(self, url: str) -> Page:
         return self.request("GET", url)
 
-    def submit(self, page: Page, form: dict, extra: dict | None = None) -> Page:
+    def submit(self, page: Page, form: dict, extra: dict | None = None, *, by_script: bool = False) -> Page:
         """Submits `form` (parsed out of `page`) as the page would: its action, its method, its
-        hidden fields plus `extra`, Origin = the page's origin."""
+        hidden fields plus `extra`; `by_script` for an auto-post form."""
         fields = dict(form["hidden"])
         fields.update(extra or {})
         if form["method"] == "post":
-            return self.request("POST", form["action"], fields, page_origin=origin_of(page.url))
+            return self.request("POST", form["action"], fields, page=page, by_script=by_script)
         query = requests.models.RequestEncodingMixin._encode_params(fields)
         return self.get(form["action"] + ("&" if "?" in form["action"] else "?") + query)
 

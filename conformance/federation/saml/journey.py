@@ -257,9 +257,10 @@ def at_idp(browser, res, idp: HomeIdp, username: str, what: str, *, force_authn:
 
 
 def post_to_acs(browser, trip: dict):
-    """The IdP's auto-post form, submitted as a browser would (a cross-site POST: Origin is the
-    IdP, no SameSite=Lax cookies)."""
-    return browser.submit(trip["page"], trip["form"])
+    """The IdP's auto-post form, submitted by its script as a browser would (a cross-site POST:
+    the Origin the IdP's page reveals under its referrer policy, no Sec-Fetch-User, no
+    SameSite=Lax cookies)."""
+    return browser.submit(trip["page"], trip["form"], by_script=True)
 
 
 def walk_gatehouse(browser, res):
@@ -280,7 +281,7 @@ def to_app(browser, res, what: str) -> dict:
     form = forms[0]
     check_equal(form["action"], APP["app"].acs, f"{what}: Gatehouse posts a SAMLResponse to the app's ACS")
     before = len(APP["app"].results)
-    landed = browser.submit(page, form)
+    landed = browser.submit(page, form, by_script=True)
     if len(APP["app"].results) != before + 1:
         fail(f"{what}: the app's ACS did not record the post", landed.brief())
     result = APP["app"].results[-1]
@@ -597,7 +598,7 @@ def main() -> None:
         before = len(APP["app"].results)
         start = start_sign_in(a, guests["alice"]["email"])
         trip = at_idp(a, start["res"], IDP["contoso"], guests["alice"]["username"], "sign-in started in browser A")
-        res = b.submit(trip["page"], trip["form"])
+        res = b.submit(trip["page"], trip["form"], by_script=True)
         expect_refused(b, res, "Contoso's answer posted from browser B", app_before=before)
 
     def s_hrd():

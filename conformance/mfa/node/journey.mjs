@@ -7,9 +7,9 @@
 //
 // The protocol work goes through openid-client's functional API; TOTP codes come from
 // otpauth, fed with the otpauth:// URI the enrolment page shows. The hand-written HTTP is the
-// "browser" (fetch, redirect: 'manual', a small cookie jar: it follows Gatehouse's redirects
-// and fills in the forms as a person would; ../../lib/browser.mjs, with the checks and steps
-// in ../../lib/checks.mjs). The policy is created by running the gatehouse CLI, with the
+// "browser" (manual redirects, a small cookie jar, and the Fetch Metadata and Origin Chromium
+// would send, derived from each page: it follows Gatehouse's redirects and fills in the forms
+// as a person would; ../../lib/browser.mjs, with the checks and steps in ../../lib/checks.mjs). The policy is created by running the gatehouse CLI, with the
 // environment run.sh exported (the same database as the server).
 //
 // Usage: node journey.mjs CONFIG.json   (CONFIG is written by ../run.sh; its shape is there)

@@ -4,7 +4,8 @@ Protocol work is Authlib's: OAuth2Session with PKCE S256 (create_authorization_u
 refresh_token, the bearer-authenticated userinfo call) and authlib.jose for the ID token (signature
 against the published JWKS with an RS256 allow-list, iss, aud, nonce, exp, iat, at_hash). The only
 hand-written HTTP is the "browser": a requests.Session that follows Gatehouse's redirects by hand
-and fills in the sign-in forms.
+and fills in the sign-in forms, sending no header by hand that the page did not cause: the Fetch
+Metadata and Origin Chromium would send, derived from each page by ../../lib/navigation.py.
 
 Usage: python rp.py CONFIG.json   (written by ../run.sh)
 Exits non-zero on the first failed check.
@@ -21,9 +22,12 @@ import time
 import traceback
 import warnings
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from navigation import Browser  # noqa: E402
 
 # authlib.jose is deprecated in favour of joserfc but remains supported until Authlib 2.0; the
 # point of this suite is to exercise Authlib's own JOSE stack, so silence only that notice.
@@ -140,16 +144,13 @@ def same_endpoint(a: str, b: str) -> bool:
     return (x.scheme, x.netloc, x.path) == (y.scheme, y.netloc, y.path)
 
 
-def run_browser(browser: requests.Session, start_url: str, redirect_uri: str, public_origin: str,
-                email: str | None = None, password: str | None = None, max_steps: int = 12) -> str:
+def run_browser(browser: Browser, start_url: str, redirect_uri: str, email: str | None = None,
+                password: str | None = None, max_steps: int = 12) -> str:
     """Follows Gatehouse from an authorization URL to the redirect back to the client; returns it."""
     method, url, data = "GET", start_url, None
     trail: list[str] = []
     for _ in range(max_steps):
-        headers = {"Accept": "text/html"}
-        if method == "POST":
-            headers["Origin"] = public_origin
-        res = browser.request(method, url, data=data, headers=headers, allow_redirects=False, timeout=TIMEOUT)
+        res = browser.request(method, url, data, timeout=TIMEOUT)
         location = res.headers.get("Location")
         trail.append(f"{method} {url} -> {res.status_code} {location or ''}")
         if res.is_redirect or 300 <= res.status_code < 400:
@@ -207,7 +208,6 @@ def main(cfg: dict) -> None:
     issuer = cfg["issuer"]
     app = cfg["apps"]["authlib"]
     user = cfg["user"]
-    public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(cfg["public_url"]))
 
     step("discovery")
     res = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=TIMEOUT)
@@ -243,9 +243,10 @@ def main(cfg: dict) -> None:
     check_equal(sent.get("code_challenge_method"), "S256", "Authlib sent code_challenge_method")
     check(bool(sent.get("code_challenge")), "Authlib sent a code_challenge")
 
-    browser = requests.Session()
-    callback = run_browser(browser, auth_url, app["redirect_uri"], public_origin, user["email"], user["password"])
-    check("gh_session" in browser.cookies.keys(), "a gh_session cookie exists after sign-in", browser.cookies.keys())
+    browser = Browser()
+    callback = run_browser(browser, auth_url, app["redirect_uri"], user["email"], user["password"])
+    check("gh_session" in browser.session.cookies.keys(), "a gh_session cookie exists after sign-in",
+          browser.session.cookies.keys())
     params = query(callback)
     check_equal(params.get("iss"), issuer, "authorization response carries iss (RFC 9207)")
     check_equal(params.get("state"), state, "state echoed")
@@ -358,12 +359,10 @@ def main(cfg: dict) -> None:
                        "invalid_grant", "the old refresh token is refused")
 
     step("RP-initiated logout")
-    res = browser.get(
-        meta["end_session_endpoint"],
-        params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": app["post_logout_redirect_uri"],
-                "state": "authlib-logout"},
-        allow_redirects=False, timeout=TIMEOUT,
-    )
+    logout = meta["end_session_endpoint"] + "?" + urlencode(
+        {"id_token_hint": token["id_token"], "post_logout_redirect_uri": app["post_logout_redirect_uri"],
+         "state": "authlib-logout"})
+    res = browser.request("GET", logout, timeout=TIMEOUT)
     check_equal(res.status_code, 303, "end_session answers 303")
     back = urljoin(meta["end_session_endpoint"], res.headers.get("Location", ""))
     check(same_endpoint(back, app["post_logout_redirect_uri"]), "redirected to the registered post-logout URI", back)
@@ -371,7 +370,7 @@ def main(cfg: dict) -> None:
     url, silent_state = session.create_authorization_url(
         meta["authorization_endpoint"], code_verifier=generate_token(64), nonce=generate_token(24), prompt="none"
     )
-    params = query(run_browser(browser, url, app["redirect_uri"], public_origin, max_steps=2))
+    params = query(run_browser(browser, url, app["redirect_uri"], max_steps=2))
     check_equal(params.get("error"), "login_required", "prompt=none after logout gives login_required")
     check_equal(params.get("iss"), issuer, "error response carries iss")
     check_equal(params.get("state"), silent_state, "error response carries state")

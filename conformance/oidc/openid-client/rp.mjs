@@ -1,9 +1,10 @@
 // Gatehouse OIDC conformance: openid-client 6 (an OpenID-certified relying-party library) signs in.
 //
 // All protocol work goes through openid-client's functional API. The only hand-written HTTP is the
-// "browser": it follows Gatehouse's redirects and fills in the login forms (fetch, redirect:
-// 'manual', a small cookie jar: ../../lib/browser.mjs), exactly what a person's browser would
-// do. The check helpers are ../../lib/checks.mjs.
+// "browser": it follows Gatehouse's redirects and fills in the login forms (manual redirects, a
+// small cookie jar, and the Fetch Metadata and Origin Chromium would send, derived from each
+// page: ../../lib/browser.mjs), exactly what a person's browser would do. The check helpers are
+// ../../lib/checks.mjs.
 //
 // Usage: node rp.mjs CONFIG.json   (CONFIG is written by ../run.sh; its shape is documented there)
 // Exits non-zero on the first failed check, printing what was expected and what came back.

@@ -11,7 +11,11 @@
 //     enveloped RSA-SHA256 signature; wantAuthnResponseSigned AND wantAssertionsSigned;
 //     getLogoutUrlAsync sends a signed Redirect LogoutRequest and validateRedirectAsync checks
 //     the signed Redirect LogoutResponse.
-// Hand-written here: the browser (fetch with a cookie jar), the form reader and the tampering.
+// Hand-written here: the walk through Gatehouse's pages and the tampering. The browser (a cookie
+// jar; Fetch Metadata and Origin derived as Chromium does, from the page that holds each form) and
+// the form reader are ../../lib/browser.mjs. The POST-binding requests are posted from the page
+// node-saml builds, shown as the SP's own: a cross-site POST with the Origin its policy allows and
+// none of Gatehouse's SameSite=Lax cookies.
 //
 // Usage: node sp.mjs CONFIG.json   (written by ../run.sh)
 
@@ -19,6 +23,7 @@ import { readFileSync } from "node:fs";
 import { inflateRawSync } from "node:zlib";
 import { SAML, ValidateInResponseTo } from "@node-saml/node-saml";
 import { DOMParser, XMLSerializer } from "@xmldom/xmldom";
+import { CookieJar, headlessBrowser, parseForms, received, sameEndpoint } from "../../lib/browser.mjs";
 
 const NS = {
   samlp: "urn:oasis:names:tc:SAML:2.0:protocol",
@@ -57,84 +62,42 @@ function checkEqual(actual, expected, message) {
 }
 
 // ------------------------------------------------------------------------- the headless browser
-const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", "#39": "'" };
-function decodeEntities(text) {
-  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z0-9#]+);/gi, (whole, name) => {
-    if (name[0] === "#") {
-      const code = name[1].toLowerCase() === "x" ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10);
-      return String.fromCodePoint(code);
-    }
-    return ENTITIES[name.toLowerCase()] ?? whole;
-  });
-}
-function attributes(tag) {
-  const out = {};
-  for (const m of tag.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+))/g)) {
-    out[m[1].toLowerCase()] = decodeEntities(m[3] ?? m[4] ?? m[5] ?? "");
-  }
-  return out;
-}
-/** Every <form>: method, action (absolute), hidden inputs, names of the other inputs. */
-function parseForms(html, baseUrl) {
-  const forms = [];
-  for (const m of html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
-    const a = attributes(m[1]);
-    const form = { method: (a.method ?? "get").toLowerCase(), action: new URL(a.action || baseUrl, baseUrl).href, hidden: {}, inputs: [] };
-    for (const input of m[2].matchAll(/<input\b([^>]*)>/gi)) {
-      const i = attributes(input[1]);
-      if (!i.name) continue;
-      if ((i.type ?? "text").toLowerCase() === "hidden") form.hidden[i.name] = i.value ?? "";
-      else form.inputs.push(i.name);
-    }
-    forms.push(form);
-  }
-  return forms;
-}
-const sameEndpoint = (a, b) => { const x = new URL(a), y = new URL(b); return x.origin === y.origin && x.pathname === y.pathname; };
-
+// Requests, cookies, Fetch Metadata, Origin and the form reader are ../../lib/browser.mjs;
+// how a run walks Gatehouse's pages is here.
 class Browser {
   constructor(cfg) {
     this.cfg = cfg;
-    this.origin = new URL(cfg.public_url).origin;
-    this.jar = new Map();
+    this.jar = new CookieJar();
+    this.browse = headlessBrowser(new URL(cfg.public_url).origin).browse;
   }
-  cookieHeader() { return [...this.jar].map(([k, v]) => `${k}=${v}`).join("; "); }
-  keep(res) {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim(), value = pair.slice(eq + 1).trim();
-      const expired = attrs.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a)) || value === "";
-      if (expired) this.jar.delete(name); else this.jar.set(name, value);
-    }
-  }
-  /** Follows Gatehouse until the form that posts a SAMLResponse (or a redirect to `stopAt`). */
-  async run(method, url, data, { origin, stopAt, signIn = true } = {}) {
+  /**
+   * Follows Gatehouse until the form that posts a SAMLResponse (or a redirect to `stopAt`).
+   * `spPage`: the SP's page ({ url, html }) that holds a POST-binding form and submits it by
+   * script on load: the browser shows it first, and the POST's Origin, Fetch Metadata and
+   * cookies follow from it.
+   */
+  async run(method, url, data, { spPage, stopAt, signIn = true } = {}) {
     const trail = [];
     let loginPages = 0;
+    let user = true;
+    if (spPage) {
+      received(this.jar, spPage.url, { status: 200, text: spPage.html });
+      user = false;
+    }
     for (let i = 0; i < 12; i++) {
-      const headers = { Accept: "text/html" };
-      if (this.jar.size) headers.Cookie = this.cookieHeader();
-      let body;
-      if (method === "POST") {
-        headers.Origin = origin ?? this.origin;
-        origin = undefined;
-        headers["Content-Type"] = "application/x-www-form-urlencoded";
-        body = new URLSearchParams(data).toString();
-      }
-      const res = await fetch(url, { method, headers, body, redirect: "manual", signal: AbortSignal.timeout(TIMEOUT_MS) });
-      this.keep(res);
+      const res = await this.browse(this.jar, url, { method, form: method === "POST" ? data : undefined, user });
+      user = true;
       const location = res.headers.get("location");
       trail.push(`${method} ${url.slice(0, 160)} -> ${res.status} ${(location ?? "").slice(0, 160)}`);
       if (res.status >= 300 && res.status < 400) {
         if (!location) fail(`redirect ${res.status} without Location`, trail);
-        const target = new URL(location, url).href;
+        const target = res.location;
         if (stopAt && sameEndpoint(target, stopAt)) return { kind: "redirect", url: target, trail, loginPages };
         if (!target.startsWith(this.cfg.public_url)) fail("Gatehouse redirected outside itself", { trail, target });
         method = "GET"; url = target; data = undefined;
         continue;
       }
-      const text = await res.text();
+      const text = res.text;
       if (res.status !== 200) return { kind: "error", status: res.status, body: text, trail, loginPages };
       const forms = parseForms(text, url);
       const post = forms.find((f) => "SAMLResponse" in f.hidden);
@@ -155,6 +118,9 @@ class Browser {
     fail("the browser run did not finish within 12 requests", trail);
   }
 }
+
+/** node-saml's auto-post page (getAuthorizeFormAsync) as the SP `app` serves it, from its own origin. */
+const spPage = (app, html) => ({ url: new URL("/", app.acs).href, html });
 
 function expectPostTo(outcome, acs, message) {
   if (outcome.kind !== "post") fail(`${message}: expected an auto-post form to ${acs}`, { ...outcome, body: outcome.body?.slice(0, 1500) });
@@ -439,7 +405,7 @@ async function main(cfg) {
   const requestId2 = request.getAttribute("ID");
   check(children(request, NS.ds, "Signature").length === 1, "the AuthnRequest carries an enveloped signature");
   const browser2 = new Browser(cfg);
-  const outcome2 = expectPostTo(await browser2.run("POST", form.action, form.hidden, { origin: new URL(app2.acs).origin }), app2.acs, "sign-in");
+  const outcome2 = expectPostTo(await browser2.run("POST", form.action, form.hidden, { spPage: spPage(app2, html) }), app2.acs, "sign-in");
   check(outcome2.loginPages >= 2, "the user went through the e-mail and password pages");
   checkEqual(outcome2.fields.RelayState, "post-relay", "RelayState echoed");
   const xml2 = unb64(outcome2.fields.SAMLResponse);
@@ -464,7 +430,7 @@ async function main(cfg) {
   step("POST-binding request with a live session: no sign-in page");
   const html3 = await saml2.getAuthorizeFormAsync("again");
   const [form3] = parseForms(html3, cfg.sso_url);
-  const outcome3 = expectPostTo(await browser2.run("POST", form3.action, form3.hidden, { origin: new URL(app2.acs).origin }), app2.acs, "second sign-in");
+  const outcome3 = expectPostTo(await browser2.run("POST", form3.action, form3.hidden, { spPage: spPage(app2, html3) }), app2.acs, "second sign-in");
   checkEqual(outcome3.loginPages, 0, "no sign-in page with a live session");
   const profile3 = await expectValid(saml2, outcome3.fields, "second Response");
   checkEqual(profile3.nameID, profile2.nameID, "same NameID");
@@ -474,18 +440,20 @@ async function main(cfg) {
   const [form4] = parseForms(html4, cfg.sso_url);
   const altered = parseXml(unb64(form4.hidden.SAMLRequest));
   altered.documentElement.setAttribute("ForceAuthn", "true");
-  expectErrorPage(await browser2.run("POST", form4.action, { ...form4.hidden, SAMLRequest: b64(serialize(altered)) }, { origin: new URL(app2.acs).origin }),
+  expectErrorPage(await browser2.run("POST", form4.action, { ...form4.hidden, SAMLRequest: b64(serialize(altered)) }, { spPage: spPage(app2, html4) }),
     "AuthnRequest altered under its signature");
   const deflating = new SAML(spOptions(cfg, app2, certs, new RequestCache(), {
     authnRequestBinding: "HTTP-POST", privateKey: readFileSync(app2.key_file, "utf8"),
   }));
-  const [deflated] = parseForms(await deflating.getAuthorizeFormAsync("deflated"), cfg.sso_url);
-  expectErrorPage(await browser2.run("POST", deflated.action, deflated.hidden, { origin: new URL(app2.acs).origin }),
+  const deflatedHtml = await deflating.getAuthorizeFormAsync("deflated");
+  const [deflated] = parseForms(deflatedHtml, cfg.sso_url);
+  expectErrorPage(await browser2.run("POST", deflated.action, deflated.hidden, { spPage: spPage(app2, deflatedHtml) }),
     "node-saml's default HTTP-POST message (deflated, against Bindings §3.5.4) is refused cleanly");
   const unsignedSp = new SAML(spOptions(cfg, app2, certs, new RequestCache(), { authnRequestBinding: "HTTP-POST", skipRequestCompression: true }));
-  const [form5] = parseForms(await unsignedSp.getAuthorizeFormAsync("unsigned"), cfg.sso_url);
+  const html5 = await unsignedSp.getAuthorizeFormAsync("unsigned");
+  const [form5] = parseForms(html5, cfg.sso_url);
   check(!unb64(form5.hidden.SAMLRequest).includes("Signature"), "node-saml without a key sends an unsigned request");
-  expectErrorPage(await browser2.run("POST", form5.action, form5.hidden, { origin: new URL(app2.acs).origin }),
+  expectErrorPage(await browser2.run("POST", form5.action, form5.hidden, { spPage: spPage(app2, html5) }),
     "unsigned AuthnRequest for an SP registered with --saml-requests-signed");
 
   step("SP-initiated single logout: signed LogoutRequest, signed LogoutResponse (HTTP-Redirect)");
@@ -519,7 +487,7 @@ async function main(cfg) {
   checkEqual(logout.loggedOut, true, "node-saml validated the LogoutResponse (signature, Issuer, InResponseTo, Success)");
   const html6 = await saml2.getAuthorizeFormAsync("after");
   const [form6] = parseForms(html6, cfg.sso_url);
-  const after = await browser2.run("POST", form6.action, form6.hidden, { origin: new URL(app2.acs).origin, signIn: false });
+  const after = await browser2.run("POST", form6.action, form6.hidden, { spPage: spPage(app2, html6), signIn: false });
   checkEqual(after.kind, "login", "after SLO the next request shows the sign-in page again");
 }
 

@@ -2,6 +2,13 @@
 at Gatehouse and picks up the auto-posted SAMLResponse, the tampering of signed Responses, and a
 few XML helpers. Nothing here validates a Response: that is each library's job.
 
+The browser is conformance/lib/navigation.py's (a requests.Session and its tab): it sends no
+header by hand that the page did not cause. Every request carries the Fetch Metadata Chromium
+derives; a form POST carries the Origin that the page holding the form reveals under its
+referrer policy. A POST-binding AuthnRequest is posted from the SP's own page (the HTML its
+library built, from the SP's origin), submitted by its script: a cross-site POST without
+Sec-Fetch-User and without Gatehouse's SameSite=Lax cookies.
+
 The config file is written by ../run.sh (see there for its shape).
 """
 
@@ -23,6 +30,9 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from lxml import etree
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import navigation  # noqa: E402
 
 TIMEOUT = 30
 
@@ -180,31 +190,32 @@ class Outcome:
         return base64.b64decode(self.saml_response).decode("utf-8")
 
 
-class Browser:
-    """A cookie-keeping requests.Session that follows Gatehouse's redirects by hand, fills in the
-    sign-in pages (e-mail, then password) and stops at the form that posts to the SP."""
+def sp_page(app: dict, html: str, headers=None) -> navigation.Document:
+    """The SP's page that holds a POST-binding form: the HTML its library built, served from the
+    SP's own origin (that of its ACS)."""
+    return navigation.Document.of(app["acs"], dict(headers or []), html)
+
+
+class Browser(navigation.Browser):
+    """A browser (conformance/lib/navigation.py) that follows Gatehouse's redirects by hand, fills
+    in the sign-in pages (e-mail, then password) and stops at the form that posts to the SP."""
 
     def __init__(self, cfg: dict) -> None:
-        self.session = requests.Session()
+        super().__init__()
         self.public_url = cfg["public_url"]
-        self.origin = "{0.scheme}://{0.netloc}".format(urlsplit(cfg["public_url"]))
         self.email = cfg["user"]["email"]
         self.password = cfg["user"]["password"]
 
-    def run(self, method: str, url: str, data: dict | None = None, *, origin: str | None = None,
+    def run(self, method: str, url: str, data: dict | None = None, *, sp_page: navigation.Document | None = None,
             stop_at: str | None = None, sign_in: bool = True, max_steps: int = 12) -> Outcome:
-        """origin: the Origin of a first POST that comes from the SP's page (POST binding);
+        """sp_page: the SP's page whose script posts the first request (POST binding);
         stop_at: an address outside Gatehouse (an SLO endpoint) whose redirect ends the run;
         sign_in=False: stop at the first sign-in page instead of filling it in."""
         trail: list[str] = []
         login_pages = 0
         for _ in range(max_steps):
-            headers = {"Accept": "text/html"}
-            if method == "POST":
-                headers["Origin"] = origin or self.origin
-                origin = None
-            res = self.session.request(method, url, data=data, headers=headers, allow_redirects=False,
-                                       timeout=TIMEOUT)
+            res = self.request(method, url, data, page=sp_page, user=sp_page is None, timeout=TIMEOUT)
+            sp_page = None
             location = res.headers.get("Location")
             trail.append(f"{method} {url[:160]} -> {res.status_code} {(location or '')[:160]}")
             if 300 <= res.status_code < 400:
@@ -375,10 +386,6 @@ def idp_certificates(metadata_xml: str) -> list[str]:
 def pem(cert_b64: str) -> str:
     body = "\n".join(cert_b64[i:i + 64] for i in range(0, len(cert_b64), 64))
     return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
-
-
-def origin_of(url: str) -> str:
-    return "{0.scheme}://{0.netloc}".format(urlsplit(url))
 
 
 def replace_metadata_certs(metadata_xml: str, cert_file: str) -> str:

@@ -130,14 +130,15 @@ def expect_rejected(sp, saml_response, outstanding, message) -> str:
 
 
 def start_post(cfg: dict, sp: Saml2Client, relay: str, **kw):
-    """pysaml2 builds a signed AuthnRequest for the HTTP-POST binding; returns (id, form fields, action)."""
+    """pysaml2 builds a signed AuthnRequest for the HTTP-POST binding; returns (id, form fields,
+    action, the SP's page that posts it)."""
     request_id, info = sp.prepare_for_authenticate(
         entityid=cfg["issuer"], relay_state=relay, binding=BINDING_HTTP_POST, sign=True,
         sigalg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256, **kw)
     forms = common.parse_forms(info["data"], cfg["sso_url"])
     if len(forms) != 1 or "SAMLRequest" not in forms[0]["hidden"]:
         fail("pysaml2 did not produce an HTTP-POST form with a SAMLRequest", info)
-    return request_id, forms[0]["hidden"], forms[0]["action"]
+    return request_id, forms[0]["hidden"], forms[0]["action"], common.sp_page(cfg["apps"]["pysaml2"], info["data"], info.get("headers"))
 
 
 def main(cfg: dict) -> None:
@@ -160,13 +161,13 @@ def main(cfg: dict) -> None:
     check_equal(app["slo"], app["entity_id"] + "/slo", "Gatehouse took the SLO endpoint from pysaml2's SP metadata")
 
     step("SP-initiated sign-in, HTTP-POST binding, AuthnRequest with an enveloped signature by pysaml2")
-    request_id, form, action = start_post(cfg, sp, "pysaml2-relay")
+    request_id, form, action, page = start_post(cfg, sp, "pysaml2-relay")
     check_equal(action, cfg["sso_url"], "pysaml2 posts to Gatehouse's SSO endpoint")
     request = common.parse_xml(base64.b64decode(form["SAMLRequest"]))
     check(request.find("{%s}Signature" % common.NS["ds"]) is not None,
           "the AuthnRequest carries an enveloped XML signature")
     browser = common.Browser(cfg)
-    outcome = common.expect_post_to(browser.run("POST", action, form, origin=common.origin_of(app["acs"])),
+    outcome = common.expect_post_to(browser.run("POST", action, form, sp_page=page),
                                     app["acs"], "sign-in")
     check(outcome.login_pages >= 2, "the user went through the e-mail and password pages")
     check_equal(outcome.fields.get("RelayState"), "pysaml2-relay", "RelayState echoed")
@@ -214,27 +215,27 @@ def main(cfg: dict) -> None:
                  "control: the same Response re-serialised by lxml without changes")
 
     step("a POST-binding request with a live session: the sign-in page is skipped")
-    request_id2, form2, action2 = start_post(cfg, sp, "again")
-    outcome2 = common.expect_post_to(browser.run("POST", action2, form2, origin=common.origin_of(app["acs"])),
+    request_id2, form2, action2, page2 = start_post(cfg, sp, "again")
+    outcome2 = common.expect_post_to(browser.run("POST", action2, form2, sp_page=page2),
                                      app["acs"], "second sign-in")
     check_equal(outcome2.login_pages, 0, "no sign-in page with a live session")
     resp2 = expect_valid(sp, outcome2.saml_response, {request_id2: "/"}, "second Response")
     check_equal(resp2.name_id.text, resp.name_id.text, "same persistent NameID for the same SP")
 
     step("POST-binding requests Gatehouse must refuse (I2)")
-    _, form3, action3 = start_post(cfg, sp, "tampered")
+    _, form3, action3, page3 = start_post(cfg, sp, "tampered")
     request3 = common.parse_xml(base64.b64decode(form3["SAMLRequest"]))
     check(request3.find("{%s}Signature" % common.NS["ds"]) is not None, "the AuthnRequest is signed")
     request3.set("ForceAuthn", "true")  # any change under the signature
     altered = common.to_xml(request3)
     common.expect_error_page(browser.run("POST", action3, dict(form3, SAMLRequest=common.b64(altered)),
-                                         origin=common.origin_of(app["acs"])),
+                                         sp_page=page3),
                              "AuthnRequest changed after pysaml2 signed it")
     _, info = sp.prepare_for_authenticate(entityid=cfg["issuer"], relay_state="unsigned",
                                           binding=BINDING_HTTP_POST, sign=False)
     form4 = common.parse_forms(info["data"], cfg["sso_url"])[0]
     common.expect_error_page(browser.run("POST", form4["action"], form4["hidden"],
-                                         origin=common.origin_of(app["acs"])),
+                                         sp_page=common.sp_page(app, info["data"], info.get("headers"))),
                              "unsigned AuthnRequest for an SP whose metadata says AuthnRequestsSigned")
 
     step("IdP-initiated sign-in, accepted by a pysaml2 client with allow_unsolicited")
