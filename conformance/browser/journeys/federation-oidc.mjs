@@ -16,7 +16,8 @@
 //!   address on Gatehouse's sign-in page and is sent to the partner;
 //! - Hal's partner account says email_verified false: with the tenant setting
 //!   unverifiedAddressRedemption holdForApproval, his redemption ends on "Waiting for approval"
-//!   (HTTP 202); an administrator approves it through the admin API
+//!   (HTTP 202), which a reload shows again (Post/Redirect/Get); an administrator approves it
+//!   through the admin API
 //!   (POST …/heldRedemptions/{id}/approve, an app holding User.ReadWrite.All), and Hal then signs
 //!   in at the app through his partner.
 
