@@ -157,8 +157,8 @@ export function makeHarness(cfg, browser, journey) {
     if (isGatehouse(page.url()) && depth < 3) {
       // An auto-submitting form (response_mode=form_post, the SAML HTTP-POST binding) posts
       // itself on to the app as soon as it is parsed: follow the browser to where that lands and
-      // check that page. In a context without scripts (javaScriptEnabled: false, where <noscript>
-      // content is parsed as markup) it stays, and is checked like any page a person sees.
+      // check that page. A page parsed without scripts (script execution off while it loaded, so
+      // its <noscript> content is markup) stays, and is checked like any page a person sees.
       const before = page.url();
       const target = await page.evaluate(() => {
         const form = document.querySelector('form#auto');
