@@ -279,15 +279,33 @@ fn log_where_things_are(config: &Config) {
     tracing::info!(%database, %ephemeral, %keys, %mail, "gatehouse state");
 }
 
+/// How often a node checks the configuration generation (one tiny query): the bound on how
+/// late a change reaches a node that gets no notification (SQLite, or a lost LISTEN).
+pub const CONFIG_POLL: Duration = Duration::from_millis(250);
+
 /// Per-node background work: follow configuration changes made on other nodes or by the
-/// CLI, and purge expired rows.
+/// CLI — at once when the database pushes them (Postgres `NOTIFY`), else within
+/// [`CONFIG_POLL`] — and purge expired rows.
 async fn background_tasks(state: AppState) {
-    let interval = Duration::from_secs(state.config.keys.refresh_interval);
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval(CONFIG_POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pushed = state.store.config_changes();
     let mut last_purge = unix_now();
     loop {
-        ticks.tick().await;
+        let notified = async {
+            match pushed.as_mut() {
+                Some(feed) => feed.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = ticks.tick() => {}
+            signal = notified => {
+                if signal.is_none() {
+                    pushed = None;
+                }
+            }
+        }
         if let Err(e) = state.directory.poll(&state.keys).await {
             tracing::warn!(error = %e, "could not check for configuration changes");
         }

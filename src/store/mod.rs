@@ -117,6 +117,10 @@ pub trait Store:
     /// poll it and drop their caches when it moves.
     async fn generation(&self) -> StoreResult<i64>;
 
+    /// Signals pushed when the generation moves (Postgres `LISTEN/NOTIFY`), so a node reloads
+    /// at once; `None` when the engine cannot push (SQLite: the node polls).
+    fn config_changes(&self) -> Option<tokio::sync::mpsc::Receiver<()>>;
+
     /// Deletes expired rows (sessions, refresh tokens, revoked token ids).
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;
 }

@@ -27,6 +27,12 @@ pub trait Dialect: sqlx::Database + sqlx::database::HasStatementCache {
     /// second one would only sleep in SQLite's busy handler (1, 2, 5, 10… ms), so a node queues
     /// its writers itself and hands the lock over without sleeping. Postgres takes many.
     const WRITERS: usize;
+
+    /// A feed of "the configuration changed" signals pushed by the engine, if it can push
+    /// them; `None` means the node polls.
+    fn config_changes(_pool: &Pool<Self>) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        None
+    }
 }
 
 impl Dialect for Sqlite {
@@ -34,9 +40,59 @@ impl Dialect for Sqlite {
     const WRITERS: usize = 1;
 }
 
+/// The channel Postgres notifies on when the configuration generation moves (migration 0009).
+const CONFIG_CHANNEL: &str = "gatehouse_config";
+
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const WRITERS: usize = tokio::sync::Semaphore::MAX_PERMITS;
+
+    /// `LISTEN gatehouse_config` on a connection of its own, reconnecting after a loss; a
+    /// (re)connection signals too, since notifications sent while it was down are lost.
+    fn config_changes(pool: &Pool<Self>) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => match listener.listen(CONFIG_CHANNEL).await {
+                        Ok(()) => {
+                            if sender.send(()).await.is_err() {
+                                return;
+                            }
+                            loop {
+                                match listener.try_recv().await {
+                                    Ok(Some(_)) => {
+                                        // Several changes in a burst need one reload.
+                                        if sender.try_send(()).is_err() && sender.is_closed() {
+                                            return;
+                                        }
+                                    }
+                                    Ok(None) | Err(_) => {
+                                        tracing::warn!(
+                                            "lost the configuration notifications; reconnecting (polling meanwhile)"
+                                        );
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot LISTEN for configuration changes")
+                        }
+                    },
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot open the notification connection")
+                    }
+                }
+                if sender.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        Some(receiver)
+    }
 }
 
 /// A write transaction and its turn among the process's writers.
@@ -217,6 +273,10 @@ for_sql_backends! {
         async fn ping(&self) -> StoreResult<()> {
             sqlx::query_scalar::<DB, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.pool).await?;
             Ok(())
+        }
+
+        fn config_changes(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+            DB::config_changes(&self.pool)
         }
 
         async fn generation(&self) -> StoreResult<i64> {
