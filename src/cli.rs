@@ -36,6 +36,8 @@ enum Command {
     Serve,
     /// Create the database (or bring it up to date) and exit; `serve` does the same at start.
     Migrate,
+    /// Print the admin API's OpenAPI document (the one served at /openapi.json).
+    Openapi,
     #[command(flatten)]
     Admin(Box<AdminCommand>),
 }
@@ -518,12 +520,15 @@ pub async fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     let default_filter = match command {
         Command::Serve => telemetry::SERVER_FILTER,
-        Command::Migrate | Command::Admin(_) => telemetry::COMMAND_FILTER,
+        Command::Migrate | Command::Openapi | Command::Admin(_) => telemetry::COMMAND_FILTER,
     };
     telemetry::init(config.log_format, default_filter);
     let result = match command {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
+        Command::Openapi => serde_json::to_value(crate::graph::api().1)
+            .map_err(anyhow::Error::from)
+            .and_then(print),
         Command::Admin(command) => run_admin(config, *command).await,
     };
     match result {

@@ -12,6 +12,9 @@ use crate::error::AppError;
 use crate::startup::AppState;
 
 /// `GET …/auditLogs/directoryAudits`, newest first.
+#[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/directoryAudits", tag = "auditLogs",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [directoryAudit] }, newest first")), security(("bearer" = [])))]
 pub async fn list_directory_audits(
     State(state): State<AppState>,
     Path(slug): Path<String>,

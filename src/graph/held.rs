@@ -47,6 +47,10 @@ fn parse_filter(filter: &str) -> Result<HeldStatus, ApiError> {
 }
 
 /// `GET …/heldRedemptions`, newest first; `$filter=status eq 'pending'` narrows it.
+#[utoipa::path(get, path = "/{tenant}/v1.0/heldRedemptions", tag = "invitations",
+    params(("tenant" = String, Path), ("$filter" = Option<String>, Query, description = "status eq 'pending|approved|denied|closed'"), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [heldRedemption] }, newest first: redemptions whose home IdP did not assert the invited address as verified, held when the tenant's unverifiedAddressRedemption is holdForApproval")),
+    security(("bearer" = [])))]
 pub async fn list_held(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -77,6 +81,10 @@ pub async fn list_held(
 }
 
 /// `GET …/heldRedemptions/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/heldRedemptions/{id}", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = crate::domain::invitation::HeldRedemption, description = "The request"), (status = 404, description = "No such request")),
+    security(("bearer" = [])))]
 pub async fn get_held(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -97,6 +105,11 @@ pub async fn get_held(
 }
 
 /// `POST …/heldRedemptions/{id}/approve`.
+#[utoipa::path(post, path = "/{tenant}/v1.0/heldRedemptions/{id}/approve", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = crate::domain::invitation::HeldRedemption, description = "Approved: the home identity is bound to the guest and the invitation redeemed"),
+    (status = 409, description = "Already decided, the invitation is no longer pending (the request is then closed), or the identity is bound to another user")),
+    security(("bearer" = [])))]
 pub async fn post_approve(
     state: State<AppState>,
     path: Path<(String, String)>,
@@ -106,6 +119,11 @@ pub async fn post_approve(
 }
 
 /// `POST …/heldRedemptions/{id}/deny`.
+#[utoipa::path(post, path = "/{tenant}/v1.0/heldRedemptions/{id}/deny", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = crate::domain::invitation::HeldRedemption, description = "Denied: nothing is bound; the same identity is refused for this invitation from now on"),
+    (status = 409, description = "Already decided")),
+    security(("bearer" = [])))]
 pub async fn post_deny(
     state: State<AppState>,
     path: Path<(String, String)>,

@@ -17,6 +17,10 @@ use crate::startup::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
 
 /// `GET …/users/{id}/authentication/methods`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/users/{id}/authentication/methods", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [passwordAuthenticationMethod | softwareOathAuthenticationMethod] }")),
+    security(("bearer" = [])))]
 pub async fn list_methods(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -49,6 +53,10 @@ pub async fn list_methods(
 
 /// `DELETE …/users/{id}/authentication/softwareOathMethods/{method}` → 204; the user is
 /// told by mail.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path), ("method" = String, Path)),
+    responses((status = 204, description = "Removed; the user is told by mail"), (status = 404, description = "No such user or method")),
+    security(("bearer" = [])))]
 pub async fn delete_totp_method(
     State(state): State<AppState>,
     Path((slug, id, method)): Path<(String, String, String)>,

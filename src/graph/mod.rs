@@ -19,7 +19,7 @@ pub mod users;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -334,97 +334,51 @@ pub fn date_time(unix: i64) -> String {
 
 /// Admin-API routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/{tenant}/v1.0/invitations",
-            post(invitations::post_invitation).get(invitations::list_invitations),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/bulk",
-            post(invitations::post_bulk),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/{id}",
-            get(invitations::get_invitation),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/{id}/resend",
-            post(invitations::post_resend),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/{id}/revoke",
-            post(invitations::post_revoke),
-        )
-        .route("/{tenant}/v1.0/heldRedemptions", get(held::list_held))
-        .route("/{tenant}/v1.0/heldRedemptions/{id}", get(held::get_held))
-        .route(
-            "/{tenant}/v1.0/heldRedemptions/{id}/approve",
-            post(held::post_approve),
-        )
-        .route(
-            "/{tenant}/v1.0/heldRedemptions/{id}/deny",
-            post(held::post_deny),
-        )
-        .route("/{tenant}/v1.0/users", get(users::list_users))
-        .route(
-            "/{tenant}/v1.0/users/{id}",
-            get(users::get_user).delete(users::delete_user),
-        )
-        .route(
-            "/{tenant}/v1.0/policies/externalCollaboration",
-            get(settings::get_settings).patch(settings::patch_settings),
-        )
-        .route(
-            "/{tenant}/v1.0/policies/externalCollaboration/redemptionRoute",
-            get(settings::get_redemption_route),
-        )
+    api().0
+}
+
+/// The admin API's routes and its OpenAPI document, built together from the handlers'
+/// `#[utoipa::path]` annotations (each `routes!` registers a path in both).
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(openapi::AdminApi::openapi())
+        .routes(routes!(
+            invitations::post_invitation,
+            invitations::list_invitations
+        ))
+        .routes(routes!(invitations::post_bulk))
+        .routes(routes!(invitations::get_invitation))
+        .routes(routes!(invitations::post_resend))
+        .routes(routes!(invitations::post_revoke))
+        .routes(routes!(held::list_held))
+        .routes(routes!(held::get_held))
+        .routes(routes!(held::post_approve))
+        .routes(routes!(held::post_deny))
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(settings::get_settings, settings::patch_settings))
+        .routes(routes!(settings::get_redemption_route))
+        .routes(routes!(audit::list_directory_audits))
+        // Graph's collection itself, an alias of its directoryAudits.
         .route(
             "/{tenant}/v1.0/auditLogs",
             get(audit::list_directory_audits),
         )
-        .route(
-            "/{tenant}/v1.0/auditLogs/directoryAudits",
-            get(audit::list_directory_audits),
-        )
-        .route(
-            "/{tenant}/v1.0/auditLogs/signIns",
-            get(signins::list_sign_ins),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/conditionalAccess/policies",
-            get(policies::list_policies).post(policies::post_policy),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}",
-            get(policies::get_policy)
-                .patch(policies::patch_policy)
-                .delete(policies::delete_policy),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/identityProviders",
-            get(partners::list_partners).post(partners::post_partner),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/identityProviders/{id}",
-            delete(partners::delete_partner).patch(partners::patch_partner),
-        )
-        .route(
-            "/{tenant}/v1.0/users/{id}/authentication/methods",
-            get(methods::list_methods),
-        )
-        .route(
-            "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}",
-            delete(methods::delete_totp_method),
-        )
-        .route(
-            "/{tenant}/v1.0/organization/branding",
-            get(branding::get_branding).patch(branding::patch_branding),
-        )
-        .route(
-            "/{tenant}/v1.0/organization/branding/bannerLogo",
-            axum::routing::put(branding::put_logo).delete(branding::delete_logo),
-        )
-        .route("/{tenant}/branding/logo", get(branding::public_logo))
-        .route("/{tenant}/branding/theme.css", get(branding::public_theme))
+        .routes(routes!(signins::list_sign_ins))
+        .routes(routes!(policies::list_policies, policies::post_policy))
+        .routes(routes!(
+            policies::get_policy,
+            policies::patch_policy,
+            policies::delete_policy
+        ))
+        .routes(routes!(partners::list_partners, partners::post_partner))
+        .routes(routes!(partners::delete_partner, partners::patch_partner))
+        .routes(routes!(methods::list_methods))
+        .routes(routes!(methods::delete_totp_method))
+        .routes(routes!(branding::get_branding, branding::patch_branding))
+        .routes(routes!(branding::put_logo, branding::delete_logo))
         .route("/openapi.json", get(openapi::get_openapi))
+        .split_for_parts()
 }

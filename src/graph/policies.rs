@@ -93,6 +93,9 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Policy, App
 }
 
 /// `GET …/identity/conditionalAccess/policies`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/identity/conditionalAccess/policies", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [conditionalAccessPolicy] }")), security(("bearer" = [])))]
 pub async fn list_policies(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -107,6 +110,11 @@ pub async fn list_policies(
 }
 
 /// `POST …/identity/conditionalAccess/policies` → 201 with the policy.
+#[utoipa::path(post, path = "/{tenant}/v1.0/identity/conditionalAccess/policies", tag = "conditionalAccess",
+    params(("tenant" = String, Path)),
+    request_body(content = String, description = "conditionalAccessPolicy: displayName, state (enabled | disabled | enabledForReportingButNotEnforced), conditions.users (includeUsers: All | None | GuestsOrExternalUsers | Members | ids; excludeUsers; includeGroups; excludeGroups), conditions.applications (includeApplications: All | None | appIds; excludeApplications), grantControls.builtInControls (mfa | block)", content_type = "application/json"),
+    responses((status = 201, description = "The policy"), (status = 400, description = "What is wrong with it")),
+    security(("bearer" = [])))]
 pub async fn post_policy(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -133,6 +141,10 @@ pub async fn post_policy(
 }
 
 /// `GET …/identity/conditionalAccess/policies/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The policy"), (status = 404, description = "No such policy")),
+    security(("bearer" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -147,6 +159,11 @@ pub async fn get_policy(
 
 /// `PATCH …/identity/conditionalAccess/policies/{id}` → 204; the fields given replace the
 /// current ones (`conditions` and `grantControls` as wholes).
+#[utoipa::path(patch, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body(content = String, description = "Any of displayName, state, conditions, grantControls", content_type = "application/json"),
+    responses((status = 204, description = "Changed; applies to the next token issued"), (status = 400, description = "What is wrong")),
+    security(("bearer" = [])))]
 pub async fn patch_policy(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -176,6 +193,10 @@ pub async fn patch_policy(
 }
 
 /// `DELETE …/identity/conditionalAccess/policies/{id}` → 204.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such policy")),
+    security(("bearer" = [])))]
 pub async fn delete_policy(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,

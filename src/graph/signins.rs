@@ -48,6 +48,11 @@ fn parse_filter(filter: &str) -> Result<SignInFilter, ApiError> {
 }
 
 /// `GET …/auditLogs/signIns`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/signIns", tag = "auditLogs",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged"),
+    ("$filter" = Option<String>, Query, description = "userId eq '…', appId eq '…', status eq 'success|failure|interrupted', joined by and")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [signIn] }, newest first, with appliedConditionalAccessPolicies")),
+    security(("bearer" = [])))]
 pub async fn list_sign_ins(
     State(state): State<AppState>,
     Path(slug): Path<String>,

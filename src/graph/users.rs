@@ -34,6 +34,10 @@ pub fn user_json(user: &User, identities: &[Identity]) -> Value {
 }
 
 /// `GET /{tenant}/v1.0/users[?$filter=userType eq 'Guest']`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/users", tag = "users",
+    params(("tenant" = String, Path), ("$filter" = Option<String>, Query, description = "userType eq 'Guest'|'Member'"),
+    ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [user] }")), security(("bearer" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -68,6 +72,10 @@ pub async fn list_users(
 }
 
 /// `GET /{tenant}/v1.0/users/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The user, with userType, externalUserState, identities, creationType")),
+    security(("bearer" = [])))]
 pub async fn get_user(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -86,6 +94,10 @@ pub async fn get_user(
 
 /// `DELETE /{tenant}/v1.0/users/{id}`: guests only; their sessions, grants and invitations go
 /// with them.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Not a guest")),
+    security(("bearer" = [])))]
 pub async fn delete_user(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,

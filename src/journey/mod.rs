@@ -886,6 +886,14 @@ pub fn router() -> Router<AppState> {
             get(crate::federation::saml::get_continue),
         )
         .route(
+            "/{tenant}/branding/logo",
+            get(crate::graph::branding::public_logo),
+        )
+        .route(
+            "/{tenant}/branding/theme.css",
+            get(crate::graph::branding::public_theme),
+        )
+        .route(
             "/{tenant}/security-info",
             get(security_info::get_security_info).post(security_info::post_security_info),
         )
