@@ -114,6 +114,10 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(why) => Self::Unavailable(why),
+            StoreError::Invalid(why) => Self::Page(
+                ErrorPage::bad_request("error-bad-request-title", Text::new("error-bad-form"))
+                    .with_detail(why),
+            ),
             other => Self::Internal(anyhow::Error::new(other).context("database call failed")),
         }
     }
@@ -199,7 +203,9 @@ impl IntoResponse for AppError {
                 pending(page, true, response)
             }
             Self::Internal(error) => {
-                tracing::error!(error = ?error, "internal error");
+                // The cause chain, never the backtrace anyhow may have captured (with
+                // RUST_BACKTRACE=1 resolving one costs ~100 ms and tens of MB per error).
+                tracing::error!(error = format!("{error:#}"), "internal error");
                 let response = json_error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",
@@ -294,6 +300,15 @@ fn graph_code(status: StatusCode) -> &'static str {
     }
 }
 
+/// The OAuth error code of a status (RFC 6749 §5.2).
+fn oauth_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    }
+}
+
 /// What a bare status means, for the caller.
 fn bare_message(status: StatusCode) -> &'static str {
     match status {
@@ -363,12 +378,15 @@ pub async fn render_pending_pages(
         .to_owned();
     let mut response = next.run(request).await;
     let page = match response.extensions_mut().remove::<PendingPage>() {
-        Some(pending) if surface == Surface::Graph => {
-            if pending.navigations_only {
-                let status = response.status();
-                return graph_error(status, graph_code(status), bare_message(status), response);
-            }
-            pending.page
+        // The API surfaces never answer a page, whatever the handler produced.
+        Some(_) if surface == Surface::Graph => {
+            let status = response.status();
+            return graph_error(status, graph_code(status), bare_message(status), response);
+        }
+        Some(_) if surface == Surface::OAuth => {
+            let status = response.status();
+            let json = json_error(status, oauth_code(status), bare_message(status));
+            return keep_headers(response, json);
         }
         Some(pending) if pending.navigations_only && !navigation => return response,
         Some(pending) => pending.page,
@@ -379,10 +397,7 @@ pub async fn render_pending_pages(
                     return graph_error(status, graph_code(status), bare_message(status), response);
                 }
                 Surface::OAuth => {
-                    let mut json = json_error(status, "invalid_request", bare_message(status));
-                    if status.is_server_error() {
-                        json = json_error(status, "server_error", bare_message(status));
-                    }
+                    let json = json_error(status, oauth_code(status), bare_message(status));
                     return keep_headers(response, json);
                 }
                 Surface::Pages => bare_page(status),

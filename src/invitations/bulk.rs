@@ -422,6 +422,9 @@ async fn csv_rows(
         .create_reader(reader)
         .into_records();
     Ok(Box::pin(records.map(move |record| match record {
+        Ok(record) if record.iter().any(|field| field.contains('\0')) => {
+            Parsed::Unreadable("the row contains a NUL character".to_owned())
+        }
         Ok(record) => {
             let mut row = Row::default();
             for (name, value) in headers.iter().zip(record.iter()) {
@@ -458,6 +461,9 @@ fn json_rows(
             .take_while(|line| std::future::ready(line.is_ok()))
             .filter_map(|line| std::future::ready(line.ok().filter(|l| !l.trim().is_empty())))
             .map(|line| match serde_json::from_str::<Row>(&line) {
+                Ok(_) if line.contains('\0') || line.contains("\\u0000") => {
+                    Parsed::Unreadable("the line contains a NUL character".to_owned())
+                }
                 Ok(row) => Parsed::Row(row),
                 Err(e) => Parsed::Unreadable(format!("the line is not an invitation object: {e}")),
             }),

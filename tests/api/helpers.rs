@@ -164,6 +164,8 @@ impl Backing {
             ..Config::default()
         };
         config.keys.refresh_interval = 1;
+        // Tests stop nodes at once (the drain is for load balancers).
+        config.server.drain_seconds = 0;
         // The partner IdPs of the federation tests are other tenants on this loopback node.
         config.federation.allow_private_networks = true;
         config
