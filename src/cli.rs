@@ -36,6 +36,8 @@ enum Command {
     Serve,
     /// Create the database (or bring it up to date) and exit; `serve` does the same at start.
     Migrate,
+    /// Print the admin API's OpenAPI document (the one served at /openapi.json).
+    Openapi,
     #[command(flatten)]
     Admin(Box<AdminCommand>),
 }
@@ -55,7 +57,10 @@ enum AdminCommand {
     #[command(subcommand)]
     Group(GroupCommand),
     /// Invite guests in bulk from Entra's CSV template or JSON Lines; prints one result per
-    /// row on stdout (CSV, or JSON Lines with --json) and progress on stderr.
+    /// row on stdout (CSV, or JSON Lines with --json), a progress line on stderr when it is a
+    /// terminal (or with --progress), and a summary. Exit status: 0 when every row was invited
+    /// or already known, 3 when any row failed (stdout says which), 1 when the file cannot be
+    /// used at all (not the template, unreadable), 2 for bad arguments.
     Invite(InviteArgs),
     /// Manage conditional-access policies.
     #[command(subcommand)]
@@ -320,7 +325,18 @@ struct InviteArgs {
     /// Print results as JSON Lines instead of CSV.
     #[arg(long)]
     json: bool,
+    /// Show progress on stderr even when it is not a terminal.
+    #[arg(long)]
+    progress: bool,
 }
+
+/// Exit status of `gatehouse invite` when it ran but some rows failed.
+pub const EXIT_ROWS_FAILED: u8 = 3;
+
+/// The bulk invitation ran to the end but `0` rows failed (their results say why).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} of the rows failed; their results on stdout say why")]
+struct RowsFailed(usize);
 
 #[derive(Debug, Subcommand)]
 enum GroupCommand {
@@ -514,14 +530,26 @@ pub async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let default_filter = match command {
+        Command::Serve => telemetry::SERVER_FILTER,
+        Command::Migrate | Command::Openapi | Command::Admin(_) => telemetry::COMMAND_FILTER,
+    };
+    telemetry::init(config.log_format, default_filter);
+    let result = match command {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
+        Command::Openapi => serde_json::to_value(crate::graph::api().1)
+            .map_err(anyhow::Error::from)
+            .and_then(print),
         Command::Admin(command) => run_admin(config, *command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<RowsFailed>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ROWS_FAILED)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -1026,6 +1054,8 @@ async fn policy(store: &dyn Store, command: PolicyCommand) -> anyhow::Result<()>
 
 /// `gatehouse invite`: the bulk engine of the API, run as the operator.
 async fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+
     use crate::invitations::bulk::{self, CSV_HEADER, Format};
     let services = std::sync::Arc::new(crate::startup::Services::connect(config).await?);
     let state = crate::startup::AppState(services);
@@ -1040,14 +1070,19 @@ async fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let rows = bulk::read_rows(Box::pin(file), format)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let (results, mut receiver) = tokio::sync::mpsc::channel(256);
     let worker_state = state.clone();
-    let worker = tokio::spawn(async move {
-        bulk::run(&worker_state, &caller, Box::pin(file), format, results).await
-    });
+    let worker =
+        tokio::spawn(async move { bulk::run(&worker_state, &caller, rows, results).await });
     if !args.json {
         print!("{CSV_HEADER}");
     }
+    // Progress is one line rewritten in place, for a person at a terminal; a log or a pipe
+    // gets only the summary.
+    let progress = args.progress || std::io::stderr().is_terminal();
     let mut rows = 0usize;
     while let Some(result) = receiver.recv().await {
         rows += 1;
@@ -1056,11 +1091,16 @@ async fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
         } else {
             print!("{}", result.csv_line());
         }
-        if rows.is_multiple_of(500) {
-            eprintln!("{rows} rows processed");
+        if progress && rows.is_multiple_of(100) {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r{rows} rows processed");
+            let _ = err.flush();
         }
     }
     let summary = worker.await??;
+    if progress {
+        eprint!("\r");
+    }
     eprintln!(
         "done: {} rows, {} invited, {} already known, {} failed",
         summary.rows, summary.invited, summary.skipped, summary.failed
@@ -1071,6 +1111,9 @@ async fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
         if state.mailer.send_due(state.store.as_ref()).await? == 0 {
             break;
         }
+    }
+    if summary.failed > 0 {
+        return Err(RowsFailed(summary.failed).into());
     }
     Ok(())
 }

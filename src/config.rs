@@ -57,6 +57,50 @@ pub struct Config {
     pub mail: MailSettings,
     /// Partner identity providers.
     pub federation: FederationSettings,
+    /// How connections are served and how a node stops.
+    pub server: ServerSettings,
+    /// Where Prometheus metrics are served (`GATEHOUSE_METRICS_LISTEN`); unset: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
+    /// OpenTelemetry traces.
+    pub otlp: OtlpSettings,
+}
+
+/// Serving connections (see `server`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Seconds a node keeps serving after a shutdown signal, while `/readyz` already says it
+    /// is going (so a load balancer takes it out first).
+    pub drain_seconds: u64,
+    /// Seconds a client has to send a request's headers; also the longest idle time of a
+    /// kept-alive connection.
+    pub header_timeout: u64,
+    /// Connections served at once; 0: below the open-file limit.
+    pub max_connections: usize,
+    /// Connections from one client address at once; 0: half of `max_connections`.
+    pub max_connections_per_address: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            drain_seconds: 10,
+            header_timeout: 10,
+            max_connections: 0,
+            max_connections_per_address: 0,
+        }
+    }
+}
+
+/// OpenTelemetry traces over OTLP/HTTP.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpSettings {
+    /// The collector's OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); unset:
+    /// no traces are exported.
+    pub endpoint: Option<String>,
+    /// The service name traces carry.
+    pub service_name: Option<String>,
 }
 
 /// Partner identity providers.
@@ -224,6 +268,9 @@ impl Default for Config {
             throttle: ThrottleSettings::default(),
             mail: MailSettings::default(),
             federation: FederationSettings::default(),
+            server: ServerSettings::default(),
+            metrics_listen: None,
+            otlp: OtlpSettings::default(),
         }
     }
 }

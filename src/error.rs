@@ -114,6 +114,10 @@ impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(why) => Self::Unavailable(why),
+            StoreError::Invalid(why) => Self::Page(
+                ErrorPage::bad_request("error-bad-request-title", Text::new("error-bad-form"))
+                    .with_detail(why),
+            ),
             other => Self::Internal(anyhow::Error::new(other).context("database call failed")),
         }
     }
@@ -199,7 +203,9 @@ impl IntoResponse for AppError {
                 pending(page, true, response)
             }
             Self::Internal(error) => {
-                tracing::error!(error = ?error, "internal error");
+                // The cause chain, never the backtrace anyhow may have captured (with
+                // RUST_BACKTRACE=1 resolving one costs ~100 ms and tens of MB per error).
+                tracing::error!(error = format!("{error:#}"), "internal error");
                 let response = json_error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",
@@ -242,10 +248,115 @@ fn is_navigation(headers: &axum::http::HeaderMap) -> bool {
     }
 }
 
-/// Middleware: puts the [`PendingPage`] a handler answered into words — in the language the
-/// journey chose, else the browser's `Accept-Language` — with the brand of the tenant whose
-/// URL it is (`/{tenant}/…`), so that error pages carry the organisation's name, never
-/// "Gatehouse", wherever a tenant is known.
+/// The front door a URL belongs to, which decides the shape of its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// The admin API (`/{tenant}/v1.0/…`, `/openapi.json`): Graph's JSON envelope.
+    Graph,
+    /// The OAuth endpoints clients call directly: RFC 6749 JSON.
+    OAuth,
+    /// Everything a person's browser opens: HTML pages.
+    Pages,
+}
+
+impl Surface {
+    fn of(path: &str) -> Self {
+        const OAUTH: [&str; 5] = [
+            "/oauth2/token",
+            "/oauth2/introspect",
+            "/oauth2/revoke",
+            "/oauth2/userinfo",
+            "/oauth2/jwks",
+        ];
+        if path.contains("/v1.0/") || path.ends_with("/v1.0") || path == "/openapi.json" {
+            Self::Graph
+        } else if OAUTH.iter().any(|end| path.ends_with(end)) {
+            Self::OAuth
+        } else {
+            Self::Pages
+        }
+    }
+}
+
+/// The error a framework layer answered with (a body too large, a method not allowed, an
+/// unknown path), which carries none of our envelopes: plain text or nothing.
+fn is_bare_error(response: &Response) -> bool {
+    let status = response.status();
+    (status.is_client_error() || status.is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
+/// The Graph error code of a bare status.
+fn graph_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "Request_ResourceNotFound",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request_EntityTooLarge",
+        StatusCode::SERVICE_UNAVAILABLE => "serviceNotAvailable",
+        s if s.is_server_error() => "generalException",
+        _ => "Request_BadRequest",
+    }
+}
+
+/// The OAuth error code of a status (RFC 6749 §5.2).
+fn oauth_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    }
+}
+
+/// What a bare status means, for the caller.
+fn bare_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "there is nothing at this address",
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed at this address",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this endpoint accepts",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "the request body has a content type this endpoint does not accept"
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "the service is temporarily unavailable; try again shortly"
+        }
+        s if s.is_server_error() => "an unexpected error occurred",
+        _ => "the request cannot be read",
+    }
+}
+
+/// The page of a bare status, for people.
+fn bare_page(status: StatusCode) -> ErrorPage {
+    match status {
+        StatusCode::NOT_FOUND => ErrorPage::new(
+            status,
+            "error-not-found-title",
+            Text::new("error-not-found"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorPage::new(
+            status,
+            "error-too-large-title",
+            Text::new("error-too-large"),
+        ),
+        s if s.is_server_error() => {
+            ErrorPage::new(status, "error-internal-title", Text::new("error-internal"))
+        }
+        _ => ErrorPage::new(
+            status,
+            "error-bad-request-title",
+            Text::new("error-bad-form"),
+        )
+        .with_detail(bare_message(status)),
+    }
+}
+
+/// Middleware: every error leaves in the format of the front door its URL belongs to
+/// ([`Surface`]): the admin API answers Graph JSON (413 and 5xx included), the OAuth endpoints
+/// RFC 6749 JSON, and a person's browser an HTML page. A handler's [`PendingPage`] is put into
+/// words here — in the language the journey chose, else the browser's `Accept-Language` — with
+/// the brand of the tenant whose URL it is (`/{tenant}/…`), so that error pages carry the
+/// organisation's name, never "Gatehouse", wherever a tenant is known.
 pub async fn render_pending_pages(
     axum::extract::State(state): axum::extract::State<crate::startup::AppState>,
     request: axum::extract::Request,
@@ -257,22 +368,43 @@ pub async fn render_pending_pages(
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let slug = request
-        .uri()
-        .path()
+    let path = request.uri().path().to_owned();
+    let surface = Surface::of(&path);
+    let slug = path
         .trim_start_matches('/')
         .split('/')
         .next()
         .unwrap_or("")
         .to_owned();
     let mut response = next.run(request).await;
-    let Some(pending) = response.extensions_mut().remove::<PendingPage>() else {
-        return response;
+    let page = match response.extensions_mut().remove::<PendingPage>() {
+        // The API surfaces never answer a page, whatever the handler produced.
+        Some(_) if surface == Surface::Graph => {
+            let status = response.status();
+            return graph_error(status, graph_code(status), bare_message(status), response);
+        }
+        Some(_) if surface == Surface::OAuth => {
+            let status = response.status();
+            let json = json_error(status, oauth_code(status), bare_message(status));
+            return keep_headers(response, json);
+        }
+        Some(pending) if pending.navigations_only && !navigation => return response,
+        Some(pending) => pending.page,
+        None if is_bare_error(&response) => {
+            let status = response.status();
+            match surface {
+                Surface::Graph => {
+                    return graph_error(status, graph_code(status), bare_message(status), response);
+                }
+                Surface::OAuth => {
+                    let json = json_error(status, oauth_code(status), bare_message(status));
+                    return keep_headers(response, json);
+                }
+                Surface::Pages => bare_page(status),
+            }
+        }
+        None => return response,
     };
-    if pending.navigations_only && !navigation {
-        return response;
-    }
-    let page = pending.page;
     let locale = page
         .locale
         .unwrap_or_else(|| Locale::negotiate(None, None, accept_language.as_deref()));
@@ -284,16 +416,32 @@ pub async fn render_pending_pages(
         Some(tenant) => Chrome::tenant(tenant, locale),
         None => Chrome::gatehouse(locale),
     };
-    let rendered = match render_error_page(&page, &chrome) {
-        Ok(rendered) => rendered.into_response(),
+    match render_error_page(&page, &chrome) {
+        Ok(rendered) => keep_headers(response, rendered.into_response()),
         Err(e) => {
             tracing::error!(error = %e, "error page rendering failed");
-            return response;
+            response
         }
-    };
-    // Keep what the handler said besides the body (Retry-After, Set-Cookie, …).
-    let (mut parts, _) = response.into_parts();
-    let (rendered_parts, body) = rendered.into_parts();
+    }
+}
+
+/// A Graph error envelope in place of `original`'s body (its status and other headers kept).
+fn graph_error(status: StatusCode, code: &str, message: &str, original: Response) -> Response {
+    let body = crate::graph::ApiError::envelope(code, message);
+    let json = (
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(body),
+    )
+        .into_response();
+    keep_headers(original, json)
+}
+
+/// `replacement`'s body and content headers with `original`'s status and other headers
+/// (Retry-After, Set-Cookie, …).
+fn keep_headers(original: Response, replacement: Response) -> Response {
+    let (mut parts, _) = original.into_parts();
+    let (new_parts, body) = replacement.into_parts();
     for name in [
         header::CONTENT_TYPE,
         header::CONTENT_SECURITY_POLICY,
@@ -301,7 +449,7 @@ pub async fn render_pending_pages(
         header::CONTENT_LANGUAGE,
     ] {
         parts.headers.remove(&name);
-        if let Some(value) = rendered_parts.headers.get(&name) {
+        if let Some(value) = new_parts.headers.get(&name) {
             parts.headers.insert(name, value.clone());
         }
     }

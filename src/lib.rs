@@ -27,6 +27,7 @@ pub mod oidc;
 pub mod policy;
 pub mod saml;
 pub mod secrets;
+pub mod server;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -3,7 +3,6 @@
 //! integration tests start the same way.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,6 +57,8 @@ pub struct Services {
     pub federation: crate::federation::Federation,
     /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
     pub ready: AtomicBool,
+    /// The readiness write check's last answer.
+    pub write_check: crate::health::WriteCheck,
 }
 
 impl std::fmt::Debug for Services {
@@ -107,6 +108,7 @@ impl Services {
             directory,
             passwords: Passwords::default(),
             ready: AtomicBool::new(true),
+            write_check: crate::health::WriteCheck::default(),
         })
     }
 
@@ -136,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::router())
         .merge(crate::graph::router())
         .merge(crate::journey::router())
+        .layer(axum::middleware::from_fn(crate::web::refuse_nul))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::error::render_pending_pages,
@@ -207,8 +210,10 @@ impl Application {
         self.run_until(shutdown_signal()?).await
     }
 
-    /// Serves until `stop` completes: readiness turns false first, in-flight requests get
-    /// [`DRAIN_DEADLINE`] to finish, background tasks stop.
+    /// Serves until `stop` completes, then drains: readiness turns false at once, the node
+    /// keeps serving for `server.drain_seconds` (a load balancer polling `/readyz` takes it
+    /// out meanwhile), then stops accepting and gives requests in flight [`DRAIN_DEADLINE`] to
+    /// finish; background tasks stop last.
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -219,34 +224,23 @@ impl Application {
         let address = self.listener.local_addr()?;
         log_where_things_are(&state.config);
         tracing::info!(%address, public_url = %state.config.public_url, "gatehouse listening");
-        let (drain_tx, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain = Duration::from_secs(state.config.server.drain_seconds);
         let ready_state = state.clone();
-        let graceful = async move {
+        let draining = async move {
             stop.await;
             ready_state.ready.store(false, Ordering::SeqCst);
-            tracing::info!("shutdown requested; draining in-flight requests");
-            let _ = drain_tx.send(());
+            tracing::info!(
+                drain_seconds = drain.as_secs(),
+                "shutdown requested: not ready any more; still serving while load balancers notice"
+            );
+            tokio::time::sleep(drain).await;
         };
-        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(graceful);
-        let server = async move { server.await.map_err(anyhow::Error::from) };
-        let deadline = async move {
-            if drain_rx.await.is_ok() {
-                tokio::time::sleep(DRAIN_DEADLINE).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let result = tokio::select! {
-            result = server => result,
-            () = deadline => {
-                tracing::warn!("drain deadline passed; closing remaining connections");
-                Ok(())
-            }
-        };
+        let limits = crate::server::Limits::from_config(&state.config.server);
+        crate::server::serve(self.listener, router(state.clone()), limits, draining).await;
         background.abort();
         mail.abort();
-        result
+        tracing::info!("gatehouse stopped");
+        Ok(())
     }
 }
 
@@ -279,15 +273,33 @@ fn log_where_things_are(config: &Config) {
     tracing::info!(%database, %ephemeral, %keys, %mail, "gatehouse state");
 }
 
+/// How often a node checks the configuration generation (one tiny query): the bound on how
+/// late a change reaches a node that gets no notification (SQLite, or a lost LISTEN).
+pub const CONFIG_POLL: Duration = Duration::from_millis(250);
+
 /// Per-node background work: follow configuration changes made on other nodes or by the
-/// CLI, and purge expired rows.
+/// CLI — at once when the database pushes them (Postgres `NOTIFY`), else within
+/// [`CONFIG_POLL`] — and purge expired rows.
 async fn background_tasks(state: AppState) {
-    let interval = Duration::from_secs(state.config.keys.refresh_interval);
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval(CONFIG_POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pushed = state.store.config_changes();
     let mut last_purge = unix_now();
     loop {
-        ticks.tick().await;
+        let notified = async {
+            match pushed.as_mut() {
+                Some(feed) => feed.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = ticks.tick() => {}
+            signal = notified => {
+                if signal.is_none() {
+                    pushed = None;
+                }
+            }
+        }
         if let Err(e) = state.directory.poll(&state.keys).await {
             tracing::warn!(error = %e, "could not check for configuration changes");
         }

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Real-browser conformance: Debian's Chromium, driven by playwright-core, walks every page a
 # person sees (sign-in, invitation redemption from the real e-mail, MFA enrolment from the QR
-# code, consent, My Apps, security info, logout, error pages) to two relying parties nobody here
-# wrote: an openid-client 6 web app and Apache httpd with mod_auth_openidc. Every Gatehouse page
-# the browser lands on is screenshotted and checked (axe-core in light and dark mode, contrast,
-# a 390x844 viewport, labels, autocomplete, focus). See conformance/browser/README.md.
+# code, consent, My Apps, security info, logout, error pages) to relying parties nobody here
+# wrote: an openid-client 6 web app and Apache httpd with mod_auth_openidc, and as SAML SPs
+# python3-saml and Apache httpd with mod_auth_mellon; guests sign in at home at partner IdPs
+# (oidc-provider 9 and pysaml2, with their own sign-in pages). Every Gatehouse page the browser
+# lands on is screenshotted and checked (axe-core in light and dark mode, contrast, a 390x844
+# viewport, labels, autocomplete, focus). See conformance/browser/README.md.
 #
 # Usage: conformance/browser/run.sh [--only JOURNEY[,JOURNEY…]] [--help]
 #        --only  run only these journeys (file names in journeys/ without .mjs; the default is
@@ -19,7 +21,7 @@
 #        BROWSER_ARTIFACTS directory for screenshots and the page report (default: a fresh
 #                          gatehouse-browser-artifacts.XXXXXX in TMPDIR); always kept
 #        CONFORMANCE_KEEP=1  keep the temp dir (logs, config) even on success
-#        CONFORMANCE_SKIP_INSTALL=1  do not run npm ci (use what is installed)
+#        CONFORMANCE_SKIP_INSTALL=1  do not run npm ci / pip install (use what is installed)
 #        CONFORMANCE_TIMEOUT  seconds allowed for the journeys (default 420)
 # Exit:  0 when every check passed; non-zero on any failure (the server log tail is printed).
 set -euo pipefail
@@ -49,10 +51,11 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 # Nothing may download a browser: playwright-core brings none, and this keeps it so.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1
 
-require_tools --hint "apt-get install chromium apache2 libapache2-mod-auth-openidc zbar-tools" \
-  node npm python3 curl timeout setsid apache2 zbarimg
+require_tools --hint "apt-get install chromium apache2 libapache2-mod-auth-openidc libapache2-mod-auth-mellon zbar-tools xmlsec1 python3-venv" \
+  node npm python3 curl timeout setsid apache2 zbarimg openssl xmlsec1 mellon_create_metadata
 [ -x "$CHROMIUM" ] || die "no Chromium at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
 [ -f /usr/lib/apache2/modules/mod_auth_openidc.so ] || die "mod_auth_openidc is missing (apt-get install libapache2-mod-auth-openidc)"
+[ -f /usr/lib/apache2/modules/mod_auth_mellon.so ] || die "mod_auth_mellon is missing (apt-get install libapache2-mod-auth-mellon)"
 id www-data >/dev/null 2>&1 || die "Apache runs its children as www-data, and there is no such user"
 
 make_workdir
@@ -92,8 +95,30 @@ failure_logs() { # after the end of the server log
 }
 
 # ------------------------------------------------------------------------- installing the peers
-[ "${CONFORMANCE_SKIP_INSTALL:-0}" = 1 ] ||
-  npm_ci "$HERE" node "playwright-core (no browser download), axe-core, openid-client, otpauth, smtp-server, mailparser"
+install_python() { # the venv in ./.venv (git ignores it), rebuilt only when requirements.txt or python3 changed
+  local venv="$HERE/.venv" stamp want
+  stamp="$venv/.gatehouse-requirements.sha256"
+  want=$( (cat "$HERE/requirements.txt"; python3 --version) | sha256sum | cut -d' ' -f1)
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "python: venv up to date"
+    return
+  fi
+  log "python: venv + pip install -r requirements.txt (python3-saml, pysaml2)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements.txt" >&2 \
+    || die "pip install failed"
+  # python3-saml refuses to work when lxml and xmlsec disagree on libxml2: fail here, not later.
+  "$venv/bin/python" -W ignore -c 'import xmlsec, onelogin.saml2.auth, saml2.server' >&2 \
+    || die "the installed python3-saml/xmlsec/pysaml2 do not import"
+  echo "$want" > "$stamp"
+}
+if [ "${CONFORMANCE_SKIP_INSTALL:-0}" != 1 ]; then
+  npm_ci "$HERE" node "playwright-core (no browser download), axe-core, openid-client, oidc-provider, otpauth, smtp-server, mailparser"
+  install_python
+fi
+PY="$HERE/.venv/bin/python"
+[ -x "$PY" ] || die "no venv at $HERE/.venv (run without CONFORMANCE_SKIP_INSTALL)"
 
 wait_ready() { # file pid label: until the helper printed {"ready":true…} (10 s)
   local i
@@ -124,6 +149,9 @@ export GATEHOUSE_THROTTLE__PASSWORD_FREE_FAILURES=2
 export GATEHOUSE_THROTTLE__PASSWORD_LOCKOUT=4
 # Every mailed code of the run comes from 127.0.0.1; the per-address limit is not under test here.
 export GATEHOUSE_THROTTLE__PASSCODE_SENDS_PER_IP=500
+# The partner IdPs of the federation journeys run on loopback; Gatehouse refuses private
+# addresses for partner IdPs unless told this is such a setup (SSRF guard).
+export GATEHOUSE_FEDERATION__ALLOW_PRIVATE_NETWORKS=true
 
 # A unique slug, so that a shared database (GATEHOUSE_DATABASE_URL) never sees a clash.
 SLUG="br-$(date +%s)-$RANDOM"
@@ -147,10 +175,10 @@ cli apache app create --tenant "$SLUG" --name "Legacy intranet" \
 
 CONFIG="$WORK/config.json"
 python3 - "$WORK" "$CONFIG" "$GATEHOUSE_PUBLIC_URL" "$SINK_HTTP_PORT" "$RP_PORT" "$APACHE_PORT" \
-  "$GATEHOUSE_BIN" "$ARTIFACTS" "$CHROMIUM" "$ONLY" <<'PY'
+  "$GATEHOUSE_BIN" "$ARTIFACTS" "$CHROMIUM" "$ONLY" "$PY" <<'PY'
 import json, sys
 (work, out, public_url, sink_port, rp_port, apache_port, gatehouse_bin, artifacts, chromium,
- only) = sys.argv[1:]
+ only, python) = sys.argv[1:]
 load = lambda n: json.load(open(f"{work}/{n}.json"))
 tenant, inviter, rp, apache = load("tenant"), load("inviter"), load("rp"), load("apache")
 slug = tenant["slug"]
@@ -173,6 +201,7 @@ config = {
     "throttle": {"password_free_failures": 2, "password_lockout": 4},
     "artifacts": artifacts,
     "chromium": chromium,
+    "python": python,
     "only": [n for n in only.split(",") if n],
 }
 json.dump(config, open(out, "w"), indent=2)

@@ -6,27 +6,34 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::auth::authenticate;
-use super::{Paging, collection, date_time};
+use super::{Paging, date_time};
 use crate::domain::permission::AUDITLOG_READ_ALL;
 use crate::error::AppError;
 use crate::startup::AppState;
 
 /// `GET …/auditLogs/directoryAudits`, newest first.
+#[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/directoryAudits", tag = "auditLogs",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [directoryAudit] }, newest first")), security(("bearer" = [])))]
 pub async fn list_directory_audits(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(AUDITLOG_READ_ALL)?;
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let events = state
         .store
-        .list_audit(&caller.tenant.id, limit, offset)
+        .list_audit(&caller.tenant.id, limit + 1, offset)
         .await?;
-    Ok(collection(
+    Ok(super::page(
+        &state,
+        &uri,
+        (limit, offset),
         events
             .into_iter()
             .map(|e| {

@@ -39,6 +39,10 @@ fn to_json(state: &AppState, tenant: &Tenant, branding: &Branding) -> Value {
 }
 
 /// `GET …/organization/branding`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/organization/branding", tag = "organization",
+    params(("tenant" = String, Path)),
+    responses((status = 200, description = "{ accentColor, bannerLogoRelativeUrl, bannerLogo: { contentType, width, height, sha256 } }")),
+    security(("bearer" = [])))]
 pub async fn get_branding(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -55,6 +59,11 @@ pub async fn get_branding(
 }
 
 /// `PATCH …/organization/branding`: `{"accentColor": "#0b5cad"}` (or `null` to remove it).
+#[utoipa::path(patch, path = "/{tenant}/v1.0/organization/branding", tag = "organization",
+    params(("tenant" = String, Path)),
+    request_body(content = String, description = "{ \"accentColor\": \"#rrggbb\" | null }", content_type = "application/json"),
+    responses((status = 200, description = "The branding"), (status = 400, description = "Not a #rrggbb colour, or another property")),
+    security(("bearer" = [])))]
 pub async fn patch_branding(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -91,6 +100,11 @@ pub async fn patch_branding(
 }
 
 /// `PUT …/organization/branding/bannerLogo`: the logo's bytes, `image/png` or `image/jpeg`.
+#[utoipa::path(put, path = "/{tenant}/v1.0/organization/branding/bannerLogo", tag = "organization",
+    params(("tenant" = String, Path)),
+    request_body(content = Vec<u8>, description = "A PNG or JPEG image, at most 100 KB and 1024 pixels a side", content_type = "image/png"),
+    responses((status = 200, description = "The branding"), (status = 400, description = "Not a PNG or JPEG within the limits")),
+    security(("bearer" = [])))]
 pub async fn put_logo(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -119,6 +133,10 @@ pub async fn put_logo(
 }
 
 /// `DELETE …/organization/branding/bannerLogo`.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/organization/branding/bannerLogo", tag = "organization",
+    params(("tenant" = String, Path)),
+    responses((status = 200, description = "The branding, without the logo")),
+    security(("bearer" = [])))]
 pub async fn delete_logo(
     State(state): State<AppState>,
     Path(slug): Path<String>,

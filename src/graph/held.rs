@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::auth::authenticate;
-use super::{ApiError, Paging, collection, date_time, entity};
+use super::{ApiError, Paging, date_time, entity};
 use crate::domain::invitation::{HeldRedemption, HeldStatus};
 use crate::domain::permission::{USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::unix_now;
@@ -47,9 +47,14 @@ fn parse_filter(filter: &str) -> Result<HeldStatus, ApiError> {
 }
 
 /// `GET …/heldRedemptions`, newest first; `$filter=status eq 'pending'` narrows it.
+#[utoipa::path(get, path = "/{tenant}/v1.0/heldRedemptions", tag = "invitations",
+    params(("tenant" = String, Path), ("$filter" = Option<String>, Query, description = "status eq 'pending|approved|denied|closed'"), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [heldRedemption] }, newest first: redemptions whose home IdP did not assert the invited address as verified, held when the tenant's unverifiedAddressRedemption is holdForApproval")),
+    security(("bearer" = [])))]
 pub async fn list_held(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -62,14 +67,24 @@ pub async fn list_held(
         None | Some("") => None,
         Some(filter) => Some(parse_filter(filter)?),
     };
+    let window = paging.window()?;
     let held = state
         .store
-        .held_redemptions(&caller.tenant.id, status)
+        .held_redemptions(&caller.tenant.id, status, window.0 + 1, window.1)
         .await?;
-    Ok(collection(held.iter().map(to_json).collect()))
+    Ok(super::page(
+        &state,
+        &uri,
+        window,
+        held.iter().map(to_json).collect(),
+    ))
 }
 
 /// `GET …/heldRedemptions/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/heldRedemptions/{id}", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = crate::domain::invitation::HeldRedemption, description = "The request"), (status = 404, description = "No such request")),
+    security(("bearer" = [])))]
 pub async fn get_held(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -90,6 +105,11 @@ pub async fn get_held(
 }
 
 /// `POST …/heldRedemptions/{id}/approve`.
+#[utoipa::path(post, path = "/{tenant}/v1.0/heldRedemptions/{id}/approve", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = crate::domain::invitation::HeldRedemption, description = "Approved: the home identity is bound to the guest and the invitation redeemed"),
+    (status = 409, description = "Already decided, the invitation is no longer pending (the request is then closed), or the identity is bound to another user")),
+    security(("bearer" = [])))]
 pub async fn post_approve(
     state: State<AppState>,
     path: Path<(String, String)>,
@@ -99,6 +119,11 @@ pub async fn post_approve(
 }
 
 /// `POST …/heldRedemptions/{id}/deny`.
+#[utoipa::path(post, path = "/{tenant}/v1.0/heldRedemptions/{id}/deny", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = crate::domain::invitation::HeldRedemption, description = "Denied: nothing is bound; the same identity is refused for this invitation from now on"),
+    (status = 409, description = "Already decided")),
+    security(("bearer" = [])))]
 pub async fn post_deny(
     state: State<AppState>,
     path: Path<(String, String)>,

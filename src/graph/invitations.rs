@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::auth::{Caller, authenticate};
-use super::{ApiError, Paging, collection, date_time, entity, read_json};
+use super::{ApiError, Paging, date_time, entity, read_json};
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::permission::USER_INVITE_ALL;
 use crate::domain::unix_now;
@@ -61,6 +61,17 @@ async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
 }
 
 /// `POST /{tenant}/v1.0/invitations`.
+#[utoipa::path(post, path = "/{tenant}/v1.0/invitations", tag = "invitations",
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    request_body = crate::invitations::InviteRequest,
+    responses(
+    (status = 201, description = "The invitation, with inviteRedeemUrl and the guest user"),
+    (status = 400, description = "Invalid input (Request_BadRequest)"),
+    (status = 401, description = "No valid bearer token"),
+    (status = 403, description = "The caller may not invite, or the domain is not allowed"),
+    (status = 409, description = "The address belongs to a member or a redeemed guest"),
+    ),
+    security(("bearer" = [])))]
 pub async fn post_invitation(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -74,9 +85,14 @@ pub async fn post_invitation(
 }
 
 /// `GET /{tenant}/v1.0/invitations?$filter=status eq 'PendingAcceptance'`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/invitations", tag = "invitations",
+    params(("tenant" = String, Path), ("$filter" = Option<String>, Query, description = "status eq 'PendingAcceptance'|'Completed'|'Revoked'|'Expired'"),
+    ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [invitation] }")), security(("bearer" = [])))]
 pub async fn list_invitations(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -86,12 +102,15 @@ pub async fn list_invitations(
         None | Some("") => None,
         Some(filter) => Some(parse_status_filter(filter)?),
     };
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let list = state
         .store
-        .list_invitations(&caller.tenant.id, status, unix_now(), limit, offset)
+        .list_invitations(&caller.tenant.id, status, unix_now(), limit + 1, offset)
         .await?;
-    Ok(collection(
+    Ok(super::page(
+        &state,
+        &uri,
+        (limit, offset),
         list.iter().map(|i| invitation_json(i, None)).collect(),
     ))
 }
@@ -114,6 +133,10 @@ fn parse_status_filter(filter: &str) -> Result<InvitationStatus, ApiError> {
 }
 
 /// `GET /{tenant}/v1.0/invitations/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/invitations/{id}", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The invitation"), (status = 404, description = "No such invitation")),
+    security(("bearer" = [])))]
 pub async fn get_invitation(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -130,6 +153,10 @@ pub async fn get_invitation(
 }
 
 /// `POST /{tenant}/v1.0/invitations/{id}/resend`: a new link and e-mail; the old link dies.
+#[utoipa::path(post, path = "/{tenant}/v1.0/invitations/{id}/resend", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 201, description = "A new invitation replacing the old one (whose link dies)")),
+    security(("bearer" = [])))]
 pub async fn post_resend(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -141,6 +168,10 @@ pub async fn post_resend(
 }
 
 /// `POST /{tenant}/v1.0/invitations/{id}/revoke`.
+#[utoipa::path(post, path = "/{tenant}/v1.0/invitations/{id}/revoke", tag = "invitations",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The revoked invitation"), (status = 409, description = "Not pending")),
+    security(("bearer" = [])))]
 pub async fn post_revoke(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -156,6 +187,11 @@ const MAX_BULK_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `POST /{tenant}/v1.0/invitations/bulk`: a CSV (Entra's template) or JSON Lines body,
 /// streamed; the results stream back, one per row, as CSV or JSON Lines (`Accept`).
+#[utoipa::path(post, path = "/{tenant}/v1.0/invitations/bulk", tag = "invitations",
+    params(("tenant" = String, Path)),
+    request_body(content = String, description = "Entra's CSV template (text/csv) or JSON Lines (application/x-ndjson), streamed"),
+    responses((status = 200, description = "One result per row, streamed: CSV, or JSON Lines with Accept: application/x-ndjson")),
+    security(("bearer" = [])))]
 pub async fn post_bulk(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -202,10 +238,14 @@ pub async fn post_bulk(
             async move { result }
         });
     let input = Box::pin(tokio_util::io::StreamReader::new(stream));
+    // A file that is not the template is refused as a whole, before any row.
+    let rows = bulk::read_rows(input, format)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (results, receiver) = mpsc::channel(64);
     let worker_state = state.clone();
     tokio::spawn(async move {
-        if let Err(e) = bulk::run(&worker_state, &caller, input, format, results).await {
+        if let Err(e) = bulk::run(&worker_state, &caller, rows, results).await {
             tracing::error!(error = %e, "bulk invitation stopped");
         }
     });

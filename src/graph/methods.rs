@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::auth::authenticate;
-use super::{ApiError, collection, date_time};
+use super::{ApiError, date_time};
 use crate::domain::permission::USER_AUTH_METHODS;
 use crate::error::AppError;
 use crate::mail::compose::Notice;
@@ -17,9 +17,15 @@ use crate::startup::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
 
 /// `GET …/users/{id}/authentication/methods`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/users/{id}/authentication/methods", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [passwordAuthenticationMethod | softwareOathAuthenticationMethod] }")),
+    security(("bearer" = [])))]
 pub async fn list_methods(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    axum::extract::Query(paging): axum::extract::Query<super::Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
@@ -42,11 +48,15 @@ pub async fn list_methods(
             "lastUsedDateTime": method.last_used_at.map(date_time),
         }));
     }
-    Ok(collection(methods))
+    Ok(super::page_of_all(&state, &uri, &paging, methods)?)
 }
 
 /// `DELETE …/users/{id}/authentication/softwareOathMethods/{method}` → 204; the user is
 /// told by mail.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path), ("method" = String, Path)),
+    responses((status = 204, description = "Removed; the user is told by mail"), (status = 404, description = "No such user or method")),
+    security(("bearer" = [])))]
 pub async fn delete_totp_method(
     State(state): State<AppState>,
     Path((slug, id, method)): Path<(String, String, String)>,

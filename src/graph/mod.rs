@@ -19,7 +19,7 @@ pub mod users;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -95,11 +95,28 @@ impl From<ApiError> for AppError {
     }
 }
 
+impl ApiError {
+    /// Graph's error envelope (B2B-REFERENCE.md B.10): `code`, `message`, and an
+    /// `innerError` with a request id and the date, on every status.
+    pub fn envelope(code: &str, message: &str) -> Value {
+        json!({
+            "error": {
+                "code": code,
+                "message": message,
+                "innerError": {
+                    "request-id": uuid::Uuid::new_v4().to_string(),
+                    "date": date_time(crate::domain::unix_now()),
+                },
+            }
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            axum::Json(json!({ "error": { "code": self.code, "message": self.message } })),
+            axum::Json(Self::envelope(self.code, &self.message)),
         )
             .into_response();
         response
@@ -154,35 +171,127 @@ pub async fn user(
     }
 }
 
-/// `$top` and `$skip`.
-#[derive(Debug, Clone, Deserialize)]
+/// The query of a collection: `$top`, the opaque `$skiptoken` of an `@odata.nextLink` (or a
+/// plain `$skip`), and `$filter` for the endpoints that support one (B2B-REFERENCE.md B.10).
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Paging {
     #[serde(rename = "$top")]
-    top: Option<i64>,
+    top: Option<String>,
     #[serde(rename = "$skip")]
-    skip: Option<i64>,
+    skip: Option<String>,
+    #[serde(rename = "$skiptoken")]
+    skiptoken: Option<String>,
     /// `$filter`, for the endpoints that support one.
     #[serde(rename = "$filter")]
     pub filter: Option<String>,
 }
 
+/// Graph's default page size, and its largest.
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 999;
+
+/// The `$skiptoken` of the page that starts at `offset`: opaque to clients (they follow
+/// `@odata.nextLink` unchanged), versioned so its meaning can change.
+fn skiptoken(offset: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{offset}"))
+}
+
+fn offset_of(token: &str) -> Option<i64> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let offset: i64 = std::str::from_utf8(&raw)
+        .ok()?
+        .strip_prefix("v1:")?
+        .parse()
+        .ok()?;
+    (offset >= 0).then_some(offset)
+}
+
 impl Paging {
-    /// (limit, offset), with `$top` at most 999 (Graph's cap) and 100 by default.
-    pub fn window(&self) -> (i64, i64) {
-        (
-            self.top.unwrap_or(100).clamp(1, 999),
-            self.skip.unwrap_or(0).max(0),
-        )
+    /// (page size, offset): `$top` between 1 and 999 (100 when absent), the offset from the
+    /// `$skiptoken` (or `$skip`). A malformed value is a 400, never a silent default.
+    pub fn window(&self) -> Result<(i64, i64), ApiError> {
+        let top = match self.top.as_deref() {
+            None => DEFAULT_PAGE,
+            Some(top) => match top.parse::<i64>() {
+                Ok(top) if (1..=MAX_PAGE).contains(&top) => top,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "$top must be a whole number from 1 to {MAX_PAGE}"
+                    )));
+                }
+            },
+        };
+        let offset = match (self.skiptoken.as_deref(), self.skip.as_deref()) {
+            (Some(token), _) => offset_of(token)
+                .ok_or_else(|| ApiError::bad_request("$skiptoken is not one this API issued"))?,
+            (None, Some(skip)) => skip
+                .parse::<i64>()
+                .ok()
+                .filter(|s| *s >= 0)
+                .ok_or_else(|| ApiError::bad_request("$skip must be a whole number"))?,
+            (None, None) => 0,
+        };
+        Ok((top, offset))
     }
 }
 
-/// A collection response.
-pub fn collection(values: Vec<Value>) -> Response {
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(json!({ "value": values })),
-    )
-        .into_response()
+/// One page of a collection, in Graph's shape: `value`, and `@odata.nextLink` whenever more
+/// items exist — a list never ends silently. `values` holds what the store returned for a
+/// window of `limit + 1` from `offset` (the extra item only says that more exist); `uri` is
+/// the request's, whose query the next link repeats with a new `$skiptoken`.
+pub fn page(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    (limit, offset): (i64, i64),
+    mut values: Vec<Value>,
+) -> Response {
+    let more = values.len() as i64 > limit;
+    values.truncate(limit.max(0) as usize);
+    let path = uri.path();
+    let mut body = json!({
+        "@odata.context": format!("{}{path}/$metadata", state.config.base_url()),
+        "value": values,
+    });
+    if more {
+        // The client's own query, as it wrote it, with a new `$skiptoken` (base64url, so
+        // it needs no escaping): `$` stays `$`, as in Graph's links.
+        let mut query: Vec<&str> = uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter(|pair| {
+                let name = pair.split('=').next().unwrap_or("");
+                let name = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+                name != "$skiptoken" && name != "$skip"
+            })
+            .collect();
+        let token = format!("$skiptoken={}", skiptoken(offset + limit));
+        query.push(&token);
+        let query = query.join("&");
+        body["@odata.nextLink"] = json!(format!("{}{path}?{query}", state.config.base_url()));
+    }
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+}
+
+/// One page of a collection held in memory whole (a tenant's policies, partners, methods).
+pub fn page_of_all(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    paging: &Paging,
+    all: Vec<Value>,
+) -> Result<Response, ApiError> {
+    let (limit, offset) = paging.window()?;
+    let values = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize + 1)
+        .collect();
+    Ok(page(state, uri, (limit, offset), values))
 }
 
 /// A JSON entity response.
@@ -225,97 +334,51 @@ pub fn date_time(unix: i64) -> String {
 
 /// Admin-API routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/{tenant}/v1.0/invitations",
-            post(invitations::post_invitation).get(invitations::list_invitations),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/bulk",
-            post(invitations::post_bulk),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/{id}",
-            get(invitations::get_invitation),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/{id}/resend",
-            post(invitations::post_resend),
-        )
-        .route(
-            "/{tenant}/v1.0/invitations/{id}/revoke",
-            post(invitations::post_revoke),
-        )
-        .route("/{tenant}/v1.0/heldRedemptions", get(held::list_held))
-        .route("/{tenant}/v1.0/heldRedemptions/{id}", get(held::get_held))
-        .route(
-            "/{tenant}/v1.0/heldRedemptions/{id}/approve",
-            post(held::post_approve),
-        )
-        .route(
-            "/{tenant}/v1.0/heldRedemptions/{id}/deny",
-            post(held::post_deny),
-        )
-        .route("/{tenant}/v1.0/users", get(users::list_users))
-        .route(
-            "/{tenant}/v1.0/users/{id}",
-            get(users::get_user).delete(users::delete_user),
-        )
-        .route(
-            "/{tenant}/v1.0/policies/externalCollaboration",
-            get(settings::get_settings).patch(settings::patch_settings),
-        )
-        .route(
-            "/{tenant}/v1.0/policies/externalCollaboration/redemptionRoute",
-            get(settings::get_redemption_route),
-        )
+    api().0
+}
+
+/// The admin API's routes and its OpenAPI document, built together from the handlers'
+/// `#[utoipa::path]` annotations (each `routes!` registers a path in both).
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(openapi::AdminApi::openapi())
+        .routes(routes!(
+            invitations::post_invitation,
+            invitations::list_invitations
+        ))
+        .routes(routes!(invitations::post_bulk))
+        .routes(routes!(invitations::get_invitation))
+        .routes(routes!(invitations::post_resend))
+        .routes(routes!(invitations::post_revoke))
+        .routes(routes!(held::list_held))
+        .routes(routes!(held::get_held))
+        .routes(routes!(held::post_approve))
+        .routes(routes!(held::post_deny))
+        .routes(routes!(users::list_users))
+        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(settings::get_settings, settings::patch_settings))
+        .routes(routes!(settings::get_redemption_route))
+        .routes(routes!(audit::list_directory_audits))
+        // Graph's collection itself, an alias of its directoryAudits.
         .route(
             "/{tenant}/v1.0/auditLogs",
             get(audit::list_directory_audits),
         )
-        .route(
-            "/{tenant}/v1.0/auditLogs/directoryAudits",
-            get(audit::list_directory_audits),
-        )
-        .route(
-            "/{tenant}/v1.0/auditLogs/signIns",
-            get(signins::list_sign_ins),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/conditionalAccess/policies",
-            get(policies::list_policies).post(policies::post_policy),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}",
-            get(policies::get_policy)
-                .patch(policies::patch_policy)
-                .delete(policies::delete_policy),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/identityProviders",
-            get(partners::list_partners).post(partners::post_partner),
-        )
-        .route(
-            "/{tenant}/v1.0/identity/identityProviders/{id}",
-            delete(partners::delete_partner).patch(partners::patch_partner),
-        )
-        .route(
-            "/{tenant}/v1.0/users/{id}/authentication/methods",
-            get(methods::list_methods),
-        )
-        .route(
-            "/{tenant}/v1.0/users/{id}/authentication/softwareOathMethods/{method}",
-            delete(methods::delete_totp_method),
-        )
-        .route(
-            "/{tenant}/v1.0/organization/branding",
-            get(branding::get_branding).patch(branding::patch_branding),
-        )
-        .route(
-            "/{tenant}/v1.0/organization/branding/bannerLogo",
-            axum::routing::put(branding::put_logo).delete(branding::delete_logo),
-        )
-        .route("/{tenant}/branding/logo", get(branding::public_logo))
-        .route("/{tenant}/branding/theme.css", get(branding::public_theme))
+        .routes(routes!(signins::list_sign_ins))
+        .routes(routes!(policies::list_policies, policies::post_policy))
+        .routes(routes!(
+            policies::get_policy,
+            policies::patch_policy,
+            policies::delete_policy
+        ))
+        .routes(routes!(partners::list_partners, partners::post_partner))
+        .routes(routes!(partners::delete_partner, partners::patch_partner))
+        .routes(routes!(methods::list_methods))
+        .routes(routes!(methods::delete_totp_method))
+        .routes(routes!(branding::get_branding, branding::patch_branding))
+        .routes(routes!(branding::put_logo, branding::delete_logo))
         .route("/openapi.json", get(openapi::get_openapi))
+        .split_for_parts()
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
-use super::{ApiError, collection, entity, read_json};
+use super::{ApiError, entity, read_json};
 use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::partner::ClientAuth;
 use crate::domain::permission::IDENTITY_PROVIDERS;
@@ -116,20 +116,31 @@ async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
 use super::admin_error;
 
 /// `GET …/identity/identityProviders`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [openIdConnectIdentityProvider or samlOrWsFedExternalDomainFederation, with domains] }; secrets are never returned")),
+    security(("bearer" = [])))]
 pub async fn list_partners(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    axum::extract::Query(paging): axum::extract::Query<super::Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
     let list = state.store.partners(&caller.tenant.id).await?;
-    Ok(collection(
-        list.iter().map(partners::partner_json).collect(),
-    ))
+    let values = list.iter().map(partners::partner_json).collect();
+    Ok(super::page_of_all(&state, &uri, &paging, values)?)
 }
 
 /// `POST …/identity/identityProviders` → 201 (an OpenID Connect provider, or a SAML IdP by
 /// its metadata).
+#[utoipa::path(post, path = "/{tenant}/v1.0/identity/identityProviders", tag = "identityProviders",
+    params(("tenant" = String, Path)),
+    request_body(content = String, description = "OIDC (@odata.type #microsoft.graph.openIdConnectIdentityProvider, the default): displayName, issuer, clientId, clientSecret, clientAuthentication (client_secret_basic, client_secret_post, private_key_jwt or none; default: chosen from the partner's discovery, private_key_jwt without a clientSecret), scope, domains: [{id}], attestDomains, trustMfa, mfaValues, offeredToAll. SAML (#microsoft.graph.samlOrWsFedExternalDomainFederation): displayName, issuerUri (optional, must match the metadata's entityID), metadataXml or metadataExchangeUri, domains, attestDomains, trustMfa, mfaValues (AuthnContextClassRef values), offeredToAll", content_type = "application/json"),
+    responses((status = 201, description = "Registered (its discovery or metadata answered)"), (status = 400, description = "What is wrong: consumer domain, another tenant's verified domain, unproven domain, unreachable issuer or metadata, metadata without a signing certificate or HTTP-Redirect SSO"),
+    (status = 409, description = "Issuer already registered or domain already bound")),
+    security(("bearer" = [])))]
 pub async fn post_partner(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -208,6 +219,12 @@ pub async fn post_partner(
 /// `PATCH …/identity/identityProviders/{id}` → 204: rename, rotate the client secret,
 /// change the client authentication, scopes, metadata (same entityID), domains (same rules as registration), MFA trust
 /// or whether it is offered to every guest. Audited with the names of the changed fields.
+#[utoipa::path(patch, path = "/{tenant}/v1.0/identity/identityProviders/{id}", tag = "identityProviders",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body(content = String, description = "Any of displayName, clientId, clientSecret (rotation), clientAuthentication (one that sends no secret forgets the stored one), scope (OIDC); metadataXml, metadataExchangeUri (SAML, same entityID); domains: [{id}] (the whole new set; new ones need proof or attestDomains), trustMfa, mfaValues, offeredToAll", content_type = "application/json"),
+    responses((status = 204, description = "Changed; applies to the next sign-in"), (status = 400, description = "What is wrong"),
+    (status = 404, description = "No such identity provider"), (status = 409, description = "A domain already routes to another partner")),
+    security(("bearer" = [])))]
 pub async fn patch_partner(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -251,6 +268,10 @@ pub async fn patch_partner(
 
 /// `DELETE …/identity/identityProviders/{id}` → 204. Guests bound to it can no longer sign
 /// in until their redemption is reset.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/identity/identityProviders/{id}", tag = "identityProviders",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, description = "No such identity provider")),
+    security(("bearer" = [])))]
 pub async fn delete_partner(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,

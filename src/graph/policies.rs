@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
-use super::{ApiError, collection, entity, read_json};
+use super::{ApiError, entity, read_json};
 use crate::admin::AdminError;
 use crate::admin::policies::{self, PolicyInput};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
 use crate::error::AppError;
-use crate::policy::model::{Conditions, GrantControls, Policy, PolicyState};
+use crate::policy::model::{Conditions, GrantControls, Policy, PolicyState, strip_unenforced};
 use crate::startup::AppState;
 use crate::store::StoreError;
 
@@ -34,6 +34,15 @@ struct PolicyBody {
     _created: Option<String>,
     #[serde(default, rename = "modifiedDateTime")]
     _modified: Option<String>,
+}
+
+/// Reads a policy body: Graph's annotations and the properties that restrict nothing are
+/// accepted and dropped ([`strip_unenforced`]); the rest is parsed strictly.
+fn policy_body(headers: &HeaderMap, body: &[u8]) -> Result<PolicyBody, ApiError> {
+    let mut value: serde_json::Value = read_json(headers, body)?;
+    strip_unenforced(&mut value).map_err(ApiError::from)?;
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))
 }
 
 fn admin_error(error: AdminError) -> AppError {
@@ -84,17 +93,28 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<Policy, App
 }
 
 /// `GET …/identity/conditionalAccess/policies`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/identity/conditionalAccess/policies", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [conditionalAccessPolicy] }")), security(("bearer" = [])))]
 pub async fn list_policies(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+    axum::extract::Query(paging): axum::extract::Query<super::Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = reader(&state, &slug, &headers).await?;
     let policies = state.store.policies(&caller.tenant.id).await?;
-    Ok(collection(policies.iter().map(Policy::to_graph).collect()))
+    let values = policies.iter().map(Policy::to_graph).collect();
+    Ok(super::page_of_all(&state, &uri, &paging, values)?)
 }
 
 /// `POST …/identity/conditionalAccess/policies` → 201 with the policy.
+#[utoipa::path(post, path = "/{tenant}/v1.0/identity/conditionalAccess/policies", tag = "conditionalAccess",
+    params(("tenant" = String, Path)),
+    request_body(content = String, description = "conditionalAccessPolicy: displayName, state (enabled | disabled | enabledForReportingButNotEnforced), conditions.users (includeUsers: All | None | GuestsOrExternalUsers | Members | ids; excludeUsers; includeGroups; excludeGroups), conditions.applications (includeApplications: All | None | appIds; excludeApplications), grantControls.builtInControls (mfa | block)", content_type = "application/json"),
+    responses((status = 201, description = "The policy"), (status = 400, description = "What is wrong with it")),
+    security(("bearer" = [])))]
 pub async fn post_policy(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -102,7 +122,7 @@ pub async fn post_policy(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let caller = writer(&state, &slug, &headers).await?;
-    let body: PolicyBody = read_json(&headers, &body)?;
+    let body = policy_body(&headers, &body)?;
     let missing = |field: &str| ApiError::bad_request(format!("{field} is required"));
     let input = PolicyInput {
         display_name: body.display_name.ok_or_else(|| missing("displayName"))?,
@@ -121,6 +141,10 @@ pub async fn post_policy(
 }
 
 /// `GET …/identity/conditionalAccess/policies/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The policy"), (status = 404, description = "No such policy")),
+    security(("bearer" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -135,6 +159,11 @@ pub async fn get_policy(
 
 /// `PATCH …/identity/conditionalAccess/policies/{id}` → 204; the fields given replace the
 /// current ones (`conditions` and `grantControls` as wholes).
+#[utoipa::path(patch, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body(content = String, description = "Any of displayName, state, conditions, grantControls", content_type = "application/json"),
+    responses((status = 204, description = "Changed; applies to the next token issued"), (status = 400, description = "What is wrong")),
+    security(("bearer" = [])))]
 pub async fn patch_policy(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -142,7 +171,7 @@ pub async fn patch_policy(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let caller = writer(&state, &slug, &headers).await?;
-    let body: PolicyBody = read_json(&headers, &body)?;
+    let body = policy_body(&headers, &body)?;
     let mut policy = load(&state, &caller, &id).await?;
     if let Some(name) = body.display_name {
         policy.display_name = name;
@@ -164,6 +193,10 @@ pub async fn patch_policy(
 }
 
 /// `DELETE …/identity/conditionalAccess/policies/{id}` → 204.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/identity/conditionalAccess/policies/{id}", tag = "conditionalAccess",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, description = "No such policy")),
+    security(("bearer" = [])))]
 pub async fn delete_policy(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,

@@ -16,6 +16,8 @@ use crate::startup::AppState;
 use crate::store::{AuditEvent, Party};
 
 /// `GET …/policies/externalCollaboration`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/policies/externalCollaboration", tag = "policies",
+    params(("tenant" = String, Path)), responses((status = 200, body = crate::domain::tenant::TenantSettings, description = "The settings")), security(("bearer" = [])))]
 pub async fn get_settings(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -34,6 +36,10 @@ pub async fn get_settings(
 }
 
 /// `PATCH …/policies/externalCollaboration`: the fields given replace the current ones.
+#[utoipa::path(patch, path = "/{tenant}/v1.0/policies/externalCollaboration", tag = "policies",
+    params(("tenant" = String, Path)), request_body = crate::domain::tenant::TenantSettings, description = "The settings",
+    responses((status = 200, body = crate::domain::tenant::TenantSettings, description = "The settings"), (status = 400, description = "Invalid settings")),
+    security(("bearer" = [])))]
 pub async fn patch_settings(
     State(state): State<AppState>,
     Path(slug): Path<String>,
@@ -94,6 +100,11 @@ pub struct RouteQuery {
 /// `GET …/policies/externalCollaboration/redemptionRoute?address=…`: which redemption route
 /// an invitation to `address` would take, and why (every route of the order as considered).
 /// Needs `User.Invite.All` or `Policy.Read.All`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/policies/externalCollaboration/redemptionRoute", tag = "policies",
+    params(("tenant" = String, Path), ("address" = String, Query, description = "the address an invitation would go to")),
+    responses((status = 200, description = "{ address, route, reason, homeTenant, considered: [{ route, applies, reason }] }"),
+    (status = 400, description = "Not a valid address")),
+    security(("bearer" = [])))]
 pub async fn get_redemption_route(
     State(state): State<AppState>,
     Path(slug): Path<String>,

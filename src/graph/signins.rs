@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::auth::authenticate;
-use super::{ApiError, Paging, collection};
+use super::{ApiError, Paging};
 use crate::domain::permission::AUDITLOG_READ_ALL;
 use crate::error::AppError;
 use crate::startup::AppState;
@@ -48,9 +48,15 @@ fn parse_filter(filter: &str) -> Result<SignInFilter, ApiError> {
 }
 
 /// `GET …/auditLogs/signIns`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/signIns", tag = "auditLogs",
+    params(("tenant" = String, Path), ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged"),
+    ("$filter" = Option<String>, Query, description = "userId eq '…', appId eq '…', status eq 'success|failure|interrupted', joined by and")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [signIn] }, newest first, with appliedConditionalAccessPolicies")),
+    security(("bearer" = [])))]
 pub async fn list_sign_ins(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -61,12 +67,15 @@ pub async fn list_sign_ins(
         None | Some("") => SignInFilter::default(),
         Some(filter) => parse_filter(filter)?,
     };
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let sign_ins = state
         .store
-        .sign_ins(&caller.tenant.id, &filter, limit, offset)
+        .sign_ins(&caller.tenant.id, &filter, limit + 1, offset)
         .await?;
-    Ok(collection(
+    Ok(super::page(
+        &state,
+        &uri,
+        (limit, offset),
         sign_ins.into_iter().map(|s| s.details).collect(),
     ))
 }

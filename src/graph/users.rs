@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::auth::authenticate;
-use super::{ApiError, Paging, collection, date_time, entity};
+use super::{ApiError, Paging, date_time, entity};
 use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::user::{Identity, User, UserType};
 use crate::error::AppError;
@@ -34,9 +34,14 @@ pub fn user_json(user: &User, identities: &[Identity]) -> Value {
 }
 
 /// `GET /{tenant}/v1.0/users[?$filter=userType eq 'Guest']`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/users", tag = "users",
+    params(("tenant" = String, Path), ("$filter" = Option<String>, Query, description = "userType eq 'Guest'|'Member'"),
+    ("$top" = Option<i64>, Query, description = "page size, 1 to 999 (100)"), ("$skiptoken" = Option<String>, Query, description = "from @odata.nextLink; follow the link unchanged")),
+    responses((status = 200, description = "{ value: [..], @odata.nextLink while more exist }: [user] }")), security(("bearer" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
     Path(slug): Path<String>,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     Query(paging): Query<Paging>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -54,19 +59,23 @@ pub async fn list_users(
             .into());
         }
     };
-    let (limit, offset) = paging.window();
+    let (limit, offset) = paging.window()?;
     let users = state
         .store
-        .list_users(&caller.tenant.id, user_type, limit, offset)
+        .list_users(&caller.tenant.id, user_type, limit + 1, offset)
         .await?;
     let mut values = Vec::with_capacity(users.len());
     for user in &users {
         values.push(user_json(user, &state.store.identities(&user.id).await?));
     }
-    Ok(collection(values))
+    Ok(super::page(&state, &uri, (limit, offset), values))
 }
 
 /// `GET /{tenant}/v1.0/users/{id}`.
+#[utoipa::path(get, path = "/{tenant}/v1.0/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "The user, with userType, externalUserState, identities, creationType")),
+    security(("bearer" = [])))]
 pub async fn get_user(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,
@@ -85,6 +94,10 @@ pub async fn get_user(
 
 /// `DELETE /{tenant}/v1.0/users/{id}`: guests only; their sessions, grants and invitations go
 /// with them.
+#[utoipa::path(delete, path = "/{tenant}/v1.0/users/{id}", tag = "users",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Not a guest")),
+    security(("bearer" = [])))]
 pub async fn delete_user(
     State(state): State<AppState>,
     Path((slug, id)): Path<(String, String)>,

@@ -128,7 +128,7 @@ static CATALOGUES: LazyLock<Vec<FluentBundle<FluentResource>>> = LazyLock::new(|
 });
 
 /// An argument of a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Arg {
     /// A number (selects plural forms).
@@ -176,7 +176,7 @@ impl From<usize> for Arg {
 /// A message of the catalogue with its arguments, put into words only when the reader's
 /// language is known. Serializable, so a page notice can wait in a sign-in transaction
 /// (Post/Redirect/Get).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Text {
     /// The message id in the catalogues.
     pub key: String,

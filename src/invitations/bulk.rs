@@ -336,13 +336,60 @@ impl Parsed {
     }
 }
 
+/// The header row of Entra's bulk-invite template, as an error message shows it.
+pub const TEMPLATE_HEADER: &str = "version:v1.0\nEmail address to invite [inviteeEmail] Required,\
+Redirection url [inviteRedirectURL] Required,Send invitation message (true or false) [sendEmail],\
+Customized invitation message [customizedMessageBody]";
+
+/// Why an upload cannot be read at all (no row is processed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// The CSV does not start with the template's header row.
+    #[error(
+        "the CSV file does not have the header row of Entra's bulk-invite template \
+         (it needs the columns inviteeEmail and inviteRedirectURL); found {found:?}. \
+         The file must start like this:\n{TEMPLATE_HEADER}"
+    )]
+    Header {
+        /// The first line found (or the second, after a version row).
+        found: String,
+    },
+    /// The input ended or failed before a header row.
+    #[error("the file cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// The rows of an upload whose header was read and checked.
+pub struct Rows(Pin<Box<dyn futures_util::Stream<Item = Parsed> + Send>>);
+
+impl std::fmt::Debug for Rows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rows").finish_non_exhaustive()
+    }
+}
+
+/// Opens an upload: for CSV, reads and checks the header row (after the optional
+/// `version:v1.0` row) before any row is processed, so a file that is not the template is
+/// refused as a whole instead of being read as zero rows.
+pub async fn read_rows(
+    input: Pin<Box<dyn AsyncRead + Send>>,
+    format: Format,
+) -> Result<Rows, InputError> {
+    let reader = BufReader::new(input);
+    Ok(Rows(match format {
+        Format::Csv => csv_rows(reader).await?,
+        Format::JsonLines => json_rows(reader),
+    }))
+}
+
 /// The CSV rows after the (optional) version row and the header row.
 async fn csv_rows(
     mut reader: BufReader<Pin<Box<dyn AsyncRead + Send>>>,
-) -> Option<Pin<Box<dyn futures_util::Stream<Item = Parsed> + Send>>> {
+) -> Result<Pin<Box<dyn futures_util::Stream<Item = Parsed> + Send>>, InputError> {
+    let unreadable = |e: std::io::Error| InputError::Unreadable(e.to_string());
     // Entra's template starts with a `version:v1.0` row; skip it when present.
     let mut first = String::new();
-    reader.read_line(&mut first).await.ok()?;
+    reader.read_line(&mut first).await.map_err(unreadable)?;
     let header_line = if first
         .trim_start_matches('\u{feff}')
         .trim()
@@ -350,7 +397,7 @@ async fn csv_rows(
         .starts_with("version:")
     {
         let mut header = String::new();
-        reader.read_line(&mut header).await.ok()?;
+        reader.read_line(&mut header).await.map_err(unreadable)?;
         header
     } else {
         first
@@ -361,13 +408,23 @@ async fn csv_rows(
         .split(',')
         .map(header_name)
         .collect();
+    let has = |names: &[&str]| headers.iter().any(|h| names.contains(&h.as_str()));
+    if !has(&["inviteeEmail", "invitedUserEmailAddress"])
+        || !has(&["inviteRedirectURL", "inviteRedirectUrl"])
+    {
+        let found: String = header_line.trim().chars().take(200).collect();
+        return Err(InputError::Header { found });
+    }
     let records = AsyncReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(Trim::All)
         .create_reader(reader)
         .into_records();
-    Some(Box::pin(records.map(move |record| match record {
+    Ok(Box::pin(records.map(move |record| match record {
+        Ok(record) if record.iter().any(|field| field.contains('\0')) => {
+            Parsed::Unreadable("the row contains a NUL character".to_owned())
+        }
         Ok(record) => {
             let mut row = Row::default();
             for (name, value) in headers.iter().zip(record.iter()) {
@@ -404,19 +461,21 @@ fn json_rows(
             .take_while(|line| std::future::ready(line.is_ok()))
             .filter_map(|line| std::future::ready(line.ok().filter(|l| !l.trim().is_empty())))
             .map(|line| match serde_json::from_str::<Row>(&line) {
+                Ok(_) if line.contains('\0') || line.contains("\\u0000") => {
+                    Parsed::Unreadable("the line contains a NUL character".to_owned())
+                }
                 Ok(row) => Parsed::Row(row),
                 Err(e) => Parsed::Unreadable(format!("the line is not an invitation object: {e}")),
             }),
     )
 }
 
-/// Reads invitees from `input` and invites them, a few at a time, sending each result to
-/// `results` in input order.
+/// Invites the invitees of `rows`, a few at a time, sending each result to `results` in
+/// input order.
 pub async fn run(
     state: &AppState,
     caller: &Caller,
-    input: Pin<Box<dyn AsyncRead + Send>>,
-    format: Format,
+    rows: Rows,
     results: mpsc::Sender<RowResult>,
 ) -> Result<Summary, StoreError> {
     let tenant_id = caller.tenant.id.clone();
@@ -432,14 +491,10 @@ pub async fn run(
         .await?;
     let apps = state.store.apps_of_tenant(&tenant_id).await?;
     let mut summary = Summary::default();
-    let reader = BufReader::new(input);
-    let rows = match format {
-        Format::Csv => csv_rows(reader).await,
-        Format::JsonLines => Some(json_rows(reader)),
-    };
-    if let Some(rows) = rows {
+    {
         let apps = &apps;
         let mut chunks = rows
+            .0
             .filter(|parsed| std::future::ready(!parsed.is_blank()))
             .take(MAX_ROWS)
             .enumerate()
@@ -496,6 +551,29 @@ mod tests {
             "inviteRedirectURL"
         );
         assert_eq!(header_name("sendEmail"), "sendEmail");
+    }
+
+    #[tokio::test]
+    async fn a_file_without_the_templates_header_is_refused_as_a_whole() {
+        let read = |text: &'static str| read_rows(Box::pin(text.as_bytes()), Format::Csv);
+        for good in [
+            "version:v1.0\nEmail address to invite [inviteeEmail] Required,Redirection url [inviteRedirectURL] Required\na@b.example,https://x/\n",
+            "invitedUserEmailAddress,inviteRedirectUrl\na@b.example,https://x/\n",
+        ] {
+            assert!(read(good).await.is_ok(), "{good}");
+        }
+        for bad in [
+            "email,redirect\na@b.example,https://x/\n",
+            "version:v1.0\nEmail,Redirect\n",
+            "a@b.example,https://x/\n",
+            "",
+        ] {
+            let error = read(bad).await.unwrap_err().to_string();
+            assert!(
+                error.contains("inviteeEmail") && error.contains("version:v1.0"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

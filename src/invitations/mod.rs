@@ -510,11 +510,6 @@ pub async fn plan(
                     "{email} is already a member of this organisation"
                 )));
             }
-            Some(user) if user.external_user_state == Some(ExternalUserState::Accepted) => {
-                return Err(ApiError::conflict(format!(
-                    "{email} has already redeemed an invitation; use resetRedemption to re-bind it"
-                )));
-            }
             Some(user) => (user, false, false),
             None => (
                 new_guest_user(
@@ -531,6 +526,10 @@ pub async fn plan(
             ),
         }
     };
+    // A guest who already redeemed is invited again as Graph does it: the same guest, an
+    // invitation that is Completed from the start (its link leads to sign-in), and the mail
+    // again when asked; `resetRedemption` is what re-binds the guest to a new identity.
+    let already_redeemed = !reset && user.external_user_state == Some(ExternalUserState::Accepted);
     let inviter = Inviter {
         id: caller.party().id,
         kind: caller.party().kind,
@@ -550,7 +549,7 @@ pub async fn plan(
         reset_redemption: reset,
         created_at: now,
         expires_at: now + i64::from(lifetime_days) * 86_400,
-        redeemed_at: None,
+        redeemed_at: already_redeemed.then_some(now),
         revoked_at: None,
     };
     let token = secrets::new_secret();

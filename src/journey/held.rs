@@ -46,14 +46,15 @@ pub fn refusal(idp_name: Option<&str>, invited: &str, locale: Locale) -> AppErro
     .into()
 }
 
-/// Refuses, or records the request for an administrator and tells the guest where it stands.
+/// Refuses, or records the request for an administrator; returns the step that tells the
+/// guest where it stands (shown after a redirect, so a reload shows it again).
 pub async fn hold_or_refuse(
     state: &AppState,
     tenant: &Tenant,
     invitation: &Invitation,
     upstream: &Upstream,
     locale: Locale,
-) -> Result<Response, AppError> {
+) -> Result<super::Step, AppError> {
     let partner = state
         .directory
         .partners(&tenant.id)
@@ -124,6 +125,21 @@ pub async fn hold_or_refuse(
             Text::new("error-invitation-handled"),
         ),
     };
+    Ok(super::Step::Outcome {
+        title: title.to_owned(),
+        message,
+        status: status.as_u16(),
+    })
+}
+
+/// The page of an [`super::Step::Outcome`].
+pub fn outcome_page(
+    tenant: &Tenant,
+    locale: Locale,
+    title: &str,
+    message: &Text,
+    status: u16,
+) -> Result<Response, AppError> {
     let chrome = Chrome::tenant(tenant, locale);
     let page = Page::new(
         "message.html",
@@ -133,6 +149,6 @@ pub async fn hold_or_refuse(
             message => minijinja::Value::from_safe_string(message.in_locale_html(locale)),
         },
     )?
-    .status(status);
+    .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
     Ok(page.into_response())
 }

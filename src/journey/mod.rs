@@ -279,6 +279,16 @@ pub enum Step {
         /// The new secret, sealed with the master key.
         sealed_secret: String,
     },
+    /// The journey ended on a page that only says where things stand (a redemption held for
+    /// approval, or declined): shown by the GET after the POST, and again on reload.
+    Outcome {
+        /// Heading (a catalogue id).
+        title: String,
+        /// What to say.
+        message: Text,
+        /// HTTP status of the page.
+        status: u16,
+    },
     /// Enrolled: showing the recovery codes once.
     MfaRecovery {
         /// The (stepped-up) session.
@@ -874,6 +884,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/{tenant}/federation/saml/continue",
             get(crate::federation::saml::get_continue),
+        )
+        .route(
+            "/{tenant}/branding/logo",
+            get(crate::graph::branding::public_logo),
+        )
+        .route(
+            "/{tenant}/branding/theme.css",
+            get(crate::graph::branding::public_theme),
         )
         .route(
             "/{tenant}/security-info",

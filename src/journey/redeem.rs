@@ -266,13 +266,15 @@ pub async fn post_step(
             let (password_hash, upstream) = (password_hash.clone(), upstream.clone());
             transaction.delete(state).await?;
             if form.decision.as_deref() != Some("allow") {
-                return declined(tenant, &request, transaction.locale(headers, None));
+                transaction.step = declined_step(&request);
+                transaction.save(state).await?;
+                return Ok(see_other(&here));
             }
             complete(
                 state,
                 headers,
                 tenant,
-                &request,
+                transaction,
                 password_hash.as_deref(),
                 upstream.as_ref(),
             )
@@ -367,10 +369,14 @@ async fn complete(
     state: &AppState,
     headers: &HeaderMap,
     tenant: &Tenant,
-    request: &RedeemRequest,
+    mut transaction: Transaction,
     password_hash: Option<&str>,
     upstream: Option<&super::Upstream>,
 ) -> Result<Response, AppError> {
+    let ProtocolRequest::Redeem(request) = transaction.request.clone() else {
+        return Err(invalid_link());
+    };
+    let request = &request;
     let invitation = match state
         .store
         .invitation_by_id(&tenant.id, &request.invitation_id)
@@ -386,12 +392,13 @@ async fn complete(
     if let Some(upstream) = upstream
         && !super::held::confirms(upstream, &invitation.email)
     {
-        let locale = crate::i18n::Locale::negotiate(
-            request.language.as_deref(),
-            None,
-            super::accept_language(headers),
-        );
-        return super::held::hold_or_refuse(state, tenant, &invitation, upstream, locale).await;
+        let locale = transaction.locale(headers, None);
+        let step =
+            super::held::hold_or_refuse(state, tenant, &invitation, upstream, locale).await?;
+        // Shown by the GET after this POST: a reload shows it again, never posts again.
+        transaction.step = step;
+        transaction.save(state).await?;
+        return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));
     }
     let identity = match upstream {
         Some(upstream) => Identity {
@@ -464,23 +471,30 @@ async fn complete(
     Ok(response)
 }
 
-/// The page after a guest declines.
+/// The step after a guest declines: a page that says nothing was shared.
+fn declined_step(request: &RedeemRequest) -> Step {
+    Step::Outcome {
+        title: "redeem-declined-title".to_owned(),
+        message: Text::new("redeem-declined").arg("org", &request.org_name),
+        status: StatusCode::OK.as_u16(),
+    }
+}
+
+/// The page after a guest declines (the journey's decline of a redemption).
 pub fn declined(
     tenant: &Tenant,
     request: &RedeemRequest,
     locale: crate::i18n::Locale,
 ) -> Result<Response, AppError> {
-    let chrome = Chrome::tenant(tenant, locale);
-    let message = Text::new("redeem-declined").arg("org", &request.org_name);
-    let page = Page::new(
-        "message.html",
-        &chrome,
-        minijinja::context! {
-            title => chrome.text("redeem-declined-title"),
-            message => minijinja::Value::from_safe_string(message.in_locale_html(locale)),
-        },
-    )?;
-    Ok(page.into_response())
+    let Step::Outcome {
+        title,
+        message,
+        status,
+    } = declined_step(request)
+    else {
+        return Err(invalid_link());
+    };
+    super::held::outcome_page(tenant, locale, &title, &message, status)
 }
 
 /// Renders the current redemption step, with the notice the last form left.
@@ -494,6 +508,15 @@ pub async fn render(
     let ProtocolRequest::Redeem(request) = &transaction.request else {
         return Err(invalid_link());
     };
+    if let Step::Outcome {
+        title,
+        message,
+        status,
+    } = &transaction.step
+    {
+        let locale = transaction.locale(headers, None);
+        return super::held::outcome_page(tenant, locale, title, message, *status);
+    }
     let (step, title) = match &transaction.step {
         Step::RedeemCode => ("code", "redeem-title-code"),
         Step::RedeemPassword => ("password", "redeem-title-password"),

@@ -8,9 +8,14 @@
 //!   expired and every cached JWKS has been refreshed, then deleted at the next rotation.
 //!
 //! A rotation activates the current next key no earlier than `jwks_max_age` after it was
-//! published (SECURITY.md D.43) and publishes a fresh next key. Nodes re-read the ring when
-//! the configuration generation moves, at most `refresh_interval` later, which is never
-//! longer than `jwks_max_age`, so a key is loaded everywhere before it signs.
+//! visible on *every* node (SECURITY.md D.43) and publishes a fresh next key. Nodes re-read the
+//! ring when the configuration generation moves: at once on Postgres (`NOTIFY`), else at
+//! their next poll, and in any case within `refresh_interval`; creation times are whole
+//! seconds. So a key counts as visible everywhere `refresh_interval + 1` seconds after its
+//! stored creation time, and it signs no earlier than `jwks_max_age` after that — whatever the
+//! rotation cadence (two rotations in a row schedule the second key the same way). A JWKS
+//! response is never cacheable past the next scheduled activation, so no cached copy outlives
+//! the moment a key starts signing.
 
 pub mod certificate;
 pub mod master;
@@ -74,8 +79,12 @@ struct Snapshot {
 /// How long keys are kept after retirement and ahead of activation.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyTimings {
-    /// A new key is published at least this long before it signs (the JWKS max-age).
+    /// A new key is in every node's JWKS at least this long before it signs (the JWKS
+    /// max-age).
     pub publish_ahead: i64,
+    /// How long after its stored creation time a key may take to be loaded by every node: the
+    /// refresh interval plus one second (creation times are whole seconds).
+    pub propagation: i64,
     /// A retired key stays published this long: the longest token lifetime plus max-age.
     pub keep_retired: i64,
 }
@@ -86,8 +95,15 @@ impl KeyTimings {
         let max_age = config.keys.jwks_max_age as i64;
         Self {
             publish_ahead: max_age,
+            propagation: config.keys.refresh_interval as i64 + 1,
             keep_retired: config.tokens.longest_jwt_ttl() as i64 + max_age,
         }
+    }
+
+    /// The earliest a key created at `created_at` may sign: visible everywhere, then cached
+    /// everywhere for a full max-age.
+    pub fn earliest_activation(&self, created_at: i64) -> i64 {
+        created_at + self.propagation + self.publish_ahead
     }
 }
 
@@ -252,6 +268,22 @@ impl KeyRing {
             .collect()
     }
 
+    /// How long a JWKS served at `now` may be cached: `max_age`, but never past the next
+    /// scheduled activation.
+    pub fn jwks_max_age(&self, now: i64, max_age: u64) -> u64 {
+        let next_activation = self
+            .current()
+            .keys
+            .iter()
+            .filter_map(|k| k.activated_at)
+            .filter(|a| *a > now)
+            .min();
+        match next_activation {
+            Some(at) => max_age.min((at - now).max(0) as u64),
+            None => max_age,
+        }
+    }
+
     /// The JWKS document at `now`: next, active and recently retired keys.
     pub fn jwks(&self, now: i64) -> serde_json::Value {
         let snapshot = self.current();
@@ -340,7 +372,7 @@ pub fn plan_rotation(
             fresh_next.clone()
         }
     };
-    let activates_at = now.max(next.created_at + timings.publish_ahead);
+    let activates_at = now.max(timings.earliest_activation(next.created_at));
     changes.activate.push((next.kid.clone(), activates_at));
     if let Some(active) = active {
         changes.retire.push((active.kid.clone(), activates_at));
@@ -479,6 +511,7 @@ mod tests {
 
     const TIMINGS: KeyTimings = KeyTimings {
         publish_ahead: 300,
+        propagation: 3,
         keep_retired: 3900,
     };
 
@@ -510,8 +543,35 @@ mod tests {
             key("f", 10_000, None, None),
         )
         .unwrap();
-        assert_eq!(changes.activate, vec![("n".to_owned(), 10_200)]);
-        assert_eq!(changes.retire, vec![("a".to_owned(), 10_200)]);
+        // Visible everywhere 3 s after its creation, then a full max-age of caches.
+        assert_eq!(changes.activate, vec![("n".to_owned(), 10_203)]);
+        assert_eq!(changes.retire, vec![("a".to_owned(), 10_203)]);
+    }
+
+    #[test]
+    fn back_to_back_rotations_give_the_second_key_a_full_max_age_after_every_node_has_it() {
+        // The first rotation (at 10 000) activates the old next key at once and publishes
+        // "f1"; a second one a second later must not let "f1" sign before every node has
+        // loaded it and every cache fetched since has expired.
+        let ring = [
+            key("a", 0, Some(0), Some(10_000)),
+            key("n", 0, Some(10_000), None),
+            key("f1", 10_000, None, None),
+        ];
+        let (changes, _) = plan_rotation(
+            &ring,
+            SigningAlg::RS256,
+            10_001,
+            TIMINGS,
+            key("f2", 10_001, None, None),
+        )
+        .unwrap();
+        let (_, activates_at) = changes.activate[0].clone();
+        assert_eq!(changes.activate[0].0, "f1");
+        assert!(
+            activates_at >= 10_000 + TIMINGS.propagation + TIMINGS.publish_ahead,
+            "{activates_at}"
+        );
     }
 
     #[test]

@@ -83,8 +83,9 @@ pub async fn get_jwks(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     super::tenant_for_api(&state, &slug).await?;
+    let now = unix_now();
     Ok(cached_json(
-        state.keys.jwks(unix_now()),
-        state.config.keys.jwks_max_age,
+        state.keys.jwks(now),
+        state.keys.jwks_max_age(now, state.config.keys.jwks_max_age),
     ))
 }

@@ -6,6 +6,11 @@
 //! GET cannot sign anyone out), and there is never a redirect. A bad hint, a mismatched
 //! `client_id` or an unregistered redirect gives an error page and no redirect (SECURITY.md
 //! F.48–F.50).
+//!
+//! An RP's logout form POST is cross-site, so the browser withholds the `SameSite=Lax`
+//! session cookie: such a POST is parked for a moment and the browser sent on, by a 303, to a
+//! GET of the same endpoint, which carries the cookie — as the SAML POST binding does — so the
+//! session really ends.
 
 use std::time::Duration;
 
@@ -32,8 +37,28 @@ pub async fn get_logout(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let tenant = crate::journey::tenant(&state, &slug).await?;
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    let mut params = Params::parse(query.unwrap_or_default().as_bytes());
+    if let Some(handle) = params.get("resume").map(str::to_owned) {
+        // The second half of an RP's cross-site POST: its parameters, now with the cookies.
+        let parked = match handle.len() {
+            1..=64 => state.ephemeral.take(&parked_key(&handle)).await?,
+            _ => None,
+        };
+        let Some(body) = parked else {
+            return Err(refuse(
+                "This sign-out request has expired; go back and try again.",
+            ));
+        };
+        params = Params::parse(body.as_bytes());
+    }
     logout(&state, &tenant, &headers, &params).await
+}
+
+/// How long an RP's parked logout POST waits for the browser's GET.
+const PARKED_TTL: Duration = Duration::from_secs(120);
+
+fn parked_key(handle: &str) -> String {
+    format!("logoutpost:{}", secrets::hash_secret(handle))
 }
 
 /// `POST /{tenant}/oauth2/logout`: an RP's form post, or the user's confirmation.
@@ -47,6 +72,19 @@ pub async fn post_logout(
     let params = Params::parse(&body);
     if params.get("confirm").is_some() {
         return confirmed(&state, &tenant, &headers, &params).await;
+    }
+    if state.cookies.read(&headers, cookies::SESSION).is_none() {
+        // A cross-site POST carries no Lax cookie: one hop to a GET that does.
+        let handle = secrets::new_secret();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        state
+            .ephemeral
+            .put(&parked_key(&handle), body, PARKED_TTL)
+            .await?;
+        return Ok(see_other(&format!(
+            "/{}/oauth2/logout?resume={handle}",
+            tenant.slug
+        )));
     }
     logout(&state, &tenant, &headers, &params).await
 }

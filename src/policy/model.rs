@@ -281,9 +281,200 @@ impl Policy {
     }
 }
 
+/// What a Graph client may send besides what Gatehouse enforces: properties that restrict
+/// nothing (Graph's docs mark `conditions.clientAppTypes` required and every example sends
+/// `["all"]`; a policy read back from Graph carries `locations: null`, empty role lists,
+/// `@odata.type` annotations …). Each is accepted only in a form that restricts nothing and
+/// then dropped; any other value would be stored but not enforced, so it is refused with the
+/// property's name. What is left is parsed strictly (unknown fields are refused).
+pub fn strip_unenforced(body: &mut serde_json::Value) -> Result<(), Invalid> {
+    use serde_json::Value;
+    fn strip_annotations(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|key, _| !key.starts_with("@odata."));
+                map.values_mut().for_each(strip_annotations);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+            _ => {}
+        }
+    }
+    /// Removes `name` from `map` when its value restricts nothing.
+    fn drop_if(
+        map: &mut serde_json::Map<String, Value>,
+        path: &str,
+        name: &str,
+        restricts_nothing: impl Fn(&Value) -> bool,
+    ) -> Result<(), Invalid> {
+        match map.get(name) {
+            None => Ok(()),
+            Some(value) if restricts_nothing(value) => {
+                map.remove(name);
+                Ok(())
+            }
+            Some(value) => Err(Invalid::new(format!(
+                "{path}{name} {value} is not supported: Gatehouse would store it without enforcing it"
+            ))),
+        }
+    }
+    let empty = |v: &Value| v.is_null() || v.as_array().is_some_and(Vec::is_empty);
+    let is_null = |v: &Value| v.is_null();
+    strip_annotations(body);
+    let Some(policy) = body.as_object_mut() else {
+        return Ok(());
+    };
+    drop_if(policy, "", "templateId", is_null)?;
+    drop_if(policy, "", "sessionControls", is_null)?;
+    if let Some(Value::Object(conditions)) = policy.get_mut("conditions") {
+        let path = "conditions.";
+        drop_if(conditions, path, "clientAppTypes", |v| {
+            v.as_array().is_some_and(|a| a.len() == 1 && a[0] == "all")
+        })?;
+        drop_if(conditions, path, "locations", |v| {
+            v.is_null()
+                || v.as_object().is_some_and(|l| {
+                    l.iter().all(|(key, value)| match key.as_str() {
+                        "includeLocations" => value
+                            .as_array()
+                            .is_some_and(|a| a.len() == 1 && a[0] == "All"),
+                        "excludeLocations" => empty(value),
+                        _ => false,
+                    })
+                })
+        })?;
+        for name in [
+            "platforms",
+            "devices",
+            "deviceStates",
+            "clientApplications",
+            "times",
+            "authenticationFlows",
+            "insiderRiskLevels",
+        ] {
+            drop_if(conditions, path, name, is_null)?;
+        }
+        for name in [
+            "signInRiskLevels",
+            "userRiskLevels",
+            "servicePrincipalRiskLevels",
+        ] {
+            drop_if(conditions, path, name, empty)?;
+        }
+        if let Some(Value::Object(users)) = conditions.get_mut("users") {
+            let path = "conditions.users.";
+            for name in ["includeRoles", "excludeRoles"] {
+                drop_if(users, path, name, empty)?;
+            }
+            for name in [
+                "includeGuestsOrExternalUsers",
+                "excludeGuestsOrExternalUsers",
+            ] {
+                drop_if(users, path, name, is_null)?;
+            }
+        }
+        if let Some(Value::Object(apps)) = conditions.get_mut("applications") {
+            let path = "conditions.applications.";
+            for name in [
+                "includeUserActions",
+                "includeAuthenticationContextClassReferences",
+            ] {
+                drop_if(apps, path, name, empty)?;
+            }
+            for name in ["applicationFilter", "globalSecureAccess"] {
+                drop_if(apps, path, name, is_null)?;
+            }
+        }
+    }
+    if let Some(Value::Object(grant)) = policy.get_mut("grantControls") {
+        let path = "grantControls.";
+        for name in ["customAuthenticationFactors", "termsOfUse"] {
+            drop_if(grant, path, name, empty)?;
+        }
+        drop_if(grant, path, "authenticationStrength", is_null)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graphs_own_shapes_are_accepted_when_they_restrict_nothing() {
+        // Graph's documented example, and what a GET from Graph returns.
+        let mut graph = serde_json::json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#policies",
+            "displayName": "MFA for guests",
+            "state": "enabled",
+            "templateId": null,
+            "sessionControls": null,
+            "conditions": {
+                "@odata.type": "#microsoft.graph.conditionalAccessConditionSet",
+                "clientAppTypes": ["all"],
+                "locations": null,
+                "platforms": null,
+                "signInRiskLevels": [],
+                "userRiskLevels": [],
+                "users": {"includeUsers": ["GuestsOrExternalUsers"], "includeRoles": [],
+                          "excludeRoles": [], "includeGuestsOrExternalUsers": null},
+                "applications": {"includeApplications": ["All"], "includeUserActions": [],
+                                 "applicationFilter": null},
+            },
+            "grantControls": {"@odata.type": "#microsoft.graph.conditionalAccessGrantControls",
+                              "operator": "OR", "builtInControls": ["mfa"],
+                              "customAuthenticationFactors": [], "termsOfUse": [],
+                              "authenticationStrength": null},
+        });
+        strip_unenforced(&mut graph).unwrap();
+        let conditions: Conditions = serde_json::from_value(graph["conditions"].clone()).unwrap();
+        assert_eq!(conditions.users.include_users, vec![GUESTS]);
+        let grant: GrantControls = serde_json::from_value(graph["grantControls"].clone()).unwrap();
+        assert_eq!(grant.built_in_controls, vec![Control::Mfa]);
+        let mut all_locations = serde_json::json!({"conditions": {
+            "locations": {"includeLocations": ["All"], "excludeLocations": []}}});
+        strip_unenforced(&mut all_locations).unwrap();
+    }
+
+    #[test]
+    fn conditions_that_would_go_unenforced_are_refused_by_name() {
+        for (body, name) in [
+            (
+                serde_json::json!({"conditions": {"clientAppTypes": ["browser"]}}),
+                "clientAppTypes",
+            ),
+            (
+                serde_json::json!({"conditions": {"locations": {"includeLocations": ["All"], "excludeLocations": ["AllTrusted"]}}}),
+                "locations",
+            ),
+            (
+                serde_json::json!({"conditions": {"signInRiskLevels": ["high"]}}),
+                "signInRiskLevels",
+            ),
+            (
+                serde_json::json!({"conditions": {"platforms": {"includePlatforms": ["all"]}}}),
+                "platforms",
+            ),
+            (
+                serde_json::json!({"conditions": {"users": {"includeRoles": ["62e90394-69f5-4237-9190-012177145e10"]}}}),
+                "includeRoles",
+            ),
+            (
+                serde_json::json!({"grantControls": {"termsOfUse": ["t1"]}}),
+                "termsOfUse",
+            ),
+            (
+                serde_json::json!({"sessionControls": {"signInFrequency": {}}}),
+                "sessionControls",
+            ),
+        ] {
+            let mut body = body;
+            let error = strip_unenforced(&mut body).unwrap_err().to_string();
+            assert!(
+                error.contains(name) && error.contains("without enforcing"),
+                "{error}"
+            );
+        }
+    }
 
     fn policy(users: &[&str], apps: &[&str], controls: Vec<Control>) -> Policy {
         Policy {

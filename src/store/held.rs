@@ -31,11 +31,14 @@ pub trait HeldRedemptionStore {
         held: &HeldRedemption,
         audit: &AuditEvent,
     ) -> StoreResult<HeldRedemption>;
-    /// The tenant's held redemptions, newest first, optionally of one status.
+    /// The tenant's held redemptions, newest first, optionally of one status: `limit` from
+    /// `offset`.
     async fn held_redemptions(
         &self,
         tenant_id: &str,
         status: Option<HeldStatus>,
+        limit: i64,
+        offset: i64,
     ) -> StoreResult<Vec<HeldRedemption>>;
     /// One held redemption.
     async fn held_redemption(&self, tenant_id: &str, id: &str) -> StoreResult<HeldRedemption>;
@@ -144,12 +147,14 @@ for_sql_backends! {
             Ok(held.clone())
         }
 
-        async fn held_redemptions(&self, tenant_id: &str, status: Option<HeldStatus>) -> StoreResult<Vec<HeldRedemption>> {
+        async fn held_redemptions(&self, tenant_id: &str, status: Option<HeldStatus>, limit: i64, offset: i64) -> StoreResult<Vec<HeldRedemption>> {
             sqlx::query_as::<DB, HeldRow>(select_held!(
-                "WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT 1000"
+                "WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
             ))
             .bind(tenant_id)
             .bind(status.map(HeldStatus::as_str))
+            .bind(limit)
+            .bind(offset)
             .fetch_all(&self.pool)
             .await?
             .into_iter()

@@ -205,8 +205,9 @@ pub(crate) const CLAIM_INVITATION: &str = "UPDATE invitations SET redeemed_at = 
 
 const INSERT_INVITATION: &str = "INSERT INTO invitations (id, tenant_id, user_id, email, email_key, \
      display_name, redirect_url, inviter_id, inviter_type, inviter_name, send_message, message_info, \
-     invited_user_type, reset_redemption, token_hash, block_token_hash, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+     invited_user_type, reset_redemption, token_hash, block_token_hash, created_at, expires_at, \
+     redeemed_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 /// Adds a group member.
 const INSERT_GROUP_MEMBER: &str = "INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) \
@@ -294,7 +295,8 @@ for_sql_backends! {
                         .bind(new.token_hash)
                         .bind(new.block_token_hash)
                         .bind(invitation.created_at)
-                        .bind(invitation.expires_at);
+                        .bind(invitation.expires_at)
+                        .bind(invitation.redeemed_at);
                 }
                 query.execute(&mut *tx).await?;
             }

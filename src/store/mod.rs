@@ -53,6 +53,10 @@ pub enum StoreError {
     /// Stored data could not be read back (a bug or manual tampering).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// The database refused a value no input should have carried this far (a NUL byte in a
+    /// Postgres text): the caller answers 400. The edge refuses such input first.
+    #[error("value refused by the database: {0}")]
+    Invalid(String),
     /// Anything else the driver reported.
     #[error("database error: {0}")]
     Other(#[source] sqlx::Error),
@@ -69,13 +73,22 @@ impl From<sqlx::Error> for StoreError {
                 Self::Conflict(db.message().to_owned())
             }
             sqlx::Error::Database(ref db)
+                if db.code().as_deref().is_some_and(|c| {
+                    c.starts_with("08") || matches!(c, "25006" | "53100" | "53200" | "13" | "10")
+                }) =>
+            {
+                // Postgres connection exceptions, read-only transactions (failover) and a full
+                // disk or memory; SQLite's full disk (13) and I/O errors (10): the database is
+                // there but cannot serve this now.
+                Self::Unavailable(error.to_string())
+            }
+            sqlx::Error::Database(ref db)
                 if db
                     .code()
                     .as_deref()
-                    .is_some_and(|c| c.starts_with("08") || c == "25006") =>
+                    .is_some_and(|c| matches!(c, "22021" | "22P05")) =>
             {
-                // Postgres connection exceptions and read-only transactions (failover).
-                Self::Unavailable(error.to_string())
+                Self::Invalid(db.message().to_owned())
             }
             other => Self::Other(other),
         }
@@ -113,9 +126,17 @@ pub trait Store:
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// A tiny write in a write transaction: whether the database can be written (a full disk
+    /// leaves it readable but not writable).
+    async fn write_check(&self, now: i64) -> StoreResult<()>;
+
     /// A counter bumped by every change to cached configuration (tenants, apps, keys); nodes
     /// poll it and drop their caches when it moves.
     async fn generation(&self) -> StoreResult<i64>;
+
+    /// Signals pushed when the generation moves (Postgres `LISTEN/NOTIFY`), so a node reloads
+    /// at once; `None` when the engine cannot push (SQLite: the node polls).
+    fn config_changes(&self) -> Option<tokio::sync::mpsc::Receiver<()>>;
 
     /// Deletes expired rows (sessions, refresh tokens, revoked token ids).
     async fn purge_expired(&self, now: i64) -> StoreResult<u64>;

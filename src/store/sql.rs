@@ -27,41 +27,186 @@ pub trait Dialect: sqlx::Database + sqlx::database::HasStatementCache {
     /// second one would only sleep in SQLite's busy handler (1, 2, 5, 10… ms), so a node queues
     /// its writers itself and hands the lock over without sleeping. Postgres takes many.
     const WRITERS: usize;
+
+    /// A feed of "the configuration changed" signals pushed by the engine, if it can push
+    /// them; `None` means the node polls.
+    fn config_changes(_pool: &Pool<Self>) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        None
+    }
+
+    /// Opens a write transaction on `conn` ([`Dialect::BEGIN_WRITE`]).
+    fn begin(
+        conn: &mut sqlx::pool::PoolConnection<Self>,
+    ) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>>;
+
+    /// Rolls `conn` back ([`recover`]).
+    fn recover(
+        conn: sqlx::pool::PoolConnection<Self>,
+    ) -> futures_util::future::BoxFuture<'static, ()>;
+}
+
+/// The dialect functions that need the engine's concrete executor.
+macro_rules! transactions {
+    () => {
+        fn begin(
+            conn: &mut sqlx::pool::PoolConnection<Self>,
+        ) -> futures_util::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut **conn, Self::BEGIN_WRITE).await?;
+                Ok(())
+            })
+        }
+
+        fn recover(
+            conn: sqlx::pool::PoolConnection<Self>,
+        ) -> futures_util::future::BoxFuture<'static, ()> {
+            Box::pin(recover(conn))
+        }
+    };
 }
 
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const WRITERS: usize = 1;
+    transactions!();
 }
+
+/// The channel Postgres notifies on when the configuration generation moves (migration 0009).
+const CONFIG_CHANNEL: &str = "gatehouse_config";
 
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const WRITERS: usize = tokio::sync::Semaphore::MAX_PERMITS;
+    transactions!();
+
+    /// `LISTEN gatehouse_config` on a connection of its own, reconnecting after a loss; a
+    /// (re)connection signals too, since notifications sent while it was down are lost.
+    fn config_changes(pool: &Pool<Self>) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                match sqlx::postgres::PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => match listener.listen(CONFIG_CHANNEL).await {
+                        Ok(()) => {
+                            if sender.send(()).await.is_err() {
+                                return;
+                            }
+                            loop {
+                                match listener.try_recv().await {
+                                    Ok(Some(_)) => {
+                                        // Several changes in a burst need one reload.
+                                        if sender.try_send(()).is_err() && sender.is_closed() {
+                                            return;
+                                        }
+                                    }
+                                    Ok(None) | Err(_) => {
+                                        tracing::warn!(
+                                            "lost the configuration notifications; reconnecting (polling meanwhile)"
+                                        );
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot LISTEN for configuration changes")
+                        }
+                    },
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot open the notification connection")
+                    }
+                }
+                if sender.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        Some(receiver)
+    }
 }
 
-/// A write transaction and its turn among the process's writers.
-pub(crate) struct WriteTx<DB: sqlx::Database> {
-    tx: sqlx::Transaction<'static, DB>,
+/// A write transaction on a pooled connection, and its turn among the process's writers.
+///
+/// The transaction is opened and ended with plain `BEGIN`/`COMMIT`/`ROLLBACK` on a connection
+/// this value owns, so that a failure cannot leave a half-open transaction in the pool: when
+/// a commit fails or the transaction is dropped unfinished (an error on the way), the
+/// connection is rolled back, and closed instead of being returned if even that fails (a full
+/// disk, an I/O error). sqlx's own transaction bookkeeping, which a failed commit on a full
+/// SQLite disk left stuck ("begin_with at non-zero transaction depth" on every later write
+/// until a restart), is never involved.
+pub(crate) struct WriteTx<DB: Dialect> {
+    conn: Option<sqlx::pool::PoolConnection<DB>>,
     _turn: tokio::sync::OwnedSemaphorePermit,
 }
 
-impl<DB: sqlx::Database> WriteTx<DB> {
-    /// Commits, then lets the next writer in.
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+impl<DB: Dialect> WriteTx<DB>
+where
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    /// Commits, then lets the next writer in. A failed commit rolls back (or discards the
+    /// connection) before it returns the error.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let Some(mut conn) = self.conn.take() else {
+            return Err(sqlx::Error::PoolClosed);
+        };
+        match sqlx::Executor::execute(&mut *conn, "COMMIT").await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                recover(conn).await;
+                Err(e)
+            }
+        }
     }
 }
 
-impl<DB: sqlx::Database> std::ops::Deref for WriteTx<DB> {
+/// Ends whatever transaction `conn` is in; a connection that cannot even roll back is closed
+/// rather than handed to the next caller.
+async fn recover<DB: Dialect>(mut conn: sqlx::pool::PoolConnection<DB>)
+where
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    match sqlx::Executor::execute(&mut *conn, "ROLLBACK").await {
+        Ok(_) => {}
+        // SQLite may already have rolled the transaction back itself (an I/O error).
+        Err(e) if e.to_string().contains("no transaction is active") => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "a connection could not roll back and is closed");
+            drop(conn.detach());
+        }
+    }
+}
+
+impl<DB: Dialect> Drop for WriteTx<DB> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        // Dropped unfinished: roll back before the connection goes back to the pool.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(DB::recover(conn));
+            }
+            Err(_) => drop(conn.detach()),
+        }
+    }
+}
+
+impl<DB: Dialect> std::ops::Deref for WriteTx<DB> {
     type Target = DB::Connection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        self.conn
+            .as_deref()
+            .expect("a write transaction holds its connection until it ends")
     }
 }
 
-impl<DB: sqlx::Database> std::ops::DerefMut for WriteTx<DB> {
+impl<DB: Dialect> std::ops::DerefMut for WriteTx<DB> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        self.conn
+            .as_deref_mut()
+            .expect("a write transaction holds its connection until it ends")
     }
 }
 
@@ -120,8 +265,15 @@ impl<DB: Dialect> SqlStore<DB> {
             .acquire_owned()
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        let tx = self.pool.begin_with(DB::BEGIN_WRITE).await?;
-        Ok(WriteTx { tx, _turn: turn })
+        let mut conn = self.pool.acquire().await?;
+        if let Err(e) = DB::begin(&mut conn).await {
+            DB::recover(conn).await;
+            return Err(e);
+        }
+        Ok(WriteTx {
+            conn: Some(conn),
+            _turn: turn,
+        })
     }
 }
 
@@ -217,6 +369,20 @@ for_sql_backends! {
         async fn ping(&self) -> StoreResult<()> {
             sqlx::query_scalar::<DB, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(&self.pool).await?;
             Ok(())
+        }
+
+        async fn write_check(&self, now: i64) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
+            sqlx::query::<DB>("UPDATE node_health SET checked_at = $1 WHERE id = 1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        fn config_changes(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+            DB::config_changes(&self.pool)
         }
 
         async fn generation(&self) -> StoreResult<i64> {

@@ -501,3 +501,229 @@ async fn the_code_sign_in_reveals_nothing_about_who_has_an_account() {
     assert_eq!(world.smtp.mails_to(GUEST).len(), 4);
     assert!(world.smtp.mails_to("nobody@fabrikam.example").is_empty());
 }
+
+/// Every item of a collection, following `@odata.nextLink` unchanged until it is absent;
+/// returns the items and the number of pages.
+async fn all_pages(world: &World, token: &str, first: &str) -> (Vec<Value>, usize) {
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut next = Some(world.api_url(first));
+    while let Some(url) = next {
+        let response = world
+            .app
+            .api()
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let body: Value = response.json().await.unwrap();
+        items.extend(body["value"].as_array().unwrap().iter().cloned());
+        next = body["@odata.nextLink"].as_str().map(str::to_owned);
+        pages += 1;
+        assert!(pages < 100, "the links end");
+    }
+    (items, pages)
+}
+
+#[tokio::test]
+async fn every_list_pages_the_graph_way_and_never_ends_silently() {
+    let world = World::new().await;
+    let token = world.backend_token().await;
+    // 150 members (more than the default page of 100) and five invitations.
+    for n in 0..150 {
+        gatehouse::admin::create_user(
+            world.app.state.store.as_ref(),
+            &world.app.state.passwords,
+            UserInput {
+                tenant: SLUG.into(),
+                email: format!("m{n:03}@contoso.example"),
+                name: format!("Member {n:03}"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    for n in 0..5 {
+        let (status, _) = world
+            .invite(&token, invitation(&format!("g{n}@fabrikam.example")))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, first) = world.call(Method::GET, "users", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        first["value"].as_array().unwrap().len(),
+        100,
+        "Graph's default page"
+    );
+    let next = first["@odata.nextLink"]
+        .as_str()
+        .expect("more exist: a next link");
+    assert!(next.contains("$skiptoken="), "{next}");
+    // Following the links gives every user exactly once, in a stable order.
+    let (users, pages) = all_pages(&world, &token, "users").await;
+    let total = 150 + 1 + 5; // members, the admin, the invited guests
+    assert_eq!(users.len(), total);
+    assert_eq!(pages, 2);
+    let mut ids: Vec<&str> = users.iter().map(|u| u["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "no user twice");
+    let (small, pages) = all_pages(
+        &world,
+        &token,
+        "users?$top=40&$filter=userType%20eq%20'Member'",
+    )
+    .await;
+    assert_eq!(
+        (small.len(), pages),
+        (151, 4),
+        "$top and $filter carry over to the next links"
+    );
+    let (invitations, pages) = all_pages(&world, &token, "invitations?$top=2").await;
+    assert_eq!((invitations.len(), pages), (5, 3));
+    // Policies, partners, audit entries and sign-ins page the same way.
+    let (audit, _) = all_pages(&world, &token, "auditLogs/directoryAudits?$top=3").await;
+    assert!(audit.len() >= 5);
+    // Bad paging is a Graph error, never a silent default.
+    for bad in [
+        "users?$top=0",
+        "users?$top=1000",
+        "users?$top=ten",
+        "users?$skiptoken=forged",
+    ] {
+        let (status, body) = world.call(Method::GET, bad, Some(&token), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body["error"]["code"], "Request_BadRequest", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn graphs_own_policy_shapes_are_accepted_and_unenforceable_conditions_refused() {
+    let world = World::new().await;
+    let token = world.backend_token().await;
+    // As Graph's documentation writes it (clientAppTypes is marked required there).
+    let graph_example = json!({
+        "displayName": "MFA for guests",
+        "state": "enabledForReportingButNotEnforced",
+        "conditions": {
+            "clientAppTypes": ["all"],
+            "locations": null,
+            "applications": { "includeApplications": ["All"] },
+            "users": { "includeUsers": ["GuestsOrExternalUsers"], "includeRoles": [] },
+        },
+        "grantControls": {
+            "@odata.type": "#microsoft.graph.conditionalAccessGrantControls",
+            "operator": "OR",
+            "builtInControls": ["mfa"],
+        },
+    });
+    let (status, created) = world
+        .call(
+            Method::POST,
+            "identity/conditionalAccess/policies",
+            Some(&token),
+            Some(graph_example),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    // What would be stored but only partly enforced is still refused, by name.
+    let browser_only = json!({
+        "displayName": "Browsers only",
+        "state": "enabled",
+        "conditions": {
+            "clientAppTypes": ["browser"],
+            "applications": { "includeApplications": ["All"] },
+            "users": { "includeUsers": ["All"] },
+        },
+        "grantControls": { "operator": "OR", "builtInControls": ["mfa"] },
+    });
+    let (status, body) = world
+        .call(
+            Method::POST,
+            "identity/conditionalAccess/policies",
+            Some(&token),
+            Some(browser_only),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("clientAppTypes"),
+        "{body}"
+    );
+    // A policy read back can be sent back as it is.
+    let id = created["id"].as_str().unwrap();
+    let (status, patched) = world
+        .call(
+            Method::PATCH,
+            &format!("identity/conditionalAccess/policies/{id}"),
+            Some(&token),
+            Some(created.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{patched}");
+}
+
+#[tokio::test]
+async fn every_error_leaves_in_the_format_of_its_front_door() {
+    let world = World::new().await;
+    let token = world.backend_token().await;
+    let api = world.app.api();
+    // The admin API: Graph's envelope, with innerError, for a body too large, an unknown
+    // path and a method not allowed.
+    let huge = api
+        .post(world.api_url("invitations"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 10 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        huge.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: Value = huge.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Request_EntityTooLarge", "{body}");
+    assert!(body["error"]["innerError"]["request-id"].is_string());
+    for (method, path, status) in [
+        (Method::GET, "nothingHere", StatusCode::NOT_FOUND),
+        (Method::PUT, "invitations", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let (got, body) = world.call(method, path, Some(&token), None).await;
+        assert_eq!(got, status, "{path}");
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+    }
+    // The token endpoint: OAuth JSON.
+    let token_endpoint = api
+        .post(format!("{}/oauth2/token", world.issuer()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 200 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token_endpoint.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = token_endpoint.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    // A person's browser: a page in the organisation's name.
+    let page = world
+        .app
+        .browser()
+        .get(&format!("{}/no-such-page", world.issuer()))
+        .await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Page not found") && html.contains(&world.tenant.name),
+        "{html}"
+    );
+}

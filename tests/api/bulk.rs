@@ -275,3 +275,79 @@ async fn uploads_span_chunks_and_a_repeated_address_is_invited_once() {
         .await;
     assert_eq!(guests["value"].as_array().unwrap().len(), 250);
 }
+
+#[tokio::test]
+async fn the_cli_exits_non_zero_when_rows_fail_and_refuses_a_file_that_is_not_the_template() {
+    let world = World::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, content: String| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, content).unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command
+            .args(["invite", "--tenant", "contoso", "--csv"])
+            .arg(&file)
+            .envs(world.app.backing().env())
+            .env_remove("GATEHOUSE_LOG")
+            .env_remove("RUST_LOG")
+            .env("GATEHOUSE_MAIL__SMTP_URL", &world.smtp.url)
+            .current_dir(dir.path());
+        async move { command.output().await.unwrap() }
+    };
+    // One good row, one bad address: every row is answered, the status says some failed.
+    let mixed = run(
+        "mixed.csv",
+        template(&[
+            &format!("ok@fabrikam.example,{APP_ORIGIN}/,false,"),
+            &format!("not an address,{APP_ORIGIN}/,false,"),
+        ]),
+    )
+    .await;
+    assert_eq!(mixed.status.code(), Some(3), "some rows failed");
+    let out = String::from_utf8(mixed.stdout).unwrap();
+    let statuses: Vec<String> = results(&out).into_iter().map(|r| r.2).collect();
+    assert_eq!(statuses, vec!["Invited", "Failed"]);
+    let stderr = String::from_utf8(mixed.stderr).unwrap();
+    assert!(stderr.contains("1 of the rows failed"), "{stderr}");
+    assert!(
+        stderr.lines().count() <= 3,
+        "stderr is not a terminal: a summary, no line per row: {stderr}"
+    );
+    // Headers that are not the template: refused as a whole, nothing invited.
+    let wrong = run(
+        "wrong.csv",
+        "email,redirect\nnew@fabrikam.example,https://app.contoso.example/\n".to_owned(),
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(1));
+    let stderr = String::from_utf8(wrong.stderr).unwrap();
+    assert!(
+        stderr.contains("inviteeEmail") && stderr.contains("version:v1.0"),
+        "the message shows the template: {stderr}"
+    );
+    assert!(String::from_utf8(wrong.stdout).unwrap().is_empty());
+    let token = world.backend_token().await;
+    let (status, body) = upload(
+        &world,
+        &token,
+        "text/csv",
+        "text/csv",
+        "email,redirect\nnew@fabrikam.example,https://app.contoso.example/\n".to_owned(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("inviteeEmail"), "{body}");
+    let (_, guests) = world
+        .call(
+            Method::GET,
+            "users?$filter=userType%20eq%20'Guest'",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        guests["value"].as_array().unwrap().len(),
+        1,
+        "only ok@ was invited"
+    );
+}

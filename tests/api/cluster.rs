@@ -42,9 +42,10 @@ async fn a_sign_in_started_on_node_a_completes_on_node_b() {
     // Continue on node B: the same browser cookies, the transaction from Redis.
     let mut form = parse_form(&html);
     form.fields.insert("password".into(), PASSWORD.into());
-    // Cookies are per host, not per port, so the browser sends the same ones to node B.
+    // The load balancer sends this POST to node B; the browser only knows the public origin.
+    // (Cookies are per host, not per port, so the same ones reach node B.)
     let response = browser
-        .post_form(&format!("{}{}", b.base, form.action), &form.fields)
+        .post_form_through(&a.base, &format!("{}{}", b.base, form.action), &form.fields)
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let back = location(&response).unwrap();
@@ -159,5 +160,111 @@ async fn assert_cached(
     assert_eq!(
         state.directory.partners(tenant_id).await.unwrap().len(),
         partners
+    );
+}
+
+#[tokio::test]
+async fn a_policy_change_on_one_node_reaches_the_other_at_once() {
+    // Two nodes on one database (Postgres: the change is pushed by NOTIFY; SQLite: each node
+    // polls the configuration generation every 250 ms). Five changes made through node A's
+    // admin API; each time, how long until node B's cached policies show it.
+    let backing = Arc::new(Backing::new().await);
+    let a = TestApp::spawn_on(backing.clone(), |_| {}).await;
+    let b = TestApp::spawn_on(backing.clone(), |_| {}).await;
+    let tenant = a.tenant("contoso").await;
+    let (client_id, secret) = a
+        .app(gatehouse::admin::AppInput {
+            tenant: "contoso".into(),
+            name: "Policy robot".into(),
+            grants: vec!["client_credentials".into()],
+            permissions: vec!["Policy.ReadWrite.ConditionalAccess".into()],
+            ..Default::default()
+        })
+        .await;
+    let robot = crate::helpers::Client {
+        client_id,
+        secret,
+        redirect_uri: String::new(),
+    };
+    let token: Value = a
+        .token("contoso", &robot, &[("grant_type", "client_credentials")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let policies_url = format!(
+        "{}/v1.0/identity/conditionalAccess/policies",
+        a.issuer("contoso")
+    );
+    let seen_by_b = |expected: usize| {
+        let b = &b;
+        let tenant_id = tenant.id.clone();
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let cached = b.state.directory.policies(&tenant_id).await.unwrap().len();
+                if cached == expected {
+                    return started.elapsed();
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(5),
+                    "never seen"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    };
+    seen_by_b(0).await;
+    let mut delays = Vec::new();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let created: Value = a
+            .api()
+            .post(&policies_url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "displayName": format!("Block {n}"),
+                "state": "enabled",
+                "conditions": {
+                    "users": {"includeUsers": ["All"]},
+                    "applications": {"includeApplications": ["All"]}
+                },
+                "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+        delays.push(seen_by_b(n + 1).await);
+    }
+    // And deletions, which used to keep blocking.
+    for (n, id) in ids.iter().enumerate() {
+        let deleted = a
+            .api()
+            .delete(format!("{policies_url}/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        delays.push(seen_by_b(ids.len() - n - 1).await);
+    }
+    let worst = delays.iter().max().unwrap();
+    eprintln!(
+        "configuration propagation to the other node ({}): {:?} (worst {worst:?})",
+        if backing.is_shared() {
+            "Postgres NOTIFY"
+        } else {
+            "SQLite poll"
+        },
+        delays
+    );
+    assert!(
+        *worst < std::time::Duration::from_millis(600),
+        "every change reached node B at once: {delays:?}"
     );
 }

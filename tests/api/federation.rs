@@ -485,7 +485,22 @@ async fn redeem_through_partner(
     let back = through_partner(&browser, submit(&browser, &landing, &[]).await, email).await;
     let consent = follow(&browser, back).await;
     assert!(consent.contains("will receive"), "consent first: {consent}");
-    submit(&browser, &consent, &[("decision", "allow")]).await
+    let answer = submit(&browser, &consent, &[("decision", "allow")]).await;
+    // A page that only says where things stand is shown by the GET after the POST (and again
+    // on a reload); any other answer goes on to the app.
+    match location(&answer) {
+        Some(page) if page.contains("/login?tx=") => {
+            let shown = browser.get(&page).await;
+            let reloaded = browser.get(&page).await;
+            assert_eq!(
+                reloaded.status(),
+                shown.status(),
+                "a reload shows the page again"
+            );
+            shown
+        }
+        _ => answer,
+    }
 }
 
 /// Home-realm discovery for `email` through the partner; returns the final response.

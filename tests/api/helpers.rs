@@ -164,6 +164,8 @@ impl Backing {
             ..Config::default()
         };
         config.keys.refresh_interval = 1;
+        // Tests stop nodes at once (the drain is for load balancers).
+        config.server.drain_seconds = 0;
         // The partner IdPs of the federation tests are other tenants on this loopback node.
         config.federation.allow_private_networks = true;
         config
@@ -642,11 +644,33 @@ impl Browser {
     /// the `Origin` and Fetch Metadata a browser derives for it.
     pub async fn post_form(&self, url: &str, fields: &HashMap<String, String>) -> Response {
         let url = self.absolute(url);
+        let target = origin_of(&url);
+        self.post_form_to(&url, &target, fields).await
+    }
+
+    /// POST a form to a node behind a load balancer: the browser addresses the public origin
+    /// `public` (its headers say so), the request reaches the node at `url`.
+    pub async fn post_form_through(
+        &self,
+        public: &str,
+        url: &str,
+        fields: &HashMap<String, String>,
+    ) -> Response {
+        self.post_form_to(url, &origin_of(public), fields).await
+    }
+
+    async fn post_form_to(
+        &self,
+        url: &str,
+        target: &str,
+        fields: &HashMap<String, String>,
+    ) -> Response {
+        let url = url.to_owned();
+        let target = target.to_owned();
         let page = self.page().unwrap_or_else(|| Document {
             origin: self.base.clone(),
             referrer_policy: "strict-origin-when-cross-origin".into(),
         });
-        let target = origin_of(&url);
         // Fetch §"serializing a request origin": the policy decides whether the page's origin
         // is revealed.
         let origin = match page.referrer_policy.as_str() {

@@ -545,9 +545,31 @@ async fn reset_redemption_keeps_the_object_groups_and_assignments_and_rebinds() 
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let guest_id = created["invitedUser"]["id"].as_str().unwrap().to_owned();
     redeem(&world, &world.app.browser(), GUEST, 1).await;
-    // Inviting a redeemed guest again is a conflict; reset needs the user id and a right.
-    let (status, body) = world.invite_to_app_raw(&token, GUEST, json!({})).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Inviting a redeemed guest again answers as Graph does: 201, the same guest, the
+    // invitation Completed, and the mail again (its link leads to sign-in, not a new binding).
+    let (status, again) = world.invite_to_app_raw(&token, GUEST, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["status"], "Completed");
+    assert_eq!(again["invitedUser"]["id"], guest_id);
+    let (_, user) = world
+        .call(
+            Method::GET,
+            &format!("users/{guest_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(user["externalUserState"], "Accepted", "nothing was unbound");
+    let resent = world.smtp.wait_for(GUEST, 3).await;
+    let link = resent.link(&format!("{}/redeem?i=", world.issuer()));
+    let followed = world.app.browser().get(&link).await;
+    assert_eq!(followed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        crate::helpers::location(&followed).unwrap(),
+        format!("{APP_ORIGIN}/welcome"),
+        "the link of a Completed invitation leads to the app, to sign in"
+    );
+    // Re-binding the guest to a new identity needs resetRedemption, the user id and a right.
     let (status, reset) = world
         .invite_to_app_raw(
             &token,
@@ -580,7 +602,7 @@ async fn reset_redemption_keeps_the_object_groups_and_assignments_and_rebinds() 
         .unwrap();
     assert!(members.contains(&group.id), "group membership kept");
     // The new link binds again; the old mailbox identity is back.
-    let done = redeem(&world, &world.app.browser(), GUEST, 3).await;
+    let done = redeem(&world, &world.app.browser(), GUEST, 4).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     let (_, user) = world
         .call(
@@ -806,8 +828,45 @@ async fn the_openapi_document_describes_the_admin_api() {
         "/{tenant}/v1.0/invitations",
         "/{tenant}/v1.0/invitations/bulk",
         "/{tenant}/v1.0/users/{id}",
+        "/{tenant}/v1.0/organization/branding/bannerLogo",
     ] {
         assert!(paths.contains_key(path), "{path} in {:?}", paths.keys());
+    }
+    // Every response says what it means (OpenAPI requires a description).
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().unwrap() {
+            for (status, answer) in operation["responses"].as_object().unwrap() {
+                assert!(
+                    answer["description"]
+                        .as_str()
+                        .is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status} has no description"
+                );
+            }
+        }
+    }
+    // The document and the router are one: every documented operation is served (a
+    // request without a token is refused by the handler, never 404/405 by the router).
+    for (path, operations) in paths {
+        let url = format!(
+            "{}{}",
+            world.app.base,
+            path.replace("{tenant}", crate::b2b::SLUG)
+                .replace("{id}", "x")
+                .replace("{method}", "x")
+        );
+        for method in operations.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let status = world
+                .app
+                .api()
+                .request(method.clone(), &url)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {url}");
+        }
     }
 }
 

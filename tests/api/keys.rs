@@ -118,3 +118,33 @@ async fn a_second_rotation_before_the_first_takes_effect_changes_nothing() {
     assert!(error.contains("already scheduled"), "{error}");
     assert_eq!(jwks_kids(&app).await, kids);
 }
+
+#[tokio::test]
+async fn a_jwks_is_never_cacheable_past_the_next_activation_and_back_to_back_rotations_wait() {
+    // max-age 20 s, refresh interval 1 s (the test configuration).
+    let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 20).await;
+    app.tenant("contoso").await;
+    let now = gatehouse::domain::unix_now();
+    // The bootstrap keys were created just now: a rotation schedules the next key for when
+    // every node has loaded it and every cache since has expired.
+    let reports = app.state.keys.rotate(now).await.unwrap();
+    for report in &reports {
+        assert!(report.activates_at >= now + 20, "{report:?}");
+    }
+    let response = app
+        .api()
+        .get(format!("{}/oauth2/jwks", app.issuer("contoso")))
+        .send()
+        .await
+        .unwrap();
+    let cache = response.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let max_age: i64 = cache.split("max-age=").nth(1).unwrap().parse().unwrap();
+    let next = reports.iter().map(|r| r.activates_at).min().unwrap();
+    assert!(
+        gatehouse::domain::unix_now() + max_age <= next,
+        "a cached JWKS ({cache}) expires before the activation at {next}"
+    );
+}

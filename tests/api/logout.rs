@@ -194,3 +194,41 @@ async fn without_a_hint_logout_needs_the_users_confirmation() {
     );
     assert!(!still_signed_in(&app, &client, &browser).await);
 }
+
+#[tokio::test]
+async fn an_rps_cross_site_logout_post_ends_the_session_through_one_hop() {
+    let (app, client, browser, id_token) = signed_in().await;
+    // The RP's page posts the logout form: a cross-site POST, so no Lax session cookie.
+    let posted = browser
+        .post_cross_site(
+            &format!("{}/oauth2/logout", app.issuer("contoso")),
+            "https://rp.example",
+            &[
+                ("id_token_hint", id_token.clone()),
+                ("post_logout_redirect_uri", LOGGED_OUT.into()),
+                ("state", "bye-2".into()),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER, "one hop to a GET");
+    let hop = location(&posted).unwrap();
+    assert!(hop.contains("/oauth2/logout?resume="), "{hop}");
+    assert!(!hop.contains(&id_token), "the hint is not put in the URL");
+    assert!(
+        still_signed_in(&app, &client, &browser).await,
+        "nothing ended yet"
+    );
+    let back = browser.get(&hop).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&back).unwrap(),
+        format!("{LOGGED_OUT}?state=bye-2")
+    );
+    assert!(
+        !still_signed_in(&app, &client, &browser).await,
+        "the session ended"
+    );
+    // The parked request works once.
+    let again = browser.get(&hop).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}

@@ -283,11 +283,18 @@ async fn sixteen_concurrent_sign_ins_on_sqlite_never_surface_a_busy_database() {
     );
 }
 
-#[test]
-fn sigterm_stops_the_server_cleanly_after_readiness_turns_false() {
+/// Starts `gatehouse serve` in `dir` on a free port with `env`; returns the child, its port
+/// and its stderr lines once it listens.
+fn spawn_server(
+    dir: &tempfile::TempDir,
+    env: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    u16,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -300,6 +307,7 @@ fn sigterm_stops_the_server_cleanly_after_readiness_turns_false() {
         .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
         .env("GATEHOUSE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
         .env("GATEHOUSE_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -309,14 +317,234 @@ fn sigterm_stops_the_server_cleanly_after_readiness_turns_false() {
         .map_while(Result::ok)
         .any(|l| l.contains("gatehouse listening"));
     assert!(listening, "the server starts with its defaults");
+    (child, port, lines)
+}
+
+#[tokio::test]
+async fn sigterm_turns_readiness_off_keeps_serving_through_the_drain_then_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, lines) = spawn_server(&dir, &[("GATEHOUSE_SERVER__DRAIN_SECONDS", "2")]);
     assert!(dir.path().join("data/gatehouse.db").exists());
     assert!(dir.path().join("keys/master.key").exists());
-    let status = Command::new("kill")
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let signalled = std::time::Instant::now();
+    let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+    // Not ready at once, but still serving while a load balancer notices.
+    let mut saw_not_ready = false;
+    while signalled.elapsed() < std::time::Duration::from_millis(1500) {
+        let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+        if ready.status() == StatusCode::SERVICE_UNAVAILABLE {
+            saw_not_ready = true;
+            let body: serde_json::Value = ready.json().await.unwrap();
+            assert_eq!(body["status"], "shutting_down");
+        }
+        let served = client.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(
+            served.status(),
+            StatusCode::OK,
+            "still serving in the drain"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(saw_not_ready, "readiness turned false first");
+    // After the drain the listener closes and the process exits cleanly.
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "exit status 0");
+    assert!(signalled.elapsed() >= std::time::Duration::from_secs(2));
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err());
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("draining")), "{rest:?}");
-    assert!(child.wait().unwrap().success(), "exit status 0");
+    assert!(
+        rest.iter().any(|l| l.contains("not ready any more")),
+        "{rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_and_connections_over_the_caps_closed_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, _lines) = spawn_server(
+        &dir,
+        &[
+            ("GATEHOUSE_SERVER__HEADER_TIMEOUT", "1"),
+            ("GATEHOUSE_SERVER__MAX_CONNECTIONS", "40"),
+            ("GATEHOUSE_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "30"),
+            ("GATEHOUSE_SERVER__DRAIN_SECONDS", "0"),
+        ],
+    );
+    let address = format!("127.0.0.1:{port}");
+    // 30 clients that never finish their headers: the address's cap.
+    let mut slow = Vec::new();
+    for _ in 0..30 {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // A 31st from the same address is closed at once.
+    let mut over = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let _ = over
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        over.read_to_end(&mut buffer),
+    )
+    .await
+    .expect("closed, not left hanging");
+    assert!(
+        read.is_err() || buffer.is_empty(),
+        "over the cap: closed without an answer"
+    );
+    // The slow ones are cut after the header timeout; then the address is served again.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut cut = 0;
+    for stream in &mut slow {
+        let mut byte = [0u8; 1];
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            stream.read(&mut byte),
+        )
+        .await
+        {
+            Ok(Ok(0)) | Ok(Err(_)) => cut += 1,
+            Ok(Ok(_)) => cut += 1, // an error answer then close also counts as cut
+            Err(_) => {}
+        }
+    }
+    assert_eq!(cut, 30, "every slow client was cut");
+    let served = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn an_internal_error_is_logged_without_a_backtrace_even_when_rust_backtrace_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    let created = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .args(["tenant", "create", "--slug", "contoso", "--name", "Contoso"])
+        .output()
+        .unwrap();
+    assert!(created.status.success());
+    // Stored data a node cannot read back: an internal error on the next request.
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("data/gatehouse.db").display()
+    );
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE tenants SET settings = 'not json'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let (mut child, port, lines) = spawn_server(&dir, &[("RUST_BACKTRACE", "1")]);
+    let response = reqwest::get(format!(
+        "http://127.0.0.1:{port}/contoso/.well-known/openid-configuration"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let log: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(log.iter().any(|l| l.contains("internal error")), "{log:?}");
+    assert!(
+        !log.iter().any(|l| l.contains("Stack backtrace")
+            || l.contains("stack backtrace")
+            || l.contains("rust_begin_unwind")
+            || l.contains("backtrace::")),
+        "no backtrace in the log: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn nul_bytes_are_refused_at_the_edge_in_each_front_doors_format() {
+    let world = crate::b2b::World::new().await;
+    let token = world.backend_token().await;
+    let issuer = world.issuer();
+    let api = world.app.api();
+    // OAuth endpoints: RFC 6749 JSON.
+    let response = api
+        .post(format!("{issuer}/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=a%00b&client_secret=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    // The admin API: Graph JSON, 404 for an id in the path, 400 for a body.
+    let (status, body) = world
+        .call(reqwest::Method::GET, "users/a%00b", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"]["code"].is_string());
+    let (status, body) = world
+        .invite(
+            &token,
+            serde_json::json!({
+                "invitedUserEmailAddress": "nul@fabrikam.example",
+                "inviteRedirectUrl": "https://app.contoso.example/",
+                "invitedUserDisplayName": "a\u{0}b",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "Request_BadRequest");
+    // Pages: an HTML page, never a 500.
+    let browser = world.app.browser();
+    for (url, status) in [
+        (
+            format!("{issuer}/oauth2/authorize?client_id=a%00b&response_type=code"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("{}/con%00toso/login?tx=x", world.app.base),
+            StatusCode::NOT_FOUND,
+        ),
+        (format!("{issuer}/saml/launch/a%00b"), StatusCode::NOT_FOUND),
+    ] {
+        let response = browser.get(&url).await;
+        assert_eq!(response.status(), status, "{url}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{url}"
+        );
+    }
 }

@@ -149,9 +149,30 @@ export function makeHarness(cfg, browser, journey) {
    * The checks of one page (audit.mjs) on Gatehouse's pages, a screenshot of the apps' pages.
    * `opts`: email (the address of the hidden username field), passwordKind ('current' | 'new'),
    * status (the HTTP status the page must have), response (the navigation's response).
+   * A self-submitting form page of Gatehouse (form_post, SAML POST binding) is followed to the
+   * page it lands on, which is then checked (with scripts off it stays and is checked itself).
    */
-  async function checkPage(page, label, opts = {}) {
+  async function checkPage(page, label, opts = {}, depth = 0) {
     await page.waitForLoadState('load', { timeout: NAVIGATION_TIMEOUT_MS }).catch(() => {});
+    if (isGatehouse(page.url()) && depth < 3) {
+      // An auto-submitting form (response_mode=form_post, the SAML HTTP-POST binding) posts
+      // itself on to the app as soon as it is parsed: follow the browser to where that lands and
+      // check that page. A page parsed without scripts (script execution off while it loaded, so
+      // its <noscript> content is markup) stays, and is checked like any page a person sees.
+      const before = page.url();
+      const target = await page.evaluate(() => {
+        const form = document.querySelector('form#auto');
+        if (!form || !document.querySelector('script')) return null;
+        const noscript = form.querySelector('noscript') ?? document.querySelector('noscript');
+        return noscript && noscript.children.length > 0 ? null : form.action;
+      }).catch(() => 'navigating');
+      if (target) {
+        const left = await page.waitForURL((u) => u.href !== before, { timeout: NAVIGATION_TIMEOUT_MS, waitUntil: 'load' }).then(() => true, () => false);
+        if (!left) fail(`${label}: Gatehouse's self-submitting form did not post itself to ${target} within ${NAVIGATION_TIMEOUT_MS / 1000} s`, { url: before });
+        note(`${label}: Gatehouse's self-submitting form posted itself to ${target === 'navigating' ? 'the app' : target}`);
+        return checkPage(page, label, { ...opts, response: null, status: undefined }, depth + 1);
+      }
+    }
     run.shots += 1;
     const shot = `${String(run.shots).padStart(3, '0')}-${journey.id}-${slugify(label)}`;
     const url = page.url();
