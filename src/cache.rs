@@ -223,6 +223,11 @@ impl Directory {
         missing.insert(key);
     }
 
+    /// The configuration generation this node's cache reflects.
+    pub fn generation(&self) -> i64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Drops every cached entry.
     pub fn invalidate(&self) {
         self.tenants

@@ -23,6 +23,7 @@ pub mod invitations;
 pub mod journey;
 pub mod keys;
 pub mod mail;
+pub mod monitoring;
 pub mod oidc;
 pub mod policy;
 pub mod saml;

@@ -139,6 +139,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::graph::router())
         .merge(crate::journey::router())
         .layer(axum::middleware::from_fn(crate::web::refuse_nul))
+        .layer(axum::middleware::from_fn(
+            crate::monitoring::record_requests,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::error::render_pending_pages,
@@ -220,6 +223,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         let state = self.state;
         let background = tokio::spawn(background_tasks(state.clone()));
+        let metrics = match (state.config.metrics_listen, crate::monitoring::install()) {
+            (Some(listen), Some(handle)) => Some(tokio::spawn(crate::monitoring::serve(
+                listen,
+                state.clone(),
+                handle,
+            ))),
+            _ => None,
+        };
         let mail = tokio::spawn(state.mailer.clone().run(state.store.clone()));
         let address = self.listener.local_addr()?;
         log_where_things_are(&state.config);
@@ -239,6 +250,9 @@ impl Application {
         crate::server::serve(self.listener, router(state.clone()), limits, draining).await;
         background.abort();
         mail.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         tracing::info!("gatehouse stopped");
         Ok(())
     }

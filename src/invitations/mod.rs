@@ -398,6 +398,7 @@ pub async fn finish(state: &AppState, planned: Vec<Planned>) -> Result<Vec<Invit
     let mut invited = Vec::with_capacity(planned.len());
     for planned in planned {
         tracing::info!(tenant_id = %planned.invitation.tenant_id, invitation = %planned.invitation.id, user = %planned.user.id, "invitation created");
+        metrics::counter!(crate::monitoring::INVITATIONS_CREATED).increment(1);
         // A new guest is as written; an existing one may have changed (a reset): read it back.
         let user = if planned.new_guest {
             planned.user

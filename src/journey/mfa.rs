@@ -277,6 +277,13 @@ pub async fn verify(
     } else {
         Verified::Wrong
     };
+    let result = match verified {
+        Verified::Totp => "totp",
+        Verified::Recovery => "recovery",
+        Verified::Wrong => "wrong",
+        Verified::Throttled(_) | Verified::AddressThrottled(_) => "throttled",
+    };
+    metrics::counter!(crate::monitoring::MFA_CHALLENGES, "result" => result).increment(1);
     if verified == Verified::Wrong {
         let failures = account.fail(state.ephemeral.as_ref()).await?;
         address.fail(state.ephemeral.as_ref()).await?;

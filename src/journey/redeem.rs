@@ -444,6 +444,7 @@ async fn complete(
         Err(e) => return Err(e.into()),
     }
     tracing::info!(tenant = %tenant.slug, user = %invitation.user_id, "invitation redeemed");
+    metrics::counter!(crate::monitoring::INVITATIONS_REDEEMED).increment(1);
     let user = state
         .store
         .user_by_id(&tenant.id, &invitation.user_id)

@@ -284,6 +284,25 @@ impl KeyRing {
         }
     }
 
+    /// Every key's algorithm, state (`next`, `active`, `retired`) and age in seconds, for the
+    /// metrics.
+    pub fn key_ages(&self, now: i64) -> Vec<(&'static str, &'static str, i64)> {
+        self.current()
+            .keys
+            .iter()
+            .map(|k| {
+                let state = if k.retired_at.is_some_and(|r| r <= now) {
+                    "retired"
+                } else if is_active(k.activated_at, k.retired_at, now) {
+                    "active"
+                } else {
+                    "next"
+                };
+                (k.alg.as_str(), state, now - k.created_at)
+            })
+            .collect()
+    }
+
     /// The JWKS document at `now`: next, active and recently retired keys.
     pub fn jwks(&self, now: i64) -> serde_json::Value {
         let snapshot = self.current();

@@ -199,8 +199,12 @@ impl Mailer {
         message: OutboxMessage,
     ) -> anyhow::Result<Option<String>> {
         match self.deliver(&message).await {
-            Ok(()) => Ok(Some(message.id)),
+            Ok(()) => {
+                metrics::counter!(crate::monitoring::MAIL_SENT).increment(1);
+                Ok(Some(message.id))
+            }
             Err(e) => {
+                metrics::counter!(crate::monitoring::MAIL_FAILURES).increment(1);
                 let backoff =
                     (self.retry_after << (message.attempts - 1).clamp(0, 16)).min(MAX_BACKOFF);
                 tracing::warn!(

@@ -122,6 +122,12 @@ pub struct Attempt<'a> {
 
 /// Appends an attempt to the tenant's sign-in log.
 pub async fn record(state: &AppState, attempt: Attempt<'_>) -> Result<(), AppError> {
+    metrics::counter!(
+        crate::monitoring::SIGN_INS,
+        "protocol" => attempt.protocol.to_owned(),
+        "outcome" => attempt.status.as_str()
+    )
+    .increment(1);
     let now = unix_now();
     let id = uuid::Uuid::now_v7().to_string();
     let user = attempt.user;

@@ -126,6 +126,12 @@ pub trait Store:
     /// Cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// The connection pool: (connections open, of which idle).
+    fn pool_stats(&self) -> (u32, usize);
+
+    /// Messages in the outbox not yet delivered.
+    async fn outbox_depth(&self) -> StoreResult<i64>;
+
     /// A tiny write in a write transaction: whether the database can be written (a full disk
     /// leaves it readable but not writable).
     async fn write_check(&self, now: i64) -> StoreResult<()>;

@@ -371,6 +371,14 @@ for_sql_backends! {
             Ok(())
         }
 
+        fn pool_stats(&self) -> (u32, usize) {
+            (self.pool.size(), self.pool.num_idle())
+        }
+
+        async fn outbox_depth(&self) -> StoreResult<i64> {
+            crate::store::mail::MailStore::unsent_mail_count(self).await
+        }
+
         async fn write_check(&self, now: i64) -> StoreResult<()> {
             let mut tx = self.begin_write().await?;
             sqlx::query::<DB>("UPDATE node_health SET checked_at = $1 WHERE id = 1")

@@ -548,3 +548,96 @@ async fn nul_bytes_are_refused_at_the_edge_in_each_front_doors_format() {
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_and_move_with_what_happens() {
+    // (conformance/faults parses the same text with Prometheus' own Python client parser.)
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(|c| {
+        c.metrics_listen = Some(format!("127.0.0.1:{metrics_port}").parse().unwrap())
+    })
+    .await;
+    app.tenant("contoso").await;
+    app.user("contoso", EMAIL, PASSWORD).await;
+    let client = app.web_app("contoso", "https://rp.example/cb").await;
+    let scrape = || async {
+        for _ in 0..50 {
+            if let Ok(response) =
+                reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await
+            {
+                assert!(
+                    response.headers()["content-type"]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("text/plain; version=0.0.4")
+                );
+                return response.text().await.unwrap();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no metrics listener");
+    };
+    // The sum of a metric's samples whose line contains every one of `labels`.
+    let value = |text: &str, name: &str, labels: &[&str]| -> f64 {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+            .filter(|l| labels.iter().all(|label| l.contains(label)))
+            .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+            .sum()
+    };
+    let before = scrape().await;
+    let sign_ins_before = value(&before, "gatehouse_sign_ins_total", &[r#"protocol="oidc""#]);
+    let logins_before = value(
+        &before,
+        "gatehouse_http_requests_total",
+        &[r#"route="/{tenant}/login""#],
+    );
+    app.browser()
+        .sign_in(
+            &client.authorize_url(&app.issuer("contoso"), "openid", &Pkce::new(), &[]),
+            EMAIL,
+            PASSWORD,
+        )
+        .await;
+    let after = scrape().await;
+    assert!(value(&after, "gatehouse_sign_ins_total", &[r#"protocol="oidc""#]) > sign_ins_before);
+    assert!(
+        value(
+            &after,
+            "gatehouse_http_requests_total",
+            &[r#"route="/{tenant}/login""#]
+        ) >= logins_before + 2.0,
+        "requests are counted by route template"
+    );
+    assert!(after.contains("# TYPE gatehouse_http_request_duration_seconds histogram"));
+    assert!(after.contains("gatehouse_http_request_duration_seconds_bucket{"));
+    assert_eq!(value(&after, "gatehouse_db_up", &[]), 1.0);
+    assert_eq!(value(&after, "gatehouse_ephemeral_up", &[]), 1.0);
+    assert!(
+        after.contains("gatehouse_signing_key_age_seconds{") && after.contains(r#"state="active""#)
+    );
+    for family in [
+        "gatehouse_config_generation",
+        "gatehouse_mail_queue_depth",
+        "gatehouse_db_pool_connections",
+        "gatehouse_ready",
+    ] {
+        assert!(
+            after.contains(&format!("# TYPE {family} gauge")),
+            "{family}"
+        );
+    }
+    // Never on the public listener.
+    let public = app
+        .api()
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+}
