@@ -26,4 +26,5 @@ mod saml;
 mod saml_partner;
 mod smtp;
 mod token;
+mod traces;
 mod userinfo;
