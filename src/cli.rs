@@ -535,7 +535,18 @@ pub async fn main() -> ExitCode {
         Command::Serve => telemetry::SERVER_FILTER,
         Command::Migrate | Command::Openapi | Command::Admin(_) => telemetry::COMMAND_FILTER,
     };
-    telemetry::init(config.log_format, default_filter);
+    // Traces are for the server; an administration command is one short process.
+    let otlp = match command {
+        Command::Serve => config.otlp.clone(),
+        _ => crate::config::OtlpSettings::default(),
+    };
+    let telemetry = match telemetry::init(config.log_format, default_filter, &otlp) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match command {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
@@ -544,6 +555,7 @@ pub async fn main() -> ExitCode {
             .and_then(print),
         Command::Admin(command) => run_admin(config, *command).await,
     };
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<RowsFailed>().is_some() => {

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::Request;
+use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -158,14 +157,9 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(
-            // Spans name the route template, never the URI: queries carry codes and tokens.
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                tracing::debug_span!("http", method = %request.method(), http.route = %route)
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::request_span)
+                .on_response(crate::telemetry::record_status),
         )
 }
 

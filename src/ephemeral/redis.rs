@@ -59,6 +59,7 @@ impl RedisEphemeral {
 
 #[async_trait]
 impl Ephemeral for RedisEphemeral {
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis SET", otel.kind = "client", db.system.name = "redis"))]
     async fn put(&self, key: &str, value: String, ttl: Duration) -> EphemeralResult<()> {
         redis::cmd("SET")
             .arg(self.key(key))
@@ -70,6 +71,7 @@ impl Ephemeral for RedisEphemeral {
             .map_err(unavailable)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis SET NX", otel.kind = "client", db.system.name = "redis"))]
     async fn put_if_absent(
         &self,
         key: &str,
@@ -88,6 +90,7 @@ impl Ephemeral for RedisEphemeral {
         Ok(stored.is_some())
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis GET", otel.kind = "client", db.system.name = "redis"))]
     async fn get(&self, key: &str) -> EphemeralResult<Option<String>> {
         self.conn
             .clone()
@@ -96,6 +99,7 @@ impl Ephemeral for RedisEphemeral {
             .map_err(unavailable)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis GETDEL", otel.kind = "client", db.system.name = "redis"))]
     async fn take(&self, key: &str) -> EphemeralResult<Option<String>> {
         redis::cmd("GETDEL")
             .arg(self.key(key))
@@ -104,6 +108,7 @@ impl Ephemeral for RedisEphemeral {
             .map_err(unavailable)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis DEL", otel.kind = "client", db.system.name = "redis"))]
     async fn delete(&self, key: &str) -> EphemeralResult<()> {
         self.conn
             .clone()
@@ -112,6 +117,7 @@ impl Ephemeral for RedisEphemeral {
             .map_err(unavailable)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis INCR", otel.kind = "client", db.system.name = "redis"))]
     async fn incr(&self, key: &str, ttl: Duration) -> EphemeralResult<u64> {
         let key = self.key(key);
         let (count, _): (u64, i64) = redis::pipe()
@@ -128,6 +134,7 @@ impl Ephemeral for RedisEphemeral {
         Ok(count)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(otel.name = "redis PING", otel.kind = "client", db.system.name = "redis"))]
     async fn ping(&self) -> EphemeralResult<()> {
         redis::cmd("PING")
             .query_async::<String>(&mut self.conn.clone())

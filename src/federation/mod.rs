@@ -19,6 +19,7 @@ use openidconnect::core::{
 };
 use openidconnect::{AdditionalProviderMetadata, IssuerUrl, ProviderMetadata};
 use serde::{Deserialize, Serialize};
+use tracing::Instrument as _;
 
 use crate::domain::partner::{PartnerIdp, PartnerKind};
 use crate::domain::tenant::Tenant;
@@ -90,12 +91,35 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for GuardedHttp {
     >;
 
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
-        Box::pin(async move {
-            guard::check_url(&request.uri().to_string(), self.allow_private)
-                .map_err(openidconnect::HttpClientError::Other)?;
-            self.http.call(request).await
-        })
+        let span = upstream_span(request.method().as_str(), &request.uri().to_string());
+        Box::pin(
+            async move {
+                guard::check_url(&request.uri().to_string(), self.allow_private)
+                    .map_err(openidconnect::HttpClientError::Other)?;
+                let response = self.http.call(request).await;
+                if let Ok(response) = &response {
+                    tracing::Span::current()
+                        .record("http.response.status_code", response.status().as_u16());
+                }
+                response
+            }
+            .instrument(span),
+        )
     }
+}
+
+/// The trace span of one call to a partner IdP: `GET https://idp.example/path` (never the
+/// query, which may carry state).
+fn upstream_span(method: &str, url: &str) -> tracing::Span {
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    tracing::debug_span!(
+        "upstream",
+        otel.name = %format_args!("{method} {url}"),
+        otel.kind = "client",
+        http.request.method = %method,
+        url.full = %url,
+        http.response.status_code = tracing::field::Empty,
+    )
 }
 
 /// The upstream side's shared services.
@@ -206,6 +230,12 @@ impl Federation {
     /// GETs a document (SAML metadata) from `url` through the guarded client: 5 s, no
     /// redirects, public addresses only unless allowed, at most 1 MiB.
     pub async fn fetch_document(&self, url: &str) -> Result<String, UpstreamError> {
+        self.fetch_document_unspanned(url)
+            .instrument(upstream_span("GET", url))
+            .await
+    }
+
+    async fn fetch_document_unspanned(&self, url: &str) -> Result<String, UpstreamError> {
         guard::check_url(url, self.http.allow_private).map_err(UpstreamError)?;
         let failed = |e: String| UpstreamError(format!("{url} cannot be fetched: {e}"));
         let response = self
@@ -215,6 +245,7 @@ impl Federation {
             .send()
             .await
             .map_err(|e| failed(e.to_string()))?;
+        tracing::Span::current().record("http.response.status_code", response.status().as_u16());
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }

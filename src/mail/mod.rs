@@ -138,6 +138,8 @@ impl Mailer {
         )?)
     }
 
+    #[tracing::instrument(level = "debug", skip_all,
+        fields(otel.name = "mail.deliver", otel.kind = "client", message = %message.id))]
     async fn deliver(&self, message: &OutboxMessage) -> anyhow::Result<()> {
         let email = self.build(message)?;
         match &self.transport {
@@ -193,6 +195,8 @@ impl Mailer {
 
     /// Delivers one claimed message; its id when it went out. A failure is recorded with the
     /// time of the next attempt.
+    #[tracing::instrument(level = "debug", skip_all,
+        fields(otel.name = "mail.attempt", message = %message.id, attempt = message.attempts))]
     async fn attempt(
         &self,
         store: &dyn Store,

@@ -212,9 +212,32 @@ impl<DB: Dialect> std::ops::DerefMut for WriteTx<DB> {
 
 /// Implements one part of the store for every SQL backend. Rust does not carry `where`
 /// clauses from a trait to its users, so the bounds sqlx needs (executors, argument and
-/// column types) are written once here instead of on every `impl` block.
+/// column types) are written once here instead of on every `impl` block. Every `async fn`
+/// becomes a `store.<name>` trace span (a `debug` span: free unless traces are exported).
 macro_rules! for_sql_backends {
     (impl $part:path { $($body:tt)* }) => {
+        $crate::store::sql::for_sql_backends!(@traced $part [] $($body)*);
+    };
+    (@traced $part:path [$($done:tt)*]
+        $(#[$meta:meta])* async fn $name:ident ($($args:tt)*) -> $ret:ty $code:block
+        $($rest:tt)*
+    ) => {
+        $crate::store::sql::for_sql_backends!(@traced $part [$($done)*
+            $(#[$meta])*
+            #[tracing::instrument(level = "debug", skip_all,
+                fields(otel.name = concat!("store.", stringify!($name)), otel.kind = "client"))]
+            async fn $name($($args)*) -> $ret $code
+        ] $($rest)*);
+    };
+    (@traced $part:path [$($done:tt)*]
+        $(#[$meta:meta])* fn $name:ident ($($args:tt)*) -> $ret:ty $code:block
+        $($rest:tt)*
+    ) => {
+        $crate::store::sql::for_sql_backends!(@traced $part [$($done)*
+            $(#[$meta])* fn $name($($args)*) -> $ret $code
+        ] $($rest)*);
+    };
+    (@traced $part:path [$($body:tt)*]) => {
         #[async_trait::async_trait]
         impl<DB> $part for $crate::store::sql::SqlStore<DB>
         where

@@ -441,6 +441,69 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> I
         .unwrap_or(peer_ip)
 }
 
+/// Whether URL-encoded text (a path, a query, a form) carries a NUL byte, raw or as `%00`.
+fn encoded_nul(bytes: &[u8]) -> bool {
+    bytes.contains(&0)
+        || bytes
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
+/// Whether a JSON document has a NUL in any string (a `\u0000` escape or a raw byte); JSON
+/// that does not parse is left to the handler, which says why.
+fn json_nul(bytes: &[u8]) -> bool {
+    fn walk(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(walk),
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || walk(v)),
+            _ => false,
+        }
+    }
+    bytes.contains(&0)
+        || serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|value| walk(&value))
+}
+
+/// Middleware: a NUL byte anywhere in the address or in a form or JSON body is refused at the
+/// edge (a bare 400, or 404 for a path, which the error layer puts in the front door's own
+/// format) — it would otherwise reach Postgres, which refuses it in text with a 500.
+/// Streamed uploads (bulk CSV, JSON Lines) check their rows themselves.
+pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri();
+    if encoded_nul(uri.path().as_bytes()) {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    if uri.query().is_some_and(|q| encoded_nul(q.as_bytes())) {
+        return (StatusCode::BAD_REQUEST, "bad request").into_response();
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let check: fn(&[u8]) -> bool = if content_type.starts_with("application/x-www-form-urlencoded")
+    {
+        encoded_nul
+    } else if content_type.starts_with("application/json") {
+        json_nul
+    } else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::startup::MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
+    };
+    if check(&bytes) {
+        return (StatusCode::BAD_REQUEST, "bad request").into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -579,68 +642,4 @@ mod tests {
             assert!(!same_origin_post(&headers(refused), idp), "{refused:?}");
         }
     }
-}
-
-/// Whether URL-encoded text (a path, a query, a form) carries a NUL byte, raw or as `%00`.
-fn encoded_nul(bytes: &[u8]) -> bool {
-    bytes.contains(&0)
-        || bytes
-            .windows(3)
-            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
-}
-
-/// Whether a JSON document has a NUL in any string (a `\u0000` escape or a raw byte); JSON
-/// that does not parse is left to the handler, which says why.
-fn json_nul(bytes: &[u8]) -> bool {
-    fn walk(value: &serde_json::Value) -> bool {
-        match value {
-            serde_json::Value::String(s) => s.contains('\0'),
-            serde_json::Value::Array(items) => items.iter().any(walk),
-            serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || walk(v)),
-            _ => false,
-        }
-    }
-    bytes.contains(&0)
-        || serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|value| walk(&value))
-}
-
-/// Middleware: a NUL byte anywhere in the address or in a form or JSON body is refused at the
-/// edge (a bare 400, or 404 for a path, which the error layer puts in the front door's own
-/// format) — it would otherwise reach Postgres, which refuses it in text with a 500.
-/// Streamed uploads (bulk CSV, JSON Lines) check their rows themselves.
-pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let uri = request.uri();
-    if encoded_nul(uri.path().as_bytes()) {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
-    }
-    if uri.query().is_some_and(|q| encoded_nul(q.as_bytes())) {
-        return (StatusCode::BAD_REQUEST, "bad request").into_response();
-    }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let check: fn(&[u8]) -> bool = if content_type.starts_with("application/x-www-form-urlencoded")
-    {
-        encoded_nul
-    } else if content_type.starts_with("application/json") {
-        json_nul
-    } else {
-        return next.run(request).await;
-    };
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, crate::startup::MAX_BODY).await {
-        Ok(bytes) => bytes,
-        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response(),
-    };
-    if check(&bytes) {
-        return (StatusCode::BAD_REQUEST, "bad request").into_response();
-    }
-    next.run(axum::extract::Request::from_parts(
-        parts,
-        axum::body::Body::from(bytes),
-    ))
-    .await
 }

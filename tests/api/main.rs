@@ -27,4 +27,5 @@ mod saml;
 mod saml_partner;
 mod smtp;
 mod token;
+mod traces;
 mod userinfo;

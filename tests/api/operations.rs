@@ -285,7 +285,7 @@ async fn sixteen_concurrent_sign_ins_on_sqlite_never_surface_a_busy_database() {
 
 /// Starts `gatehouse serve` in `dir` on a free port with `env`; returns the child, its port
 /// and its stderr lines once it listens.
-fn spawn_server(
+pub(crate) fn spawn_server(
     dir: &tempfile::TempDir,
     env: &[(&str, &str)],
 ) -> (
