@@ -35,7 +35,7 @@ use tower::ServiceExt;
 const RESERVED_FILES: u64 = 128;
 
 /// The limits a node serves under.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Longest wait for a request's headers, or for the next request on an idle connection.
     pub header_timeout: Duration,
@@ -45,6 +45,9 @@ pub struct Limits {
     pub max_per_address: usize,
     /// Longest wait for requests in flight after the listener closed.
     pub finish_deadline: Duration,
+    /// Addresses without a per-address cap: the trusted reverse proxies, every client's
+    /// connections arrive from them.
+    pub uncapped: Vec<IpAddr>,
 }
 
 impl Limits {
@@ -64,7 +67,15 @@ impl Limits {
             max_connections,
             max_per_address,
             finish_deadline: crate::startup::DRAIN_DEADLINE,
+            uncapped: Vec::new(),
         }
+    }
+
+    /// The same limits, without a per-address cap for `proxies`.
+    #[must_use]
+    pub fn uncapped_for(mut self, proxies: &[IpAddr]) -> Self {
+        self.uncapped = proxies.to_vec();
+        self
     }
 }
 
@@ -194,7 +205,11 @@ pub async fn serve(
             }
             continue;
         };
-        let Some(slot) = per_address.enter(peer.ip(), limits.max_per_address) else {
+        let slot = if limits.uncapped.contains(&peer.ip()) {
+            None
+        } else if let Some(slot) = per_address.enter(peer.ip(), limits.max_per_address) {
+            Some(slot)
+        } else {
             if over_address.due() {
                 tracing::warn!(
                     address = %peer.ip(),

@@ -240,7 +240,8 @@ impl Application {
             );
             tokio::time::sleep(drain).await;
         };
-        let limits = crate::server::Limits::from_config(&state.config.server);
+        let limits = crate::server::Limits::from_config(&state.config.server)
+            .uncapped_for(&state.config.trusted_proxies);
         crate::server::serve(self.listener, router(state.clone()), limits, draining).await;
         background.abort();
         mail.abort();
@@ -278,7 +279,15 @@ fn log_where_things_are(config: &Config) {
             config.data_dir.join("outbox").display()
         ),
     };
-    tracing::info!(%database, %ephemeral, %keys, %mail, "gatehouse state");
+    let metrics = config
+        .metrics_listen
+        .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/metrics"));
+    let traces = config
+        .otlp
+        .endpoint
+        .as_deref()
+        .map_or_else(|| "off".to_owned(), crate::config::redact_url);
+    tracing::info!(%database, %ephemeral, %keys, %mail, %metrics, %traces, "gatehouse state");
 }
 
 /// How often a node checks the configuration generation (one tiny query): the bound on how

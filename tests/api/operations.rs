@@ -442,6 +442,43 @@ async fn slow_clients_are_cut_and_connections_over_the_caps_closed_while_others_
 }
 
 #[tokio::test]
+async fn a_trusted_proxy_has_no_per_address_cap() {
+    // Behind a reverse proxy every client arrives from its address: capping it per address
+    // would cap the whole site.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, _lines) = spawn_server(
+        &dir,
+        &[
+            ("GATEHOUSE_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "2"),
+            ("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1"),
+            ("GATEHOUSE_SERVER__DRAIN_SECONDS", "0"),
+        ],
+    );
+    let clients: Vec<reqwest::Client> = (0..6).map(|_| reqwest::Client::new()).collect();
+    // Six kept-alive connections at once, each answered.
+    let answers = futures::future::join_all(
+        clients
+            .iter()
+            .map(|c| c.get(format!("http://127.0.0.1:{port}/healthz")).send()),
+    )
+    .await;
+    assert!(
+        answers
+            .into_iter()
+            .all(|a| a.is_ok_and(|a| a.status() == StatusCode::OK))
+    );
+    let again = futures::future::join_all(
+        clients
+            .iter()
+            .map(|c| c.get(format!("http://127.0.0.1:{port}/healthz")).send()),
+    )
+    .await;
+    assert!(again.into_iter().all(|a| a.is_ok()), "still open");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[tokio::test]
 async fn an_internal_error_is_logged_without_a_backtrace_even_when_rust_backtrace_is_set() {
     let dir = tempfile::tempdir().unwrap();
     let created = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
