@@ -500,10 +500,16 @@ async function main() {
     checkEqual(home.res.status, 303, 'Vera, held: the callback answers 303 (to the consent page)');
     const trip = await walk(jar, home.res);
     const form = journeyForm(trip.res, 'Vera, held: redemption consent page');
-    const waiting = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, decision: 'allow' } });
+    // Post/Redirect/Get: the consent POST answers 303 to the transaction's page, which
+    // says where things stand with 202 (and again on reload).
+    const posted = await submit(jar, form, { decision: 'allow' }, 'Vera, held: consent');
+    check(sameEndpoint(posted.location, form.action), 'the consent POST redirects back to the sign-in page, not to the app', posted.location);
+    const waiting = await browse(jar, posted.location);
     checkEqual(waiting.status, 202, 'after consent: 202 Accepted');
     check(/Waiting for approval/i.test(pageText(waiting.text)), 'the page says "Waiting for approval"', pageText(waiting.text).slice(0, 600));
     check(!waiting.location, 'no redirect to the app');
+    const reloaded = await browse(jar, posted.location);
+    checkEqual(reloaded.status, 202, 'a reload shows the same page, posting nothing');
     const pending = await api('GET', `/invitations/${S.vera.id}`, { token: S.appToken });
     checkEqual(pending.json?.status, 'PendingAcceptance', 'Vera\'s invitation is still PendingAcceptance');
 
