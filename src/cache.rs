@@ -11,9 +11,9 @@ use std::sync::{Arc, RwLock};
 
 use crate::domain::app::App;
 use crate::domain::partner::PartnerIdp;
+use crate::domain::policy::Policy;
 use crate::domain::tenant::Tenant;
 use crate::keys::KeyRing;
-use crate::policy::model::Policy;
 use crate::store::{Store, StoreError, StoreResult};
 
 /// Most names remembered as missing; beyond this the set starts over, so random names sent by

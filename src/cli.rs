@@ -13,8 +13,8 @@ use serde_json::json;
 use crate::admin::{self, AppInput, GroupInput, SamlInput, TenantInput, UserInput};
 use crate::config::Config;
 use crate::domain::unix_now;
-use crate::journey::password::Passwords;
 use crate::keys::{KeyRing, KeyTimings, MasterKey};
+use crate::passwords::Passwords;
 use crate::startup::Application;
 use crate::store::{self, Store};
 use crate::telemetry;
@@ -992,7 +992,7 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
 /// `gatehouse policy …`.
 async fn policy(store: &dyn Store, command: PolicyCommand) -> anyhow::Result<()> {
     use crate::admin::policies::{self, PolicyInput};
-    use crate::policy::model::{
+    use crate::domain::policy::{
         ApplicationConditions, Conditions, Control, GrantControls, PolicyState, UserConditions,
     };
     let operator = crate::store::Party {
@@ -1069,8 +1069,8 @@ async fn invite(config: Config, args: InviteArgs) -> anyhow::Result<()> {
     use std::io::{IsTerminal, Write};
 
     use crate::invitations::bulk::{self, CSV_HEADER, Format};
-    let services = std::sync::Arc::new(crate::startup::Services::connect(config).await?);
-    let state = crate::startup::AppState(services);
+    let services = std::sync::Arc::new(crate::services::Services::connect(config).await?);
+    let state = crate::services::AppState(services);
     let tenant =
         std::sync::Arc::new(admin::tenant_by_slug(state.store.as_ref(), &args.tenant).await?);
     let caller = crate::graph::auth::Caller::operator(tenant);

@@ -432,7 +432,7 @@ impl Config {
             )));
         }
         if let Some(key) = &self.master_key {
-            crate::keys::MasterKey::from_base64(key)
+            crate::secrets::decode_key(key)
                 .map_err(|e| ConfigError(format!("GATEHOUSE_MASTER_KEY is not usable: {e}")))?;
         }
         Ok(())

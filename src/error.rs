@@ -123,6 +123,34 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<crate::services::Error> for AppError {
+    fn from(error: crate::services::Error) -> Self {
+        use crate::services::{Error, Message};
+        let page = |status: StatusCode, problem: crate::services::Problem| {
+            let (message, detail) = match problem.message {
+                Message::Text(text) => (text, problem.detail),
+                Message::Plain(plain) => (Text::new("error-bad-form"), Some(plain)),
+            };
+            let title = problem.title.unwrap_or(match status {
+                StatusCode::NOT_FOUND => "error-not-found-title",
+                StatusCode::FORBIDDEN => "error-refused-title",
+                _ => "error-bad-request-title",
+            });
+            let mut page = ErrorPage::new(status, title, message);
+            page.detail = detail;
+            Self::Page(page)
+        };
+        match error {
+            Error::Invalid(p) => page(StatusCode::BAD_REQUEST, p),
+            Error::NotFound(p) => page(StatusCode::NOT_FOUND, p),
+            Error::Conflict(p) => page(StatusCode::CONFLICT, p),
+            Error::Forbidden(p) => page(StatusCode::FORBIDDEN, p),
+            Error::Unavailable(why) => Self::Unavailable(why),
+            Error::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
 impl From<EphemeralError> for AppError {
     fn from(error: EphemeralError) -> Self {
         match error {
@@ -358,7 +386,7 @@ fn bare_page(status: StatusCode) -> ErrorPage {
 /// the brand of the tenant whose URL it is (`/{tenant}/…`), so that error pages carry the
 /// organisation's name, never "Gatehouse", wherever a tenant is known.
 pub async fn render_pending_pages(
-    axum::extract::State(state): axum::extract::State<crate::startup::AppState>,
+    axum::extract::State(state): axum::extract::State<crate::services::AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {

@@ -43,6 +43,20 @@ pub fn verify_secret(presented: &str, stored_hash: &str) -> bool {
     constant_time_eq(&hash_secret(presented), stored_hash)
 }
 
+/// A 32-byte key written as base64url (or standard base64), as operators give the master
+/// key; the error says what is wrong with it.
+pub fn decode_key(text: &str) -> Result<[u8; 32], String> {
+    use base64::Engine as _;
+    let text = text.trim();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text))
+        .map_err(|_| "it is not base64".to_owned())?;
+    bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("it is {} bytes long; 32 are needed", b.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+/// How long in-flight requests may run after a shutdown signal.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
+
 /// File descriptors kept for everything but client connections (database pool, Redis, mail,
 /// files, the metrics listener).
 const RESERVED_FILES: u64 = 128;
@@ -66,7 +69,7 @@ impl Limits {
             header_timeout: Duration::from_secs(config.header_timeout.max(1)),
             max_connections,
             max_per_address,
-            finish_deadline: crate::startup::DRAIN_DEADLINE,
+            finish_deadline: DRAIN_DEADLINE,
             uncapped: Vec::new(),
         }
     }

@@ -1,11 +1,9 @@
-//! Building and running a node: [`Services`] (database, ephemeral store, key ring, caches)
-//! shared by the server and the CLI, and [`Application`], the HTTP server the binary and the
-//! integration tests start the same way.
+//! Running a node: the router of every front door with the cross-cutting layers, and
+//! [`Application`], the HTTP server the binary and the integration tests start the same way.
 
 use std::future::Future;
-use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,119 +12,11 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::cache::Directory;
 use crate::config::Config;
 use crate::domain::unix_now;
-use crate::ephemeral::{self, Ephemeral};
-use crate::journey::password::Passwords;
-use crate::keys::{KeyRing, KeyTimings, MasterKey};
-use crate::mail::Mailer;
-use crate::store::{self, Store};
-use crate::tokens::Tokens;
-use crate::web::cookies::CookiePolicy;
+use crate::services::{AppState, Services};
 
-/// Largest request body accepted anywhere (forms and JSON are far smaller).
-pub const MAX_BODY: usize = 64 * 1024;
-/// How long in-flight requests may run after a shutdown signal.
-pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Everything a node holds: connections, key ring, caches, configuration.
-pub struct Services {
-    /// Configuration.
-    pub config: Config,
-    /// Durable storage.
-    pub store: Arc<dyn Store>,
-    /// Ephemeral storage.
-    pub ephemeral: Arc<dyn Ephemeral>,
-    /// Signing keys.
-    pub keys: Arc<KeyRing>,
-    /// JWT signing and verification.
-    pub tokens: Tokens,
-    /// Cached tenants and apps.
-    pub directory: Directory,
-    /// Password hashing.
-    pub passwords: Passwords,
-    /// Cookie naming and attributes.
-    pub cookies: CookiePolicy,
-    /// Outgoing mail.
-    pub mailer: Arc<Mailer>,
-    /// The master key (seals TOTP secrets and other secrets at rest).
-    pub master: MasterKey,
-    /// Partner identity providers' discovery and the HTTP client toward them.
-    pub federation: crate::federation::Federation,
-    /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
-    pub ready: AtomicBool,
-    /// The readiness write check's last answer.
-    pub write_check: crate::health::WriteCheck,
-}
-
-impl std::fmt::Debug for Services {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Services {
-    /// Connects to the configured stores (running migrations), loads the master key and the
-    /// key ring (creating both on first start).
-    pub async fn connect(config: Config) -> anyhow::Result<Self> {
-        let store = store::sql::connect(
-            &config.resolved_database_url(),
-            config.database_max_connections,
-        )
-        .await?;
-        let ephemeral =
-            ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
-        let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
-        let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir, master.clone())?);
-        let keys = Arc::new(
-            KeyRing::load(
-                store.clone(),
-                master.clone(),
-                KeyTimings::from_config(&config),
-            )
-            .await?,
-        );
-        let directory = Directory::new(store.clone()).await?;
-        Ok(Self {
-            mailer,
-            master,
-            federation: crate::federation::Federation::new(
-                config.federation.allow_private_networks,
-            )?,
-            tokens: Tokens::new(keys.clone()),
-            cookies: CookiePolicy {
-                secure: config.is_https(),
-            },
-            config,
-            store,
-            ephemeral,
-            keys,
-            directory,
-            passwords: Passwords::default(),
-            ready: AtomicBool::new(true),
-            write_check: crate::health::WriteCheck::default(),
-        })
-    }
-
-    /// The issuer of a tenant slug.
-    pub fn issuer(&self, slug: &str) -> String {
-        format!("{}/{slug}", self.config.base_url())
-    }
-}
-
-/// Shared state handed to every handler.
-#[derive(Clone, Debug)]
-pub struct AppState(pub Arc<Services>);
-
-impl Deref for AppState {
-    type Target = Services;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
+pub use crate::web::MAX_BODY;
 
 /// Builds the router with every module's routes and the cross-cutting layers.
 pub fn router(state: AppState) -> Router {
@@ -138,9 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::graph::router())
         .merge(crate::journey::router())
         .layer(axum::middleware::from_fn(crate::web::refuse_nul))
-        .layer(axum::middleware::from_fn(
-            crate::monitoring::record_requests,
-        ))
+        .layer(axum::middleware::from_fn(crate::health::record_requests))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::error::render_pending_pages,
@@ -209,7 +97,7 @@ impl Application {
 
     /// Serves until `stop` completes, then drains: readiness turns false at once, the node
     /// keeps serving for `server.drain_seconds` (a load balancer polling `/readyz` takes it
-    /// out meanwhile), then stops accepting and gives requests in flight [`DRAIN_DEADLINE`] to
+    /// out meanwhile), then stops accepting and gives requests in flight [`crate::server::DRAIN_DEADLINE`] to
     /// finish; background tasks stop last.
     pub async fn run_until(
         self,
@@ -218,7 +106,7 @@ impl Application {
         let state = self.state;
         let background = tokio::spawn(background_tasks(state.clone()));
         let metrics = match (state.config.metrics_listen, crate::monitoring::install()) {
-            (Some(listen), Some(handle)) => Some(tokio::spawn(crate::monitoring::serve(
+            (Some(listen), Some(handle)) => Some(tokio::spawn(crate::health::serve_metrics(
                 listen,
                 state.clone(),
                 handle,

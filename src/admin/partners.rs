@@ -324,7 +324,7 @@ pub fn partner_json(partner: &PartnerIdp) -> serde_json::Value {
         "trustMfa": partner.trust_mfa,
         "mfaValues": partner.mfa_values(),
         "offeredToAll": partner.offered_to_all,
-        "createdDateTime": crate::graph::date_time(partner.created_at),
+        "createdDateTime": crate::domain::date_time(partner.created_at),
     })
 }
 

@@ -3,9 +3,9 @@
 //! applications it names exist in the tenant) and every change is audited.
 
 use crate::domain::Invalid;
+use crate::domain::policy::{Conditions, GrantControls, Policy, PolicyState};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::policy::model::{Conditions, GrantControls, Policy, PolicyState};
 use crate::store::{AuditEvent, Party, Store, StoreError};
 
 use super::AdminError;

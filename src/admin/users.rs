@@ -5,7 +5,7 @@ use crate::domain::Invalid;
 use crate::domain::email::EmailAddress;
 use crate::domain::unix_now;
 use crate::domain::user::{Identity, Role, User, UserType};
-use crate::journey::password::{Passwords, check_policy};
+use crate::passwords::{Passwords, check_policy};
 use crate::secrets;
 use crate::store::{SecurityChange, Store};
 

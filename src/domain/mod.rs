@@ -8,6 +8,7 @@ pub mod group;
 pub mod invitation;
 pub mod partner;
 pub mod permission;
+pub mod policy;
 pub mod saml;
 pub mod scope;
 pub mod tenant;
@@ -19,6 +20,18 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Unix seconds as an RFC 3339 date and time in UTC (Graph's `DateTimeOffset`); empty for a
+/// time out of range.
+pub fn date_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// A rule a value broke, phrased for the person who supplied it.

@@ -134,6 +134,9 @@ impl FromStr for ExternalUserState {
     }
 }
 
+/// `signInType` of identities bound to a home identity provider (a tenant here or a partner).
+pub const SIGN_IN_FEDERATED: &str = "federated";
+
 /// How a user signs in: an (issuer, subject) pair, never an e-mail address alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

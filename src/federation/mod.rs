@@ -26,7 +26,7 @@ use crate::domain::tenant::Tenant;
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
 use crate::journey::{self, Transaction, Upstream};
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// The discovery fields Gatehouse reads beyond the core ones.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -37,7 +37,7 @@ use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::error::AppError;
 use crate::journey::{self, Step, Transaction, Upstream, see_other};
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// How long the browser may take at the partner IdP.
 const FLOW_TTL: Duration = Duration::from_secs(600);

@@ -43,7 +43,7 @@ use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, Step, Transaction, Upstream, see_other};
 use crate::saml::metadata::{BINDING_POST, BINDING_REDIRECT};
 use crate::saml::xml::{XmlOut, decode_post, refuse_doctype};
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// How long the browser may take at the partner IdP.
 const FLOW_TTL: Duration = Duration::from_secs(600);

@@ -9,7 +9,7 @@ use super::auth::authenticate;
 use super::{Paging, date_time};
 use crate::domain::permission::AUDITLOG_READ_ALL;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// `GET …/auditLogs/directoryAudits`, newest first.
 #[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/directoryAudits", tag = "auditLogs",

@@ -19,7 +19,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
 use crate::error::AppError;
 use crate::oidc::userinfo::{bearer, live_access_token};
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{Party, StoreError};
 
 /// The acting principal.

@@ -19,7 +19,7 @@ use crate::domain::branding::Branding;
 use crate::domain::permission::ORGANIZATIONAL_BRANDING;
 use crate::domain::tenant::Tenant;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
 
 /// The branding as the API shows it.

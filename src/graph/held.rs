@@ -16,7 +16,7 @@ use crate::domain::invitation::{HeldRedemption, HeldStatus};
 use crate::domain::permission::{USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::unix_now;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Decision, Party, StoreError};
 
 /// The Graph-style JSON of a held redemption.

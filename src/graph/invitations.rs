@@ -18,7 +18,7 @@ use crate::domain::unix_now;
 use crate::error::AppError;
 use crate::invitations::bulk::{self, CSV_HEADER, Format};
 use crate::invitations::{self, InviteRequest, Invited};
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// The Graph representation of an invitation.
 pub fn invitation_json(invitation: &Invitation, redeem_url: Option<&str>) -> Value {

@@ -13,7 +13,7 @@ use super::{ApiError, date_time};
 use crate::domain::permission::USER_AUTH_METHODS;
 use crate::error::AppError;
 use crate::mail::compose::Notice;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
 
 /// `GET …/users/{id}/authentication/methods`.

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::domain::Invalid;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// An admin-API error in Graph's envelope.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -321,16 +321,7 @@ pub fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resul
         .map_err(|e| ApiError::bad_request(format!("the JSON body is not valid: {e}")))
 }
 
-/// Unix seconds as a Graph DateTimeOffset.
-pub fn date_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+pub use crate::domain::date_time;
 
 /// Admin-API routes.
 pub fn router() -> Router<AppState> {

@@ -15,7 +15,7 @@ use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartner
 use crate::domain::partner::ClientAuth;
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
 
 /// A domain in Graph's shape.

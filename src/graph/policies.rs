@@ -14,9 +14,9 @@ use super::{ApiError, entity, read_json};
 use crate::admin::AdminError;
 use crate::admin::policies::{self, PolicyInput};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
+use crate::domain::policy::{Conditions, GrantControls, Policy, PolicyState, strip_unenforced};
 use crate::error::AppError;
-use crate::policy::model::{Conditions, GrantControls, Policy, PolicyState, strip_unenforced};
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::StoreError;
 
 /// The body of a POST (all fields) or a PATCH (any of them).

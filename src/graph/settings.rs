@@ -12,7 +12,7 @@ use super::{ApiError, entity, read_json};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE_AUTHORIZATION};
 use crate::domain::tenant::TenantSettings;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
 
 /// `GET …/policies/externalCollaboration`.

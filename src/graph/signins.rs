@@ -11,7 +11,7 @@ use super::auth::authenticate;
 use super::{ApiError, Paging};
 use crate::domain::permission::AUDITLOG_READ_ALL;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::SignInFilter;
 
 /// Parses the supported `$filter` clauses.

@@ -10,7 +10,7 @@ use super::{ApiError, Paging, date_time, entity};
 use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::user::{Identity, User, UserType};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
 
 /// The Graph representation of a user (B.4).

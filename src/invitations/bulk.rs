@@ -18,7 +18,7 @@ use super::{InviteRequest, Known, OnKnown, Plan, Planned, finish, plan, write};
 use crate::domain::invitation::{MessageInfo, parse_invited_email};
 use crate::domain::user::User;
 use crate::graph::auth::Caller;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, StoreError};
 
 /// Most rows one upload may hold.

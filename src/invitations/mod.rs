@@ -19,7 +19,7 @@ use crate::graph::auth::{Caller, Principal};
 use crate::i18n::Locale;
 use crate::mail::compose::{self, InvitationMail};
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, NewInvitation, OutboxMessage, Party, Reset, StoreError};
 
 /// The body of `POST /invitations` (B.1), plus Gatehouse's extensions.

@@ -11,7 +11,7 @@ use crate::domain::tenant::{Tenant, UnverifiedAddressRedemption};
 use crate::domain::unix_now;
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
 use crate::web::{Chrome, Page};
 

@@ -23,13 +23,12 @@ use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::StoreError;
 
 /// `amr` of a sign-in at a home identity provider.
 pub const AMR_FEDERATED: &str = "fed";
-/// `signInType` of identities bound to a home identity provider.
-pub const SIGN_IN_FEDERATED: &str = "federated";
+pub use crate::domain::user::SIGN_IN_FEDERATED;
 
 /// A resource tenant's request to a guest's home tenant: sign this person in, then return.
 #[derive(Debug, Clone, Serialize, Deserialize)]

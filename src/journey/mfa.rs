@@ -30,7 +30,7 @@ use crate::domain::user::{User, UserType};
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
 use crate::mail::compose::{self, Notice};
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::TotpMethod;
 use crate::web::{Chrome, Page};
 

@@ -13,7 +13,6 @@ pub mod home;
 pub mod mfa;
 pub mod pages;
 pub mod passcode;
-pub mod password;
 pub mod redeem;
 pub mod security_info;
 pub mod session;
@@ -35,10 +34,11 @@ use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
 use crate::oidc::authorize::AuthorizeRequest;
-use crate::policy::{self, Outcome, Status};
+use crate::policy::Outcome;
 use crate::saml::request::SamlRequest;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
+use crate::services::access::Status;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
 
@@ -651,9 +651,10 @@ pub async fn finish(
 ) -> Result<Response, AppError> {
     let requirements = request.requirements();
     let mfa = evidence.is_multi_factor();
-    let decision = policy::decide(state, &evidence.user, request.app_id(), mfa).await?;
+    let decision =
+        crate::services::access::decide(state, &evidence.user, request.app_id(), mfa).await?;
     let app_name = request.app_name().to_owned();
-    let attempt = |status, reason, error_code| policy::Attempt {
+    let attempt = |status, reason, error_code| crate::services::access::Attempt {
         tenant,
         user: Some(&evidence.user),
         typed: None,
@@ -666,22 +667,26 @@ pub async fn finish(
         reason,
         error_code,
         decision: Some(&decision),
+        ip: crate::web::client_address::current(),
     };
     if decision.outcome == Outcome::NotAssigned {
         let reason = crate::oidc::token::NOT_ASSIGNED_REASON;
-        policy::record(state, attempt(Status::Failure, Some(reason), 50105)).await?;
+        crate::services::access::record(state, attempt(Status::Failure, Some(reason), 50105))
+            .await?;
         tracing::info!(tenant = %tenant.slug, user = %evidence.user.id, app = ?request.app_id(), "sign-in refused: the user is not assigned to the application");
         return not_assigned(state, tenant, request).await;
     }
     if decision.outcome == Outcome::Block {
         let reason = "Access has been blocked by Conditional Access policies.";
-        policy::record(state, attempt(Status::Failure, Some(reason), 53003)).await?;
+        crate::services::access::record(state, attempt(Status::Failure, Some(reason), 53003))
+            .await?;
         tracing::info!(tenant = %tenant.slug, user = %evidence.user.id, "sign-in blocked by conditional access");
         return blocked(state, tenant, request).await;
     }
     if (decision.outcome == Outcome::RequireMfa || requirements.mfa) && !mfa {
         let reason = "Strong authentication is required.";
-        policy::record(state, attempt(Status::Interrupted, Some(reason), 50074)).await?;
+        crate::services::access::record(state, attempt(Status::Interrupted, Some(reason), 50074))
+            .await?;
         if requirements.passive {
             return interaction_required(state, tenant, request).await;
         }
@@ -697,7 +702,7 @@ pub async fn finish(
         };
         return open(state, headers, tenant, request.clone(), step).await;
     }
-    policy::record(state, attempt(Status::Success, None, 0)).await?;
+    crate::services::access::record(state, attempt(Status::Success, None, 0)).await?;
     match request {
         ProtocolRequest::Oidc(request) => {
             crate::oidc::authorize::complete(state, tenant, request, evidence).await
@@ -727,9 +732,9 @@ pub async fn record_failure(
     error_code: i64,
 ) -> Result<(), AppError> {
     let app_name = request.app_name().to_owned();
-    policy::record(
+    crate::services::access::record(
         state,
-        policy::Attempt {
+        crate::services::access::Attempt {
             tenant,
             user,
             typed,
@@ -742,9 +747,11 @@ pub async fn record_failure(
             reason: Some(reason),
             error_code,
             decision: None,
+            ip: crate::web::client_address::current(),
         },
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// Answers a request that conditional access blocks.

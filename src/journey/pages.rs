@@ -27,7 +27,7 @@ use crate::domain::user::User;
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
 use crate::secrets::constant_time_eq;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::StoreError;
 use crate::web::{self, Chrome, Page};
 

@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::i18n::{Locale, Text};
 use crate::mail::compose;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// Lifetime of a passcode.
 pub const CODE_TTL: i64 = 600;

@@ -28,10 +28,10 @@ use crate::domain::unix_now;
 use crate::domain::user::Identity;
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
-use crate::journey::password::check_policy;
-use crate::policy::{self, Outcome};
+use crate::passwords::check_policy;
+use crate::policy::Outcome;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party, Redemption, StoreError};
 use crate::web::{self, AccountPage, Chrome, Page};
 
@@ -706,7 +706,7 @@ pub async fn get_my_apps(
         )
         .await;
     };
-    if policy::decide(&state, &evidence.user, None, evidence.is_multi_factor())
+    if crate::services::access::decide(&state, &evidence.user, None, evidence.is_multi_factor())
         .await?
         .outcome
         != Outcome::Allow

@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Evidence, ProtocolRequest, Requirements, SessionCheck, mfa, see_other, totp};
+use crate::domain::date_time;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::AppError;
-use crate::graph::date_time;
 use crate::i18n::{Locale, Text};
 use crate::mail::compose::Notice;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
 use crate::web::{self, AccountPage, Chrome, Page, cookies};
 

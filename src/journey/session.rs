@@ -7,7 +7,7 @@ use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::error::AppError;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
 

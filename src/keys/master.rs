@@ -34,14 +34,7 @@ pub struct SealError(String);
 impl MasterKey {
     /// Parses base64url (or standard base64) of exactly 32 bytes.
     pub fn from_base64(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text.trim_end_matches('='))
-            .or_else(|_| base64::engine::general_purpose::STANDARD.decode(text))
-            .map_err(|_| "it is not base64".to_owned())?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("it is {} bytes long; 32 are needed", b.len()))?;
+        let key = crate::secrets::decode_key(text)?;
         Ok(Self(key))
     }
 

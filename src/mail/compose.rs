@@ -210,7 +210,7 @@ pub fn notice(
     notice: Notice,
     locale: Locale,
 ) -> Result<OutboxMessage, minijinja::Error> {
-    let when = format!("{} UTC", crate::graph::date_time(unix_now()));
+    let when = format!("{} UTC", crate::domain::date_time(unix_now()));
     let context = minijinja::context! {
         lang => locale.tag(),
         brand => minijinja::value::Serde(brand),

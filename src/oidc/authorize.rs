@@ -25,7 +25,7 @@ use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, Evidence, ProtocolRequest, Requirements, SessionCheck};
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::Grant;
 
 /// How long a redeemed code's grant is remembered, to revoke it if the code is replayed.

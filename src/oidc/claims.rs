@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::scope::{EMAIL, OPENID, PROFILE, Scopes};
 use crate::domain::user::User;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::tokens::{TYP_ACCESS_TOKEN, TokenError, Verified};
 
 /// The subject of a user as seen by one client: pairwise per application, like Entra, so two

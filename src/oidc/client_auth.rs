@@ -20,7 +20,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::AppError;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::web;
 
 /// How the client authenticated.

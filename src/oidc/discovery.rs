@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::domain::unix_now;
 use crate::error::AppError;
 use crate::journey::{ACR_MFA, ACR_SFA};
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// The metadata document of a tenant.
 pub fn metadata(issuer: &str) -> Value {

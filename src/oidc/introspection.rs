@@ -21,7 +21,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::AppError;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{Grant, RefreshToken, StoreError};
 
 fn no_store(body: Value) -> Response {

@@ -26,7 +26,7 @@ use crate::domain::unix_now;
 use crate::error::{AppError, ErrorPage};
 use crate::journey::{see_other, session};
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::web::{self, Chrome, Page, cookies};
 
 /// `GET /{tenant}/oauth2/logout`.

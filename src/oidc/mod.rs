@@ -25,7 +25,7 @@ use self::error::OAuthError;
 use self::params::Params;
 use crate::domain::tenant::Tenant;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// OIDC routes. Endpoints called by JavaScript clients (discovery, JWKS, token, userinfo,
 /// revocation) answer CORS requests from any origin — they take no cookies, only explicit

@@ -22,9 +22,9 @@ use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::ephemeral::Json;
 use crate::error::AppError;
-use crate::policy::{self, Outcome};
+use crate::policy::Outcome;
 use crate::secrets;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::{Grant, RefreshOutcome, RefreshToken, StoreError};
 use crate::tokens::{TYP_ACCESS_TOKEN, TYP_JWT};
 
@@ -314,7 +314,7 @@ async fn still_allowed(
     user: &User,
 ) -> Result<(), AppError> {
     let mfa = grant.amr.iter().any(|m| m == "mfa");
-    let decision = policy::decide(state, user, Some(&app.client_id), mfa).await?;
+    let decision = crate::services::access::decide(state, user, Some(&app.client_id), mfa).await?;
     let (reason, description) = match decision.outcome {
         Outcome::Allow => return Ok(()),
         Outcome::NotAssigned => (
@@ -330,9 +330,9 @@ async fn still_allowed(
             "multi-factor authentication is now required: sign the user in again",
         ),
     };
-    policy::record(
+    crate::services::access::record(
         state,
-        policy::Attempt {
+        crate::services::access::Attempt {
             tenant,
             user: Some(user),
             typed: None,
@@ -341,7 +341,7 @@ async fn still_allowed(
             idp: grant.idp.as_deref(),
             protocol: "oidc",
             interactive: false,
-            status: policy::Status::Failure,
+            status: crate::services::access::Status::Failure,
             reason: Some(reason),
             error_code: match decision.outcome {
                 Outcome::Block => 53003,
@@ -349,6 +349,7 @@ async fn still_allowed(
                 _ => 50076,
             },
             decision: Some(&decision),
+            ip: crate::web::client_address::current(),
         },
     )
     .await?;

@@ -15,7 +15,7 @@ use crate::domain::scope::{OPENID, Scopes};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::StoreError;
 use crate::tokens::Verified;
 

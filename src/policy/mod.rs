@@ -1,20 +1,15 @@
 //! Conditional access: the tenant's policies decide, before any token or assertion leaves,
 //! whether a sign-in is allowed, blocked, or must be multi-factor (DESIGN.md "evaluate
 //! policy"). [`evaluate`] is one pure function over the policies, the user, the application
-//! and the authentication evidence; [`enforce`] loads what it needs and is what every path
-//! that mints a token calls (authorize, refresh, SAML SSO, the end of redemption, My Apps).
-//! Before any policy, [`enforce::decide`] applies the one rule of "assignment required": an
-//! application that requires assignment admits only users assigned to it directly or through
-//! a group ([`crate::domain::app::App::admits`]).
-
-pub mod enforce;
-pub mod model;
+//! and the authentication evidence. `services::access` loads what it needs and is what every
+//! path that mints a token calls (authorize, refresh, SAML SSO, the end of redemption, My
+//! Apps); before any policy it applies the one rule of "assignment required"
+//! ([`crate::domain::app::App::admits`]).
 
 use serde::Serialize;
 
+pub use crate::domain::policy::{Control, Policy, PolicyState};
 use crate::domain::user::UserType;
-pub use enforce::{Attempt, Status, decide, record};
-pub use model::{Control, Policy, PolicyState};
 
 /// Who is signing in, as far as policies care.
 #[derive(Debug, Clone, Copy)]
@@ -119,10 +114,10 @@ impl Decision {
 fn user_matches(policy: &Policy, subject: &Subject<'_>) -> bool {
     let users = &policy.conditions.users;
     let keyword = |value: &str| match value {
-        model::ALL => true,
-        model::GUESTS => subject.user_type == UserType::Guest,
-        model::MEMBERS => subject.user_type == UserType::Member,
-        model::NONE => false,
+        crate::domain::policy::ALL => true,
+        crate::domain::policy::GUESTS => subject.user_type == UserType::Guest,
+        crate::domain::policy::MEMBERS => subject.user_type == UserType::Member,
+        crate::domain::policy::NONE => false,
         id => id == subject.user_id,
     };
     let in_groups = |groups: &[String]| groups.iter().any(|g| subject.groups.contains(g));
@@ -138,7 +133,7 @@ fn app_matches(policy: &Policy, app: Option<&str>) -> bool {
     let included = apps
         .include_applications
         .iter()
-        .any(|a| a == model::ALL || Some(a.as_str()) == app);
+        .any(|a| a == crate::domain::policy::ALL || Some(a.as_str()) == app);
     let excluded = app.is_some_and(|app| apps.exclude_applications.iter().any(|a| a == app));
     included && !excluded
 }
@@ -200,8 +195,8 @@ pub fn evaluate(policies: &[Policy], subject: &Subject<'_>, context: &Context<'_
 
 #[cfg(test)]
 mod tests {
-    use super::model::*;
     use super::*;
+    use crate::domain::policy::*;
 
     fn policy(
         id: &str,

@@ -18,7 +18,7 @@ use axum::routing::get;
 
 use crate::domain::unix_now;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// SAML routes.
 pub fn router() -> Router<AppState> {

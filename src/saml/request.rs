@@ -30,7 +30,7 @@ use crate::domain::saml::{
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::error::{AppError, ErrorPage};
-use crate::startup::AppState;
+use crate::services::AppState;
 use crate::store::StoreError;
 
 /// The longest RelayState accepted (SAML Bindings §3.4.3, §3.5.3).

@@ -25,7 +25,7 @@ use crate::domain::unix_now;
 use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, see_other, session};
 use crate::oidc::params::Params;
-use crate::startup::AppState;
+use crate::services::AppState;
 
 /// `urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal`.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";

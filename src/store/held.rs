@@ -235,7 +235,7 @@ for_sql_backends! {
                 .execute(&mut *tx)
                 .await?;
                 let identity = Identity {
-                    sign_in_type: crate::journey::home::SIGN_IN_FEDERATED.to_owned(),
+                    sign_in_type: crate::domain::user::SIGN_IN_FEDERATED.to_owned(),
                     issuer: held.issuer.clone(),
                     issuer_assigned_id: held.issuer_assigned_id.clone(),
                 };

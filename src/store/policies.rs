@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
 use super::{StoreError, StoreResult};
-use crate::policy::model::{Policy, PolicyState};
+use crate::domain::policy::{Policy, PolicyState};
 
 /// One entry of the sign-in log.
 #[derive(Debug, Clone, Serialize, Deserialize)]

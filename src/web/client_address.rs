@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::startup::AppState;
+use crate::services::AppState;
 
 tokio::task_local! {
     static CLIENT_IP: IpAddr;

@@ -23,6 +23,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::domain::tenant::Tenant;
 use crate::i18n::Locale;
 
+/// Largest request body accepted anywhere (forms and JSON are far smaller).
+pub const MAX_BODY: usize = 64 * 1024;
+
 /// The script that submits a `form_post` response page; allowed by its CSP hash.
 pub const AUTO_SUBMIT_SCRIPT: &str = "document.getElementById('auto').submit();";
 
@@ -491,7 +494,7 @@ pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware:
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::startup::MAX_BODY).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "too large").into_response();
     };
     if check(&bytes) {

@@ -97,7 +97,7 @@ async fn policies_and_partners_changed_by_another_process_reach_a_node_at_its_ne
 
     let input = gatehouse::admin::policies::PolicyInput {
         display_name: "MFA for everyone".into(),
-        state: gatehouse::policy::model::PolicyState::Enabled,
+        state: gatehouse::domain::policy::PolicyState::Enabled,
         conditions: serde_json::from_value(serde_json::json!({
             "users": {"includeUsers": ["All"]},
             "applications": {"includeApplications": ["All"]}
@@ -148,7 +148,7 @@ async fn policies_and_partners_changed_by_another_process_reach_a_node_at_its_ne
 
 /// Asserts how many policies and partners the node's directory serves for the tenant.
 async fn assert_cached(
-    state: &gatehouse::startup::AppState,
+    state: &gatehouse::services::AppState,
     tenant_id: &str,
     policies: usize,
     partners: usize,

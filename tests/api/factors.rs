@@ -5,7 +5,7 @@
 use gatehouse::domain::tenant::Tenant;
 use gatehouse::domain::unix_now;
 use gatehouse::journey::totp;
-use gatehouse::startup::AppState;
+use gatehouse::services::AppState;
 use gatehouse::store::{Party, TotpMethod};
 use serde_json::Value;
 

@@ -273,8 +273,8 @@ impl Policy {
             "id": self.id,
             "displayName": self.display_name,
             "state": self.state.as_str(),
-            "createdDateTime": crate::graph::date_time(self.created_at),
-            "modifiedDateTime": crate::graph::date_time(self.modified_at),
+            "createdDateTime": crate::domain::date_time(self.created_at),
+            "modifiedDateTime": crate::domain::date_time(self.modified_at),
             "conditions": self.conditions,
             "grantControls": self.grant,
         })

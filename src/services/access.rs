@@ -1,36 +1,38 @@
-//! Applying conditional access: loading the tenant's policies (from the in-process cache,
-//! which a change clears at once on the node that made it and on every other node when it
-//! next polls the configuration generation) and the user's groups, deciding with
-//! [`super::evaluate`], and writing the sign-in log in Graph's `signIn` shape.
+//! Access decisions: the application's assignment rule, then conditional access — the
+//! tenant's policies (from the in-process cache, which a change clears at once on the node
+//! that made it and on every other node when it next polls the configuration generation) and
+//! the user's groups, decided by the pure [`crate::policy::evaluate`] — and the sign-in log in
+//! Graph's `signIn` shape.
 
 use serde_json::json;
 
-use super::{Context, Decision, Outcome, Subject, evaluate};
+use std::net::IpAddr;
+
+use super::{Result, Services};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::User;
-use crate::error::AppError;
-use crate::startup::AppState;
+use crate::policy::{Context, Decision, Outcome, PolicyResult, Subject, evaluate};
 use crate::store::SignIn;
 
 /// Decides whether `user` may get a token for `app` (`None`: Gatehouse's own pages) with
 /// evidence that is (or is not) multi-factor: first the application's assignment rule, then
 /// the tenant's conditional-access policies.
 pub async fn decide(
-    state: &AppState,
+    services: &Services,
     user: &User,
     app: Option<&str>,
     mfa: bool,
-) -> Result<Decision, AppError> {
+) -> Result<Decision> {
     let mut groups: Option<Vec<String>> = None;
     if let Some(client_id) = app
-        && let Some(registered) = state.directory.app(client_id).await?
+        && let Some(registered) = services.directory.app(client_id).await?
         && registered.assignment_required
     {
-        let user_groups = state.store.groups_of_user(&user.id).await?;
+        let user_groups = services.store.groups_of_user(&user.id).await?;
         let mut principals = user_groups.clone();
         principals.push(user.id.clone());
-        let assigned = state.store.assigned_apps(&principals).await?;
+        let assigned = services.store.assigned_apps(&principals).await?;
         if !registered.admits(&assigned) {
             return Ok(Decision {
                 outcome: Outcome::NotAssigned,
@@ -39,7 +41,7 @@ pub async fn decide(
         }
         groups = Some(user_groups);
     }
-    let policies = state.directory.policies(&user.tenant_id).await?;
+    let policies = services.directory.policies(&user.tenant_id).await?;
     if policies.is_empty() {
         return Ok(evaluate(&[], &no_groups(user), &Context { app, mfa }));
     }
@@ -49,7 +51,7 @@ pub async fn decide(
     });
     let groups = match groups {
         Some(groups) => groups,
-        None if needs_groups => state.store.groups_of_user(&user.id).await?,
+        None if needs_groups => services.store.groups_of_user(&user.id).await?,
         None => Vec::new(),
     };
     let subject = Subject {
@@ -118,10 +120,12 @@ pub struct Attempt<'a> {
     pub error_code: i64,
     /// The conditional-access decision, when policies were evaluated.
     pub decision: Option<&'a Decision>,
+    /// The client's address, when known.
+    pub ip: Option<IpAddr>,
 }
 
 /// Appends an attempt to the tenant's sign-in log.
-pub async fn record(state: &AppState, attempt: Attempt<'_>) -> Result<(), AppError> {
+pub async fn record(services: &Services, attempt: Attempt<'_>) -> Result<()> {
     metrics::counter!(
         crate::monitoring::SIGN_INS,
         "protocol" => attempt.protocol.to_owned(),
@@ -135,18 +139,18 @@ pub async fn record(state: &AppState, attempt: Attempt<'_>) -> Result<(), AppErr
     let required_mfa = attempt.decision.is_some_and(|d| {
         d.outcome == Outcome::RequireMfa
             || d.policies.iter().any(|p| {
-                matches!(p.result, super::PolicyResult::Success)
+                matches!(p.result, PolicyResult::Success)
                     && p.enforced_grant_controls.contains(&"mfa")
             })
     });
     let details = json!({
         "id": id,
-        "createdDateTime": crate::graph::date_time(now),
+        "createdDateTime": crate::domain::date_time(now),
         "userId": user.map(|u| u.id.as_str()),
         "userDisplayName": user.map(|u| u.display_name.as_str()),
         "userPrincipalName": user.map(|u| u.upn.as_str()).or(attempt.typed),
         "userType": user.map(|u| u.user_type.as_str()),
-        "ipAddress": crate::web::client_address::current().map(|ip| ip.to_string()),
+        "ipAddress": attempt.ip.map(|ip| ip.to_string()),
         "appId": attempt.app.map(|a| a.0),
         "appDisplayName": attempt.app.map(|a| a.1),
         "resourceTenantId": attempt.tenant.id,
@@ -169,7 +173,7 @@ pub async fn record(state: &AppState, attempt: Attempt<'_>) -> Result<(), AppErr
             "result": attempt.status.as_str(),
         },
     });
-    state
+    services
         .store
         .record_sign_in(&SignIn {
             id,

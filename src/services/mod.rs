@@ -1,0 +1,126 @@
+//! The services tier: what Gatehouse does, whoever asks — a browser through the pages, a
+//! relying party through OIDC or SAML, an administrator through the Graph API or the CLI.
+//! Nothing here knows HTTP: services take plain values (the client's address, the browser's
+//! cookie values, an [`Actor`]) and return data or an [`Error`], which each front door turns
+//! into its own envelope (OAuth JSON, SAML status, Graph JSON, an HTML page, a CLI message).
+//!
+//! [`Services`] holds what a node has: configuration, the stores, the key ring, caches, the
+//! mailer. Front doors reach it through [`AppState`].
+
+pub mod access;
+pub mod error;
+pub mod node;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use error::{Error, Message, Problem, Result};
+
+use crate::cache::Directory;
+use crate::config::Config;
+use crate::ephemeral::{self, Ephemeral};
+use crate::keys::{KeyRing, KeyTimings, MasterKey};
+use crate::mail::Mailer;
+use crate::passwords::Passwords;
+use crate::store::{self, Store};
+use crate::tokens::Tokens;
+use crate::web::cookies::CookiePolicy;
+
+/// Everything a node holds: connections, key ring, caches, configuration.
+pub struct Services {
+    /// Configuration.
+    pub config: Config,
+    /// Durable storage.
+    pub store: Arc<dyn Store>,
+    /// Ephemeral storage.
+    pub ephemeral: Arc<dyn Ephemeral>,
+    /// Signing keys.
+    pub keys: Arc<KeyRing>,
+    /// JWT signing and verification.
+    pub tokens: Tokens,
+    /// Cached tenants and apps.
+    pub directory: Directory,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Cookie naming and attributes.
+    pub cookies: CookiePolicy,
+    /// Outgoing mail.
+    pub mailer: Arc<Mailer>,
+    /// The master key (seals TOTP secrets and other secrets at rest).
+    pub master: MasterKey,
+    /// Partner identity providers' discovery and the HTTP client toward them.
+    pub federation: crate::federation::Federation,
+    /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
+    pub ready: AtomicBool,
+    /// The readiness write check's last answer.
+    pub write_check: node::WriteCheck,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Connects to the configured stores (running migrations), loads the master key and the
+    /// key ring (creating both on first start).
+    pub async fn connect(config: Config) -> anyhow::Result<Self> {
+        let store = store::sql::connect(
+            &config.resolved_database_url(),
+            config.database_max_connections,
+        )
+        .await?;
+        let ephemeral =
+            ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
+        let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+        let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir, master.clone())?);
+        let keys = Arc::new(
+            KeyRing::load(
+                store.clone(),
+                master.clone(),
+                KeyTimings::from_config(&config),
+            )
+            .await?,
+        );
+        let directory = Directory::new(store.clone()).await?;
+        Ok(Self {
+            mailer,
+            master,
+            federation: crate::federation::Federation::new(
+                config.federation.allow_private_networks,
+            )?,
+            tokens: Tokens::new(keys.clone()),
+            cookies: CookiePolicy {
+                secure: config.is_https(),
+            },
+            config,
+            store,
+            ephemeral,
+            keys,
+            directory,
+            passwords: Passwords::default(),
+            ready: AtomicBool::new(true),
+            write_check: node::WriteCheck::default(),
+        })
+    }
+
+    /// The issuer of a tenant slug.
+    pub fn issuer(&self, slug: &str) -> String {
+        format!("{}/{slug}", self.config.base_url())
+    }
+}
+
+/// Shared state handed to every handler.
+#[derive(Clone, Debug)]
+pub struct AppState(pub Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
