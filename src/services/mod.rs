@@ -10,6 +10,8 @@
 pub mod access;
 pub mod error;
 pub mod node;
+#[cfg(test)]
+pub mod testing;
 
 use std::ops::Deref;
 use std::sync::Arc;
