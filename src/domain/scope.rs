@@ -96,6 +96,15 @@ impl TryFrom<String> for Scopes {
     }
 }
 
+/// Whether `value` is a PKCE verifier or S256 challenge: 43–128 characters of
+/// `[A-Za-z0-9-._~]` (RFC 7636 §4.1, §4.2).
+pub fn is_pkce_value(value: &str) -> bool {
+    (43..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,8 +28,10 @@ use crate::secrets;
 use crate::services::AppState;
 use crate::store::Grant;
 
-/// How long a redeemed code's grant is remembered, to revoke it if the code is replayed.
-pub const CODE_REPLAY_MEMORY: Duration = Duration::from_secs(600);
+pub use crate::domain::scope::is_pkce_value;
+pub use crate::services::codes::{
+    CODE_REPLAY_MEMORY, CodeRecord, RedeemedCode, code_key, redeemed_key,
+};
 
 /// A validated authorization request, carried through the journey.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,42 +103,6 @@ impl AuthorizeRequest {
             locale: crate::i18n::Locale::negotiate(self.ui_locales.as_deref(), None, None),
         }
     }
-}
-
-/// What a code stands for, kept in the ephemeral store under `code:{sha256(code)}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CodeRecord {
-    /// The grant the code belongs to.
-    pub grant_id: String,
-    /// Client it was issued to.
-    pub client_id: String,
-    /// Redirect URI of the request (must be repeated at the token endpoint).
-    pub redirect_uri: String,
-    /// PKCE challenge.
-    pub code_challenge: String,
-    /// Issue time.
-    pub issued_at: i64,
-}
-
-/// What is remembered of a code after it is redeemed, to recognise a replay.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RedeemedCode {
-    /// The grant to revoke on replay.
-    pub grant_id: String,
-    /// Client it was issued to.
-    pub client_id: String,
-    /// PKCE challenge (a replay must prove the verifier before anything is revoked).
-    pub code_challenge: String,
-}
-
-/// `code:{hash}`.
-pub fn code_key(code: &str) -> String {
-    format!("code:{}", secrets::hash_secret(code))
-}
-
-/// `codegrant:{hash}`.
-pub fn redeemed_key(code: &str) -> String {
-    format!("codegrant:{}", secrets::hash_secret(code))
 }
 
 /// A page for an authorization request that cannot be answered at the client: a generic,
@@ -407,15 +373,6 @@ fn validate(
         hint_user,
         ui_locales: bounded("ui_locales", 256)?,
     })
-}
-
-/// Whether `value` is a PKCE verifier or S256 challenge: 43–128 characters of
-/// `[A-Za-z0-9-._~]` (RFC 7636 §4.1, §4.2).
-pub fn is_pkce_value(value: &str) -> bool {
-    (43..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// The journey's OIDC back door: records the grant, mints a single-use code bound to the

@@ -8,6 +8,7 @@
 //! mailer. Front doors reach it through [`AppState`].
 
 pub mod access;
+pub mod codes;
 pub mod error;
 pub mod node;
 #[cfg(test)]
