@@ -11,6 +11,7 @@ pub mod permission;
 pub mod policy;
 pub mod saml;
 pub mod scope;
+pub mod signin;
 pub mod tenant;
 pub mod user;
 

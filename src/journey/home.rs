@@ -9,15 +9,14 @@
 //! proof in the resource transaction, which only the same browser can resume ([`resume`]).
 //! Both tenants write the sign-in to their logs.
 
+pub use crate::domain::signin::{AMR_FEDERATED, HomeProof, HomeRequest};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 
 use super::pages::login_url;
 use super::session::Authentication;
 use super::{
-    ACR_MFA, ACR_SFA, Evidence, ProtocolRequest, Requirements, SessionCheck, Step, Transaction,
-    see_other,
+    ACR_MFA, ACR_SFA, Evidence, ProtocolRequest, SessionCheck, Step, Transaction, see_other,
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
@@ -26,69 +25,7 @@ use crate::i18n::Text;
 use crate::services::AppState;
 use crate::store::StoreError;
 
-/// `amr` of a sign-in at a home identity provider.
-pub const AMR_FEDERATED: &str = "fed";
 pub use crate::domain::user::SIGN_IN_FEDERATED;
-
-/// A resource tenant's request to a guest's home tenant: sign this person in, then return.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HomeRequest {
-    /// The tenant the guest is going to.
-    pub resource_tenant_id: String,
-    /// Its slug (URLs).
-    pub resource_slug: String,
-    /// Its name (pages).
-    pub resource_name: String,
-    /// The resource transaction waiting for the guest.
-    pub resource_tx: String,
-    /// The address that must sign in (redemption), or the hint (sign-in).
-    pub email: String,
-    /// The resource's request demands a fresh sign-in (`prompt=login`, ForceAuthn).
-    #[serde(default)]
-    pub fresh_login: bool,
-    /// The resource's request allows an authentication at most this old (`max_age`).
-    #[serde(default)]
-    pub max_age: Option<i64>,
-    /// The home object id that must sign in (a guest's later sign-ins).
-    pub expected_user: Option<String>,
-    /// The resource tenant's page the browser returns to.
-    pub return_url: String,
-    /// The languages the resource's request asked for.
-    #[serde(default)]
-    pub ui_locales: Option<String>,
-}
-
-impl HomeRequest {
-    /// What the home sign-in demands.
-    pub fn requirements(&self) -> Requirements {
-        Requirements {
-            login_hint: Some(self.email.clone()),
-            expected_user: self.expected_user.clone(),
-            fresh_login: self.fresh_login,
-            max_age: self.max_age,
-            ..Requirements::default()
-        }
-    }
-}
-
-/// What the home tenant established about the user it signed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HomeProof {
-    /// Home tenant id.
-    pub tenant_id: String,
-    /// Home tenant slug.
-    pub tenant_slug: String,
-    /// Home issuer (the `idp` of the guest's tokens).
-    pub issuer: String,
-    /// The member's object id at home (the identity's subject).
-    pub user_id: String,
-    /// The member's address at home.
-    pub email: String,
-    /// How the member authenticated at home.
-    pub amr: Vec<String>,
-    /// When.
-    pub auth_time: i64,
-}
 
 /// The home tenant of an address: another tenant on this Gatehouse that verified its domain.
 pub async fn home_tenant_for(

@@ -13,6 +13,7 @@
 //! right; per client address only wrong codes count, against limits sized for a partner's NAT
 //! of hundreds of people (`throttle.address_*`), and the page says which limit was hit.
 
+pub use crate::domain::signin::{AMR_MFA, AMR_OTP};
 use std::net::IpAddr;
 
 use axum::http::{HeaderMap, StatusCode, header};
@@ -34,10 +35,6 @@ use crate::services::AppState;
 use crate::store::TotpMethod;
 use crate::web::{Chrome, Page};
 
-/// `amr` of a TOTP code (RFC 8176).
-pub const AMR_OTP: &str = "otp";
-/// `amr` of a multi-factor sign-in (RFC 8176).
-pub const AMR_MFA: &str = "mfa";
 /// Wrong codes before delays start (the fifth also mails a notice).
 const FREE_FAILURES: u64 = 4;
 /// Wrong codes after which the factor is locked for an hour.

@@ -19,6 +19,10 @@ pub mod session;
 pub mod throttle;
 pub mod totp;
 
+pub use crate::domain::signin::{
+    ACR_MFA, ACR_PAPE_MFA, ACR_SFA, AMR_PASSWORD, Evidence, Notice, ProtocolRequest, Requirements,
+    Step, Upstream,
+};
 use std::time::Duration;
 
 use axum::Router;
@@ -33,305 +37,12 @@ use crate::domain::user::User;
 use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
-use crate::oidc::authorize::AuthorizeRequest;
 use crate::policy::Outcome;
-use crate::saml::request::SamlRequest;
 use crate::secrets;
 use crate::services::AppState;
 use crate::services::access::Status;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
-
-/// `acr` of a single-factor sign-in (REFEDS SFA profile).
-pub const ACR_SFA: &str = "https://refeds.org/profile/sfa";
-/// `acr` of a multi-factor sign-in (REFEDS MFA profile).
-pub const ACR_MFA: &str = "https://refeds.org/profile/mfa";
-/// The OpenID PAPE multi-factor policy, accepted in `acr_values` as asking for MFA.
-pub const ACR_PAPE_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
-/// `amr` of a password (RFC 8176).
-pub const AMR_PASSWORD: &str = "pwd";
-
-/// The request a protocol front door handed to the journey; it is answered by the same
-/// protocol's back door.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum ProtocolRequest {
-    /// An OpenID Connect authorization request.
-    Oidc(AuthorizeRequest),
-    /// A SAML 2.0 AuthnRequest (or an IdP-initiated sign-in).
-    Saml(SamlRequest),
-    /// Redeeming an invitation.
-    Redeem(redeem::RedeemRequest),
-    /// Signing a guest in at their home tenant on this Gatehouse, for another tenant.
-    Home(home::HomeRequest),
-    /// Signing in to the tenant's My Apps page.
-    Portal {
-        /// Where to go afterwards (the My Apps or security-info page).
-        return_url: String,
-        /// The page needs a multi-factor session (changing sign-in methods).
-        #[serde(default)]
-        mfa: bool,
-    },
-}
-
-/// What a request demands of the sign-in, whatever its protocol.
-#[derive(Debug, Clone, Default)]
-pub struct Requirements {
-    /// The user must authenticate now even if a session exists (`prompt=login`).
-    pub fresh_login: bool,
-    /// The last authentication must be at most this many seconds old (`max_age`).
-    pub max_age: Option<i64>,
-    /// Only this user (object id) may be signed in (`id_token_hint`).
-    pub expected_user: Option<String>,
-    /// The user must be shown the consent page (`prompt=consent`).
-    pub consent: bool,
-    /// The e-mail address to start with (`login_hint`).
-    pub login_hint: Option<String>,
-    /// The user must not be asked anything (`prompt=none`, `IsPassive`).
-    pub passive: bool,
-    /// The sign-in must be multi-factor (requested `acr` / authentication context).
-    pub mfa: bool,
-}
-
-impl ProtocolRequest {
-    /// The client application's display name.
-    pub fn app_name(&self) -> &str {
-        match self {
-            Self::Oidc(request) => &request.app_name,
-            Self::Saml(request) => &request.app_name,
-            Self::Redeem(request) => &request.org_name,
-            Self::Home(request) => &request.resource_name,
-            Self::Portal { .. } => "My Apps",
-        }
-    }
-
-    /// What the request demands.
-    pub fn requirements(&self) -> Requirements {
-        match self {
-            Self::Oidc(request) => request.requirements(),
-            Self::Saml(request) => Requirements {
-                fresh_login: request.force_authn,
-                login_hint: request.login_hint.clone(),
-                expected_user: request.expected_user.clone(),
-                passive: request.is_passive,
-                mfa: request.mfa,
-                ..Requirements::default()
-            },
-            Self::Redeem(_) => Requirements {
-                fresh_login: true,
-                ..Requirements::default()
-            },
-            Self::Home(request) => request.requirements(),
-            Self::Portal { mfa, .. } => Requirements {
-                mfa: *mfa,
-                ..Requirements::default()
-            },
-        }
-    }
-
-    /// The application signed in to (`client_id`); `None` for Gatehouse's own pages.
-    pub fn app_id(&self) -> Option<&str> {
-        match self {
-            Self::Oidc(request) => Some(&request.client_id),
-            Self::Saml(request) => Some(&request.client_id),
-            Self::Redeem(_) | Self::Home(_) | Self::Portal { .. } => None,
-        }
-    }
-
-    /// The protocol's name in the sign-in log.
-    pub fn protocol(&self) -> &'static str {
-        match self {
-            Self::Oidc(_) => "oidc",
-            Self::Saml(_) => "saml",
-            Self::Redeem(_) => "redemption",
-            Self::Home(_) => "home",
-            Self::Portal { .. } => "portal",
-        }
-    }
-
-    /// The languages the request asks the pages to speak (OIDC `ui_locales`; a redemption's
-    /// invitation language).
-    pub fn ui_locales(&self) -> Option<&str> {
-        match self {
-            Self::Oidc(request) => request.ui_locales.as_deref(),
-            Self::Redeem(request) => request.language.as_deref(),
-            Self::Home(request) => request.ui_locales.as_deref(),
-            Self::Saml(_) | Self::Portal { .. } => None,
-        }
-    }
-
-    /// Where the user may be sent when the journey ends (for the pages' CSP `form-action`).
-    pub fn return_url(&self) -> &str {
-        match self {
-            Self::Oidc(request) => &request.redirect_uri,
-            Self::Saml(request) => &request.acs,
-            Self::Redeem(request) => &request.redirect_url,
-            Self::Home(request) => &request.return_url,
-            Self::Portal { return_url, .. } => return_url,
-        }
-    }
-}
-
-/// Who signed in and how: what the back doors turn into tokens or assertions.
-#[derive(Debug, Clone)]
-pub struct Evidence {
-    /// The user.
-    pub user: User,
-    /// The browser session.
-    pub session_id: String,
-    /// Time of the last active authentication.
-    pub auth_time: i64,
-    /// Methods used (`amr`).
-    pub amr: Vec<String>,
-    /// Assurance level (`acr`).
-    pub acr: String,
-    /// Upstream identity provider, if any.
-    pub idp: Option<String>,
-}
-
-impl Evidence {
-    /// Whether the sign-in used more than one factor.
-    pub fn is_multi_factor(&self) -> bool {
-        self.amr.iter().any(|m| m == "mfa")
-    }
-
-    /// Evidence carried by an existing session.
-    pub fn from_session(user: User, session: &Session) -> Self {
-        Self {
-            user,
-            session_id: session.id.clone(),
-            auth_time: session.auth_time,
-            amr: session.amr.clone(),
-            acr: session.acr.clone(),
-            idp: session.idp.clone(),
-        }
-    }
-}
-
-/// Where the browser is in the journey.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "step", rename_all = "snake_case")]
-pub enum Step {
-    /// Not yet looked at the browser's session: the request arrived by a cross-site POST,
-    /// which carries no `SameSite=Lax` cookies; the first page load checks it.
-    Pending,
-    /// Asking for the e-mail address.
-    Identify,
-    /// Asking for the password of `email`.
-    Password {
-        /// The address being signed in.
-        email: String,
-    },
-    /// Signed in as session `session_id`; asking for consent.
-    Consent {
-        /// The session that will be used.
-        session_id: String,
-    },
-    /// A one-time passcode was mailed to `email` (guest sign-in).
-    EmailCode {
-        /// The address being signed in.
-        email: String,
-    },
-    /// Redemption: showing who invited the user to what.
-    Invited,
-    /// Redemption: the guest chooses an offered identity provider or the passcode.
-    ChooseIdp,
-    /// Redemption: a passcode was mailed to the invited address.
-    RedeemCode,
-    /// Redemption: the mailbox is proven; offering to set a password.
-    RedeemPassword,
-    /// Redemption: asking for consent to share the profile.
-    RedeemConsent {
-        /// The password the guest chose (argon2id PHC string), if any.
-        password_hash: Option<String>,
-        /// The upstream identity, when the guest redeemed at a home identity provider.
-        #[serde(default)]
-        upstream: Option<Upstream>,
-    },
-    /// Waiting while the browser signs in at the guest's home tenant.
-    AwayHome {
-        /// The home tenant.
-        home_tenant_id: String,
-    },
-    /// Waiting while the browser signs in at partner identity provider `partner_id`.
-    AwayFederated {
-        /// The partner IdP.
-        partner_id: String,
-    },
-    /// Back from the home tenant with its proof.
-    HomeReturned {
-        /// What the home tenant established.
-        proof: home::HomeProof,
-    },
-    /// Second factor: asking session `session_id`'s user for a TOTP or recovery code.
-    Mfa {
-        /// The session being stepped up.
-        session_id: String,
-    },
-    /// A guest's first enrolment: a passcode was mailed to prove the invited mailbox.
-    MfaMailbox {
-        /// The session being stepped up.
-        session_id: String,
-    },
-    /// Enrolment: showing a new authenticator secret and asking for a confirming code.
-    MfaEnroll {
-        /// The session being stepped up.
-        session_id: String,
-        /// The new secret, sealed with the master key.
-        sealed_secret: String,
-    },
-    /// The journey ended on a page that only says where things stand (a redemption held for
-    /// approval, or declined): shown by the GET after the POST, and again on reload.
-    Outcome {
-        /// Heading (a catalogue id).
-        title: String,
-        /// What to say.
-        message: Text,
-        /// HTTP status of the page.
-        status: u16,
-    },
-    /// Enrolled: showing the recovery codes once.
-    MfaRecovery {
-        /// The (stepped-up) session.
-        session_id: String,
-        /// The codes, sealed with the master key.
-        sealed_codes: String,
-    },
-}
-
-/// An identity an upstream identity provider vouched for (a home tenant on this Gatehouse or a
-/// partner IdP), with how this tenant counts the sign-in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Upstream {
-    /// The upstream issuer (the `idp` of the guest's tokens).
-    pub issuer: String,
-    /// The subject there: the identity is (issuer, subject), never an address.
-    pub subject: String,
-    /// The address the upstream asserted as verified, if it did.
-    pub verified_email: Option<String>,
-    /// The address the upstream asserted, verified or not (shown to an administrator when a
-    /// redemption is held for approval).
-    #[serde(default)]
-    pub asserted_email: Option<String>,
-    /// How this tenant counts the sign-in (`amr`).
-    pub amr: Vec<String>,
-    /// And its `acr`.
-    pub acr: String,
-    /// When the user authenticated upstream, if it said.
-    #[serde(default)]
-    pub auth_time: Option<i64>,
-}
-
-impl Upstream {
-    /// The authentication to record for a session from this upstream sign-in.
-    pub fn authentication(&self) -> session::Authentication {
-        session::Authentication {
-            amr: self.amr.clone(),
-            acr: self.acr.clone(),
-            idp: Some(self.issuer.clone()),
-            auth_time: self.auth_time,
-        }
-    }
-}
 
 /// Continues a transaction with an upstream sign-in: a redemption goes on to consent with the
 /// identity; any other request signs in the guest bound to (issuer, subject) — never found by
@@ -405,15 +116,6 @@ pub struct Transaction {
     /// Post/Redirect/Get, so a reload never posts again).
     #[serde(default)]
     pub notice: Option<Notice>,
-}
-
-/// A message for the next page of a transaction, with the status that page answers with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Notice {
-    /// What to say.
-    pub text: Text,
-    /// HTTP status of the page that says it.
-    pub status: u16,
 }
 
 impl Transaction {
@@ -507,7 +209,7 @@ pub async fn session_evidence(
         return Ok(None);
     }
     match state.store.user_by_id(&tenant.id, &session.user_id).await {
-        Ok(user) if user.account_enabled => Ok(Some(Evidence::from_session(user, &session))),
+        Ok(user) if user.account_enabled => Ok(Some(evidence_of(user, &session))),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -904,4 +606,16 @@ pub fn router() -> Router<AppState> {
             "/{tenant}/security-info",
             get(security_info::get_security_info).post(security_info::post_security_info),
         )
+}
+
+/// Evidence carried by an existing session.
+pub fn evidence_of(user: User, session: &Session) -> Evidence {
+    Evidence {
+        user,
+        session_id: session.id.clone(),
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+        acr: session.acr.clone(),
+        idp: session.idp.clone(),
+    }
 }

@@ -10,13 +10,14 @@
 //! is sent on to `inviteRedirectUrl` to sign in, as Entra does; expired, revoked and unknown
 //! links all get the same page. The pages speak the invitation's language.
 
+pub use crate::domain::signin::{AMR_EMAIL, IDP_MAIL, RedeemRequest};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::pages::{LoginForm, login_url};
 use super::passcode::{self, Sent};
@@ -34,38 +35,6 @@ use crate::secrets;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party, Redemption, StoreError};
 use crate::web::{self, AccountPage, Chrome, Page};
-
-/// `amr` of an e-mail passcode (it proves a mailbox, it is not a second factor).
-pub const AMR_EMAIL: &str = "email";
-/// The `idp` of guests who sign in with e-mail passcodes (Entra's value for OTP guests).
-pub const IDP_MAIL: &str = "mail";
-
-/// An invitation being redeemed, carried through the journey.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RedeemRequest {
-    /// Tenant.
-    pub tenant_id: String,
-    /// The invitation.
-    pub invitation_id: String,
-    /// The guest user.
-    pub user_id: String,
-    /// The invited address.
-    pub email: String,
-    /// Where the guest goes afterwards (from the invitation, never from the request).
-    pub redirect_url: String,
-    /// Who invited.
-    pub inviter_name: String,
-    /// The inviting organisation.
-    pub org_name: String,
-    /// Its privacy statement.
-    pub privacy_url: Option<String>,
-    /// The invitation's language (`messageLanguage`), which the pages speak.
-    #[serde(default)]
-    pub language: Option<String>,
-    /// An application invited: the pages name the organisation, not a person.
-    #[serde(default)]
-    pub inviter_is_app: bool,
-}
 
 fn invalid_link() -> AppError {
     ErrorPage::bad_request(

@@ -1,6 +1,7 @@
 //! Browser sessions: reading the session cookie, signing a browser in (with a fresh cookie
 //! value every time, so a value planted before sign-in is worthless), and signing out.
 
+pub use crate::domain::signin::Authentication;
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::domain::unix_now;
@@ -31,19 +32,6 @@ pub async fn current(
         Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-/// How the user just authenticated.
-#[derive(Debug, Clone)]
-pub struct Authentication {
-    /// Methods used (`amr`).
-    pub amr: Vec<String>,
-    /// Assurance level reached (`acr`).
-    pub acr: String,
-    /// Upstream identity provider, when the user authenticated elsewhere.
-    pub idp: Option<String>,
-    /// When the user authenticated, if not now (an upstream sign-in reports its own time).
-    pub auth_time: Option<i64>,
 }
 
 /// Signs the browser in as `user`: a new session row under a new cookie value (sessions of
@@ -81,5 +69,5 @@ pub async fn establish(
         &token,
         Some(state.config.tokens.session_ttl),
     );
-    Ok((Evidence::from_session(user, &session), cookie))
+    Ok((super::evidence_of(user, &session), cookie))
 }

@@ -6,13 +6,13 @@
 //! redirect: SECURITY.md A.1, A.3, A.4); after that, errors go back to the client with `iss`
 //! and `state`.
 
+pub use crate::domain::signin::AuthorizeRequest;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 
 use super::claims;
 use super::params::Params;
@@ -23,7 +23,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::ephemeral::Json;
 use crate::error::{AppError, ErrorPage};
-use crate::journey::{self, Evidence, ProtocolRequest, Requirements, SessionCheck};
+use crate::journey::{self, Evidence, ProtocolRequest, SessionCheck};
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::Grant;
@@ -32,78 +32,6 @@ pub use crate::domain::scope::is_pkce_value;
 pub use crate::services::codes::{
     CODE_REPLAY_MEMORY, CodeRecord, RedeemedCode, code_key, redeemed_key,
 };
-
-/// A validated authorization request, carried through the journey.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuthorizeRequest {
-    /// Tenant.
-    pub tenant_id: String,
-    /// Client.
-    pub client_id: String,
-    /// Client display name (for the pages).
-    pub app_name: String,
-    /// Redirect URI as sent (validated against the registration).
-    pub redirect_uri: String,
-    /// Response mode.
-    pub response_mode: ResponseMode,
-    /// Scopes that will be granted.
-    pub scope: Scopes,
-    /// Client state.
-    pub state: Option<String>,
-    /// Nonce for the ID token.
-    pub nonce: Option<String>,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
-    /// `prompt` values.
-    pub prompt: Vec<String>,
-    /// `max_age`.
-    pub max_age: Option<i64>,
-    /// `login_hint`.
-    pub login_hint: Option<String>,
-    /// `acr_values`, in order of preference.
-    pub acr_values: Vec<String>,
-    /// The user an `id_token_hint` named (object id).
-    pub hint_user: Option<String>,
-    /// `ui_locales`: the languages the pages should speak, in order of preference.
-    #[serde(default)]
-    pub ui_locales: Option<String>,
-}
-
-impl AuthorizeRequest {
-    fn has_prompt(&self, value: &str) -> bool {
-        self.prompt.iter().any(|p| p == value)
-    }
-
-    /// What this request demands of the journey.
-    pub fn requirements(&self) -> Requirements {
-        Requirements {
-            fresh_login: self.has_prompt("login") || self.has_prompt("select_account"),
-            max_age: self.max_age,
-            expected_user: self.hint_user.clone(),
-            consent: self.has_prompt("consent"),
-            login_hint: self.login_hint.clone(),
-            passive: self.has_prompt("none"),
-            mfa: self.asks_for_mfa(),
-        }
-    }
-
-    /// Whether `acr_values` asks for a multi-factor sign-in: it names the MFA class (or the
-    /// PAPE multi-factor policy) and not the single-factor one, which would also do.
-    pub fn asks_for_mfa(&self) -> bool {
-        let mfa = |v: &String| v == journey::ACR_MFA || v == journey::ACR_PAPE_MFA;
-        self.acr_values.iter().any(mfa) && !self.acr_values.iter().any(|v| v == journey::ACR_SFA)
-    }
-
-    /// Where the answer goes.
-    pub fn return_to(&self) -> ReturnTo {
-        ReturnTo {
-            redirect_uri: self.redirect_uri.clone(),
-            mode: self.response_mode,
-            state: self.state.clone(),
-            locale: crate::i18n::Locale::negotiate(self.ui_locales.as_deref(), None, None),
-        }
-    }
-}
 
 /// A page for an authorization request that cannot be answered at the client: a generic,
 /// translated explanation, and the protocol's reason (English) for the application's owner.
@@ -384,7 +312,7 @@ pub async fn complete(
     evidence: &Evidence,
 ) -> Result<Response, AppError> {
     let issuer = state.issuer(&tenant.slug);
-    let back = request.return_to();
+    let back = ReturnTo::of(request);
     if request
         .hint_user
         .as_deref()
@@ -454,7 +382,7 @@ pub async fn complete(
 
 /// The answer to `prompt=none` when the user would have to sign in (OIDC Core §3.1.2.6).
 pub fn login_required(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
-    request.return_to().error(
+    ReturnTo::of(request).error(
         &state.issuer(&tenant.slug),
         "login_required",
         "no usable sign-in session for this request",
@@ -468,7 +396,7 @@ pub fn interaction_required(
     tenant: &Tenant,
     request: &AuthorizeRequest,
 ) -> Response {
-    request.return_to().error(
+    ReturnTo::of(request).error(
         &state.issuer(&tenant.slug),
         "interaction_required",
         "multi-factor authentication is required",
@@ -477,7 +405,7 @@ pub fn interaction_required(
 
 /// The answer when conditional access blocks the sign-in.
 pub fn blocked(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
-    request.return_to().error(
+    ReturnTo::of(request).error(
         &state.issuer(&tenant.slug),
         "access_denied",
         "access is blocked by the organisation's conditional access policies",
@@ -487,7 +415,7 @@ pub fn blocked(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) ->
 /// The answer when the application requires assignment and the user holds none (Entra's
 /// AADSTS50105, as `access_denied` with a description that names the cause).
 pub fn not_assigned(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
-    request.return_to().error(
+    ReturnTo::of(request).error(
         &state.issuer(&tenant.slug),
         "access_denied",
         "the signed-in user is not assigned to this application, which requires assignment (50105); an administrator must assign the user or one of the user's groups",
@@ -496,7 +424,7 @@ pub fn not_assigned(state: &AppState, tenant: &Tenant, request: &AuthorizeReques
 
 /// The journey's OIDC answer when the user declines.
 pub fn declined(state: &AppState, tenant: &Tenant, request: &AuthorizeRequest) -> Response {
-    request.return_to().error(
+    ReturnTo::of(request).error(
         &state.issuer(&tenant.slug),
         "access_denied",
         "the user declined the request",

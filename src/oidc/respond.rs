@@ -2,6 +2,7 @@
 //! query (RFC 6749 §4.1.2) or by auto-submitted form (OAuth 2.0 Form Post Response Mode),
 //! always with `iss` (RFC 9207) and the client's `state`.
 
+pub use crate::domain::signin::ResponseMode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -9,16 +10,6 @@ use crate::error::AppError;
 use crate::journey::see_other;
 use crate::oidc::error::clean_description;
 use crate::web::{AUTO_SUBMIT_SCRIPT, Chrome, Page};
-
-/// How the authorization response travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseMode {
-    /// Parameters in the redirect URI's query.
-    Query,
-    /// An HTML form posting the parameters.
-    FormPost,
-}
 
 /// Where and how to answer the client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +76,18 @@ impl ReturnTo {
                     .form_target(&self.redirect_uri)
                     .into_response())
             }
+        }
+    }
+}
+
+impl ReturnTo {
+    /// Where the answer to `request` goes.
+    pub fn of(request: &crate::domain::signin::AuthorizeRequest) -> Self {
+        Self {
+            redirect_uri: request.redirect_uri.clone(),
+            mode: request.response_mode,
+            state: request.state.clone(),
+            locale: crate::i18n::Locale::negotiate(request.ui_locales.as_deref(), None, None),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! xmlsec, reduced to the signed content), the ACS (only registered endpoints), and what the
 //! SP asks of the sign-in (ForceAuthn, IsPassive, RequestedAuthnContext, NameIDPolicy).
 
+pub use crate::domain::signin::SamlRequest;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -17,7 +18,6 @@ use samael::crypto::{
     AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
 };
 use samael::schema::AuthnRequest;
-use serde::{Deserialize, Serialize};
 
 use super::metadata::BINDING_POST;
 use super::response::{Status, status};
@@ -64,43 +64,6 @@ const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
     AllowedSignatureAlgorithm::EcdsaSha384,
     AllowedSignatureAlgorithm::EcdsaSha512,
 ];
-
-/// A SAML sign-in request carried through the journey.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SamlRequest {
-    /// Tenant.
-    pub tenant_id: String,
-    /// The SP application's `client_id`.
-    pub client_id: String,
-    /// The SP application's name (for pages).
-    pub app_name: String,
-    /// SP entityID.
-    pub sp_entity_id: String,
-    /// The AuthnRequest's ID (`None` for IdP-initiated sign-in).
-    pub request_id: Option<String>,
-    /// The validated ACS URL.
-    pub acs: String,
-    /// RelayState, echoed unchanged.
-    pub relay_state: Option<String>,
-    /// ForceAuthn.
-    pub force_authn: bool,
-    /// IsPassive.
-    pub is_passive: bool,
-    /// Whether the requested authentication context needs more than a password.
-    pub mfa: bool,
-    /// The e-mail address the request names as its subject, if any.
-    pub login_hint: Option<String>,
-    /// The user (object id) the request's `<Subject>` names: only they may be asserted.
-    #[serde(default)]
-    pub expected_user: Option<String>,
-    /// The persistent NameID the request's `<Subject>` names: the assertion must carry it.
-    #[serde(default)]
-    pub expected_name_id: Option<String>,
-    /// The NameID format the request's NameIDPolicy asked for (`None`: the SP's registered
-    /// format, as for `unspecified` or no policy).
-    #[serde(default)]
-    pub name_id_format: Option<NameIdFormat>,
-}
 
 /// How the request arrived.
 #[derive(Debug)]

@@ -74,6 +74,17 @@ function journeyForm(page, what) {
 }
 
 /** POSTs a journey form; the answer must be a 303. */
+/**
+ * Posts a form whose answer is a retry of the same step: Post/Redirect/Get, so the POST
+ * answers 303 to the transaction's own page, which shows the notice (and its status).
+ */
+async function postRetry(jar, form, extra, what) {
+  const res = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, ...extra } });
+  if (res.status !== 303) fail(`${what}: the POST must answer 303 (Post/Redirect/Get), got ${res.status}`, pageText(res.text).slice(0, 1500));
+  checkEqual(res.location, `${ISSUER}/login?tx=${form.hidden.tx}`, `${what}: the POST answers 303 to the same sign-in page`);
+  return follow(jar, res);
+}
+
 async function submit(jar, form, extra, what) {
   const res = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, ...extra } });
   if (res.status !== 303) fail(`${what}: a POST that advances the journey must answer 303, got ${res.status}`, pageText(res.text).slice(0, 1500));
@@ -358,7 +369,7 @@ async function main() {
     checkEqual(manualKey.replace(/\s+/g, ''), totp.secret.base32.replace(/=+$/, ''), 'the manual key is the same secret in base32');
     // A wrong code is refused on the same page; the secret stays the same.
     const wrong = wrongCode(totp);
-    let res = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, code: wrong } });
+    let res = await postRetry(jar, form, { code: wrong }, 'a wrong enrolment code');
     checkEqual(res.status, 200, 'a wrong enrolment code re-shows the page');
     check(/not right/i.test(pageText(res.text)), 'the page says the code is not right', pageText(res.text).slice(0, 600));
     const again = journeyForm(res, 'enrolment page after a wrong code');
@@ -413,7 +424,7 @@ async function main() {
     check(pageText(page.text).includes(CFG.member.email), 'the challenge names the account');
     const nowStep = Math.floor(Date.now() / 1000 / STEP_SECONDS);
     note(`enrolment code was for TOTP step ${S.enrolStep}; now at step ${nowStep} (inside the ±1 window: ${nowStep - S.enrolStep <= 1})`);
-    let res = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, code: S.enrolCode } });
+    let res = await postRetry(jar, form, { code: S.enrolCode }, 'the replayed enrolment code');
     checkEqual(res.status, 200, 'replaying the enrolment code re-shows the challenge');
     check(pageText(res.text).includes('That code is not right'), 'the page says "That code is not right"', pageText(res.text).slice(0, 600));
     const retry = journeyForm(res, 'challenge after a replayed code');
@@ -446,7 +457,7 @@ async function main() {
     S.jar5 = jar;
     req = await authorizationRequest(S.a, A);
     ({ form } = await signInToMfa(jar, req, A, 'totp'));
-    res = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, code: recovery } });
+    res = await postRetry(jar, form, { code: recovery }, 'the used recovery code');
     checkEqual(res.status, 200, 'the used recovery code re-shows the challenge');
     check(pageText(res.text).includes('That code is not right'), 'the page says "That code is not right"', pageText(res.text).slice(0, 600));
     S.pendingForm = journeyForm(res, 'challenge after a used recovery code');
@@ -494,7 +505,7 @@ async function main() {
     let { form } = await signInToMfa(jar, req, A, 'totp');
     const statuses = [];
     for (let i = 0; i < 8; i += 1) {
-      const res = await browse(jar, form.action, { method: 'POST', form: { ...form.hidden, code: wrongCode(S.totp) } });
+      const res = await postRetry(jar, form, { code: wrongCode(S.totp) }, `wrong code ${i + 1}`);
       statuses.push(res.status);
       if (res.status === 429) {
         check(/too many/i.test(pageText(res.text)), 'the 429 page says there were too many wrong codes', pageText(res.text).slice(0, 400));
