@@ -6,7 +6,7 @@
 //! | tier | modules | what they are |
 //! |---|---|---|
 //! | 0 | `domain`, `i18n`, `secrets` | pure types and rules, words, random secrets and hashes |
-//! | 1 | `config`, `store`, `ephemeral`, `keys`, `tokens`, `mail`, `policy`, `cache`, `passwords`, `monitoring`, `telemetry` | infrastructure: storage, keys, JWTs, mail, the pure policy evaluation, caches, password hashing, metrics and traces |
+//! | 1 | `config`, `store`, `ephemeral`, `keys`, `tokens`, `mail`, `policy`, `cache`, `passwords`, `monitoring`, `telemetry`, `upstream` | infrastructure: storage, keys, JWTs, mail, the pure policy evaluation, caches, password hashing, metrics and traces, the HTTP client toward partner IdPs |
 //! | 2 | `services` | what Gatehouse does, free of HTTP |
 //! | 3 | `web` | the browser door's machinery: templates, error pages, cookies, same-origin checks |
 //! | 4 | `oidc`, `saml`, `graph`, `pages`, `cli`, `health` | front doors: translate a protocol to services and back |
@@ -33,6 +33,7 @@ mod tests {
         ("passwords", 1),
         ("monitoring", 1),
         ("telemetry", 1),
+        ("upstream", 1),
         ("services", 2),
         ("web", 3),
         ("oidc", 4),

@@ -36,6 +36,7 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod tokens;
+pub mod upstream;
 pub mod web;
 
 pub use config::Config;

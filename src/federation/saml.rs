@@ -268,7 +268,14 @@ async fn current_metadata(
     partner: &PartnerIdp,
     refresh: bool,
 ) -> Result<IdpMetadata, UpstreamError> {
-    let xml = state.federation.saml_metadata(partner, refresh).await;
+    let xml = state
+        .federation
+        .saml_metadata(partner, refresh, |xml| {
+            IdpMetadata::parse(xml, Some(&partner.issuer))
+                .map(|_| ())
+                .map_err(|e| e.0)
+        })
+        .await;
     IdpMetadata::parse(&xml, Some(&partner.issuer)).map_err(|e| {
         UpstreamError(format!(
             "the metadata of SAML partner {} is unusable: {}",

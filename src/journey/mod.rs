@@ -43,6 +43,7 @@ use crate::services::AppState;
 use crate::services::access::Status;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
+use crate::web::cookies::Cookies as _;
 
 /// Continues a transaction with an upstream sign-in: a redemption goes on to consent with the
 /// identity; any other request signs in the guest bound to (issuer, subject) — never found by
@@ -173,7 +174,7 @@ impl Transaction {
     /// Whether the request comes from the browser that started the transaction.
     pub fn is_bound_to(&self, state: &AppState, headers: &HeaderMap) -> bool {
         state
-            .cookies
+            .cookies()
             .read(headers, cookies::BROWSER)
             .is_some_and(|value| {
                 secrets::constant_time_eq(&secrets::hash_secret(value), &self.browser)
@@ -258,11 +259,11 @@ pub async fn open(
     request: ProtocolRequest,
     step: Step,
 ) -> Result<Response, AppError> {
-    let (browser, set_browser) = match state.cookies.read(headers, cookies::BROWSER) {
+    let (browser, set_browser) = match state.cookies().read(headers, cookies::BROWSER) {
         Some(value) => (secrets::hash_secret(value), None),
         None => {
             let value = secrets::new_secret();
-            let cookie = state.cookies.set(cookies::BROWSER, &value, None);
+            let cookie = state.cookies().set(cookies::BROWSER, &value, None);
             (secrets::hash_secret(&value), Some(cookie))
         }
     };

@@ -23,6 +23,7 @@ use crate::mail::compose::Notice;
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
+use crate::web::cookies::Cookies as _;
 use crate::web::{self, AccountPage, Chrome, Page, cookies};
 
 /// The form of the page.
@@ -41,7 +42,7 @@ fn page_url(state: &AppState, tenant: &Tenant) -> String {
 /// holds, so it needs no storage.
 fn csrf_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
     state
-        .cookies
+        .cookies()
         .read(headers, cookies::SESSION)
         .map(|cookie| secrets::hash_secret(&format!("security-info:{cookie}")))
 }

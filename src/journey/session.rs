@@ -11,6 +11,7 @@ use crate::secrets;
 use crate::services::AppState;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
+use crate::web::cookies::Cookies as _;
 
 use super::Evidence;
 
@@ -20,7 +21,7 @@ pub async fn current(
     headers: &HeaderMap,
     tenant_id: &str,
 ) -> Result<Option<Session>, AppError> {
-    let Some(token) = state.cookies.read(headers, cookies::SESSION) else {
+    let Some(token) = state.cookies().read(headers, cookies::SESSION) else {
         return Ok(None);
     };
     match state
@@ -45,7 +46,7 @@ pub async fn establish(
 ) -> Result<(Evidence, HeaderValue), AppError> {
     let now = unix_now();
     let previous = state
-        .cookies
+        .cookies()
         .read(headers, cookies::SESSION)
         .map(secrets::hash_secret);
     let token = secrets::new_secret();
@@ -64,7 +65,7 @@ pub async fn establish(
         .store
         .establish_session(previous.as_deref(), &secrets::hash_secret(&token), &session)
         .await?;
-    let cookie = state.cookies.set(
+    let cookie = state.cookies().set(
         cookies::SESSION,
         &token,
         Some(state.config.tokens.session_ttl),

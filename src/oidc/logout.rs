@@ -27,6 +27,7 @@ use crate::error::{AppError, ErrorPage};
 use crate::journey::{see_other, session};
 use crate::secrets;
 use crate::services::AppState;
+use crate::web::cookies::Cookies as _;
 use crate::web::{self, Chrome, Page, cookies};
 
 /// `GET /{tenant}/oauth2/logout`.
@@ -73,7 +74,7 @@ pub async fn post_logout(
     if params.get("confirm").is_some() {
         return confirmed(&state, &tenant, &headers, &params).await;
     }
-    if state.cookies.read(&headers, cookies::SESSION).is_none() {
+    if state.cookies().read(&headers, cookies::SESSION).is_none() {
         // A cross-site POST carries no Lax cookie: one hop to a GET that does.
         let handle = secrets::new_secret();
         let body = String::from_utf8_lossy(&body).into_owned();
@@ -210,13 +211,13 @@ async fn confirmation_page(
     headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let csrf = secrets::new_secret();
-    let (browser, set_cookie) = match state.cookies.read(headers, cookies::BROWSER) {
+    let (browser, set_cookie) = match state.cookies().read(headers, cookies::BROWSER) {
         Some(value) => (secrets::hash_secret(value), None),
         None => {
             let value = secrets::new_secret();
             (
                 secrets::hash_secret(&value),
-                Some(state.cookies.set(cookies::BROWSER, &value, None)),
+                Some(state.cookies().set(cookies::BROWSER, &value, None)),
             )
         }
     };
@@ -255,7 +256,7 @@ async fn confirmed(
     }
     let csrf = params.get("csrf").unwrap_or("");
     let expected = state
-        .cookies
+        .cookies()
         .read(headers, cookies::BROWSER)
         .map(|b| format!("{}|{}", tenant.id, secrets::hash_secret(b)));
     let stored = state.ephemeral.take(&confirm_key(csrf)).await?;

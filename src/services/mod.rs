@@ -28,7 +28,6 @@ use crate::mail::Mailer;
 use crate::passwords::Passwords;
 use crate::store::{self, Store};
 use crate::tokens::Tokens;
-use crate::web::cookies::CookiePolicy;
 
 /// Everything a node holds: connections, key ring, caches, configuration.
 pub struct Services {
@@ -46,14 +45,12 @@ pub struct Services {
     pub directory: Directory,
     /// Password hashing.
     pub passwords: Passwords,
-    /// Cookie naming and attributes.
-    pub cookies: CookiePolicy,
     /// Outgoing mail.
     pub mailer: Arc<Mailer>,
     /// The master key (seals TOTP secrets and other secrets at rest).
     pub master: MasterKey,
     /// Partner identity providers' discovery and the HTTP client toward them.
-    pub federation: crate::federation::Federation,
+    pub federation: crate::upstream::Federation,
     /// Cleared when shutdown starts, so `/readyz` fails before connections drain.
     pub ready: AtomicBool,
     /// The readiness write check's last answer.
@@ -93,13 +90,8 @@ impl Services {
         Ok(Self {
             mailer,
             master,
-            federation: crate::federation::Federation::new(
-                config.federation.allow_private_networks,
-            )?,
+            federation: crate::upstream::Federation::new(config.federation.allow_private_networks)?,
             tokens: Tokens::new(keys.clone()),
-            cookies: CookiePolicy {
-                secure: config.is_https(),
-            },
             config,
             store,
             ephemeral,

@@ -12,6 +12,20 @@ pub const SESSION: &str = "gh_session";
 /// The pre-session cookie that binds sign-in transactions to the browser that started them.
 pub const BROWSER: &str = "gh_browser";
 
+/// The cookie policy of a node, from its public URL.
+pub trait Cookies {
+    /// Cookie naming and attributes for this deployment.
+    fn cookies(&self) -> CookiePolicy;
+}
+
+impl Cookies for crate::services::Services {
+    fn cookies(&self) -> CookiePolicy {
+        CookiePolicy {
+            secure: self.config.is_https(),
+        }
+    }
+}
+
 /// Cookie naming and attributes for one deployment.
 #[derive(Debug, Clone, Copy)]
 pub struct CookiePolicy {
