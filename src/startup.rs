@@ -31,7 +31,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::health::record_requests))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::error::render_pending_pages,
+            crate::web::error::render_pending_pages,
         ))
         .with_state(state.clone());
     crate::web::security_headers(routes)

@@ -15,10 +15,10 @@ use axum::response::Response;
 
 use crate::domain::partner::{PartnerIdp, PartnerKind};
 use crate::domain::tenant::Tenant;
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
 use crate::journey::{self, Transaction, Upstream};
 use crate::services::AppState;
+use crate::web::error::{AppError, ErrorPage};
 
 /// Parks the transaction and sends the browser to sign in at `partner`, in its protocol.
 pub async fn start(

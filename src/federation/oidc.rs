@@ -35,9 +35,9 @@ use crate::domain::app::SigningAlg;
 use crate::domain::partner::{ClientAuth, PartnerIdp};
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::error::AppError;
 use crate::journey::{self, Step, Transaction, Upstream, see_other};
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// How long the browser may take at the partner IdP.
 const FLOW_TTL: Duration = Duration::from_secs(600);

@@ -39,11 +39,11 @@ use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, Step, Transaction, Upstream, see_other};
 use crate::saml::metadata::{BINDING_POST, BINDING_REDIRECT};
 use crate::saml::xml::{XmlOut, decode_post, refuse_doctype};
 use crate::services::AppState;
+use crate::web::error::{AppError, ErrorPage};
 
 /// How long the browser may take at the partner IdP.
 const FLOW_TTL: Duration = Duration::from_secs(600);

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::auth::authenticate;
 use super::{Paging, date_time};
 use crate::domain::permission::AUDITLOG_READ_ALL;
-use crate::error::AppError;
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// `GET …/auditLogs/directoryAudits`, newest first.
 #[utoipa::path(get, path = "/{tenant}/v1.0/auditLogs/directoryAudits", tag = "auditLogs",

@@ -17,10 +17,10 @@ use crate::domain::permission;
 use crate::domain::scope::Scopes;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
-use crate::error::AppError;
 use crate::oidc::userinfo::{bearer, live_access_token};
 use crate::services::AppState;
 use crate::store::{Party, StoreError};
+use crate::web::error::AppError;
 
 /// The acting principal.
 #[derive(Debug, Clone)]

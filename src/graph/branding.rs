@@ -18,9 +18,9 @@ use crate::admin::tenants::{BrandingChange, update_branding};
 use crate::domain::branding::Branding;
 use crate::domain::permission::ORGANIZATIONAL_BRANDING;
 use crate::domain::tenant::Tenant;
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
+use crate::web::error::AppError;
 
 /// The branding as the API shows it.
 fn to_json(state: &AppState, tenant: &Tenant, branding: &Branding) -> Value {

@@ -15,9 +15,9 @@ use super::{ApiError, Paging, date_time, entity};
 use crate::domain::invitation::{HeldRedemption, HeldStatus};
 use crate::domain::permission::{USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Decision, Party, StoreError};
+use crate::web::error::AppError;
 
 /// The Graph-style JSON of a held redemption.
 fn to_json(held: &HeldRedemption) -> Value {

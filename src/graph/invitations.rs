@@ -15,10 +15,10 @@ use super::{ApiError, Paging, date_time, entity, read_json};
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::permission::USER_INVITE_ALL;
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::invitations::bulk::{self, CSV_HEADER, Format};
 use crate::invitations::{self, InviteRequest, Invited};
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// The Graph representation of an invitation.
 pub fn invitation_json(invitation: &Invitation, redeem_url: Option<&str>) -> Value {

@@ -11,10 +11,10 @@ use serde_json::json;
 use super::auth::authenticate;
 use super::{ApiError, date_time};
 use crate::domain::permission::USER_AUTH_METHODS;
-use crate::error::AppError;
 use crate::mail::compose::Notice;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
+use crate::web::error::AppError;
 
 /// `GET …/users/{id}/authentication/methods`.
 #[utoipa::path(get, path = "/{tenant}/v1.0/users/{id}/authentication/methods", tag = "users",

@@ -17,120 +17,17 @@ pub mod signins;
 pub mod users;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::domain::Invalid;
-use crate::error::AppError;
 use crate::services::AppState;
+use crate::web::error::AppError;
 
-/// An admin-API error in Graph's envelope.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Graph-style error code.
-    pub code: &'static str,
-    /// What went wrong, for the caller.
-    pub message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// 400 `Request_BadRequest`.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
-    }
-
-    /// 401 `InvalidAuthenticationToken`.
-    pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            message,
-        )
-    }
-
-    /// 403 `Authorization_RequestDenied`.
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            message,
-        )
-    }
-
-    /// 404 `Request_ResourceNotFound`.
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
-    }
-
-    /// 409 `Request_Conflict`.
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "Request_Conflict", message)
-    }
-}
-
-impl From<Invalid> for ApiError {
-    fn from(error: Invalid) -> Self {
-        Self::bad_request(error.0)
-    }
-}
-
-impl From<ApiError> for AppError {
-    fn from(error: ApiError) -> Self {
-        AppError::Api(error)
-    }
-}
-
-impl ApiError {
-    /// Graph's error envelope (B2B-REFERENCE.md B.10): `code`, `message`, and an
-    /// `innerError` with a request id and the date, on every status.
-    pub fn envelope(code: &str, message: &str) -> Value {
-        json!({
-            "error": {
-                "code": code,
-                "message": message,
-                "innerError": {
-                    "request-id": uuid::Uuid::new_v4().to_string(),
-                    "date": date_time(crate::domain::unix_now()),
-                },
-            }
-        })
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            axum::Json(Self::envelope(self.code, &self.message)),
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"gatehouse\""),
-            );
-        }
-        response
-    }
-}
+pub use crate::web::graph_error::ApiError;
 
 /// An error of the directory operations the CLI shares, in Graph's envelope.
 pub(crate) fn admin_error(error: crate::admin::AdminError) -> AppError {

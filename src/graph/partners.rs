@@ -14,9 +14,9 @@ use super::{ApiError, entity, read_json};
 use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::partner::ClientAuth;
 use crate::domain::permission::IDENTITY_PROVIDERS;
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
+use crate::web::error::AppError;
 
 /// A domain in Graph's shape.
 #[derive(Debug, Deserialize)]

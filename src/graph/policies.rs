@@ -15,9 +15,9 @@ use crate::admin::AdminError;
 use crate::admin::policies::{self, PolicyInput};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
 use crate::domain::policy::{Conditions, GrantControls, Policy, PolicyState, strip_unenforced};
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::StoreError;
+use crate::web::error::AppError;
 
 /// The body of a POST (all fields) or a PATCH (any of them).
 #[derive(Debug, Deserialize)]

@@ -11,9 +11,9 @@ use super::auth::authenticate;
 use super::{ApiError, entity, read_json};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE_AUTHORIZATION};
 use crate::domain::tenant::TenantSettings;
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
+use crate::web::error::AppError;
 
 /// `GET …/policies/externalCollaboration`.
 #[utoipa::path(get, path = "/{tenant}/v1.0/policies/externalCollaboration", tag = "policies",

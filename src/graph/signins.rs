@@ -10,9 +10,9 @@ use axum::response::Response;
 use super::auth::authenticate;
 use super::{ApiError, Paging};
 use crate::domain::permission::AUDITLOG_READ_ALL;
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::SignInFilter;
+use crate::web::error::AppError;
 
 /// Parses the supported `$filter` clauses.
 fn parse_filter(filter: &str) -> Result<SignInFilter, ApiError> {

@@ -9,9 +9,9 @@ use super::auth::authenticate;
 use super::{ApiError, Paging, date_time, entity};
 use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
 use crate::domain::user::{Identity, User, UserType};
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
+use crate::web::error::AppError;
 
 /// The Graph representation of a user (B.4).
 pub fn user_json(user: &User, identities: &[Identity]) -> Value {

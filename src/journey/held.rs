@@ -9,10 +9,10 @@ use super::Upstream;
 use crate::domain::invitation::{HeldRedemption, HeldStatus, Invitation};
 use crate::domain::tenant::{Tenant, UnverifiedAddressRedemption};
 use crate::domain::unix_now;
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party};
+use crate::web::error::{AppError, ErrorPage};
 use crate::web::{Chrome, Page};
 
 /// Whether the upstream asserted `invited` as a verified address.

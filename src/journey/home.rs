@@ -20,10 +20,10 @@ use super::{
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
 use crate::services::AppState;
 use crate::store::StoreError;
+use crate::web::error::{AppError, ErrorPage};
 
 pub use crate::domain::user::SIGN_IN_FEDERATED;
 

@@ -28,11 +28,11 @@ use super::{ACR_MFA, Evidence, Step, Transaction, see_other};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::{User, UserType};
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
 use crate::mail::compose::{self, Notice};
 use crate::services::AppState;
 use crate::store::TotpMethod;
+use crate::web::error::{AppError, ErrorPage};
 use crate::web::{Chrome, Page};
 
 /// Wrong codes before delays start (the fifth also mails a notice).

@@ -35,7 +35,6 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::ephemeral::Json;
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::{Locale, Text};
 use crate::policy::Outcome;
 use crate::secrets;
@@ -44,6 +43,7 @@ use crate::services::access::Status;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
+use crate::web::error::{AppError, ErrorPage};
 
 /// Continues a transaction with an upstream sign-in: a redemption goes on to consent with the
 /// identity; any other request signs in the guest bound to (issuer, subject) — never found by

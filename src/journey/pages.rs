@@ -24,11 +24,11 @@ use crate::domain::email::EmailAddress;
 use crate::domain::scope;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
 use crate::secrets::constant_time_eq;
 use crate::services::AppState;
 use crate::store::StoreError;
+use crate::web::error::{AppError, ErrorPage};
 use crate::web::{self, Chrome, Page};
 
 /// The generic answer to a failed password: the same for unknown users.

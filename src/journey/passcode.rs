@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::ephemeral::Json;
-use crate::error::AppError;
 use crate::i18n::{Locale, Text};
 use crate::mail::compose;
 use crate::secrets;
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// Lifetime of a passcode.
 pub const CODE_TTL: i64 = 600;

@@ -27,13 +27,13 @@ use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::tenant::{RedemptionRoute, RouteFacts, Tenant, choose_route};
 use crate::domain::unix_now;
 use crate::domain::user::Identity;
-use crate::error::{AppError, ErrorPage};
 use crate::i18n::Text;
 use crate::passwords::check_policy;
 use crate::policy::Outcome;
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party, Redemption, StoreError};
+use crate::web::error::{AppError, ErrorPage};
 use crate::web::{self, AccountPage, Chrome, Page};
 
 fn invalid_link() -> AppError {

@@ -17,13 +17,13 @@ use super::{Evidence, ProtocolRequest, Requirements, SessionCheck, mfa, see_othe
 use crate::domain::date_time;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::i18n::{Locale, Text};
 use crate::mail::compose::Notice;
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::{AuditEvent, Party, StoreError};
 use crate::web::cookies::Cookies as _;
+use crate::web::error::AppError;
 use crate::web::{self, AccountPage, Chrome, Page, cookies};
 
 /// The form of the page.

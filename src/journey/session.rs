@@ -6,12 +6,12 @@ use axum::http::{HeaderMap, HeaderValue};
 
 use crate::domain::unix_now;
 use crate::domain::user::User;
-use crate::error::AppError;
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::{Session, StoreError};
 use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
+use crate::web::error::AppError;
 
 use super::Evidence;
 

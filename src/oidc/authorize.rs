@@ -22,11 +22,11 @@ use crate::domain::scope::Scopes;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::ephemeral::Json;
-use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, Evidence, ProtocolRequest, SessionCheck};
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::Grant;
+use crate::web::error::{AppError, ErrorPage};
 
 pub use crate::domain::scope::is_pkce_value;
 pub use crate::services::codes::{

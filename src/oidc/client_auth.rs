@@ -18,10 +18,10 @@ use super::params::Params;
 use crate::domain::app::{App, ClientType};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::secrets;
 use crate::services::AppState;
 use crate::web;
+use crate::web::error::AppError;
 
 /// How the client authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,9 +6,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::journey::{ACR_MFA, ACR_SFA};
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// The metadata document of a tenant.
 pub fn metadata(issuer: &str) -> Value {

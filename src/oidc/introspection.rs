@@ -19,10 +19,10 @@ use super::userinfo::live_access_token;
 use crate::domain::app::ClientType;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::{Grant, RefreshToken, StoreError};
+use crate::web::error::AppError;
 
 fn no_store(body: Value) -> Response {
     (

@@ -23,11 +23,11 @@ use super::claims;
 use super::params::Params;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::{AppError, ErrorPage};
 use crate::journey::{see_other, session};
 use crate::secrets;
 use crate::services::AppState;
 use crate::web::cookies::Cookies as _;
+use crate::web::error::{AppError, ErrorPage};
 use crate::web::{self, Chrome, Page, cookies};
 
 /// `GET /{tenant}/oauth2/logout`.

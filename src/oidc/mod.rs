@@ -6,7 +6,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
-pub mod error;
+pub use crate::web::oauth as error;
 pub mod introspection;
 pub mod logout;
 pub mod params;
@@ -24,8 +24,8 @@ use tower_http::cors::{Any, CorsLayer};
 use self::error::OAuthError;
 use self::params::Params;
 use crate::domain::tenant::Tenant;
-use crate::error::AppError;
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// OIDC routes. Endpoints called by JavaScript clients (discovery, JWKS, token, userinfo,
 /// revocation) answer CORS requests from any origin — they take no cookies, only explicit

@@ -21,12 +21,12 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::ephemeral::Json;
-use crate::error::AppError;
 use crate::policy::Outcome;
 use crate::secrets;
 use crate::services::AppState;
 use crate::store::{Grant, RefreshOutcome, RefreshToken, StoreError};
 use crate::tokens::{TYP_ACCESS_TOKEN, TYP_JWT};
+use crate::web::error::AppError;
 
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Serialize)]

@@ -14,10 +14,10 @@ use super::params::Params;
 use crate::domain::scope::{OPENID, Scopes};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::services::AppState;
 use crate::store::StoreError;
 use crate::tokens::Verified;
+use crate::web::error::AppError;
 
 /// The bearer token of the `Authorization` header, if any.
 pub fn bearer(headers: &HeaderMap) -> Result<Option<&str>, OAuthError> {

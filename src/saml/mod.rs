@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::domain::unix_now;
-use crate::error::AppError;
 use crate::services::AppState;
+use crate::web::error::AppError;
 
 /// SAML routes.
 pub fn router() -> Router<AppState> {

@@ -29,9 +29,9 @@ use crate::domain::saml::{
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::{AppError, ErrorPage};
 use crate::services::AppState;
 use crate::store::StoreError;
+use crate::web::error::{AppError, ErrorPage};
 
 /// The longest RelayState accepted (SAML Bindings §3.4.3, §3.5.3).
 pub const MAX_RELAY_STATE: usize = 80;

@@ -22,10 +22,10 @@ use super::xml::{self, XmlOut};
 use crate::domain::saml::NameIdFormat;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, see_other, session};
 use crate::oidc::params::Params;
 use crate::services::AppState;
+use crate::web::error::{AppError, ErrorPage};
 
 /// `urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal`.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";

@@ -18,9 +18,9 @@ use super::xml;
 use crate::domain::saml::NameIdFormat;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::error::{AppError, ErrorPage};
 use crate::journey::{self, Evidence, ProtocolRequest, SessionCheck};
 use crate::services::AppState;
+use crate::web::error::{AppError, ErrorPage};
 use crate::web::{AUTO_SUBMIT_SCRIPT, Page};
 
 /// Validity of assertions and of their bearer confirmation (SECURITY.md I.4: at most 5 min).

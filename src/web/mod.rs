@@ -6,6 +6,9 @@
 
 pub mod client_address;
 pub mod cookies;
+pub mod error;
+pub mod graph_error;
+pub mod oauth;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
@@ -379,16 +382,16 @@ async fn landing(headers: HeaderMap) -> Response {
     };
     match Page::new("landing.html", &chrome, context) {
         Ok(page) => page.into_response(),
-        Err(e) => crate::error::AppError::from(e).into_response(),
+        Err(e) => crate::web::error::AppError::from(e).into_response(),
     }
 }
 
 /// Parses an `application/x-www-form-urlencoded` body; malformed input is a 400 page.
 pub fn parse_form<T: serde::de::DeserializeOwned>(
     body: &[u8],
-) -> Result<T, crate::error::AppError> {
+) -> Result<T, crate::web::error::AppError> {
     serde_urlencoded::from_bytes(body).map_err(|_| {
-        crate::error::ErrorPage::bad_request(
+        crate::web::error::ErrorPage::bad_request(
             "error-bad-request-title",
             crate::i18n::Text::new("error-bad-form"),
         )

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::ephemeral::EphemeralError;
 use crate::i18n::{Locale, Text};
-use crate::oidc::error::OAuthError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
+use crate::web::oauth::OAuthError;
 use crate::web::{Chrome, Page};
 
 /// An HTML error page for a browser flow (shown instead of redirecting anywhere). Its words
@@ -86,7 +86,7 @@ pub enum AppError {
     Page(ErrorPage),
     /// An admin-API error in Graph's JSON envelope.
     #[error("api error: {0}")]
-    Api(crate::graph::ApiError),
+    Api(crate::web::graph_error::ApiError),
     /// A cross-site or token-less form submission.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
@@ -455,7 +455,7 @@ pub async fn render_pending_pages(
 
 /// A Graph error envelope in place of `original`'s body (its status and other headers kept).
 fn graph_error(status: StatusCode, code: &str, message: &str, original: Response) -> Response {
-    let body = crate::graph::ApiError::envelope(code, message);
+    let body = crate::web::graph_error::ApiError::envelope(code, message);
     let json = (
         status,
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],

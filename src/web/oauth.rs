@@ -1,6 +1,7 @@
 //! OAuth 2.0 error responses (RFC 6749 §5.2, RFC 6750 §3) for the token, userinfo,
-//! introspection and revocation endpoints. Authorization-endpoint errors are redirects and
-//! live in [`super::respond`].
+//! introspection and revocation endpoints — the OIDC door's envelope (re-exported there as
+//! `oidc::error`), here beside the other envelopes so the shared error rendering needs no
+//! door. Authorization-endpoint errors are redirects and live in `oidc::respond`.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
