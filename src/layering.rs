@@ -6,7 +6,7 @@
 //! | tier | modules | what they are |
 //! |---|---|---|
 //! | 0 | `domain`, `i18n`, `secrets` | pure types and rules, words, random secrets and hashes |
-//! | 1 | `config`, `store`, `ephemeral`, `keys`, `tokens`, `mail`, `policy`, `cache`, `passwords`, `monitoring`, `telemetry`, `upstream` | infrastructure: storage, keys, JWTs, mail, the pure policy evaluation, caches, password hashing, metrics and traces, the HTTP client toward partner IdPs |
+//! | 1 | `config`, `store`, `ephemeral`, `keys`, `tokens`, `mail`, `policy`, `cache`, `passwords`, `monitoring`, `telemetry`, `upstream`, `samlxml` | infrastructure: storage, keys, JWTs, mail, the pure policy evaluation, caches, password hashing, metrics and traces, the HTTP client toward partner IdPs, SAML XML and metadata |
 //! | 2 | `services` | what Gatehouse does, free of HTTP |
 //! | 3 | `web` | the HTTP boundary's shared machinery: templates, error pages and the envelopes the shared error rendering answers in (HTML, OAuth JSON, Graph JSON), cookies, same-origin checks |
 //! | 4 | `oidc`, `saml`, `graph`, `pages`, `cli`, `health` | front doors: translate a protocol to services and back |
@@ -34,6 +34,7 @@ mod tests {
         ("monitoring", 1),
         ("telemetry", 1),
         ("upstream", 1),
+        ("samlxml", 1),
         ("services", 2),
         ("web", 3),
         ("oidc", 4),

@@ -28,6 +28,7 @@ pub mod oidc;
 pub mod passwords;
 pub mod policy;
 pub mod saml;
+pub mod samlxml;
 pub mod secrets;
 pub mod server;
 pub mod services;

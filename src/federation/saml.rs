@@ -25,7 +25,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use samael::crypto::AllowedSignatureAlgorithm;
-use samael::metadata::EntityDescriptor;
 use samael::schema::Assertion;
 use samael::service_provider::{Error as SpError, ServiceProvider};
 use serde::{Deserialize, Serialize};
@@ -34,14 +33,13 @@ use super::{
     SKEW_SECONDS, UpstreamError, expired, refused, resume, take_once, unreachable_page,
     waiting_transaction,
 };
-use crate::domain::Invalid;
 use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::journey::{self, Step, Transaction, Upstream, see_other};
-use crate::saml::metadata::{BINDING_POST, BINDING_REDIRECT};
-use crate::saml::xml::{XmlOut, decode_post, refuse_doctype};
+use crate::saml::metadata::BINDING_POST;
+use crate::saml::xml::{XmlOut, decode_post};
 use crate::services::AppState;
 use crate::web::error::{AppError, ErrorPage};
 
@@ -71,91 +69,7 @@ const EMAIL_ATTRIBUTES: [&str; 4] = [
 const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
-/// A partner IdP's metadata, checked: its entityID, where AuthnRequests go (HTTP-Redirect)
-/// and at least one signing certificate.
-#[derive(Debug, Clone)]
-pub struct IdpMetadata {
-    /// The parsed document, as samael reads it.
-    pub descriptor: EntityDescriptor,
-    /// The IdP's entityID.
-    pub entity_id: String,
-    /// Its HTTP-Redirect SingleSignOnService.
-    pub sso_url: String,
-}
-
-impl IdpMetadata {
-    /// Parses and checks IdP metadata; `expected` is the entityID it must name, if known.
-    pub fn parse(xml: &str, expected: Option<&str>) -> Result<Self, Invalid> {
-        refuse_doctype(xml).map_err(|_| Invalid::new("the metadata declares a DOCTYPE"))?;
-        if xml.len() > 1024 * 1024 {
-            return Err(Invalid::new("the metadata is larger than 1 MiB"));
-        }
-        let descriptor: EntityDescriptor = xml.parse().map_err(|e| {
-            Invalid::new(format!("the metadata is not a SAML EntityDescriptor: {e}"))
-        })?;
-        let entity_id = descriptor
-            .entity_id
-            .clone()
-            .filter(|id| !id.trim().is_empty())
-            .ok_or_else(|| Invalid::new("the metadata has no entityID"))?;
-        if expected.is_some_and(|expected| expected != entity_id) {
-            return Err(Invalid::new(format!(
-                "the metadata names entityID {entity_id}, not the partner's"
-            )));
-        }
-        let idp = descriptor
-            .idp_sso_descriptors
-            .as_ref()
-            .and_then(|d| d.first())
-            .ok_or_else(|| Invalid::new("the metadata has no IDPSSODescriptor"))?;
-        let sso_url = idp
-            .single_sign_on_services
-            .iter()
-            .find(|s| s.binding == BINDING_REDIRECT)
-            .map(|s| s.location.clone())
-            .ok_or_else(|| {
-                Invalid::new("the IdP has no SingleSignOnService with the HTTP-Redirect binding")
-            })?;
-        let parsed = url::Url::parse(&sso_url)
-            .map_err(|_| Invalid::new("the IdP's SingleSignOnService is not a URL"))?;
-        if !matches!(parsed.scheme(), "https" | "http") {
-            return Err(Invalid::new(
-                "the IdP's SingleSignOnService must be an http(s) URL",
-            ));
-        }
-        let probe = ServiceProvider {
-            idp_metadata: descriptor.clone(),
-            ..ServiceProvider::default()
-        };
-        match probe.idp_signing_certs() {
-            Ok(Some(certs)) if !certs.is_empty() => {
-                if certs
-                    .iter()
-                    .any(|c| openssl::x509::X509::from_der(c.der_data()).is_err())
-                {
-                    return Err(Invalid::new(
-                        "a signing certificate in the metadata is not an X.509 certificate",
-                    ));
-                }
-            }
-            Ok(_) => {
-                return Err(Invalid::new(
-                    "the metadata lists no signing certificate: responses could not be verified",
-                ));
-            }
-            Err(_) => {
-                return Err(Invalid::new(
-                    "a signing certificate in the metadata cannot be read",
-                ));
-            }
-        }
-        Ok(Self {
-            descriptor,
-            entity_id,
-            sso_url,
-        })
-    }
-}
+pub use crate::samlxml::metadata::IdpMetadata;
 
 /// The SP entityID of a tenant toward its SAML partners: the URL of its SP metadata.
 pub fn sp_entity_id(state: &AppState, tenant: &Tenant) -> String {

@@ -2,13 +2,13 @@
 //! single sign-on by the HTTP-Redirect and HTTP-POST bindings on the shared sign-in journey,
 //! IdP-initiated launch, and single logout.
 
-pub mod metadata;
 pub mod request;
 pub mod response;
 pub mod slo;
 pub mod sso;
 pub mod strict;
-pub mod xml;
+
+pub use crate::samlxml::{metadata, xml};
 
 use axum::Router;
 use axum::extract::{Path, State};

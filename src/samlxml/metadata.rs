@@ -4,13 +4,14 @@
 use std::str::FromStr;
 
 use samael::metadata::EntityDescriptor;
+use samael::service_provider::ServiceProvider;
 
-use super::xml::{InputError, XmlOut, refuse_doctype};
 use crate::domain::Invalid;
 use crate::domain::saml::{
     AcsEndpoint, NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NameIdFormat, SamlSp,
     parse_endpoint, parse_entity_id,
 };
+use crate::samlxml::xml::{InputError, XmlOut, refuse_doctype};
 
 /// `urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST`.
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -195,6 +196,92 @@ pub fn certificate_from_pem(text: &str) -> Result<String, Invalid> {
         .collect();
     check_certificate(&body)?;
     Ok(body)
+}
+
+/// A partner IdP's metadata, checked: its entityID, where AuthnRequests go (HTTP-Redirect)
+/// and at least one signing certificate.
+#[derive(Debug, Clone)]
+pub struct IdpMetadata {
+    /// The parsed document, as samael reads it.
+    pub descriptor: EntityDescriptor,
+    /// The IdP's entityID.
+    pub entity_id: String,
+    /// Its HTTP-Redirect SingleSignOnService.
+    pub sso_url: String,
+}
+
+impl IdpMetadata {
+    /// Parses and checks IdP metadata; `expected` is the entityID it must name, if known.
+    pub fn parse(xml: &str, expected: Option<&str>) -> Result<Self, Invalid> {
+        refuse_doctype(xml).map_err(|_| Invalid::new("the metadata declares a DOCTYPE"))?;
+        if xml.len() > 1024 * 1024 {
+            return Err(Invalid::new("the metadata is larger than 1 MiB"));
+        }
+        let descriptor: EntityDescriptor = xml.parse().map_err(|e| {
+            Invalid::new(format!("the metadata is not a SAML EntityDescriptor: {e}"))
+        })?;
+        let entity_id = descriptor
+            .entity_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .ok_or_else(|| Invalid::new("the metadata has no entityID"))?;
+        if expected.is_some_and(|expected| expected != entity_id) {
+            return Err(Invalid::new(format!(
+                "the metadata names entityID {entity_id}, not the partner's"
+            )));
+        }
+        let idp = descriptor
+            .idp_sso_descriptors
+            .as_ref()
+            .and_then(|d| d.first())
+            .ok_or_else(|| Invalid::new("the metadata has no IDPSSODescriptor"))?;
+        let sso_url = idp
+            .single_sign_on_services
+            .iter()
+            .find(|s| s.binding == BINDING_REDIRECT)
+            .map(|s| s.location.clone())
+            .ok_or_else(|| {
+                Invalid::new("the IdP has no SingleSignOnService with the HTTP-Redirect binding")
+            })?;
+        let parsed = url::Url::parse(&sso_url)
+            .map_err(|_| Invalid::new("the IdP's SingleSignOnService is not a URL"))?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err(Invalid::new(
+                "the IdP's SingleSignOnService must be an http(s) URL",
+            ));
+        }
+        let probe = ServiceProvider {
+            idp_metadata: descriptor.clone(),
+            ..ServiceProvider::default()
+        };
+        match probe.idp_signing_certs() {
+            Ok(Some(certs)) if !certs.is_empty() => {
+                if certs
+                    .iter()
+                    .any(|c| openssl::x509::X509::from_der(c.der_data()).is_err())
+                {
+                    return Err(Invalid::new(
+                        "a signing certificate in the metadata is not an X.509 certificate",
+                    ));
+                }
+            }
+            Ok(_) => {
+                return Err(Invalid::new(
+                    "the metadata lists no signing certificate: responses could not be verified",
+                ));
+            }
+            Err(_) => {
+                return Err(Invalid::new(
+                    "a signing certificate in the metadata cannot be read",
+                ));
+            }
+        }
+        Ok(Self {
+            descriptor,
+            entity_id,
+            sso_url,
+        })
+    }
 }
 
 #[cfg(test)]
