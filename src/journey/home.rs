@@ -19,7 +19,7 @@ use super::{
     ACR_MFA, ACR_SFA, Evidence, ProtocolRequest, SessionCheck, Step, Transaction, see_other,
 };
 use crate::domain::tenant::Tenant;
-use crate::domain::user::{User, UserType};
+use crate::domain::user::UserType;
 use crate::i18n::Text;
 use crate::services::AppState;
 use crate::store::StoreError;
@@ -50,35 +50,7 @@ pub async fn home_tenant_for(
         .filter(|home| home.id != resource.id))
 }
 
-/// Whether `idp` is the issuer of a tenant on this Gatehouse (or could be): only then can a
-/// sign-in through it have a home tenant, so [`bound_home`] is worth a query.
-pub fn is_local_issuer(state: &AppState, idp: &str) -> bool {
-    idp.strip_prefix(state.config.base_url())
-        .is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// The home tenant a guest is bound to (an identity whose issuer is a tenant of this
-/// Gatehouse), with the guest's home object id.
-pub async fn bound_home(
-    state: &AppState,
-    user: &User,
-) -> Result<Option<(std::sync::Arc<Tenant>, String)>, AppError> {
-    if user.user_type != UserType::Guest {
-        return Ok(None);
-    }
-    let prefix = format!("{}/", state.config.base_url());
-    for identity in state.store.identities(&user.id).await? {
-        let Some(slug) = identity.issuer.strip_prefix(&prefix) else {
-            continue;
-        };
-        if let Some(home) = state.directory.tenant(slug).await?
-            && state.issuer(&home.slug) == identity.issuer
-        {
-            return Ok(Some((home, identity.issuer_assigned_id)));
-        }
-    }
-    Ok(None)
-}
+pub use crate::services::home::{bound_home, is_local_issuer};
 
 /// Parks the resource transaction and sends the browser to sign in at `home` (with its
 /// session there, if it has one).

@@ -267,7 +267,7 @@ fn validate(
     };
     let hint_user = match params.get("id_token_hint") {
         None => None,
-        Some(hint) => match claims::verify_id_token_hint(state, issuer, hint) {
+        Some(hint) => match claims::verify_id_token_hint(&state.tokens, issuer, hint) {
             Ok(verified) => verified.str("oid").map(str::to_owned),
             Err(_) => {
                 return refuse(

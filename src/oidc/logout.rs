@@ -113,7 +113,7 @@ async fn logout(
     let issuer = state.issuer(&tenant.slug);
     let hint = match params.get("id_token_hint") {
         Some(raw) => Some(
-            claims::verify_id_token_hint(state, &issuer, raw)
+            claims::verify_id_token_hint(&state.tokens, &issuer, raw)
                 .map_err(|_| refuse("The ID token hint was not issued by this organisation."))?,
         ),
         None => None,

@@ -13,7 +13,6 @@ use super::error::OAuthError;
 use super::params::Params;
 use crate::domain::scope::{OPENID, Scopes};
 use crate::domain::tenant::Tenant;
-use crate::domain::unix_now;
 use crate::services::AppState;
 use crate::store::StoreError;
 use crate::tokens::Verified;
@@ -90,29 +89,13 @@ fn refuse_token_in_query(query: Option<&str>) -> Result<(), OAuthError> {
 }
 
 /// Checks that an access token is ours, for this tenant, unexpired and not revoked, and
-/// returns its claims.
+/// returns its claims ([`crate::services::grants::live_access_token`]).
 pub async fn live_access_token(
     state: &AppState,
     tenant: &Tenant,
     token: &str,
 ) -> Result<Option<Verified>, AppError> {
-    let issuer = state.issuer(&tenant.slug);
-    let Ok(verified) = claims::verify_access_token(state, &issuer, token, unix_now()) else {
-        return Ok(None);
-    };
-    if let Some(jti) = verified.str("jti")
-        && state.store.is_token_id_revoked(jti).await?
-    {
-        return Ok(None);
-    }
-    if let Some(grant_id) = verified.str("gid") {
-        match state.store.grant_by_id(grant_id).await {
-            Ok(grant) if grant.revoked_at.is_none() => {}
-            Ok(_) | Err(StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(Some(verified))
+    Ok(crate::services::grants::live_access_token(state, tenant, token).await?)
 }
 
 async fn userinfo(state: &AppState, tenant: &Tenant, token: &str) -> Result<Response, AppError> {

@@ -159,6 +159,18 @@ impl From<StoreError> for Error {
     }
 }
 
+impl Error {
+    /// A store failure where the caller expects none (a row it just read, a write that cannot
+    /// conflict): `NotFound` and `Conflict` are then bugs or corrupt data (500), as they are
+    /// when a front door's own store call fails; unavailability and bad input keep their kinds.
+    pub fn unexpected(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) | StoreError::Invalid(_) => Self::from(error),
+            other => Self::Internal(anyhow::Error::new(other).context("database call failed")),
+        }
+    }
+}
+
 impl From<EphemeralError> for Error {
     fn from(error: EphemeralError) -> Self {
         match error {

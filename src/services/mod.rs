@@ -10,6 +10,8 @@
 pub mod access;
 pub mod codes;
 pub mod error;
+pub mod grants;
+pub mod home;
 pub mod node;
 #[cfg(test)]
 pub mod testing;

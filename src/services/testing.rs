@@ -7,6 +7,10 @@ use std::sync::Arc;
 
 use super::Services;
 use crate::config::Config;
+use crate::domain::app::{App, ClientType, GrantType, SigningAlg};
+use crate::domain::tenant::{Tenant, TenantSettings};
+use crate::domain::unix_now;
+use crate::domain::user::{Identity, User, UserType};
 
 /// A node's services and the directory that holds its files (dropped last).
 pub struct TestServices {
@@ -40,6 +44,93 @@ pub async fn services_with(configure: impl FnOnce(&mut Config)) -> TestServices 
 /// Fresh services with the default configuration.
 pub async fn services() -> TestServices {
     services_with(|_| {}).await
+}
+
+/// A tenant, one of its applications and one of its members, stored.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// The tenant (`contoso`, `contoso.example`).
+    pub tenant: Tenant,
+    /// A confidential web application of the tenant (authorization code and refresh token).
+    pub app: App,
+    /// A member of the tenant (no password).
+    pub user: User,
+}
+
+/// Stores a tenant `contoso`, a confidential web app and a member, `ada@contoso.example`.
+pub async fn world(services: &Services) -> World {
+    let now = unix_now();
+    let tenant = Tenant {
+        id: uuid::Uuid::new_v4().to_string(),
+        slug: "contoso".to_owned(),
+        name: "Contoso".to_owned(),
+        domains: vec!["contoso.example".to_owned()],
+        settings: TenantSettings::default(),
+        branding: Default::default(),
+        created_at: now,
+    };
+    services
+        .store
+        .create_tenant(&tenant)
+        .await
+        .expect("a tenant");
+    let app = App {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        client_id: uuid::Uuid::new_v4().to_string(),
+        name: "Web app".to_owned(),
+        client_type: ClientType::Confidential,
+        redirect_uris: vec!["https://app.example/callback".to_owned()],
+        post_logout_redirect_uris: Vec::new(),
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        signing_alg: SigningAlg::RS256,
+        enabled: true,
+        secrets: Vec::new(),
+        saml: None,
+        permissions: Vec::new(),
+        owners: Vec::new(),
+        home_url: None,
+        assignment_required: false,
+        created_at: now,
+    };
+    services.store.create_app(&app).await.expect("an app");
+    let user = member(&tenant, "ada@contoso.example", now);
+    let identity = Identity {
+        sign_in_type: "userPrincipalName".to_owned(),
+        issuer: "contoso.example".to_owned(),
+        issuer_assigned_id: user.email.clone(),
+    };
+    services
+        .store
+        .create_user(&user, &[identity])
+        .await
+        .expect("a user");
+    World { tenant, app, user }
+}
+
+fn member(tenant: &Tenant, email: &str, now: i64) -> User {
+    User {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant.id.clone(),
+        user_type: UserType::Member,
+        email: email.to_owned(),
+        email_verified: true,
+        display_name: "Ada".to_owned(),
+        given_name: None,
+        family_name: None,
+        upn: email.to_owned(),
+        password_hash: None,
+        roles: Vec::new(),
+        account_enabled: true,
+        security_stamp: crate::secrets::random_token(16),
+        external_user_state: None,
+        external_user_state_changed_at: None,
+        creation_type: None,
+        sponsors: Vec::new(),
+        created_at: now,
+        updated_at: now,
+        preferred_language: None,
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! expiry, token type) belong to the callers; this module guarantees only that a token was
 //! signed by a key in our ring with the algorithm that key was made for.
 
+pub mod claims;
+
 use std::sync::Arc;
 
 use josekit::jws::JwsHeader;

@@ -7,6 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::services::grants::{GrantError, Refusal};
+use crate::web::error::AppError;
+
 /// An error in the JSON format of RFC 6749 §5.2.
 #[derive(Debug, Clone, Serialize)]
 pub struct OAuthError {
@@ -156,6 +159,30 @@ impl IntoResponse for OAuthError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+impl From<Refusal> for OAuthError {
+    /// A grant rule's refusal in OAuth's words: its kind is the error code, its text the
+    /// description. `invalid_client` here is never about credentials sent in Basic.
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::InvalidRequest(why) => Self::invalid_request(why),
+            Refusal::InvalidClient(why) => Self::invalid_client(why, false),
+            Refusal::InvalidGrant(why) => Self::invalid_grant(why),
+            Refusal::UnauthorizedClient(why) => Self::unauthorized_client(why),
+            Refusal::InvalidScope(why) => Self::invalid_scope(why),
+        }
+    }
+}
+
+impl From<GrantError> for AppError {
+    /// A refusal answers OAuth JSON; a failure answers as every failure at the door does.
+    fn from(error: GrantError) -> Self {
+        match error {
+            GrantError::Refused(refusal) => Self::OAuth(refusal.into()),
+            GrantError::Failed(failure) => failure.into(),
+        }
     }
 }
 

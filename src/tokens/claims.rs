@@ -7,10 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::{TYP_ACCESS_TOKEN, TokenError, Tokens, Verified};
 use crate::domain::scope::{EMAIL, OPENID, PROFILE, Scopes};
 use crate::domain::user::User;
-use crate::services::AppState;
-use crate::tokens::{TYP_ACCESS_TOKEN, TokenError, Verified};
 
 /// The subject of a user as seen by one client: pairwise per application, like Entra, so two
 /// apps cannot correlate users by `sub` (OIDC Core §8.1). `oid` stays the stable id.
@@ -190,12 +189,12 @@ pub fn client_access_token(
 /// An access token of ours, checked: signature, `typ: at+jwt`, issuer of this tenant, not
 /// expired. Revocation is checked by the caller against the store.
 pub fn verify_access_token(
-    state: &AppState,
+    tokens: &Tokens,
     issuer: &str,
     token: &str,
     now: i64,
 ) -> Result<Verified, TokenError> {
-    let verified = state.tokens.verify(token)?;
+    let verified = tokens.verify(token)?;
     if verified.typ.as_deref() != Some(TYP_ACCESS_TOKEN) {
         return Err(TokenError::Invalid("not an access token"));
     }
@@ -215,11 +214,11 @@ pub fn verify_access_token(
 /// An `id_token_hint`: an ID token we issued for this tenant (it may have expired, OIDC Core
 /// §3.1.2.1). Tokens of other issuers, altered tokens and `alg: none` are refused.
 pub fn verify_id_token_hint(
-    state: &AppState,
+    tokens: &Tokens,
     issuer: &str,
     hint: &str,
 ) -> Result<Verified, TokenError> {
-    let verified = state.tokens.verify(hint)?;
+    let verified = tokens.verify(hint)?;
     if verified.typ.as_deref() == Some(TYP_ACCESS_TOKEN) {
         return Err(TokenError::Invalid("an access token is not an ID token"));
     }

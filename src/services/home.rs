@@ -1,0 +1,45 @@
+//! Tenants on this Gatehouse as home identities: whether an identity provider is one of this
+//! Gatehouse's tenants, and the home tenant a guest is bound to. Tokens and assertions name
+//! the home (`home_tid`, `home_oid`); the sign-in journey sends guests there.
+
+use std::sync::Arc;
+
+use super::{Error, Result, Services};
+use crate::domain::tenant::Tenant;
+use crate::domain::user::{User, UserType};
+
+/// Whether `idp` is the issuer of a tenant on this Gatehouse (or could be): only then can a
+/// sign-in through it have a home tenant, so [`bound_home`] is worth a query.
+pub fn is_local_issuer(services: &Services, idp: &str) -> bool {
+    idp.strip_prefix(services.config.base_url())
+        .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The home tenant a guest is bound to (an identity whose issuer is a tenant of this
+/// Gatehouse), with the guest's home object id.
+pub async fn bound_home(services: &Services, user: &User) -> Result<Option<(Arc<Tenant>, String)>> {
+    if user.user_type != UserType::Guest {
+        return Ok(None);
+    }
+    let prefix = format!("{}/", services.config.base_url());
+    let identities = services
+        .store
+        .identities(&user.id)
+        .await
+        .map_err(Error::unexpected)?;
+    for identity in identities {
+        let Some(slug) = identity.issuer.strip_prefix(&prefix) else {
+            continue;
+        };
+        if let Some(home) = services
+            .directory
+            .tenant(slug)
+            .await
+            .map_err(Error::unexpected)?
+            && services.issuer(&home.slug) == identity.issuer
+        {
+            return Ok(Some((home, identity.issuer_assigned_id)));
+        }
+    }
+    Ok(None)
+}
