@@ -35,7 +35,7 @@ use crate::domain::app::SigningAlg;
 use crate::domain::partner::{ClientAuth, PartnerIdp};
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::journey::{self, Step, Transaction, Upstream, see_other};
+use crate::journey::{Step, Transaction, Upstream, see_other};
 use crate::services::AppState;
 use crate::web::error::AppError;
 
@@ -238,7 +238,7 @@ pub async fn callback(
     Query(query): Query<CallbackQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let flow: FlowState = take_once(&state, query.state.as_deref(), state_key).await?;
     let (transaction, partner) = waiting_transaction(
         &state,

@@ -37,7 +37,7 @@ use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::journey::{self, Step, Transaction, Upstream, see_other};
+use crate::journey::{Step, Transaction, Upstream, see_other};
 use crate::saml::metadata::BINDING_POST;
 use crate::saml::xml::{XmlOut, decode_post};
 use crate::services::AppState;
@@ -102,7 +102,7 @@ pub async fn get_metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let entity_id = sp_entity_id(&state, &tenant);
     let acs = acs_url(&state, &tenant);
     let mut out = XmlOut::document();
@@ -275,7 +275,7 @@ pub async fn post_acs(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let form: AcsForm = crate::web::parse_form(&body)?;
     // An unsolicited response (no RelayState of ours) is refused: IdP-initiated sign-in to
     // Gatehouse is not offered.
@@ -330,7 +330,7 @@ pub async fn get_continue(
     Query(query): Query<ContinueQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let verified: Verified = take_once(&state, query.handle.as_deref(), verified_key).await?;
     let (transaction, partner) = waiting_transaction(
         &state,

@@ -189,7 +189,7 @@ pub async fn public_logo(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let tenant = crate::journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     if tenant.branding.logo.is_none() {
         return Ok(StatusCode::NOT_FOUND.into_response());
     }
@@ -225,7 +225,7 @@ pub async fn public_theme(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let tenant = crate::journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let css = tenant.branding.theme_css().unwrap_or_default();
     Ok((
         [

@@ -15,7 +15,6 @@ pub mod pages;
 pub mod passcode;
 pub mod redeem;
 pub mod security_info;
-pub mod session;
 pub mod throttle;
 pub mod totp;
 
@@ -23,11 +22,13 @@ pub use crate::domain::signin::{
     ACR_MFA, ACR_PAPE_MFA, ACR_SFA, AMR_PASSWORD, Evidence, Notice, ProtocolRequest, Requirements,
     Step, Upstream,
 };
+pub use crate::web::session::{self, evidence_of};
+pub use crate::web::{accept_language, see_other, tenant};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +41,7 @@ use crate::policy::Outcome;
 use crate::secrets;
 use crate::services::AppState;
 use crate::services::access::Status;
-use crate::store::{Session, StoreError};
+use crate::store::StoreError;
 use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
 use crate::web::error::{AppError, ErrorPage};
@@ -537,35 +538,6 @@ pub async fn decline(
     }
 }
 
-/// The tenant of a browser-facing endpoint; unknown tenants get a 404 page.
-pub async fn tenant(state: &AppState, slug: &str) -> Result<std::sync::Arc<Tenant>, AppError> {
-    state.directory.tenant(slug).await?.ok_or_else(|| {
-        ErrorPage::new(
-            StatusCode::NOT_FOUND,
-            "error-unknown-tenant-title",
-            Text::new("error-unknown-tenant"),
-        )
-        .into()
-    })
-}
-
-/// The browser's `Accept-Language`, if it sent one.
-pub fn accept_language(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-}
-
-/// A `303 See Other` to `location` (never 307 after a POST: SECURITY.md A.11).
-pub fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
-        Err(_) => {
-            AppError::Internal(anyhow::anyhow!("unencodable redirect location")).into_response()
-        }
-    }
-}
-
 /// Journey routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -607,16 +579,4 @@ pub fn router() -> Router<AppState> {
             "/{tenant}/security-info",
             get(security_info::get_security_info).post(security_info::post_security_info),
         )
-}
-
-/// Evidence carried by an existing session.
-pub fn evidence_of(user: User, session: &Session) -> Evidence {
-    Evidence {
-        user,
-        session_id: session.id.clone(),
-        auth_time: session.auth_time,
-        amr: session.amr.clone(),
-        acr: session.acr.clone(),
-        idp: session.idp.clone(),
-    }
 }

@@ -71,7 +71,7 @@ async fn authorize(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let issuer = state.issuer(&tenant.slug);
     let (app, redirect_uri) = client_and_redirect(&state, &tenant, &params).await?;
     let mode = match params.get("response_mode") {

@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::domain::signin::{ACR_MFA, ACR_SFA};
 use crate::domain::unix_now;
-use crate::journey::{ACR_MFA, ACR_SFA};
 use crate::services::AppState;
 use crate::web::error::AppError;
 

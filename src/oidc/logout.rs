@@ -23,11 +23,12 @@ use super::claims;
 use super::params::Params;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::journey::{see_other, session};
 use crate::secrets;
 use crate::services::AppState;
 use crate::web::cookies::Cookies as _;
 use crate::web::error::{AppError, ErrorPage};
+use crate::web::see_other;
+use crate::web::session;
 use crate::web::{self, Chrome, Page, cookies};
 
 /// `GET /{tenant}/oauth2/logout`.
@@ -37,7 +38,7 @@ pub async fn get_logout(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = crate::journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let mut params = Params::parse(query.unwrap_or_default().as_bytes());
     if let Some(handle) = params.get("resume").map(str::to_owned) {
         // The second half of an RP's cross-site POST: its parameters, now with the cookies.
@@ -69,7 +70,7 @@ pub async fn post_logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = crate::journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let params = Params::parse(&body);
     if params.get("confirm").is_some() {
         return confirmed(&state, &tenant, &headers, &params).await;
@@ -197,7 +198,7 @@ pub fn signed_out_page(tenant: &Tenant, headers: &HeaderMap) -> Result<Response,
 fn page_chrome(tenant: &Tenant, headers: &HeaderMap) -> Chrome {
     Chrome::tenant(
         tenant,
-        crate::i18n::Locale::negotiate(None, None, crate::journey::accept_language(headers)),
+        crate::i18n::Locale::negotiate(None, None, crate::web::accept_language(headers)),
     )
 }
 

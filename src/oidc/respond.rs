@@ -6,9 +6,9 @@ pub use crate::domain::signin::ResponseMode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::journey::see_other;
 use crate::oidc::error::clean_description;
 use crate::web::error::AppError;
+use crate::web::see_other;
 use crate::web::{AUTO_SUBMIT_SCRIPT, Chrome, Page};
 
 /// Where and how to answer the client.

@@ -34,7 +34,7 @@ async fn get_metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let tenant = crate::journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let xml = metadata::idp_metadata(
         &state.issuer(&tenant.slug),
         &state.keys.saml_certificates(unix_now()),

@@ -22,10 +22,10 @@ use super::xml::{self, XmlOut};
 use crate::domain::saml::NameIdFormat;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::journey::{self, see_other, session};
 use crate::oidc::params::Params;
 use crate::services::AppState;
 use crate::web::error::{AppError, ErrorPage};
+use crate::web::{see_other, session};
 
 /// `urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal`.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
@@ -46,7 +46,7 @@ pub async fn get_slo(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let raw = query.unwrap_or_default();
     let params = Params::parse(raw.as_bytes());
     if let Some(name) = params.first_repeated() {

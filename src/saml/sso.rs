@@ -86,7 +86,7 @@ pub async fn get_sso(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let raw = query.unwrap_or_default();
     let params = crate::oidc::params::Params::parse(raw.as_bytes());
     if params.is_repeated("SAMLRequest") || params.is_repeated("RelayState") {
@@ -115,7 +115,7 @@ pub async fn post_sso(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let form: PostForm = crate::web::parse_form(&body)?;
     let encoded = form
         .saml_request
@@ -172,7 +172,7 @@ pub async fn get_launch(
     Query(query): Query<LaunchQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let tenant = journey::tenant(&state, &slug).await?;
+    let tenant = crate::web::tenant(&state, &slug).await?;
     let app = request::launch_target(&state, &tenant, &client_id).await?;
     let sp = app
         .saml

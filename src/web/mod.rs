@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod error;
 pub mod graph_error;
 pub mod oauth;
+pub mod session;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
@@ -508,6 +509,39 @@ pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware:
         axum::body::Body::from(bytes),
     ))
     .await
+}
+
+/// The tenant of a browser-facing endpoint; unknown tenants get a 404 page.
+pub async fn tenant(
+    state: &crate::services::AppState,
+    slug: &str,
+) -> Result<std::sync::Arc<crate::domain::tenant::Tenant>, crate::web::error::AppError> {
+    state.directory.tenant(slug).await?.ok_or_else(|| {
+        crate::web::error::ErrorPage::new(
+            StatusCode::NOT_FOUND,
+            "error-unknown-tenant-title",
+            crate::i18n::Text::new("error-unknown-tenant"),
+        )
+        .into()
+    })
+}
+
+/// The browser's `Accept-Language`, if it sent one.
+pub fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// A `303 See Other` to `location` (never 307 after a POST: SECURITY.md A.11).
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+        Err(_) => {
+            crate::web::error::AppError::Internal(anyhow::anyhow!("unencodable redirect location"))
+                .into_response()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
 use crate::web::error::AppError;
 
-use super::Evidence;
+use crate::domain::signin::Evidence;
 
 /// The browser's live session in a tenant, if any.
 pub async fn current(
@@ -70,5 +70,17 @@ pub async fn establish(
         &token,
         Some(state.config.tokens.session_ttl),
     );
-    Ok((super::evidence_of(user, &session), cookie))
+    Ok((evidence_of(user, &session), cookie))
+}
+
+/// Evidence carried by an existing session.
+pub fn evidence_of(user: User, session: &Session) -> Evidence {
+    Evidence {
+        user,
+        session_id: session.id.clone(),
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+        acr: session.acr.clone(),
+        idp: session.idp.clone(),
+    }
 }
