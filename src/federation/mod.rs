@@ -16,6 +16,7 @@ use axum::response::Response;
 use crate::domain::partner::{PartnerIdp, PartnerKind};
 use crate::domain::tenant::Tenant;
 use crate::i18n::Text;
+use crate::journey::TransactionPage as _;
 use crate::journey::{self, Transaction, Upstream};
 use crate::services::AppState;
 use crate::web::error::{AppError, ErrorPage};

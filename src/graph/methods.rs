@@ -85,6 +85,7 @@ pub async fn delete_totp_method(
             }],
         ))
         .await?;
-    crate::journey::mfa::notify(&state, &caller.tenant, &user, Notice::MethodRemoved).await?;
+    crate::services::signin::factors::notify(&state, &caller.tenant, &user, Notice::MethodRemoved)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -119,7 +119,8 @@ pub async fn get_redemption_route(
     let address = crate::domain::email::EmailAddress::parse(query.address.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("address: {e}")))?;
     let routed =
-        crate::journey::redeem::route_for(&state, &caller.tenant, &address.to_string()).await?;
+        crate::services::signin::route::route_for(&state, &caller.tenant, &address.to_string())
+            .await?;
     let (route, considered, home) = (routed.route, routed.considered, routed.home);
     Ok(entity(
         StatusCode::OK,

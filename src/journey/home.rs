@@ -21,36 +21,13 @@ use super::{
 use crate::domain::tenant::Tenant;
 use crate::domain::user::UserType;
 use crate::i18n::Text;
+use crate::journey::TransactionPage as _;
 use crate::services::AppState;
-use crate::store::StoreError;
 use crate::web::error::{AppError, ErrorPage};
 
 pub use crate::domain::user::SIGN_IN_FEDERATED;
 
-/// The home tenant of an address: another tenant on this Gatehouse that verified its domain.
-pub async fn home_tenant_for(
-    state: &AppState,
-    resource: &Tenant,
-    email: &str,
-) -> Result<Option<std::sync::Arc<Tenant>>, AppError> {
-    let domain = email.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
-    if crate::domain::partner::is_consumer_domain(&domain) {
-        // Nobody's organisation: never a home tenant, whatever was recorded.
-        return Ok(None);
-    }
-    let slug = match state.store.tenant_slug_by_verified_domain(&domain).await {
-        Ok(slug) => slug,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(state
-        .directory
-        .tenant(&slug)
-        .await?
-        .filter(|home| home.id != resource.id))
-}
-
-pub use crate::services::home::{bound_home, is_local_issuer};
+pub use crate::services::home::{bound_home, home_tenant_for, is_local_issuer};
 
 /// Parks the resource transaction and sends the browser to sign in at `home` (with its
 /// session there, if it has one).

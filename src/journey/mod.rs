@@ -12,35 +12,26 @@ pub mod held;
 pub mod home;
 pub mod mfa;
 pub mod pages;
-pub mod passcode;
 pub mod redeem;
 pub mod security_info;
-pub mod throttle;
-pub mod totp;
 
 pub use crate::domain::signin::{
     ACR_MFA, ACR_PAPE_MFA, ACR_SFA, AMR_PASSWORD, Evidence, Notice, ProtocolRequest, Requirements,
     Step, Upstream,
 };
+pub use crate::services::signin::{passcode, throttle, totp};
 pub use crate::web::session::{self, evidence_of};
 pub use crate::web::{accept_language, see_other, tenant};
-use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
 
 use crate::domain::tenant::Tenant;
-use crate::domain::unix_now;
 use crate::domain::user::User;
-use crate::ephemeral::Json;
 use crate::i18n::{Locale, Text};
-use crate::policy::Outcome;
-use crate::secrets;
 use crate::services::AppState;
-use crate::services::access::Status;
 use crate::store::StoreError;
 use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
@@ -92,73 +83,33 @@ pub async fn continue_upstream(
     .await
 }
 
-/// A sign-in in progress, kept in the ephemeral store under `tx:{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Transaction {
-    /// Transaction id (in the page URL; useless without the browser cookie).
-    pub id: String,
-    /// Tenant.
-    pub tenant_id: String,
-    /// Tenant slug (URLs).
-    pub tenant_slug: String,
-    /// SHA-256 of the browser-binding cookie of the browser that started it.
-    pub browser: String,
-    /// Anti-CSRF token the pages' forms must echo.
-    pub csrf: String,
-    /// The protocol request to answer.
-    pub request: ProtocolRequest,
-    /// Current step.
-    pub step: Step,
-    /// Start time.
-    pub created_at: i64,
-    /// The languages the request asked for (`ui_locales`, an invitation's language).
-    #[serde(default)]
-    pub ui_locales: Option<String>,
-    /// What the next page load must tell the person (the outcome of the form just posted:
-    /// Post/Redirect/Get, so a reload never posts again).
-    #[serde(default)]
-    pub notice: Option<Notice>,
-}
+pub use crate::services::signin::Transaction;
 
-impl Transaction {
-    fn key(id: &str) -> String {
-        format!("tx:{id}")
-    }
-
-    /// Loads a transaction; `None` if it expired or never existed.
-    pub async fn load(state: &AppState, id: &str) -> Result<Option<Self>, AppError> {
-        if id.is_empty() || id.len() > 64 {
-            return Ok(None);
-        }
-        Ok(Json(state.ephemeral.as_ref()).get(&Self::key(id)).await?)
-    }
-
-    /// Saves the transaction for the rest of its lifetime.
-    pub async fn save(&self, state: &AppState) -> Result<(), AppError> {
-        let ttl = state.config.tokens.transaction_ttl as i64 - (unix_now() - self.created_at);
-        let ttl = Duration::from_secs(ttl.max(1) as u64);
-        Ok(Json(state.ephemeral.as_ref())
-            .put(&Self::key(&self.id), self, ttl)
-            .await?)
-    }
-
-    /// Ends the transaction.
-    pub async fn delete(&self, state: &AppState) -> Result<(), AppError> {
-        Ok(state.ephemeral.delete(&Self::key(&self.id)).await?)
-    }
-
+/// What the pages add to a [`Transaction`]: the language from the request's headers, the
+/// browser binding read from its cookie, and Post/Redirect/Get of a step's notice.
+pub trait TransactionPage: Sized {
     /// The language of this transaction's pages, for `user` when known: the request's
     /// `ui_locales`, the user's remembered language, then the browser's `Accept-Language`.
-    pub fn locale(&self, headers: &HeaderMap, user: Option<&User>) -> Locale {
-        Locale::negotiate(
-            self.ui_locales.as_deref(),
-            user.and_then(|u| u.preferred_language.as_deref()),
-            accept_language(headers),
-        )
-    }
+    fn locale(&self, headers: &HeaderMap, user: Option<&User>) -> Locale;
 
     /// Keeps `text` for the next page load and sends the browser there (Post/Redirect/Get).
-    pub async fn retry(
+    fn retry(
+        self,
+        state: &AppState,
+        text: Text,
+        status: StatusCode,
+    ) -> impl std::future::Future<Output = Result<Response, AppError>> + Send;
+
+    /// Whether the request comes from the browser that started the transaction.
+    fn is_bound_to(&self, state: &AppState, headers: &HeaderMap) -> bool;
+}
+
+impl TransactionPage for Transaction {
+    fn locale(&self, headers: &HeaderMap, user: Option<&User>) -> Locale {
+        self.locale_for(accept_language(headers), user)
+    }
+
+    async fn retry(
         mut self,
         state: &AppState,
         text: Text,
@@ -172,16 +123,14 @@ impl Transaction {
         Ok(see_other(&pages::login_url(&self.tenant_slug, &self.id)))
     }
 
-    /// Whether the request comes from the browser that started the transaction.
-    pub fn is_bound_to(&self, state: &AppState, headers: &HeaderMap) -> bool {
-        state
-            .cookies()
-            .read(headers, cookies::BROWSER)
-            .is_some_and(|value| {
-                secrets::constant_time_eq(&secrets::hash_secret(value), &self.browser)
-            })
+    fn is_bound_to(&self, state: &AppState, headers: &HeaderMap) -> bool {
+        self.is_bound_to_binding(state.cookies().read(headers, cookies::BROWSER))
     }
 }
+
+use crate::services::signin::flow::{self, Outcome, Refusal};
+pub use crate::services::signin::flow::{Next, SessionCheck, first_step};
+use crate::web::session::browser;
 
 /// The evidence of the browser's existing session, if it satisfies `requirements`.
 pub async fn session_evidence(
@@ -190,40 +139,7 @@ pub async fn session_evidence(
     tenant: &Tenant,
     requirements: &Requirements,
 ) -> Result<Option<Evidence>, AppError> {
-    if requirements.fresh_login {
-        return Ok(None);
-    }
-    let Some(session) = session::current(state, headers, &tenant.id).await? else {
-        return Ok(None);
-    };
-    // max_age=0 means "authenticate now", as prompt=login does.
-    if requirements
-        .max_age
-        .is_some_and(|max_age| max_age == 0 || unix_now() - session.auth_time > max_age)
-    {
-        return Ok(None);
-    }
-    if requirements
-        .expected_user
-        .as_deref()
-        .is_some_and(|expected| expected != session.user_id)
-    {
-        return Ok(None);
-    }
-    match state.store.user_by_id(&tenant.id, &session.user_id).await {
-        Ok(user) if user.account_enabled => Ok(Some(evidence_of(user, &session))),
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// When the browser's existing session is looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCheck {
-    /// Now: the request carries the browser's cookies.
-    Now,
-    /// On the first page load: the request came by a cross-site POST without cookies.
-    OnArrival,
+    Ok(flow::session_evidence(state, browser(state, headers), tenant, requirements).await?)
 }
 
 /// Starts the journey for `request`. With a usable session and nothing to ask the user, the
@@ -235,21 +151,15 @@ pub async fn start(
     request: ProtocolRequest,
     check: SessionCheck,
 ) -> Result<Response, AppError> {
-    let step = match check {
-        SessionCheck::OnArrival => Step::Pending,
-        SessionCheck::Now => {
-            let requirements = request.requirements();
-            let evidence = session_evidence(state, headers, tenant, &requirements).await?;
-            match first_step(&requirements, evidence) {
-                Next::Ask(step) => step,
-                Next::Answer(evidence) => {
-                    return finish(state, headers, tenant, &request, &evidence, false).await;
-                }
-                Next::Refuse => return passive_failure(state, tenant, &request).await,
-            }
-        }
-    };
-    open(state, headers, tenant, request, step).await
+    let outcome = flow::start(
+        state,
+        browser(state, headers),
+        tenant,
+        request.clone(),
+        check,
+    )
+    .await?;
+    answer(state, headers, tenant, &request, outcome).await
 }
 
 /// Opens a transaction at `step` and sends the browser to its page.
@@ -260,63 +170,75 @@ pub async fn open(
     request: ProtocolRequest,
     step: Step,
 ) -> Result<Response, AppError> {
-    let (browser, set_browser) = match state.cookies().read(headers, cookies::BROWSER) {
-        Some(value) => (secrets::hash_secret(value), None),
-        None => {
-            let value = secrets::new_secret();
-            let cookie = state.cookies().set(cookies::BROWSER, &value, None);
-            (secrets::hash_secret(&value), Some(cookie))
-        }
+    let opened = flow::open(state, browser(state, headers), tenant, request, step).await?;
+    let Outcome::Ask {
+        transaction,
+        new_binding,
+    } = opened
+    else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "opening a transaction answered without one"
+        )));
     };
-    let transaction = Transaction {
-        id: secrets::new_secret(),
-        tenant_id: tenant.id.clone(),
-        tenant_slug: tenant.slug.clone(),
-        browser,
-        csrf: secrets::new_secret(),
-        ui_locales: request.ui_locales().map(str::to_owned),
+    Ok(crate::web::session::ask(state, &transaction, new_binding))
+}
+
+/// Ends the journey: conditional access decides (block, second factor, or go on), then
+/// consent when the request asks for it (`consented` says it was just given), then the
+/// request's protocol answers with the evidence. Every outcome is written to the sign-in log.
+pub async fn finish(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+    evidence: &Evidence,
+    consented: bool,
+) -> Result<Response, AppError> {
+    let outcome = flow::finish(
+        state,
+        browser(state, headers),
+        tenant,
         request,
-        step,
-        created_at: unix_now(),
-        notice: None,
-    };
-    transaction.save(state).await?;
-    let mut response = see_other(&pages::login_url(&tenant.slug, &transaction.id));
-    if let Some(cookie) = set_browser {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+        evidence,
+        consented,
+    )
+    .await?;
+    answer(state, headers, tenant, request, outcome).await
 }
 
-/// Where the journey goes once the session has been looked at.
-#[derive(Debug)]
-pub enum Next {
-    /// Ask the user something.
-    Ask(Step),
-    /// Answer the request at once with the session's evidence.
-    Answer(Box<Evidence>),
-    /// The user would have to be asked, but the request forbids interaction.
-    Refuse,
-}
-
-/// Decides the first step given the session's evidence. (A usable session goes on to
-/// [`finish`], which applies conditional access, the second factor and consent.)
-pub fn first_step(requirements: &Requirements, evidence: Option<Evidence>) -> Next {
-    match evidence {
-        Some(evidence) => Next::Answer(Box::new(evidence)),
-        None if requirements.passive => Next::Refuse,
-        None => Next::Ask(
-            match requirements
-                .login_hint
-                .as_deref()
-                .and_then(|hint| crate::domain::email::EmailAddress::parse(hint).ok())
-            {
-                Some(email) => Step::Password {
-                    email: email.to_string(),
-                },
-                None => Step::Identify,
-            },
-        ),
+/// Answers what the sign-in decided, in the protocol of `request`: the pages door is the one
+/// place that matches a finished sign-in to the OIDC or SAML answer.
+pub async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    request: &ProtocolRequest,
+    outcome: Outcome,
+) -> Result<Response, AppError> {
+    match outcome {
+        Outcome::Ask {
+            transaction,
+            new_binding,
+        } => Ok(crate::web::session::ask(state, &transaction, new_binding)),
+        Outcome::Answer(evidence) => match request {
+            ProtocolRequest::Oidc(request) => {
+                crate::oidc::authorize::complete(state, tenant, request, &evidence).await
+            }
+            ProtocolRequest::Saml(request) => {
+                crate::saml::sso::complete(state, tenant, request, &evidence).await
+            }
+            ProtocolRequest::Redeem(request) => Ok(see_other(&request.redirect_url)),
+            ProtocolRequest::Home(request) => {
+                home::complete(state, headers, tenant, request, &evidence).await
+            }
+            ProtocolRequest::Portal { return_url, .. } => Ok(see_other(return_url)),
+        },
+        Outcome::Refuse(Refusal::LoginRequired) => passive_failure(state, tenant, request).await,
+        Outcome::Refuse(Refusal::InteractionRequired) => {
+            interaction_required(state, tenant, request).await
+        }
+        Outcome::Refuse(Refusal::Blocked) => blocked(state, tenant, request).await,
+        Outcome::Refuse(Refusal::NotAssigned) => not_assigned(state, tenant, request).await,
     }
 }
 
@@ -342,88 +264,8 @@ pub async fn passive_failure(
     }
 }
 
-/// Ends the journey: conditional access decides (block, second factor, or go on), then
-/// consent when the request asks for it (`consented` says it was just given), then the
-/// request's protocol answers with the evidence. Every outcome is written to the sign-in log.
-pub async fn finish(
-    state: &AppState,
-    headers: &HeaderMap,
-    tenant: &Tenant,
-    request: &ProtocolRequest,
-    evidence: &Evidence,
-    consented: bool,
-) -> Result<Response, AppError> {
-    let requirements = request.requirements();
-    let mfa = evidence.is_multi_factor();
-    let decision =
-        crate::services::access::decide(state, &evidence.user, request.app_id(), mfa).await?;
-    let app_name = request.app_name().to_owned();
-    let attempt = |status, reason, error_code| crate::services::access::Attempt {
-        tenant,
-        user: Some(&evidence.user),
-        typed: None,
-        app: request.app_id().map(|id| (id, app_name.as_str())),
-        amr: &evidence.amr,
-        idp: evidence.idp.as_deref(),
-        protocol: request.protocol(),
-        interactive: true,
-        status,
-        reason,
-        error_code,
-        decision: Some(&decision),
-        ip: crate::web::client_address::current(),
-    };
-    if decision.outcome == Outcome::NotAssigned {
-        let reason = crate::oidc::token::NOT_ASSIGNED_REASON;
-        crate::services::access::record(state, attempt(Status::Failure, Some(reason), 50105))
-            .await?;
-        tracing::info!(tenant = %tenant.slug, user = %evidence.user.id, app = ?request.app_id(), "sign-in refused: the user is not assigned to the application");
-        return not_assigned(state, tenant, request).await;
-    }
-    if decision.outcome == Outcome::Block {
-        let reason = "Access has been blocked by Conditional Access policies.";
-        crate::services::access::record(state, attempt(Status::Failure, Some(reason), 53003))
-            .await?;
-        tracing::info!(tenant = %tenant.slug, user = %evidence.user.id, "sign-in blocked by conditional access");
-        return blocked(state, tenant, request).await;
-    }
-    if (decision.outcome == Outcome::RequireMfa || requirements.mfa) && !mfa {
-        let reason = "Strong authentication is required.";
-        crate::services::access::record(state, attempt(Status::Interrupted, Some(reason), 50074))
-            .await?;
-        if requirements.passive {
-            return interaction_required(state, tenant, request).await;
-        }
-        let step = mfa::first_step(state, tenant, evidence, None).await?;
-        return open(state, headers, tenant, request.clone(), step).await;
-    }
-    if requirements.consent && !consented {
-        if requirements.passive {
-            return passive_failure(state, tenant, request).await;
-        }
-        let step = Step::Consent {
-            session_id: evidence.session_id.clone(),
-        };
-        return open(state, headers, tenant, request.clone(), step).await;
-    }
-    crate::services::access::record(state, attempt(Status::Success, None, 0)).await?;
-    match request {
-        ProtocolRequest::Oidc(request) => {
-            crate::oidc::authorize::complete(state, tenant, request, evidence).await
-        }
-        ProtocolRequest::Saml(request) => {
-            crate::saml::sso::complete(state, tenant, request, evidence).await
-        }
-        ProtocolRequest::Redeem(request) => Ok(see_other(&request.redirect_url)),
-        ProtocolRequest::Home(request) => {
-            home::complete(state, headers, tenant, request, evidence).await
-        }
-        ProtocolRequest::Portal { return_url, .. } => Ok(see_other(return_url)),
-    }
-}
-
 /// Writes a failed step of the journey (wrong password, wrong second factor) to the sign-in
-/// log: `user` when known, else the address typed.
+/// log: `user` when known, else the address typed; the client address is the request's.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_failure(
     state: &AppState,
@@ -435,27 +277,18 @@ pub async fn record_failure(
     reason: &str,
     error_code: i64,
 ) -> Result<(), AppError> {
-    let app_name = request.app_name().to_owned();
-    crate::services::access::record(
+    Ok(flow::record_failure(
         state,
-        crate::services::access::Attempt {
-            tenant,
-            user,
-            typed,
-            app: request.app_id().map(|id| (id, app_name.as_str())),
-            amr,
-            idp: None,
-            protocol: request.protocol(),
-            interactive: true,
-            status: Status::Failure,
-            reason: Some(reason),
-            error_code,
-            decision: None,
-            ip: crate::web::client_address::current(),
-        },
+        tenant,
+        request,
+        user,
+        typed,
+        amr,
+        reason,
+        error_code,
+        crate::web::client_address::current(),
     )
-    .await?;
-    Ok(())
+    .await?)
 }
 
 /// Answers a request that conditional access blocks.

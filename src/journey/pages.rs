@@ -25,6 +25,7 @@ use crate::domain::scope;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 use crate::i18n::Text;
+use crate::journey::TransactionPage as _;
 use crate::secrets::constant_time_eq;
 use crate::services::AppState;
 use crate::store::StoreError;
@@ -36,10 +37,7 @@ const BAD_CREDENTIALS: &str = "login-error-credentials";
 /// A throttle's wait longer than this is the hour-long lock, not a growing delay.
 const LOCK_THRESHOLD: u64 = 300;
 
-/// The URL of the sign-in page of a transaction.
-pub fn login_url(slug: &str, tx: &str) -> String {
-    format!("/{slug}/login?tx={tx}")
-}
+pub use crate::web::login_url;
 
 /// Query of the sign-in page.
 #[derive(Debug, Deserialize)]

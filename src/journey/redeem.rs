@@ -24,10 +24,11 @@ use super::passcode::{self, Sent};
 use super::session::{self, Authentication};
 use super::{ACR_SFA, ProtocolRequest, SessionCheck, Step, Transaction, see_other};
 use crate::domain::invitation::{Invitation, InvitationStatus};
-use crate::domain::tenant::{RedemptionRoute, RouteFacts, Tenant, choose_route};
+use crate::domain::tenant::{RedemptionRoute, Tenant};
 use crate::domain::unix_now;
 use crate::domain::user::Identity;
 use crate::i18n::Text;
+use crate::journey::TransactionPage as _;
 use crate::passwords::check_policy;
 use crate::policy::Outcome;
 use crate::secrets;
@@ -254,51 +255,7 @@ pub async fn post_step(
     }
 }
 
-/// Where the tenant's redemption order sends an address, with what it found on the way.
-#[derive(Debug)]
-pub struct Routed {
-    /// The chosen route.
-    pub route: RedemptionRoute,
-    /// Every route as considered (the dry run's answer).
-    pub considered: Vec<crate::domain::tenant::ConsideredRoute>,
-    /// The home tenant on this Gatehouse, if the domain has one.
-    pub home: Option<std::sync::Arc<Tenant>>,
-    /// The partner IdP bound to the domain, if any.
-    pub partner: Option<crate::domain::partner::PartnerIdp>,
-    /// The partner IdPs offered to every guest.
-    pub offered: Vec<crate::domain::partner::PartnerIdp>,
-}
-
-/// Runs the tenant's redemption router for `email` (B.3).
-pub async fn route_for(state: &AppState, tenant: &Tenant, email: &str) -> Result<Routed, AppError> {
-    let home = super::home::home_tenant_for(state, tenant, email).await?;
-    let domain = domain_of(email).to_ascii_lowercase();
-    let partner = state
-        .directory
-        .partner_for_domain(&tenant.id, &domain)
-        .await?;
-    let offered: Vec<_> = state
-        .directory
-        .partners(&tenant.id)
-        .await?
-        .iter()
-        .filter(|p| p.offered_to_all)
-        .cloned()
-        .collect();
-    let facts = RouteFacts {
-        home_tenant: home.as_ref().map(|h| h.slug.clone()),
-        partner: partner.as_ref().map(|p| p.display_name.clone()),
-        offered: offered.iter().map(|p| p.display_name.clone()).collect(),
-    };
-    let (route, considered) = choose_route(&tenant.settings.redemption_order, &facts);
-    Ok(Routed {
-        route,
-        considered,
-        home,
-        partner,
-        offered,
-    })
-}
+pub use crate::services::signin::route::{Routed, route_for};
 
 /// The lightweight-account route: a passcode to the invited address.
 async fn send_redemption_code(

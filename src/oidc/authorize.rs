@@ -19,14 +19,16 @@ use super::params::Params;
 use super::respond::{ResponseMode, ReturnTo};
 use crate::domain::app::{App, GrantType};
 use crate::domain::scope::Scopes;
+use crate::domain::signin::{Evidence, ProtocolRequest};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::ephemeral::Json;
-use crate::journey::{self, Evidence, ProtocolRequest, SessionCheck};
 use crate::secrets;
 use crate::services::AppState;
+use crate::services::signin::flow::{self, Outcome, Refusal as Refused, SessionCheck};
 use crate::store::Grant;
 use crate::web::error::{AppError, ErrorPage};
+use crate::web::session;
 
 pub use crate::domain::scope::is_pkce_value;
 pub use crate::services::codes::{
@@ -101,14 +103,38 @@ async fn authorize(
         Ok(request) => request,
         Err((error, description)) => return Ok(back.error(&issuer, error, &description)),
     };
-    journey::start(
+    let outcome = flow::start(
         &state,
-        &headers,
+        session::browser(&state, &headers),
         &tenant,
-        ProtocolRequest::Oidc(request),
+        ProtocolRequest::Oidc(request.clone()),
         SessionCheck::Now,
     )
-    .await
+    .await?;
+    answer(&state, &tenant, &request, outcome).await
+}
+
+/// Answers what the sign-in decided at the authorization endpoint: the sign-in page when the
+/// person must be asked, the authorization response otherwise.
+async fn answer(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &AuthorizeRequest,
+    outcome: Outcome,
+) -> Result<Response, AppError> {
+    Ok(match outcome {
+        Outcome::Ask {
+            transaction,
+            new_binding,
+        } => session::ask(state, &transaction, new_binding),
+        Outcome::Answer(evidence) => return complete(state, tenant, request, &evidence).await,
+        Outcome::Refuse(Refused::LoginRequired) => login_required(state, tenant, request),
+        Outcome::Refuse(Refused::InteractionRequired) => {
+            interaction_required(state, tenant, request)
+        }
+        Outcome::Refuse(Refused::Blocked) => blocked(state, tenant, request),
+        Outcome::Refuse(Refused::NotAssigned) => not_assigned(state, tenant, request),
+    })
 }
 
 /// Finds the client and checks the redirect URI; failures are pages, never redirects.

@@ -16,11 +16,13 @@ use super::request::{
 use super::response::{self, AssertionFacts, ResponseParts, Status, status};
 use super::xml;
 use crate::domain::saml::NameIdFormat;
+use crate::domain::signin::{Evidence, ProtocolRequest};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
-use crate::journey::{self, Evidence, ProtocolRequest, SessionCheck};
 use crate::services::AppState;
+use crate::services::signin::flow::{self, Outcome, Refusal, SessionCheck};
 use crate::web::error::{AppError, ErrorPage};
+use crate::web::session;
 use crate::web::{AUTO_SUBMIT_SCRIPT, Page};
 
 /// Validity of assertions and of their bearer confirmation (SECURITY.md I.4: at most 5 min).
@@ -144,16 +146,38 @@ async fn answer_intake(
             tracing::info!(sp = %request.sp_entity_id, status = status.detail.unwrap_or(status.code), "AuthnRequest refused");
             error_response(state, tenant, &request, status).await
         }
-        Intake::Accepted(request) => {
-            journey::start(
-                state,
-                headers,
-                tenant,
-                ProtocolRequest::Saml(request),
-                check,
-            )
-            .await
+        Intake::Accepted(request) => sign_in(state, headers, tenant, request, check).await,
+    }
+}
+
+/// Hands the request to the sign-in and answers what it decided: the sign-in page when the
+/// person must be asked, the Response (a success or a status) otherwise.
+async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    request: SamlRequest,
+    check: SessionCheck,
+) -> Result<Response, AppError> {
+    let outcome = flow::start(
+        state,
+        session::browser(state, headers),
+        tenant,
+        ProtocolRequest::Saml(request.clone()),
+        check,
+    )
+    .await?;
+    match outcome {
+        Outcome::Ask {
+            transaction,
+            new_binding,
+        } => Ok(session::ask(state, &transaction, new_binding)),
+        Outcome::Answer(evidence) => complete(state, tenant, &request, &evidence).await,
+        Outcome::Refuse(Refusal::LoginRequired | Refusal::InteractionRequired) => {
+            no_passive(state, tenant, &request).await
         }
+        Outcome::Refuse(Refusal::Blocked) => blocked(state, tenant, &request).await,
+        Outcome::Refuse(Refusal::NotAssigned) => not_assigned(state, tenant, &request).await,
     }
 }
 
@@ -204,14 +228,7 @@ pub async fn get_launch(
         expected_name_id: None,
         name_id_format: None,
     };
-    journey::start(
-        &state,
-        &headers,
-        &tenant,
-        ProtocolRequest::Saml(request),
-        SessionCheck::Now,
-    )
-    .await
+    sign_in(&state, &headers, &tenant, request, SessionCheck::Now).await
 }
 
 /// Posts a signed Response to the ACS through a self-submitting form.
@@ -385,8 +402,8 @@ pub async fn complete(
     if evidence
         .idp
         .as_deref()
-        .is_some_and(|idp| crate::journey::home::is_local_issuer(state, idp))
-        && let Some((home, home_oid)) = crate::journey::home::bound_home(state, user).await?
+        .is_some_and(|idp| crate::services::home::is_local_issuer(state, idp))
+        && let Some((home, home_oid)) = crate::services::home::bound_home(state, user).await?
     {
         attributes.push((claims::HOME_TENANT_ID, vec![home.id.clone()]));
         attributes.push((claims::HOME_OBJECT_ID, vec![home_oid]));
@@ -483,7 +500,7 @@ pub async fn transient_name_id(
 /// `unspecified` for anything else (a home IdP's sign-in, an e-mailed one-time passcode),
 /// where the `identityprovider` attribute says who authenticated the user.
 fn authentication_method(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == crate::journey::AMR_PASSWORD) {
+    if amr.iter().any(|m| m == crate::domain::signin::AMR_PASSWORD) {
         "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password"
     } else {
         "http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/unspecified"

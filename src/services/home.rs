@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{Error, Result, Services};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::{User, UserType};
+use crate::store::StoreError;
 
 /// Whether `idp` is the issuer of a tenant on this Gatehouse (or could be): only then can a
 /// sign-in through it have a home tenant, so [`bound_home`] is worth a query.
@@ -42,4 +43,28 @@ pub async fn bound_home(services: &Services, user: &User) -> Result<Option<(Arc<
         }
     }
     Ok(None)
+}
+
+/// The home tenant of an address: another tenant on this Gatehouse that verified its domain.
+pub async fn home_tenant_for(
+    services: &Services,
+    resource: &Tenant,
+    email: &str,
+) -> Result<Option<Arc<Tenant>>> {
+    let domain = email.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    if crate::domain::partner::is_consumer_domain(&domain) {
+        // Nobody's organisation: never a home tenant, whatever was recorded.
+        return Ok(None);
+    }
+    let slug = match services.store.tenant_slug_by_verified_domain(&domain).await {
+        Ok(slug) => slug,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(Error::unexpected(e)),
+    };
+    Ok(services
+        .directory
+        .tenant(&slug)
+        .await
+        .map_err(Error::unexpected)?
+        .filter(|home| home.id != resource.id))
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod grants;
 pub mod home;
 pub mod node;
+pub mod signin;
 #[cfg(test)]
 pub mod testing;
 

@@ -511,6 +511,11 @@ pub async fn refuse_nul(request: axum::extract::Request, next: axum::middleware:
     .await
 }
 
+/// The sign-in page of transaction `tx` in tenant `slug`.
+pub fn login_url(slug: &str, tx: &str) -> String {
+    format!("/{slug}/login?tx={tx}")
+}
+
 /// The tenant of a browser-facing endpoint; unknown tenants get a 404 page.
 pub async fn tenant(
     state: &crate::services::AppState,

@@ -1,14 +1,18 @@
 //! Browser sessions: reading the session cookie, signing a browser in (with a fresh cookie
-//! value every time, so a value planted before sign-in is worthless), and signing out.
+//! value every time, so a value planted before sign-in is worthless), and signing out; the
+//! browser as the services see it, and the answer that sends it to a sign-in page.
 
 pub use crate::domain::signin::Authentication;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 
 use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::secrets;
 use crate::services::AppState;
-use crate::store::{Session, StoreError};
+use crate::services::signin::Transaction;
+use crate::services::signin::flow::{self, Browser};
+use crate::store::Session;
 use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
 use crate::web::error::AppError;
@@ -21,18 +25,8 @@ pub async fn current(
     headers: &HeaderMap,
     tenant_id: &str,
 ) -> Result<Option<Session>, AppError> {
-    let Some(token) = state.cookies().read(headers, cookies::SESSION) else {
-        return Ok(None);
-    };
-    match state
-        .store
-        .active_session(&secrets::hash_secret(token), tenant_id, unix_now())
-        .await
-    {
-        Ok(session) => Ok(Some(session)),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    let token = state.cookies().read(headers, cookies::SESSION);
+    Ok(flow::current_session(state, token, tenant_id).await?)
 }
 
 /// Signs the browser in as `user`: a new session row under a new cookie value (sessions of
@@ -73,14 +67,27 @@ pub async fn establish(
     Ok((evidence_of(user, &session), cookie))
 }
 
-/// Evidence carried by an existing session.
-pub fn evidence_of(user: User, session: &Session) -> Evidence {
-    Evidence {
-        user,
-        session_id: session.id.clone(),
-        auth_time: session.auth_time,
-        amr: session.amr.clone(),
-        acr: session.acr.clone(),
-        idp: session.idp.clone(),
+pub use crate::services::signin::flow::evidence_of;
+
+/// The browser of a request as the services see it: its session and binding cookies and its
+/// address.
+pub fn browser<'h>(state: &AppState, headers: &'h HeaderMap) -> Browser<'h> {
+    let policy = state.cookies();
+    Browser {
+        session: policy.read(headers, cookies::SESSION),
+        binding: policy.read(headers, cookies::BROWSER),
+        ip: super::client_address::current(),
     }
+}
+
+/// The answer to a sign-in that must ask the person: See Other to the transaction's page,
+/// setting the binding cookie when the browser had none.
+pub fn ask(state: &AppState, transaction: &Transaction, new_binding: Option<String>) -> Response {
+    let mut response =
+        super::see_other(&super::login_url(&transaction.tenant_slug, &transaction.id));
+    if let Some(value) = new_binding {
+        let cookie = state.cookies().set(cookies::BROWSER, &value, None);
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }

@@ -16,7 +16,7 @@ use crate::i18n::{Locale, Text};
 use crate::mail::compose;
 use crate::secrets;
 use crate::services::AppState;
-use crate::web::error::AppError;
+use crate::services::Error;
 
 /// Lifetime of a passcode.
 pub const CODE_TTL: i64 = 600;
@@ -54,7 +54,7 @@ pub async fn send(
     ip: Option<IpAddr>,
     deliver: bool,
     locale: Locale,
-) -> Result<Sent, AppError> {
+) -> Result<Sent, Error> {
     let hour = Duration::from_secs(3600);
     let by_address = state
         .ephemeral
@@ -95,10 +95,15 @@ pub async fn send(
         )
         .await?;
     let brand = compose::MailBrand::of(tenant, state.config.base_url());
-    let message = state
-        .mailer
-        .seal(compose::passcode(&tenant.id, &brand, email, &code, locale)?)?;
-    state.store.enqueue_mail(&message).await?;
+    let message = state.mailer.seal(
+        compose::passcode(&tenant.id, &brand, email, &code, locale)
+            .map_err(|e| anyhow::Error::new(e).context("page rendering failed"))?,
+    )?;
+    state
+        .store
+        .enqueue_mail(&message)
+        .await
+        .map_err(Error::unexpected)?;
     state.mailer.wake();
     tracing::info!(tenant = %tenant.slug, "passcode sent");
     Ok(Sent::Sent)
@@ -136,7 +141,7 @@ pub async fn check(
     email: &str,
     purpose: &str,
     code: &str,
-) -> Result<Checked, AppError> {
+) -> Result<Checked, Error> {
     let key = key(tenant, purpose, email);
     let json = Json(state.ephemeral.as_ref());
     let Some(mut record) = json.take::<Record>(&key).await? else {
@@ -171,6 +176,6 @@ pub async fn verify(
     email: &str,
     purpose: &str,
     code: &str,
-) -> Result<bool, AppError> {
+) -> Result<bool, Error> {
     Ok(check(state, tenant, email, purpose, code).await? == Checked::Valid)
 }
