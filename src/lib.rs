@@ -14,7 +14,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod ephemeral;
-pub mod federation;
 pub mod graph;
 pub mod health;
 pub mod i18n;

@@ -109,8 +109,8 @@ impl Admin {
     }
 
     /// The client for partner identity providers' discovery and metadata.
-    pub(super) fn federation(&self) -> anyhow::Result<crate::federation::Federation> {
-        crate::federation::Federation::new(self.config.federation.allow_private_networks)
+    pub(super) fn federation(&self) -> anyhow::Result<crate::upstream::Federation> {
+        crate::upstream::Federation::new(self.config.federation.allow_private_networks)
     }
 }
 

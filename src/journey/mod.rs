@@ -8,6 +8,7 @@
 //! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
 //! which answers the relying party.
 
+pub mod federation;
 pub mod held;
 pub mod home;
 pub mod mfa;
@@ -386,19 +387,19 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/myapps", get(redeem::get_my_apps))
         .route(
             "/{tenant}/federation/oidc/callback",
-            get(crate::federation::oidc::callback),
+            get(crate::journey::federation::oidc::callback),
         )
         .route(
             "/{tenant}/federation/saml/metadata",
-            get(crate::federation::saml::get_metadata),
+            get(crate::journey::federation::saml::get_metadata),
         )
         .route(
             "/{tenant}/federation/saml/acs",
-            axum::routing::post(crate::federation::saml::post_acs),
+            axum::routing::post(crate::journey::federation::saml::post_acs),
         )
         .route(
             "/{tenant}/federation/saml/continue",
-            get(crate::federation::saml::get_continue),
+            get(crate::journey::federation::saml::get_continue),
         )
         .route(
             "/{tenant}/branding/logo",

@@ -158,7 +158,7 @@ pub async fn get_login(
                     .await;
                 }
                 Some(Realm::Partner(partner)) => {
-                    return crate::federation::start(
+                    return crate::journey::federation::start(
                         &state,
                         &tenant,
                         transaction,

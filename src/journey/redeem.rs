@@ -158,7 +158,7 @@ pub async fn post_step(
                     .await;
                 }
                 (RedemptionRoute::PartnerIdp, _, Some(partner)) => {
-                    return crate::federation::start(
+                    return crate::journey::federation::start(
                         state,
                         tenant,
                         transaction,
@@ -185,7 +185,8 @@ pub async fn post_step(
                 Some(partner) if partner.offered_to_all => partner,
                 _ => return Ok(see_other(&here)),
             };
-            crate::federation::start(state, tenant, transaction, &partner, &request.email).await
+            crate::journey::federation::start(state, tenant, transaction, &partner, &request.email)
+                .await
         }
         ("resend", Step::RedeemCode) => {
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await
