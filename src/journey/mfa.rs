@@ -244,86 +244,22 @@ pub async fn post_step(
     ip: IpAddr,
 ) -> Result<Response, AppError> {
     let here = login_url(&tenant.slug, &transaction.id);
+    let step = StepContext {
+        state,
+        headers,
+        tenant,
+    };
     match (form.intent(), transaction.step.clone()) {
         ("totp", Step::Mfa { session_id }) => {
-            let evidence = step_evidence(state, headers, tenant, &session_id).await?;
             let code = form.code.unwrap_or_default();
-            match verify(state, tenant, &evidence.user, &code, ip).await? {
-                throttled @ (Verified::Throttled(_) | Verified::AddressThrottled(_)) => {
-                    transaction
-                        .retry(state, throttled.message(), StatusCode::TOO_MANY_REQUESTS)
-                        .await
-                }
-                Verified::Wrong => {
-                    super::record_failure(
-                        state,
-                        tenant,
-                        &transaction.request,
-                        Some(&evidence.user),
-                        None,
-                        &evidence.amr,
-                        "Authentication failed during strong authentication request.",
-                        500121,
-                    )
-                    .await?;
-                    transaction
-                        .retry(state, Verified::Wrong.message(), StatusCode::OK)
-                        .await
-                }
-                method => {
-                    let user = evidence.user.id.clone();
-                    let (evidence, cookie) =
-                        upgrade_session(state, headers, evidence, method).await?;
-                    tracing::info!(tenant = %tenant.slug, %user, "second factor accepted");
-                    transaction.delete(state).await?;
-                    let mut response = super::finish(
-                        state,
-                        headers,
-                        tenant,
-                        &transaction.request,
-                        &evidence,
-                        false,
-                    )
-                    .await?;
-                    response.headers_mut().append(header::SET_COOKIE, cookie);
-                    Ok(response)
-                }
-            }
+            step.totp(transaction, &session_id, &code, ip).await
         }
         ("mailbox_code", Step::MfaMailbox { session_id }) => {
-            let evidence = step_evidence(state, headers, tenant, &session_id).await?;
             let code = form.code.unwrap_or_default();
-            let checked =
-                passcode::check(state, tenant, &evidence.user.email, MAILBOX_PURPOSE, &code)
-                    .await?;
-            if checked != passcode::Checked::Valid {
-                return transaction
-                    .retry(state, checked.message(), StatusCode::OK)
-                    .await;
-            }
-            transaction.step = new_enrolment(state, session_id)?;
-            transaction.save(state).await?;
-            Ok(see_other(&here))
+            step.mailbox_code(transaction, session_id, &code).await
         }
         ("mailbox_send", Step::MfaMailbox { session_id }) => {
-            let evidence = step_evidence(state, headers, tenant, &session_id).await?;
-            let sent = passcode::send(
-                state,
-                tenant,
-                &evidence.user.email,
-                MAILBOX_PURPOSE,
-                Some(ip),
-                true,
-                transaction.locale(headers, Some(&evidence.user)),
-            )
-            .await?;
-            if sent == passcode::Sent::Throttled {
-                let text = Text::new("code-error-too-many-sends");
-                return transaction
-                    .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
-                    .await;
-            }
-            Ok(see_other(&here))
+            step.mailbox_send(transaction, &session_id, ip).await
         }
         (
             "enroll",
@@ -332,64 +268,13 @@ pub async fn post_step(
                 sealed_secret,
             },
         ) => {
-            let evidence = step_evidence(state, headers, tenant, &session_id).await?;
             let code = form.code.unwrap_or_default();
-            let secret = state.master.open(&sealed_secret).map_err(|_| expired())?;
-            let now = unix_now();
-            let Some(step) = totp::matching_step(&secret, &code, now.max(0) as u64)? else {
-                let text = Text::new("mfa-error-enroll-wrong");
-                return transaction.retry(state, text, StatusCode::OK).await;
-            };
-            // Claim the enrolment once (a double submission must not store the secret twice,
-            // which would let one code be accepted by each copy).
-            let claims = state
-                .ephemeral
-                .incr(
-                    &format!("enrolclaim:{}", transaction.id),
-                    std::time::Duration::from_secs(state.config.tokens.transaction_ttl),
-                )
-                .await?;
-            if claims > 1 {
-                return Err(expired());
-            }
-            let codes = enrol(state, tenant, &evidence.user, &sealed_secret, step, now).await?;
-            let (evidence, cookie) =
-                upgrade_session(state, headers, evidence, Verified::Totp).await?;
-            if codes.is_empty() {
-                transaction.delete(state).await?;
-                let mut response = super::finish(
-                    state,
-                    headers,
-                    tenant,
-                    &transaction.request,
-                    &evidence,
-                    false,
-                )
-                .await?;
-                response.headers_mut().append(header::SET_COOKIE, cookie);
-                return Ok(response);
-            }
-            transaction.step = Step::MfaRecovery {
-                session_id: evidence.session_id.clone(),
-                sealed_codes: state.master.seal(codes.join(" ").as_bytes())?,
-            };
-            transaction.save(state).await?;
-            let mut response = see_other(&here);
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-            Ok(response)
+            step.enroll(transaction, &session_id, &sealed_secret, &code)
+                .await
         }
         ("recovery_saved", Step::MfaRecovery { session_id, .. }) => {
             let evidence = step_evidence(state, headers, tenant, &session_id).await?;
-            transaction.delete(state).await?;
-            super::finish(
-                state,
-                headers,
-                tenant,
-                &transaction.request,
-                &evidence,
-                false,
-            )
-            .await
+            step.finish(transaction, evidence, None).await
         }
         ("restart", _) => {
             transaction.step = Step::Identify;
@@ -400,6 +285,181 @@ pub async fn post_step(
         _ => Err(AppError::Forbidden(
             "the second factor has not been verified",
         )),
+    }
+}
+
+/// What every second-factor step's handler works with.
+struct StepContext<'a> {
+    state: &'a AppState,
+    headers: &'a HeaderMap,
+    tenant: &'a Tenant,
+}
+
+impl StepContext<'_> {
+    /// Ends the transaction and the journey with `evidence`, setting `cookie` (the upgraded
+    /// session) on the answer when there is one.
+    async fn finish(
+        &self,
+        transaction: Transaction,
+        evidence: Evidence,
+        cookie: Option<axum::http::HeaderValue>,
+    ) -> Result<Response, AppError> {
+        transaction.delete(self.state).await?;
+        let mut response = super::finish(
+            self.state,
+            self.headers,
+            self.tenant,
+            &transaction.request,
+            &evidence,
+            false,
+        )
+        .await?;
+        if let Some(cookie) = cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        Ok(response)
+    }
+
+    /// A TOTP or recovery code at the challenge.
+    async fn totp(
+        &self,
+        transaction: Transaction,
+        session_id: &str,
+        code: &str,
+        ip: IpAddr,
+    ) -> Result<Response, AppError> {
+        let (state, tenant) = (self.state, self.tenant);
+        let evidence = step_evidence(state, self.headers, tenant, session_id).await?;
+        match verify(state, tenant, &evidence.user, code, ip).await? {
+            throttled @ (Verified::Throttled(_) | Verified::AddressThrottled(_)) => {
+                transaction
+                    .retry(state, throttled.message(), StatusCode::TOO_MANY_REQUESTS)
+                    .await
+            }
+            Verified::Wrong => {
+                super::record_failure(
+                    state,
+                    tenant,
+                    &transaction.request,
+                    Some(&evidence.user),
+                    None,
+                    &evidence.amr,
+                    "Authentication failed during strong authentication request.",
+                    500121,
+                )
+                .await?;
+                transaction
+                    .retry(state, Verified::Wrong.message(), StatusCode::OK)
+                    .await
+            }
+            method => {
+                let user = evidence.user.id.clone();
+                let (evidence, cookie) =
+                    upgrade_session(state, self.headers, evidence, method).await?;
+                tracing::info!(tenant = %tenant.slug, %user, "second factor accepted");
+                self.finish(transaction, evidence, Some(cookie)).await
+            }
+        }
+    }
+
+    /// The passcode that proves a guest's mailbox before the first enrolment.
+    async fn mailbox_code(
+        &self,
+        mut transaction: Transaction,
+        session_id: String,
+        code: &str,
+    ) -> Result<Response, AppError> {
+        let state = self.state;
+        let evidence = step_evidence(state, self.headers, self.tenant, &session_id).await?;
+        let checked = passcode::check(
+            state,
+            self.tenant,
+            &evidence.user.email,
+            MAILBOX_PURPOSE,
+            code,
+        )
+        .await?;
+        if checked != passcode::Checked::Valid {
+            return transaction
+                .retry(state, checked.message(), StatusCode::OK)
+                .await;
+        }
+        transaction.step = new_enrolment(state, session_id)?;
+        transaction.save(state).await?;
+        Ok(see_other(&login_url(&self.tenant.slug, &transaction.id)))
+    }
+
+    /// Another mailbox passcode, asked for.
+    async fn mailbox_send(
+        &self,
+        transaction: Transaction,
+        session_id: &str,
+        ip: IpAddr,
+    ) -> Result<Response, AppError> {
+        let state = self.state;
+        let evidence = step_evidence(state, self.headers, self.tenant, session_id).await?;
+        let sent = passcode::send(
+            state,
+            self.tenant,
+            &evidence.user.email,
+            MAILBOX_PURPOSE,
+            Some(ip),
+            true,
+            transaction.locale(self.headers, Some(&evidence.user)),
+        )
+        .await?;
+        if sent == passcode::Sent::Throttled {
+            let text = Text::new("code-error-too-many-sends");
+            return transaction
+                .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
+                .await;
+        }
+        Ok(see_other(&login_url(&self.tenant.slug, &transaction.id)))
+    }
+
+    /// The confirming code of a new authenticator: stored once, then the recovery codes (on
+    /// the first one) or the end of the journey.
+    async fn enroll(
+        &self,
+        mut transaction: Transaction,
+        session_id: &str,
+        sealed_secret: &str,
+        code: &str,
+    ) -> Result<Response, AppError> {
+        let state = self.state;
+        let evidence = step_evidence(state, self.headers, self.tenant, session_id).await?;
+        let secret = state.master.open(sealed_secret).map_err(|_| expired())?;
+        let now = unix_now();
+        let Some(step) = totp::matching_step(&secret, code, now.max(0) as u64)? else {
+            let text = Text::new("mfa-error-enroll-wrong");
+            return transaction.retry(state, text, StatusCode::OK).await;
+        };
+        // Claim the enrolment once (a double submission must not store the secret twice,
+        // which would let one code be accepted by each copy).
+        let claims = state
+            .ephemeral
+            .incr(
+                &format!("enrolclaim:{}", transaction.id),
+                std::time::Duration::from_secs(state.config.tokens.transaction_ttl),
+            )
+            .await?;
+        if claims > 1 {
+            return Err(expired());
+        }
+        let codes = enrol(state, self.tenant, &evidence.user, sealed_secret, step, now).await?;
+        let (evidence, cookie) =
+            upgrade_session(state, self.headers, evidence, Verified::Totp).await?;
+        if codes.is_empty() {
+            return self.finish(transaction, evidence, Some(cookie)).await;
+        }
+        transaction.step = Step::MfaRecovery {
+            session_id: evidence.session_id.clone(),
+            sealed_codes: state.master.seal(codes.join(" ").as_bytes())?,
+        };
+        transaction.save(state).await?;
+        let mut response = see_other(&login_url(&self.tenant.slug, &transaction.id));
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+        Ok(response)
     }
 }
 
