@@ -30,8 +30,8 @@ use crate::web::error::AppError;
 pub use crate::web::graph_error::ApiError;
 
 /// An error of the directory operations the CLI shares, in Graph's envelope.
-pub(crate) fn admin_error(error: crate::admin::AdminError) -> AppError {
-    use crate::admin::AdminError;
+pub(crate) fn admin_error(error: crate::services::admin::AdminError) -> AppError {
+    use crate::services::admin::AdminError;
     match error {
         AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
         AdminError::Conflict(message) => ApiError::conflict(message).into(),

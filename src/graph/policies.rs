@@ -11,11 +11,11 @@ use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
 use super::{ApiError, entity, read_json};
-use crate::admin::AdminError;
-use crate::admin::policies::{self, PolicyInput};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
 use crate::domain::policy::{Conditions, GrantControls, Policy, PolicyState, strip_unenforced};
 use crate::services::AppState;
+use crate::services::admin::AdminError;
+use crate::services::admin::policies::{self, PolicyInput};
 use crate::store::StoreError;
 use crate::web::error::AppError;
 
@@ -59,7 +59,7 @@ async fn reader(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
     let tenant = super::tenant(state, slug).await?;
     let caller = authenticate(state, tenant, headers).await?;
     if !caller.holds(POLICY_READ_ALL) {
-        caller.require(POLICY_READWRITE)?;
+        caller.require(POLICY_READWRITE).map_err(ApiError::from)?;
     }
     Ok(caller)
 }
@@ -67,7 +67,7 @@ async fn reader(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
 async fn writer(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
     let tenant = super::tenant(state, slug).await?;
     let caller = authenticate(state, tenant, headers).await?;
-    caller.require(POLICY_READWRITE)?;
+    caller.require(POLICY_READWRITE).map_err(ApiError::from)?;
     Ok(caller)
 }
 

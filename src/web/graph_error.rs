@@ -70,6 +70,43 @@ impl From<Invalid> for ApiError {
     }
 }
 
+impl From<crate::services::Error> for ApiError {
+    /// The Graph answer of a service's error, the one mapping of the admin API: Invalid → 400
+    /// `Request_BadRequest`, NotFound → 404 `Request_ResourceNotFound`, Conflict → 409
+    /// `Request_Conflict`, Forbidden → 403 `Authorization_RequestDenied`, with the service's
+    /// message; Unavailable → 503 `serviceNotAvailable` and Internal → 500
+    /// `generalException` with the shared generic messages (the cause is logged, never shown),
+    /// as the shared error rendering answers them under `/v1.0`.
+    fn from(error: crate::services::Error) -> Self {
+        use crate::services::Error;
+        let message = |problem: crate::services::Problem| {
+            problem.message.in_locale(crate::i18n::Locale::default())
+        };
+        match error {
+            Error::Invalid(p) => Self::bad_request(message(p)),
+            Error::NotFound(p) => Self::not_found(message(p)),
+            Error::Conflict(p) => Self::conflict(message(p)),
+            Error::Forbidden(p) => Self::forbidden(message(p)),
+            Error::Unavailable(why) => {
+                tracing::warn!(reason = %why, "dependency unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    "the service is temporarily unavailable; try again shortly",
+                )
+            }
+            Error::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "generalException",
+                    "an unexpected error occurred",
+                )
+            }
+        }
+    }
+}
+
 impl From<ApiError> for AppError {
     fn from(error: ApiError) -> Self {
         AppError::Api(error)
@@ -103,6 +140,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -14,11 +14,11 @@ use tokio::sync::mpsc;
 
 use std::collections::{HashMap, HashSet};
 
-use super::{InviteRequest, Known, OnKnown, Plan, Planned, finish, plan, write};
+use super::{InviteRequest, Known, OnKnown, Plan, Planned, finish, plan, reason, write};
 use crate::domain::invitation::{MessageInfo, parse_invited_email};
 use crate::domain::user::User;
-use crate::graph::auth::Caller;
-use crate::services::AppState;
+use crate::services::actor::Caller;
+use crate::services::{AppState, Error};
 use crate::store::{AuditEvent, StoreError};
 
 /// Most rows one upload may hold.
@@ -251,13 +251,13 @@ async fn process_chunk(
                 planned_rows.push((slot, number, address));
                 None
             }
-            Err(e) if e.status == axum::http::StatusCode::CONFLICT => Some(RowResult::new(
+            Err(e @ Error::Conflict(_)) => Some(RowResult::new(
                 number,
                 &address,
                 "AlreadyExists",
-                Some(e.message),
+                Some(reason(&e)),
             )),
-            Err(e) => Some(RowResult::new(number, &address, "Failed", Some(e.message))),
+            Err(e) => Some(RowResult::new(number, &address, "Failed", Some(reason(&e)))),
         };
     }
     // One transaction for the chunk; if it fails, each row on its own.
@@ -269,13 +269,13 @@ async fn process_chunk(
             match write(state, std::slice::from_ref(one)).await {
                 Ok(()) => each.push(true),
                 Err(e) => {
-                    let status = if e.status == axum::http::StatusCode::CONFLICT {
+                    let status = if matches!(e, Error::Conflict(_)) {
                         "AlreadyExists"
                     } else {
                         "Failed"
                     };
                     results[*slot] =
-                        Some(RowResult::new(*number, address, status, Some(e.message)));
+                        Some(RowResult::new(*number, address, status, Some(reason(&e))));
                     each.push(false);
                 }
             }
@@ -300,12 +300,7 @@ async fn process_chunk(
         }
         Err(e) => {
             for (slot, number, address) in done_rows {
-                results[slot] = Some(RowResult::new(
-                    number,
-                    &address,
-                    "Failed",
-                    Some(e.message.clone()),
-                ));
+                results[slot] = Some(RowResult::new(number, &address, "Failed", Some(reason(&e))));
             }
         }
     }

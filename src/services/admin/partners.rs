@@ -92,7 +92,7 @@ async fn bind_domains(
 pub async fn create_oidc_partner(
     store: &dyn Store,
     master: &MasterKey,
-    federation: &crate::federation::Federation,
+    federation: &crate::upstream::Federation,
     tenant: &Tenant,
     input: OidcPartnerInput,
     by: Party,
@@ -169,7 +169,7 @@ pub async fn create_oidc_partner(
     partner.client_auth = Some(choose_client_auth(
         input.client_auth,
         partner.sealed_client_secret.is_some(),
-        crate::federation::token_auth_methods(&metadata).as_deref(),
+        crate::upstream::token_auth_methods(&metadata).as_deref(),
     )?);
     partner.validate()?;
     record_partner(store, tenant, partner, by).await
@@ -201,7 +201,7 @@ pub struct SamlPartnerInput {
 /// Registers a partner SAML 2.0 IdP from its metadata (given, or fetched from its URL now).
 pub async fn create_saml_partner(
     store: &dyn Store,
-    federation: &crate::federation::Federation,
+    federation: &crate::upstream::Federation,
     tenant: &Tenant,
     input: SamlPartnerInput,
     by: Party,
@@ -235,7 +235,7 @@ pub async fn create_saml_partner(
         .as_deref()
         .map(str::trim)
         .filter(|i| !i.is_empty());
-    let idp = crate::federation::saml::IdpMetadata::parse(&xml, wanted)?;
+    let idp = crate::samlxml::metadata::IdpMetadata::parse(&xml, wanted)?;
     let mut partner = PartnerIdp {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant.id.clone(),
@@ -365,7 +365,7 @@ pub struct PartnerChanges {
 pub async fn update_partner(
     store: &dyn Store,
     master: &MasterKey,
-    federation: &crate::federation::Federation,
+    federation: &crate::upstream::Federation,
     tenant: &Tenant,
     id: &str,
     changes: PartnerChanges,
@@ -432,7 +432,7 @@ pub async fn update_partner(
                 choose_client_auth(
                     None,
                     true,
-                    crate::federation::token_auth_methods(&metadata).as_deref(),
+                    crate::upstream::token_auth_methods(&metadata).as_deref(),
                 )?
             }
             None => current.unwrap_or(ClientAuth::ClientSecretBasic),
@@ -495,7 +495,7 @@ pub async fn update_partner(
     if partner.kind == PartnerKind::Saml {
         // The metadata in force must still be this partner's (same entityID) and usable.
         let xml = partner.metadata_xml.as_deref().unwrap_or_default();
-        let idp = crate::federation::saml::IdpMetadata::parse(xml, Some(&partner.issuer))?;
+        let idp = crate::samlxml::metadata::IdpMetadata::parse(xml, Some(&partner.issuer))?;
         let sso_host = url::Url::parse(&idp.sso_url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
