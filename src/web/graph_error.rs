@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::{Invalid, date_time};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, bare_message};
 
 /// An admin-API error in Graph's envelope.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -79,20 +79,24 @@ impl From<crate::services::Error> for ApiError {
     /// as the shared error rendering answers them under `/v1.0`.
     fn from(error: crate::services::Error) -> Self {
         use crate::services::Error;
-        let message = |problem: crate::services::Problem| {
-            problem.message.in_locale(crate::i18n::Locale::default())
+        // A plain message is the caller's to read; a page's words (a value the database refused)
+        // are answered as the shared rendering answers a page under `/v1.0`.
+        let message = |problem: crate::services::Problem, status: StatusCode| match problem.message
+        {
+            crate::services::Message::Plain(plain) => plain,
+            crate::services::Message::Text(_) => bare_message(status).to_owned(),
         };
         match error {
-            Error::Invalid(p) => Self::bad_request(message(p)),
-            Error::NotFound(p) => Self::not_found(message(p)),
-            Error::Conflict(p) => Self::conflict(message(p)),
-            Error::Forbidden(p) => Self::forbidden(message(p)),
+            Error::Invalid(p) => Self::bad_request(message(p, StatusCode::BAD_REQUEST)),
+            Error::NotFound(p) => Self::not_found(message(p, StatusCode::NOT_FOUND)),
+            Error::Conflict(p) => Self::conflict(message(p, StatusCode::CONFLICT)),
+            Error::Forbidden(p) => Self::forbidden(message(p, StatusCode::FORBIDDEN)),
             Error::Unavailable(why) => {
                 tracing::warn!(reason = %why, "dependency unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "serviceNotAvailable",
-                    "the service is temporarily unavailable; try again shortly",
+                    bare_message(StatusCode::SERVICE_UNAVAILABLE),
                 )
             }
             Error::Internal(error) => {
@@ -100,7 +104,7 @@ impl From<crate::services::Error> for ApiError {
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "generalException",
-                    "an unexpected error occurred",
+                    bare_message(StatusCode::INTERNAL_SERVER_ERROR),
                 )
             }
         }

@@ -368,7 +368,7 @@ pub async fn update_partner(
     federation: &crate::upstream::Federation,
     tenant: &Tenant,
     id: &str,
-    changes: PartnerChanges,
+    mut changes: PartnerChanges,
     by: Party,
 ) -> Result<PartnerIdp, AdminError> {
     let mut partner = match store.partner(&tenant.id, id).await {
@@ -378,32 +378,83 @@ pub async fn update_partner(
         }
         Err(e) => return Err(AdminError::Store(e)),
     };
+    check_protocol(&partner, &changes)?;
+    let mut changed: Vec<&'static str> = Vec::new();
+    if let Some(name) = changes.display_name.take() {
+        partner.display_name = name.trim().to_owned();
+        changed.push("displayName");
+    }
+    change_oidc(&mut partner, &mut changes, master, federation, &mut changed).await?;
+    change_saml(&mut partner, &mut changes, federation, &mut changed).await?;
+    if let Some(trust) = changes.trust_mfa {
+        partner.trust_mfa = trust;
+        changed.push("trustMfa");
+    }
+    if let Some(values) = changes.mfa_values.take() {
+        partner.mfa_values = values;
+        changed.push("mfaValues");
+    }
+    if let Some(offered) = changes.offered_to_all {
+        partner.offered_to_all = offered;
+        changed.push("offeredToAll");
+    }
+    partner.validate()?;
+    let host = partner_host(&partner)?;
+    let replace_domains = changes.domains.is_some();
+    if let Some(domains) = changes.domains.take() {
+        partner.domains = rebind_domains(
+            store,
+            &partner,
+            host.as_deref(),
+            domains,
+            changes.attest_domains,
+        )
+        .await?;
+        changed.push("domains");
+    }
+    if partner.domains.is_empty() && !partner.offered_to_all {
+        return Err(Invalid::new(
+            "a partner needs at least one domain it serves, or to be offered to every guest",
+        )
+        .into());
+    }
+    if changed.is_empty() {
+        return Ok(partner);
+    }
+    record_update(store, tenant, &partner, &changed, replace_domains, by).await?;
+    federation.forget(&partner.id);
+    Ok(partner)
+}
+
+/// Refuses the changes that belong to the other protocol.
+fn check_protocol(partner: &PartnerIdp, changes: &PartnerChanges) -> Result<(), AdminError> {
     let oidc_only = changes.client_id.is_some()
         || changes.client_secret.is_some()
         || changes.client_auth.is_some()
         || changes.scopes.is_some();
     let saml_only = changes.metadata_xml.is_some() || changes.metadata_url.is_some();
     match partner.kind {
-        PartnerKind::Saml if oidc_only => {
-            return Err(Invalid::new(
-                "clientId, clientSecret, clientAuthentication and scope belong to OpenID Connect partners",
-            )
-            .into());
-        }
-        PartnerKind::Oidc if saml_only => {
-            return Err(Invalid::new(
-                "metadataXml and metadataExchangeUri belong to SAML partners",
-            )
-            .into());
-        }
-        _ => {}
+        PartnerKind::Saml if oidc_only => Err(Invalid::new(
+            "clientId, clientSecret, clientAuthentication and scope belong to OpenID Connect partners",
+        )
+        .into()),
+        PartnerKind::Oidc if saml_only => Err(Invalid::new(
+            "metadataXml and metadataExchangeUri belong to SAML partners",
+        )
+        .into()),
+        _ => Ok(()),
     }
-    let mut changed: Vec<&str> = Vec::new();
-    if let Some(name) = changes.display_name {
-        partner.display_name = name.trim().to_owned();
-        changed.push("displayName");
-    }
-    if let Some(client_id) = changes.client_id {
+}
+
+/// Applies the OpenID Connect changes: client id, secret, token-endpoint authentication, scopes.
+async fn change_oidc(
+    partner: &mut PartnerIdp,
+    changes: &mut PartnerChanges,
+    master: &MasterKey,
+    federation: &crate::upstream::Federation,
+    changed: &mut Vec<&'static str>,
+) -> Result<(), AdminError> {
+    if let Some(client_id) = changes.client_id.take() {
         partner.client_id = Some(client_id.trim().to_owned());
         changed.push("clientId");
     }
@@ -442,7 +493,7 @@ pub async fn update_partner(
             changed.push("clientAuthentication");
         }
     }
-    if let Some(asked) = changes.scopes {
+    if let Some(asked) = changes.scopes.take() {
         let mut scopes = vec!["openid".to_owned()];
         for scope in asked {
             if !scopes.contains(&scope) {
@@ -452,7 +503,18 @@ pub async fn update_partner(
         partner.scopes = scopes;
         changed.push("scope");
     }
-    if let Some(url) = changes.metadata_url {
+    Ok(())
+}
+
+/// Applies the SAML changes: the metadata URL (fetched now unless a document comes along) and
+/// the metadata document.
+async fn change_saml(
+    partner: &mut PartnerIdp,
+    changes: &mut PartnerChanges,
+    federation: &crate::upstream::Federation,
+    changed: &mut Vec<&'static str>,
+) -> Result<(), AdminError> {
+    if let Some(url) = changes.metadata_url.take() {
         let url = url.trim().to_owned();
         if url.is_empty() {
             partner.metadata_url = None;
@@ -474,68 +536,69 @@ pub async fn update_partner(
         }
         changed.push("metadataExchangeUri");
     }
-    if let Some(xml) = changes.metadata_xml {
+    if let Some(xml) = changes.metadata_xml.take() {
         partner.metadata_xml = Some(xml);
         changed.push("metadataXml");
     }
-    if let Some(trust) = changes.trust_mfa {
-        partner.trust_mfa = trust;
-        changed.push("trustMfa");
+    Ok(())
+}
+
+/// The host a partner's domains are proven against: its issuer's, or — for SAML — its SSO
+/// URL's, once the metadata in force is checked to be still this partner's and usable.
+fn partner_host(partner: &PartnerIdp) -> Result<Option<String>, AdminError> {
+    let host = partner.issuer_host();
+    if partner.kind != PartnerKind::Saml {
+        return Ok(host);
     }
-    if let Some(values) = changes.mfa_values {
-        partner.mfa_values = values;
-        changed.push("mfaValues");
-    }
-    if let Some(offered) = changes.offered_to_all {
-        partner.offered_to_all = offered;
-        changed.push("offeredToAll");
-    }
-    partner.validate()?;
-    let mut host = partner.issuer_host();
-    if partner.kind == PartnerKind::Saml {
-        // The metadata in force must still be this partner's (same entityID) and usable.
-        let xml = partner.metadata_xml.as_deref().unwrap_or_default();
-        let idp = crate::samlxml::metadata::IdpMetadata::parse(xml, Some(&partner.issuer))?;
-        let sso_host = url::Url::parse(&idp.sso_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-        host = host.or(sso_host);
-    }
-    let replace_domains = changes.domains.is_some();
-    if let Some(domains) = changes.domains {
-        // Domains already bound keep their proof; new ones need proof or attestation.
-        let kept: Vec<PartnerDomain> = partner
-            .domains
-            .iter()
-            .filter(|d| {
-                domains
-                    .iter()
-                    .any(|raw| raw.trim().eq_ignore_ascii_case(&d.domain))
-            })
-            .cloned()
-            .collect();
-        let added: Vec<String> = domains
-            .into_iter()
-            .filter(|raw| {
-                !kept
-                    .iter()
-                    .any(|d| raw.trim().eq_ignore_ascii_case(&d.domain))
-            })
-            .collect();
-        let mut bound = kept;
-        bound.extend(bind_domains(store, host.as_deref(), &added, changes.attest_domains).await?);
-        partner.domains = bound;
-        changed.push("domains");
-    }
-    if partner.domains.is_empty() && !partner.offered_to_all {
-        return Err(Invalid::new(
-            "a partner needs at least one domain it serves, or to be offered to every guest",
-        )
-        .into());
-    }
-    if changed.is_empty() {
-        return Ok(partner);
-    }
+    let xml = partner.metadata_xml.as_deref().unwrap_or_default();
+    let idp = crate::samlxml::metadata::IdpMetadata::parse(xml, Some(&partner.issuer))?;
+    let sso_host = url::Url::parse(&idp.sso_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    Ok(host.or(sso_host))
+}
+
+/// The partner's new set of domains: those already bound keep their proof; new ones need
+/// proof or attestation.
+async fn rebind_domains(
+    store: &dyn Store,
+    partner: &PartnerIdp,
+    host: Option<&str>,
+    domains: Vec<String>,
+    attest: bool,
+) -> Result<Vec<PartnerDomain>, AdminError> {
+    let kept: Vec<PartnerDomain> = partner
+        .domains
+        .iter()
+        .filter(|d| {
+            domains
+                .iter()
+                .any(|raw| raw.trim().eq_ignore_ascii_case(&d.domain))
+        })
+        .cloned()
+        .collect();
+    let added: Vec<String> = domains
+        .into_iter()
+        .filter(|raw| {
+            !kept
+                .iter()
+                .any(|d| raw.trim().eq_ignore_ascii_case(&d.domain))
+        })
+        .collect();
+    let mut bound = kept;
+    bound.extend(bind_domains(store, host, &added, attest).await?);
+    Ok(bound)
+}
+
+/// Stores an updated partner with the audit event naming the changed fields.
+async fn record_update(
+    store: &dyn Store,
+    tenant: &Tenant,
+    partner: &PartnerIdp,
+    changed: &[&str],
+    replace_domains: bool,
+    by: Party,
+) -> Result<(), AdminError> {
     let audit = AuditEvent::new(
         &tenant.id,
         "Policy",
@@ -555,13 +618,11 @@ pub async fn update_partner(
         "clientAuthentication": partner.client_auth.map(ClientAuth::as_str),
     }));
     store
-        .update_partner(&partner, replace_domains, &audit)
+        .update_partner(partner, replace_domains, &audit)
         .await
         .map_err(|e| {
             conflict_or(e, || {
                 "a domain already routes to another partner".to_owned()
             })
-        })?;
-    federation.forget(&partner.id);
-    Ok(partner)
+        })
 }
