@@ -8,7 +8,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -17,7 +16,6 @@ pub mod ephemeral;
 pub mod graph;
 pub mod health;
 pub mod i18n;
-pub mod invitations;
 pub mod journey;
 pub mod keys;
 mod layering;

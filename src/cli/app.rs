@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{Admin, print, read_optional_text};
-use crate::admin::{self, AppInput, SamlInput};
+use crate::services::admin::{self, AppInput, SamlInput};
 
 /// The `app` commands.
 #[derive(Debug, Subcommand)]

@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::admin;
 use crate::config::Config;
 use crate::domain::tenant::Tenant;
 use crate::keys::MasterKey;
+use crate::services::admin;
 use crate::store::{self, Party, Store};
 
 /// Exit status of `gatehouse invite` when it ran but some rows failed.

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{Admin, print};
-use crate::admin::{self, GroupInput};
+use crate::services::admin::{self, GroupInput};
 
 /// The `group` commands.
 #[derive(Debug, Subcommand)]

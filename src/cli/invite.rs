@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::common::{Admin, RowsFailed};
-use crate::admin;
-use crate::invitations::bulk::{self, CSV_HEADER, Format, Summary};
 use crate::services::AppState;
+use crate::services::admin;
+use crate::services::invitations::bulk::{self, CSV_HEADER, Format, Summary};
 
 #[derive(Debug, Args)]
 pub(super) struct InviteArgs {
@@ -44,7 +44,7 @@ pub(super) async fn run(admin: Admin, args: InviteArgs) -> anyhow::Result<()> {
     let state = AppState(services);
     let tenant =
         std::sync::Arc::new(admin::tenant_by_slug(state.store.as_ref(), &args.tenant).await?);
-    let caller = crate::graph::auth::Caller::operator(tenant);
+    let caller = crate::services::actor::Caller::operator(tenant);
     let rows = open_rows(&args).await?;
     let (results, receiver) = tokio::sync::mpsc::channel(256);
     let worker_state = state.clone();

@@ -7,9 +7,9 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{Admin, operator, print, read_optional_text, read_password};
-use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::partner::{ClientAuth, PartnerIdp};
 use crate::domain::tenant::Tenant;
+use crate::services::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 
 /// The `partner` commands.
 #[derive(Debug, Subcommand)]

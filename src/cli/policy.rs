@@ -4,11 +4,11 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{Admin, operator, print};
-use crate::admin::policies::{self, PolicyInput};
 use crate::domain::policy::{
     ApplicationConditions, Conditions, Control, GrantControls, PolicyState, UserConditions,
 };
 use crate::domain::tenant::Tenant;
+use crate::services::admin::policies::{self, PolicyInput};
 
 /// The `policy` commands.
 #[derive(Debug, Subcommand)]
@@ -129,7 +129,7 @@ async fn user_ids(admin: &Admin, tenant: &Tenant, users: &[String]) -> anyhow::R
     for user in users {
         if user.contains('@') {
             ids.push(
-                crate::admin::user_by_email(admin.store(), tenant, user)
+                crate::services::admin::user_by_email(admin.store(), tenant, user)
                     .await?
                     .id,
             );

@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{Admin, print};
-use crate::admin::{self, TenantInput};
 use crate::domain::tenant::TenantSettings;
+use crate::services::admin::{self, TenantInput};
 
 /// The `tenant` commands.
 #[derive(Debug, Subcommand)]

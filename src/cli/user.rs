@@ -4,8 +4,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::common::{Admin, print, read_password};
-use crate::admin::{self, UserInput};
 use crate::passwords::Passwords;
+use crate::services::admin::{self, UserInput};
 
 /// The `user` commands.
 #[derive(Debug, Subcommand)]

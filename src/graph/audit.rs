@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::auth::authenticate;
-use super::{Paging, date_time};
+use super::{ApiError, Paging, date_time};
 use crate::domain::permission::AUDITLOG_READ_ALL;
 use crate::services::AppState;
 use crate::web::error::AppError;
@@ -24,7 +24,7 @@ pub async fn list_directory_audits(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(AUDITLOG_READ_ALL)?;
+    caller.require(AUDITLOG_READ_ALL).map_err(ApiError::from)?;
     let (limit, offset) = paging.window()?;
     let events = state
         .store

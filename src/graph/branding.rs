@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 
 use super::auth::authenticate;
 use super::{ApiError, entity, read_json};
-use crate::admin::tenants::{BrandingChange, update_branding};
 use crate::domain::branding::Branding;
 use crate::domain::permission::ORGANIZATIONAL_BRANDING;
 use crate::domain::tenant::Tenant;
 use crate::services::AppState;
+use crate::services::admin::tenants::{BrandingChange, update_branding};
 use crate::store::{AuditEvent, Party};
 use crate::web::error::AppError;
 
@@ -50,7 +50,9 @@ pub async fn get_branding(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(ORGANIZATIONAL_BRANDING)?;
+    caller
+        .require(ORGANIZATIONAL_BRANDING)
+        .map_err(ApiError::from)?;
     let tenant = state.store.tenant_by_id(&caller.tenant.id).await?;
     Ok(entity(
         StatusCode::OK,
@@ -72,7 +74,9 @@ pub async fn patch_branding(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(ORGANIZATIONAL_BRANDING)?;
+    caller
+        .require(ORGANIZATIONAL_BRANDING)
+        .map_err(ApiError::from)?;
     let patch: Value = read_json(&headers, &body)?;
     let Some(fields) = patch.as_object() else {
         return Err(ApiError::bad_request("the body must be a JSON object").into());
@@ -113,7 +117,9 @@ pub async fn put_logo(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(ORGANIZATIONAL_BRANDING)?;
+    caller
+        .require(ORGANIZATIONAL_BRANDING)
+        .map_err(ApiError::from)?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -144,7 +150,9 @@ pub async fn delete_logo(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(ORGANIZATIONAL_BRANDING)?;
+    caller
+        .require(ORGANIZATIONAL_BRANDING)
+        .map_err(ApiError::from)?;
     let change = BrandingChange {
         logo: Some(None),
         ..BrandingChange::default()

@@ -61,7 +61,7 @@ pub async fn list_held(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     if !caller.holds(USER_READ_ALL) && !caller.holds(USER_READWRITE_ALL) {
-        caller.require(USER_INVITE_ALL)?;
+        caller.require(USER_INVITE_ALL).map_err(ApiError::from)?;
     }
     let status = match paging.filter.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -93,7 +93,7 @@ pub async fn get_held(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     if !caller.holds(USER_READ_ALL) && !caller.holds(USER_READWRITE_ALL) {
-        caller.require(USER_INVITE_ALL)?;
+        caller.require(USER_INVITE_ALL).map_err(ApiError::from)?;
     }
     match state.store.held_redemption(&caller.tenant.id, &id).await {
         Ok(held) => Ok(entity(StatusCode::OK, to_json(&held))),
@@ -140,7 +140,7 @@ async fn decide(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(USER_READWRITE_ALL)?;
+    caller.require(USER_READWRITE_ALL).map_err(ApiError::from)?;
     let held = match state.store.held_redemption(&caller.tenant.id, &id).await {
         Ok(held) => held,
         Err(StoreError::NotFound) => {

@@ -15,9 +15,9 @@ use super::{ApiError, Paging, date_time, entity, read_json};
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::permission::USER_INVITE_ALL;
 use crate::domain::unix_now;
-use crate::invitations::bulk::{self, CSV_HEADER, Format};
-use crate::invitations::{self, InviteRequest, Invited};
 use crate::services::AppState;
+use crate::services::invitations::bulk::{self, CSV_HEADER, Format};
+use crate::services::invitations::{self, InviteRequest, Invited};
 use crate::web::error::AppError;
 
 /// The Graph representation of an invitation.
@@ -63,7 +63,7 @@ async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
 /// `POST /{tenant}/v1.0/invitations`.
 #[utoipa::path(post, path = "/{tenant}/v1.0/invitations", tag = "invitations",
     params(("tenant" = String, Path, description = "Tenant slug")),
-    request_body = crate::invitations::InviteRequest,
+    request_body = crate::services::invitations::InviteRequest,
     responses(
     (status = 201, description = "The invitation, with inviteRedeemUrl and the guest user"),
     (status = 400, description = "Invalid input (Request_BadRequest)"),
@@ -80,7 +80,9 @@ pub async fn post_invitation(
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
     let request: InviteRequest = read_json(&headers, &body)?;
-    let invited = invitations::invite(&state, &caller, request).await?;
+    let invited = invitations::invite(&state, &caller, request)
+        .await
+        .map_err(ApiError::from)?;
     Ok(entity(StatusCode::CREATED, created(&invited)))
 }
 
@@ -97,7 +99,7 @@ pub async fn list_invitations(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
-    caller.require(USER_INVITE_ALL)?;
+    caller.require(USER_INVITE_ALL).map_err(ApiError::from)?;
     let status = match paging.filter.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(filter) => Some(parse_status_filter(filter)?),
@@ -143,7 +145,7 @@ pub async fn get_invitation(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
-    caller.require(USER_INVITE_ALL)?;
+    caller.require(USER_INVITE_ALL).map_err(ApiError::from)?;
     let invitation = state
         .store
         .invitation_by_id(&caller.tenant.id, &id)
@@ -163,7 +165,9 @@ pub async fn post_resend(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
-    let invited = invitations::resend(&state, &caller, &id).await?;
+    let invited = invitations::resend(&state, &caller, &id)
+        .await
+        .map_err(ApiError::from)?;
     Ok(entity(StatusCode::CREATED, created(&invited)))
 }
 
@@ -178,7 +182,9 @@ pub async fn post_revoke(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
-    let invitation = invitations::revoke(&state, &caller, &id).await?;
+    let invitation = invitations::revoke(&state, &caller, &id)
+        .await
+        .map_err(ApiError::from)?;
     Ok(entity(StatusCode::OK, invitation_json(&invitation, None)))
 }
 

@@ -30,7 +30,7 @@ pub async fn list_methods(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(USER_AUTH_METHODS)?;
+    caller.require(USER_AUTH_METHODS).map_err(ApiError::from)?;
     let user = super::user(&state, &caller.tenant.id, &id).await?;
     let mut methods = Vec::new();
     if user.password_hash.is_some() {
@@ -64,7 +64,7 @@ pub async fn delete_totp_method(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(USER_AUTH_METHODS)?;
+    caller.require(USER_AUTH_METHODS).map_err(ApiError::from)?;
     let user = super::user(&state, &caller.tenant.id, &id).await?;
     match state.store.remove_totp_method(&user.id, &method).await {
         Ok(()) => {}

@@ -29,16 +29,10 @@ use crate::web::error::AppError;
 
 pub use crate::web::graph_error::ApiError;
 
-/// An error of the directory operations the CLI shares, in Graph's envelope.
-pub(crate) fn admin_error(error: crate::admin::AdminError) -> AppError {
-    use crate::admin::AdminError;
-    match error {
-        AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
-        AdminError::Conflict(message) => ApiError::conflict(message).into(),
-        AdminError::NotFound(message) => ApiError::not_found(message).into(),
-        AdminError::Store(e) => e.into(),
-        other => AppError::Internal(other.into()),
-    }
+/// An error of the directory operations the CLI shares, in Graph's envelope (through the one
+/// mapping of `services::Error` to [`ApiError`]).
+pub(crate) fn admin_error(error: crate::services::admin::AdminError) -> AppError {
+    ApiError::from(crate::services::Error::from(error)).into()
 }
 
 /// The tenant of an admin-API URL; an unknown one is a Graph-style 404.

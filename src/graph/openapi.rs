@@ -19,8 +19,8 @@ use utoipa::{Modify, OpenApi};
                        permission as a scope, within the user's directory roles."
     ),
     components(schemas(
-        crate::invitations::InviteRequest,
-        crate::invitations::InvitedUserRef,
+        crate::services::invitations::InviteRequest,
+        crate::services::invitations::InvitedUserRef,
         crate::domain::invitation::MessageInfo,
         crate::domain::invitation::GraphRecipient,
         crate::domain::invitation::GraphEmailAddress,

@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
 use super::{ApiError, entity, read_json};
-use crate::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::domain::partner::ClientAuth;
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::services::AppState;
+use crate::services::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
 use crate::store::{AuditEvent, Party, StoreError};
 use crate::web::error::AppError;
 
@@ -109,7 +109,7 @@ fn client_auth(value: Option<&str>) -> Result<Option<ClientAuth>, AppError> {
 async fn caller(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
     let tenant = super::tenant(state, slug).await?;
     let caller = authenticate(state, tenant, headers).await?;
-    caller.require(IDENTITY_PROVIDERS)?;
+    caller.require(IDENTITY_PROVIDERS).map_err(ApiError::from)?;
     Ok(caller)
 }
 

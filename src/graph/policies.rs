@@ -11,11 +11,10 @@ use serde::Deserialize;
 
 use super::auth::{Caller, authenticate};
 use super::{ApiError, entity, read_json};
-use crate::admin::AdminError;
-use crate::admin::policies::{self, PolicyInput};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE};
 use crate::domain::policy::{Conditions, GrantControls, Policy, PolicyState, strip_unenforced};
 use crate::services::AppState;
+use crate::services::admin::policies::{self, PolicyInput};
 use crate::store::StoreError;
 use crate::web::error::AppError;
 
@@ -45,21 +44,11 @@ fn policy_body(headers: &HeaderMap, body: &[u8]) -> Result<PolicyBody, ApiError>
         .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))
 }
 
-fn admin_error(error: AdminError) -> AppError {
-    match error {
-        AdminError::Invalid(invalid) => ApiError::bad_request(invalid.0).into(),
-        AdminError::NotFound(message) => ApiError::not_found(message).into(),
-        AdminError::Conflict(message) => ApiError::conflict(message).into(),
-        AdminError::Store(e) => e.into(),
-        other => AppError::Internal(other.into()),
-    }
-}
-
 async fn reader(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
     let tenant = super::tenant(state, slug).await?;
     let caller = authenticate(state, tenant, headers).await?;
     if !caller.holds(POLICY_READ_ALL) {
-        caller.require(POLICY_READWRITE)?;
+        caller.require(POLICY_READWRITE).map_err(ApiError::from)?;
     }
     Ok(caller)
 }
@@ -67,7 +56,7 @@ async fn reader(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Cal
 async fn writer(state: &AppState, slug: &str, headers: &HeaderMap) -> Result<Caller, AppError> {
     let tenant = super::tenant(state, slug).await?;
     let caller = authenticate(state, tenant, headers).await?;
-    caller.require(POLICY_READWRITE)?;
+    caller.require(POLICY_READWRITE).map_err(ApiError::from)?;
     Ok(caller)
 }
 
@@ -135,7 +124,7 @@ pub async fn post_policy(
     let policy =
         policies::create_policy(state.store.as_ref(), &caller.tenant, input, caller.party())
             .await
-            .map_err(admin_error)?;
+            .map_err(super::admin_error)?;
     state.directory.invalidate();
     Ok(entity(StatusCode::CREATED, policy.to_graph()))
 }
@@ -187,7 +176,7 @@ pub async fn patch_policy(
     }
     policies::update_policy(state.store.as_ref(), &caller.tenant, policy, caller.party())
         .await
-        .map_err(admin_error)?;
+        .map_err(super::admin_error)?;
     state.directory.invalidate();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -205,7 +194,7 @@ pub async fn delete_policy(
     let caller = writer(&state, &slug, &headers).await?;
     policies::delete_policy(state.store.as_ref(), &caller.tenant, &id, caller.party())
         .await
-        .map_err(admin_error)?;
+        .map_err(super::admin_error)?;
     state.directory.invalidate();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -26,7 +26,9 @@ pub async fn get_settings(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     if !caller.holds(POLICY_READ_ALL) {
-        caller.require(POLICY_READWRITE_AUTHORIZATION)?;
+        caller
+            .require(POLICY_READWRITE_AUTHORIZATION)
+            .map_err(ApiError::from)?;
     }
     let settings = state.store.tenant_by_id(&caller.tenant.id).await?.settings;
     Ok(entity(
@@ -48,7 +50,9 @@ pub async fn patch_settings(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(POLICY_READWRITE_AUTHORIZATION)?;
+    caller
+        .require(POLICY_READWRITE_AUTHORIZATION)
+        .map_err(ApiError::from)?;
     let patch: Value = read_json(&headers, &body)?;
     if !patch.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object").into());
@@ -114,7 +118,9 @@ pub async fn get_redemption_route(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     if !caller.holds(POLICY_READ_ALL) {
-        caller.require(crate::domain::permission::USER_INVITE_ALL)?;
+        caller
+            .require(crate::domain::permission::USER_INVITE_ALL)
+            .map_err(ApiError::from)?;
     }
     let address = crate::domain::email::EmailAddress::parse(query.address.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("address: {e}")))?;

@@ -62,7 +62,7 @@ pub async fn list_sign_ins(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(AUDITLOG_READ_ALL)?;
+    caller.require(AUDITLOG_READ_ALL).map_err(ApiError::from)?;
     let filter = match paging.filter.as_deref().map(str::trim) {
         None | Some("") => SignInFilter::default(),
         Some(filter) => parse_filter(filter)?,

@@ -47,7 +47,7 @@ pub async fn list_users(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(USER_READ_ALL)?;
+    caller.require(USER_READ_ALL).map_err(ApiError::from)?;
     let user_type = match paging.filter.as_deref().map(str::trim) {
         None | Some("") => None,
         Some("userType eq 'Guest'") => Some("Guest"),
@@ -85,7 +85,7 @@ pub async fn get_user(
     let caller = authenticate(&state, tenant, &headers).await?;
     // Everyone may read themselves; anyone else needs User.Read.All.
     if caller.user().is_none_or(|u| u.id != id) {
-        caller.require(USER_READ_ALL)?;
+        caller.require(USER_READ_ALL).map_err(ApiError::from)?;
     }
     let user = super::user(&state, &caller.tenant.id, &id).await?;
     let identities = state.store.identities(&user.id).await?;
@@ -105,7 +105,7 @@ pub async fn delete_user(
 ) -> Result<Response, AppError> {
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
-    caller.require(USER_READWRITE_ALL)?;
+    caller.require(USER_READWRITE_ALL).map_err(ApiError::from)?;
     let user = super::user(&state, &caller.tenant.id, &id).await?;
     if user.user_type != UserType::Guest && user.creation_type.as_deref() != Some("Invitation") {
         return Err(ApiError::bad_request("only guests can be deleted through this API").into());

@@ -8,10 +8,13 @@
 //! mailer. Front doors reach it through [`AppState`].
 
 pub mod access;
+pub mod actor;
+pub mod admin;
 pub mod codes;
 pub mod error;
 pub mod grants;
 pub mod home;
+pub mod invitations;
 pub mod node;
 pub mod signin;
 #[cfg(test)]

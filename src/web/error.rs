@@ -338,7 +338,7 @@ fn oauth_code(status: StatusCode) -> &'static str {
 }
 
 /// What a bare status means, for the caller.
-fn bare_message(status: StatusCode) -> &'static str {
+pub(crate) fn bare_message(status: StatusCode) -> &'static str {
     match status {
         StatusCode::NOT_FOUND => "there is nothing at this address",
         StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed at this address",

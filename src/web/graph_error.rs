@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::{Invalid, date_time};
-use crate::web::error::AppError;
+use crate::web::error::{AppError, bare_message};
 
 /// An admin-API error in Graph's envelope.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -70,6 +70,47 @@ impl From<Invalid> for ApiError {
     }
 }
 
+impl From<crate::services::Error> for ApiError {
+    /// The Graph answer of a service's error, the one mapping of the admin API: Invalid → 400
+    /// `Request_BadRequest`, NotFound → 404 `Request_ResourceNotFound`, Conflict → 409
+    /// `Request_Conflict`, Forbidden → 403 `Authorization_RequestDenied`, with the service's
+    /// message; Unavailable → 503 `serviceNotAvailable` and Internal → 500
+    /// `generalException` with the shared generic messages (the cause is logged, never shown),
+    /// as the shared error rendering answers them under `/v1.0`.
+    fn from(error: crate::services::Error) -> Self {
+        use crate::services::Error;
+        // A plain message is the caller's to read; a page's words (a value the database refused)
+        // are answered as the shared rendering answers a page under `/v1.0`.
+        let message = |problem: crate::services::Problem, status: StatusCode| match problem.message
+        {
+            crate::services::Message::Plain(plain) => plain,
+            crate::services::Message::Text(_) => bare_message(status).to_owned(),
+        };
+        match error {
+            Error::Invalid(p) => Self::bad_request(message(p, StatusCode::BAD_REQUEST)),
+            Error::NotFound(p) => Self::not_found(message(p, StatusCode::NOT_FOUND)),
+            Error::Conflict(p) => Self::conflict(message(p, StatusCode::CONFLICT)),
+            Error::Forbidden(p) => Self::forbidden(message(p, StatusCode::FORBIDDEN)),
+            Error::Unavailable(why) => {
+                tracing::warn!(reason = %why, "dependency unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    bare_message(StatusCode::SERVICE_UNAVAILABLE),
+                )
+            }
+            Error::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "generalException",
+                    bare_message(StatusCode::INTERNAL_SERVER_ERROR),
+                )
+            }
+        }
+    }
+}
+
 impl From<ApiError> for AppError {
     fn from(error: ApiError) -> Self {
         AppError::Api(error)
@@ -103,6 +144,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

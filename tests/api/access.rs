@@ -4,8 +4,8 @@
 //! exchange and at every refresh — answering `access_denied` / `invalid_grant` as Entra does
 //! (50105), with a sign-in log row.
 
-use gatehouse::admin::AppInput;
-use gatehouse::admin::apps::{Assignee, assign, unassign};
+use gatehouse::services::admin::AppInput;
+use gatehouse::services::admin::apps::{Assignee, assign, unassign};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -146,9 +146,9 @@ async fn assignment_directly_or_through_a_group_admits_and_its_removal_stops_the
     )
     .await
     .unwrap();
-    let group = gatehouse::admin::create_group(
+    let group = gatehouse::services::admin::create_group(
         store,
-        gatehouse::admin::GroupInput {
+        gatehouse::services::admin::GroupInput {
             tenant: "contoso".into(),
             name: "Payroll clerks".into(),
             members: vec!["cat@contoso.example".into()],

@@ -3,7 +3,7 @@
 //! open-redirect attempts, links in messages, disallowed address characters, and answers that
 //! reveal nothing about who has an account.
 
-use gatehouse::admin::{AppInput, UserInput};
+use gatehouse::services::admin::{AppInput, UserInput};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ fn invitation(email: &str) -> Value {
 }
 
 async fn member(world: &World, email: &str, roles: &[&str]) -> gatehouse::domain::user::User {
-    gatehouse::admin::create_user(
+    gatehouse::services::admin::create_user(
         world.app.state.store.as_ref(),
         &world.app.state.passwords,
         UserInput {
@@ -533,7 +533,7 @@ async fn every_list_pages_the_graph_way_and_never_ends_silently() {
     let token = world.backend_token().await;
     // 150 members (more than the default page of 100) and five invitations.
     for n in 0..150 {
-        gatehouse::admin::create_user(
+        gatehouse::services::admin::create_user(
             world.app.state.store.as_ref(),
             &world.app.state.passwords,
             UserInput {

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use gatehouse::admin::{AppInput, UserInput};
 use gatehouse::domain::tenant::Tenant;
 use gatehouse::domain::user::User;
+use gatehouse::services::admin::{AppInput, UserInput};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -59,7 +59,7 @@ impl World {
         })
         .await;
         let tenant = app.tenant(SLUG).await;
-        let admin = gatehouse::admin::create_user(
+        let admin = gatehouse::services::admin::create_user(
             app.state.store.as_ref(),
             &app.state.passwords,
             UserInput {

@@ -95,7 +95,7 @@ async fn policies_and_partners_changed_by_another_process_reach_a_node_at_its_ne
     state.directory.poll(&state.keys).await.unwrap();
     assert_cached(state, &tenant.id, 0, 0).await;
 
-    let input = gatehouse::admin::policies::PolicyInput {
+    let input = gatehouse::services::admin::policies::PolicyInput {
         display_name: "MFA for everyone".into(),
         state: gatehouse::domain::policy::PolicyState::Enabled,
         conditions: serde_json::from_value(serde_json::json!({
@@ -110,9 +110,14 @@ async fn policies_and_partners_changed_by_another_process_reach_a_node_at_its_ne
         kind: "app".into(),
         display: "gatehouse CLI".into(),
     };
-    gatehouse::admin::policies::create_policy(state.store.as_ref(), &tenant, input, by.clone())
-        .await
-        .unwrap();
+    gatehouse::services::admin::policies::create_policy(
+        state.store.as_ref(),
+        &tenant,
+        input,
+        by.clone(),
+    )
+    .await
+    .unwrap();
     state.directory.poll(&state.keys).await.unwrap();
     assert_cached(state, &tenant.id, 1, 0).await;
 
@@ -173,7 +178,7 @@ async fn a_policy_change_on_one_node_reaches_the_other_at_once() {
     let b = TestApp::spawn_on(backing.clone(), |_| {}).await;
     let tenant = a.tenant("contoso").await;
     let (client_id, secret) = a
-        .app(gatehouse::admin::AppInput {
+        .app(gatehouse::services::admin::AppInput {
             tenant: "contoso".into(),
             name: "Policy robot".into(),
             grants: vec!["client_credentials".into()],

@@ -233,7 +233,7 @@ async fn es256_apps_get_es256_tokens_that_verify_against_the_jwks() {
     app.tenant("contoso").await;
     app.user("contoso", EMAIL, PASSWORD).await;
     let (client_id, secret) = app
-        .app(gatehouse::admin::AppInput {
+        .app(gatehouse::services::admin::AppInput {
             tenant: "contoso".into(),
             name: "EC".into(),
             redirect_uris: vec![REDIRECT.into()],

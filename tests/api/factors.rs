@@ -77,10 +77,10 @@ pub fn enrolment_secret(page: &str) -> Vec<u8> {
 /// Creates a conditional-access policy of `tenant` from Graph JSON (`conditions`,
 /// `grantControls`), enabled.
 pub async fn policy(state: &AppState, tenant: &Tenant, conditions: Value, grant: Value) {
-    gatehouse::admin::policies::create_policy(
+    gatehouse::services::admin::policies::create_policy(
         state.store.as_ref(),
         tenant,
-        gatehouse::admin::policies::PolicyInput {
+        gatehouse::services::admin::policies::PolicyInput {
             display_name: "Test policy".into(),
             state: gatehouse::policy::PolicyState::Enabled,
             conditions: serde_json::from_value(conditions).unwrap(),

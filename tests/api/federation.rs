@@ -5,8 +5,8 @@
 //! defence (a forged `iss`, or none from a partner whose discovery promises it), and no token
 //! when the partner refuses.
 
-use gatehouse::admin::{AppInput, TenantInput, UserInput};
 use gatehouse::domain::user::{Identity, User};
+use gatehouse::services::admin::{AppInput, TenantInput, UserInput};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ const PASSWORD: &str = "northwind password";
 
 /// A member of the partner's directory, with its address verified or not.
 async fn partner_user(world: &World, email: &str, verified: bool) -> User {
-    let mut user = gatehouse::admin::create_user(
+    let mut user = gatehouse::services::admin::create_user(
         world.app.state.store.as_ref(),
         &world.app.state.passwords,
         UserInput {
@@ -64,7 +64,7 @@ async fn world_with_partner(trust_mfa: bool) -> (World, String) {
 /// [`world_with_partner`], also returning Contoso's client secret at Northwind.
 async fn world_with_partner_secret(trust_mfa: bool) -> (World, String, String) {
     let world = World::new().await;
-    gatehouse::admin::create_tenant(
+    gatehouse::services::admin::create_tenant(
         world.app.state.store.as_ref(),
         TenantInput {
             slug: PARTNER.into(),
@@ -323,9 +323,10 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
     let token = world.backend_token().await;
     world.require_mfa_of_guests(&token).await;
     // The partner (Northwind) requires MFA of its own users; Dave has an authenticator there.
-    let northwind = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), PARTNER)
-        .await
-        .unwrap();
+    let northwind =
+        gatehouse::services::admin::tenant_by_slug(world.app.state.store.as_ref(), PARTNER)
+            .await
+            .unwrap();
     crate::factors::policy(
         &world.app.state,
         &northwind,
@@ -371,7 +372,7 @@ async fn a_trusted_partners_mfa_satisfies_the_policy() {
 #[tokio::test]
 async fn a_provider_offered_to_every_guest_is_chosen_on_the_invitation_page() {
     let world = World::new().await;
-    gatehouse::admin::create_tenant(
+    gatehouse::services::admin::create_tenant(
         world.app.state.store.as_ref(),
         TenantInput {
             slug: PARTNER.into(),

@@ -9,11 +9,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse::admin::{self, AppInput, TenantInput, UserInput};
 use gatehouse::config::Config;
 use gatehouse::domain::tenant::Tenant;
 use gatehouse::domain::user::User;
 use gatehouse::services::AppState;
+use gatehouse::services::admin::{self, AppInput, TenantInput, UserInput};
 use gatehouse::startup::Application;
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::{Response, StatusCode};

@@ -3,8 +3,8 @@
 //! sign-ins at the home tenant bound by object id (never by address), sign-in logs in both
 //! tenants, MFA trust per home tenant, and no token when home says no.
 
-use gatehouse::admin::UserInput;
 use gatehouse::domain::user::User;
+use gatehouse::services::admin::UserInput;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -24,7 +24,7 @@ async fn worlds() -> (World, User) {
     world.app.tenant(HOME).await;
     let mut bob = None;
     for email in [BOB, CAROL] {
-        let user = gatehouse::admin::create_user(
+        let user = gatehouse::services::admin::create_user(
             world.app.state.store.as_ref(),
             &world.app.state.passwords,
             UserInput {
@@ -176,7 +176,7 @@ async fn a_member_of_another_tenant_redeems_and_signs_in_at_home() {
                 && e["ipAddress"] == "127.0.0.1"),
         "{resource_log}"
     );
-    let home = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
+    let home = gatehouse::services::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
         .await
         .unwrap();
     let home_log = world
@@ -225,7 +225,7 @@ async fn someone_else_at_home_or_a_disabled_home_account_gets_nothing() {
     let back = fresh.submit_password(&page, PASSWORD).await;
     let consent = follow(&fresh, fresh.get(&location(&back).unwrap()).await).await;
     submit(&fresh, &consent, &[("decision", "allow")]).await;
-    gatehouse::admin::set_user_enabled(
+    gatehouse::services::admin::set_user_enabled(
         world.app.state.store.as_ref(),
         &bob.tenant_id,
         &bob.id,
@@ -281,7 +281,7 @@ async fn home_mfa_counts_only_when_the_resource_trusts_that_tenant() {
         .await;
     assert_eq!(status, StatusCode::OK);
     // Fabrikam requires MFA of its members; Bob has an authenticator there.
-    let home = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
+    let home = gatehouse::services::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
         .await
         .unwrap();
     crate::factors::policy(
@@ -359,10 +359,10 @@ async fn saml_assertions_for_a_guest_from_a_home_tenant_name_the_home_ids() {
     const ACS: &str = "https://payroll.contoso.example/acs";
     world
         .app
-        .app(gatehouse::admin::AppInput {
+        .app(gatehouse::services::admin::AppInput {
             tenant: SLUG.into(),
             name: "Payroll".into(),
-            saml: Some(gatehouse::admin::SamlInput {
+            saml: Some(gatehouse::services::admin::SamlInput {
                 entity_id: Some(SP.into()),
                 acs_urls: vec![ACS.into()],
                 ..Default::default()
@@ -401,7 +401,7 @@ async fn saml_assertions_for_a_guest_from_a_home_tenant_name_the_home_ids() {
         response = submit(&browser, &page, &[("decision", "allow")]).await;
     }
     let xml = gatehouse::saml::xml::decode_post(&assertion.expect("a SAML response")).unwrap();
-    let home = gatehouse::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
+    let home = gatehouse::services::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
         .await
         .unwrap();
     let value_of = |name: &str| {

@@ -521,9 +521,9 @@ async fn a_browser_signed_in_as_someone_else_is_asked_and_never_bound_silently()
 async fn reset_redemption_keeps_the_object_groups_and_assignments_and_rebinds() {
     let world = World::new().await;
     let token = world.backend_token().await;
-    let group = gatehouse::admin::create_group(
+    let group = gatehouse::services::admin::create_group(
         world.app.state.store.as_ref(),
-        gatehouse::admin::GroupInput {
+        gatehouse::services::admin::GroupInput {
             tenant: "contoso".into(),
             name: "Suppliers".into(),
             ..Default::default()

@@ -7,10 +7,10 @@
 
 use std::collections::HashMap;
 
-use gatehouse::admin::UserInput;
 use gatehouse::domain::unix_now;
 use gatehouse::domain::user::{ExternalUserState, User, UserType};
 use gatehouse::journey::totp;
+use gatehouse::services::admin::UserInput;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -24,7 +24,7 @@ const ACR_SFA: &str = "https://refeds.org/profile/sfa";
 
 /// A member with a password.
 async fn member(world: &World, email: &str) -> User {
-    gatehouse::admin::create_user(
+    gatehouse::services::admin::create_user(
         world.app.state.store.as_ref(),
         &world.app.state.passwords,
         UserInput {
@@ -163,7 +163,7 @@ async fn the_policy_matrix_decides_challenges_and_the_tokens_say_what_happened()
     let world = World::new().await;
     let (other_id, other_secret) = world
         .app
-        .app(gatehouse::admin::AppInput {
+        .app(gatehouse::services::admin::AppInput {
             tenant: SLUG.into(),
             name: "Other app".into(),
             redirect_uris: vec![CALLBACK.into()],
@@ -291,9 +291,9 @@ async fn the_policy_matrix_decides_challenges_and_the_tokens_say_what_happened()
             member(&world, &email).await
         };
         let (secret, codes) = authenticator(&world, &user).await;
-        let group = gatehouse::admin::create_group(
+        let group = gatehouse::services::admin::create_group(
             world.app.state.store.as_ref(),
-            gatehouse::admin::GroupInput {
+            gatehouse::services::admin::GroupInput {
                 tenant: SLUG.into(),
                 name: format!("Group {n}"),
                 owners: vec![],

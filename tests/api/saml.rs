@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse::admin::{AppInput, SamlInput};
+use gatehouse::services::admin::{AppInput, SamlInput};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
@@ -699,10 +699,10 @@ async fn markup_in_attributes_is_escaped_and_the_signature_still_verifies() {
     let (app, _) = setup(None, |s| s.nameid_format = Some("emailAddress".into())).await;
     // A user whose display name is markup (control characters are refused at input).
     let hostile = "</saml:AttributeValue><saml:Attribute Name=\"role\">admin]]><!--";
-    gatehouse::admin::create_user(
+    gatehouse::services::admin::create_user(
         app.state.store.as_ref(),
         &app.state.passwords,
-        gatehouse::admin::UserInput {
+        gatehouse::services::admin::UserInput {
             tenant: "contoso".into(),
             email: "mallory@contoso.example".into(),
             name: hostile.into(),
@@ -875,7 +875,7 @@ async fn metadata_publishes_the_next_certificate_before_it_signs() {
 #[tokio::test]
 async fn a_policy_requiring_mfa_runs_totp_before_the_assertion_which_says_so() {
     let (app, client_id) = setup(None, |_| {}).await;
-    let tenant = gatehouse::admin::tenant_by_slug(app.state.store.as_ref(), "contoso")
+    let tenant = gatehouse::services::admin::tenant_by_slug(app.state.store.as_ref(), "contoso")
         .await
         .unwrap();
     crate::factors::policy(
@@ -979,11 +979,11 @@ async fn an_sp_that_requires_assignment_gets_request_denied_for_unassigned_users
     let (xml, _) = posted(launched, ACS).await;
     assert!(xml.contains("status:RequestDenied"), "{xml}");
     // Once assigned, an assertion.
-    gatehouse::admin::apps::assign(
+    gatehouse::services::admin::apps::assign(
         app.state.store.as_ref(),
         "contoso",
         &client_id,
-        &gatehouse::admin::apps::Assignee::User(EMAIL.into()),
+        &gatehouse::services::admin::apps::Assignee::User(EMAIL.into()),
     )
     .await
     .unwrap();

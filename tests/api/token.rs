@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use gatehouse::admin::{self, AppInput};
+use gatehouse::services::admin::{self, AppInput};
 
 use crate::helpers::{Client, TestApp, jwt_parts, verify_with_jwks};
 

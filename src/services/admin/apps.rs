@@ -6,7 +6,7 @@ use crate::domain::app::{App, AppSecret, ClientType, GrantType, SigningAlg, pars
 use crate::domain::permission;
 use crate::domain::saml::{AcsEndpoint, NameIdFormat, SamlSp, parse_endpoint, parse_entity_id};
 use crate::domain::unix_now;
-use crate::saml::metadata::{certificate_from_pem, parse_sp_metadata};
+use crate::samlxml::metadata::{certificate_from_pem, parse_sp_metadata};
 use crate::secrets;
 use crate::store::Store;
 

@@ -42,6 +42,25 @@ pub enum AdminError {
     Other(#[from] anyhow::Error),
 }
 
+impl From<AdminError> for crate::services::Error {
+    /// The services tier's kind of an administrative failure, for the front doors that answer
+    /// in their own envelope (the CLI prints the [`AdminError`] itself, word for word).
+    fn from(error: AdminError) -> Self {
+        use crate::services::Error;
+        match error {
+            AdminError::Invalid(invalid) => Error::from(invalid),
+            AdminError::Conflict(message) => Error::conflict(message),
+            AdminError::NotFound(message) => Error::not_found(message),
+            AdminError::NoTenant(slug) => {
+                Error::not_found(format!("tenant {slug:?} does not exist"))
+            }
+            AdminError::Store(e) => Error::unexpected(e),
+            AdminError::Other(e) => Error::Internal(e),
+        }
+    }
+}
+
+/// A store failure, or — when it is a conflict — [`AdminError::Conflict`] with `message`.
 pub(crate) fn conflict_or(error: StoreError, message: impl FnOnce() -> String) -> AdminError {
     match error {
         StoreError::Conflict(_) => AdminError::Conflict(message()),
@@ -49,6 +68,8 @@ pub(crate) fn conflict_or(error: StoreError, message: impl FnOnce() -> String) -
     }
 }
 
+/// A trimmed text of 1 to `max` characters without control characters, named `field` when
+/// it is refused.
 pub(crate) fn bounded_text(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
