@@ -26,7 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oidc::router())
         .merge(crate::saml::router())
         .merge(crate::graph::router())
-        .merge(crate::journey::router())
+        .merge(crate::pages::router())
         .layer(axum::middleware::from_fn(crate::web::refuse_nul))
         .layer(axum::middleware::from_fn(crate::health::record_requests))
         .layer(axum::middleware::from_fn_with_state(

@@ -4,8 +4,8 @@
 
 use gatehouse::domain::tenant::Tenant;
 use gatehouse::domain::unix_now;
-use gatehouse::journey::totp;
 use gatehouse::services::AppState;
+use gatehouse::services::signin::totp;
 use gatehouse::store::{Party, TotpMethod};
 use serde_json::Value;
 

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use gatehouse::domain::unix_now;
 use gatehouse::domain::user::{ExternalUserState, User, UserType};
-use gatehouse::journey::totp;
 use gatehouse::services::admin::UserInput;
+use gatehouse::services::signin::totp;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::pages::{LoginForm, login_url};
+use super::login::{LoginForm, login_url};
 use super::passcode;
 use super::session::{self, Authentication};
 use super::throttle::Throttle;
@@ -29,8 +29,8 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::i18n::Text;
-use crate::journey::TransactionPage as _;
 use crate::mail::compose::Notice;
+use crate::pages::TransactionPage as _;
 use crate::services::AppState;
 use crate::store::TotpMethod;
 use crate::web::error::{AppError, ErrorPage};

@@ -35,7 +35,7 @@ use crate::domain::app::SigningAlg;
 use crate::domain::partner::{ClientAuth, PartnerIdp};
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::journey::{Step, Transaction, Upstream, see_other};
+use crate::pages::{Step, Transaction, Upstream, see_other};
 use crate::services::AppState;
 use crate::web::error::AppError;
 

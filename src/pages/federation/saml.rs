@@ -37,7 +37,7 @@ use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::journey::{Step, Transaction, Upstream, see_other};
+use crate::pages::{Step, Transaction, Upstream, see_other};
 use crate::saml::metadata::BINDING_POST;
 use crate::saml::xml::{XmlOut, decode_post};
 use crate::services::AppState;

@@ -16,8 +16,8 @@ use axum::response::Response;
 use crate::domain::partner::{PartnerIdp, PartnerKind};
 use crate::domain::tenant::Tenant;
 use crate::i18n::Text;
-use crate::journey::TransactionPage as _;
-use crate::journey::{self, Transaction, Upstream};
+use crate::pages::TransactionPage as _;
+use crate::pages::{self, Transaction, Upstream};
 use crate::services::AppState;
 use crate::web::error::{AppError, ErrorPage};
 
@@ -50,7 +50,7 @@ pub(crate) async fn waiting_transaction(
     let Some(transaction) = Transaction::load(state, transaction_id).await? else {
         return Err(expired());
     };
-    let waiting = journey::Step::AwayFederated {
+    let waiting = pages::Step::AwayFederated {
         partner_id: partner_id.to_owned(),
     };
     if tenant_id != tenant.id
@@ -138,7 +138,7 @@ pub(crate) fn upstream(
     }
     let mfa_values = partner.mfa_values();
     let mfa = partner.trust_mfa && proof.methods.iter().any(|m| mfa_values.contains(m));
-    let mut amr = vec![crate::journey::home::AMR_FEDERATED.to_owned()];
+    let mut amr = vec![crate::pages::home::AMR_FEDERATED.to_owned()];
     if mfa {
         amr.push("mfa".to_owned());
     }
@@ -153,12 +153,7 @@ pub(crate) fn upstream(
         verified_email,
         asserted_email: proof.email.map(|(email, _)| email),
         amr,
-        acr: if mfa {
-            journey::ACR_MFA
-        } else {
-            journey::ACR_SFA
-        }
-        .to_owned(),
+        acr: if mfa { pages::ACR_MFA } else { pages::ACR_SFA }.to_owned(),
         auth_time: proof.auth_time,
     })
 }
@@ -199,12 +194,12 @@ pub(crate) async fn resume(
     partner: &PartnerIdp,
     upstream: Upstream,
 ) -> Result<Response, AppError> {
-    if let journey::ProtocolRequest::Redeem(request) = &transaction.request
-        && !journey::held::confirms(&upstream, &request.email)
+    if let pages::ProtocolRequest::Redeem(request) = &transaction.request
+        && !pages::held::confirms(&upstream, &request.email)
     {
         tracing::info!(tenant = %tenant.slug, partner = %partner.id, "partner did not assert the invited address as verified");
-        if !journey::held::holds(tenant) {
-            return Err(journey::held::refusal(
+        if !pages::held::holds(tenant) {
+            return Err(pages::held::refusal(
                 Some(&partner.display_name),
                 &request.email,
                 transaction.locale(headers, None),
@@ -214,5 +209,5 @@ pub(crate) async fn resume(
         // the request instead of binding.
     }
     let refusal = Text::new("error-no-guest-account-partner").arg("partner", &partner.display_name);
-    journey::continue_upstream(state, headers, tenant, transaction, upstream, refusal).await
+    pages::continue_upstream(state, headers, tenant, transaction, upstream, refusal).await
 }

@@ -13,7 +13,7 @@ pub use crate::domain::signin::{AMR_FEDERATED, HomeProof, HomeRequest};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::pages::login_url;
+use super::login::login_url;
 use super::session::Authentication;
 use super::{
     ACR_MFA, ACR_SFA, Evidence, ProtocolRequest, SessionCheck, Step, Transaction, see_other,
@@ -21,7 +21,7 @@ use super::{
 use crate::domain::tenant::Tenant;
 use crate::domain::user::UserType;
 use crate::i18n::Text;
-use crate::journey::TransactionPage as _;
+use crate::pages::TransactionPage as _;
 use crate::services::AppState;
 use crate::web::error::{AppError, ErrorPage};
 

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::pages::{LoginForm, login_url};
+use super::login::{LoginForm, login_url};
 use super::passcode::{self, Sent};
 use super::session::{self, Authentication};
 use super::{ACR_SFA, ProtocolRequest, SessionCheck, Step, Transaction, see_other};
@@ -28,7 +28,7 @@ use crate::domain::tenant::{RedemptionRoute, Tenant};
 use crate::domain::unix_now;
 use crate::domain::user::Identity;
 use crate::i18n::Text;
-use crate::journey::TransactionPage as _;
+use crate::pages::TransactionPage as _;
 use crate::passwords::check_policy;
 use crate::policy::Outcome;
 use crate::secrets;
@@ -158,7 +158,7 @@ pub async fn post_step(
                     .await;
                 }
                 (RedemptionRoute::PartnerIdp, _, Some(partner)) => {
-                    return crate::journey::federation::start(
+                    return crate::pages::federation::start(
                         state,
                         tenant,
                         transaction,
@@ -185,7 +185,7 @@ pub async fn post_step(
                 Some(partner) if partner.offered_to_all => partner,
                 _ => return Ok(see_other(&here)),
             };
-            crate::journey::federation::start(state, tenant, transaction, &partner, &request.email)
+            crate::pages::federation::start(state, tenant, transaction, &partner, &request.email)
                 .await
         }
         ("resend", Step::RedeemCode) => {

@@ -25,7 +25,7 @@ use crate::domain::scope;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::User;
 use crate::i18n::Text;
-use crate::journey::TransactionPage as _;
+use crate::pages::TransactionPage as _;
 use crate::secrets::constant_time_eq;
 use crate::services::AppState;
 use crate::store::StoreError;
@@ -158,7 +158,7 @@ pub async fn get_login(
                     .await;
                 }
                 Some(Realm::Partner(partner)) => {
-                    return crate::journey::federation::start(
+                    return crate::pages::federation::start(
                         &state,
                         &tenant,
                         transaction,

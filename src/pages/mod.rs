@@ -11,8 +11,8 @@
 pub mod federation;
 pub mod held;
 pub mod home;
+pub mod login;
 pub mod mfa;
-pub mod pages;
 pub mod redeem;
 pub mod security_info;
 
@@ -56,7 +56,7 @@ pub async fn continue_upstream(
             upstream: Some(upstream),
         };
         transaction.save(state).await?;
-        return Ok(see_other(&pages::login_url(&tenant.slug, &transaction.id)));
+        return Ok(see_other(&login::login_url(&tenant.slug, &transaction.id)));
     }
     let user = match state
         .store
@@ -73,7 +73,7 @@ pub async fn continue_upstream(
         }
         Err(e) => return Err(e.into()),
     };
-    pages::signed_in(
+    login::signed_in(
         state,
         headers,
         tenant,
@@ -121,7 +121,7 @@ impl TransactionPage for Transaction {
             status: status.as_u16(),
         });
         self.save(state).await?;
-        Ok(see_other(&pages::login_url(&self.tenant_slug, &self.id)))
+        Ok(see_other(&login::login_url(&self.tenant_slug, &self.id)))
     }
 
     fn is_bound_to(&self, state: &AppState, headers: &HeaderMap) -> bool {
@@ -377,7 +377,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/{tenant}/login",
-            get(pages::get_login).post(pages::post_login),
+            get(login::get_login).post(login::post_login),
         )
         .route("/{tenant}/redeem", get(redeem::get_redeem))
         .route(
@@ -387,19 +387,19 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/myapps", get(redeem::get_my_apps))
         .route(
             "/{tenant}/federation/oidc/callback",
-            get(crate::journey::federation::oidc::callback),
+            get(crate::pages::federation::oidc::callback),
         )
         .route(
             "/{tenant}/federation/saml/metadata",
-            get(crate::journey::federation::saml::get_metadata),
+            get(crate::pages::federation::saml::get_metadata),
         )
         .route(
             "/{tenant}/federation/saml/acs",
-            axum::routing::post(crate::journey::federation::saml::post_acs),
+            axum::routing::post(crate::pages::federation::saml::post_acs),
         )
         .route(
             "/{tenant}/federation/saml/continue",
-            get(crate::journey::federation::saml::get_continue),
+            get(crate::pages::federation::saml::get_continue),
         )
         .route(
             "/{tenant}/branding/logo",
