@@ -10,7 +10,7 @@ use crate::domain::unix_now;
 use crate::domain::user::{User, UserType};
 use crate::i18n::Locale;
 use crate::mail::compose::{self, Notice};
-use crate::services::{AppState, Error, Result};
+use crate::services::{Error, Result, Services};
 
 /// Passcode purpose of the mailbox proof.
 pub const MAILBOX_PURPOSE: &str = "mfa-enrol";
@@ -25,7 +25,7 @@ pub fn mail_locale(tenant: &Tenant, user: &User) -> Locale {
 }
 
 /// Queues a security notice to the user.
-pub async fn notify(state: &AppState, tenant: &Tenant, user: &User, notice: Notice) -> Result<()> {
+pub async fn notify(state: &Services, tenant: &Tenant, user: &User, notice: Notice) -> Result<()> {
     let brand = compose::MailBrand::of(tenant, state.config.base_url());
     let message = compose::notice(
         &tenant.id,
@@ -48,7 +48,7 @@ pub async fn notify(state: &AppState, tenant: &Tenant, user: &User, notice: Noti
 /// authenticator exists; otherwise enrolment — after a fresh primary sign-in when the last
 /// one is old, and after a mailbox proof for a guest's first authenticator.
 pub async fn first_step(
-    state: &AppState,
+    state: &Services,
     tenant: &Tenant,
     evidence: &Evidence,
     ip: Option<IpAddr>,
@@ -70,7 +70,7 @@ pub async fn first_step(
 /// last one is older than the enrolment window (`tokens.enrolment_window`), a mailbox proof first for a guest's first
 /// authenticator, else the QR code.
 pub async fn enrolment_step(
-    state: &AppState,
+    state: &Services,
     tenant: &Tenant,
     evidence: &Evidence,
     ip: Option<IpAddr>,
@@ -115,7 +115,7 @@ fn mailbox_proven(evidence: &Evidence, now: i64, window: i64) -> bool {
 }
 
 /// The enrolment step with a new TOTP secret, sealed with the master key.
-pub fn new_enrolment(state: &AppState, session_id: String) -> Result<Step> {
+pub fn new_enrolment(state: &Services, session_id: String) -> Result<Step> {
     Ok(Step::MfaEnroll {
         session_id,
         sealed_secret: state.master.seal(&totp::new_secret())?,

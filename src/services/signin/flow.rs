@@ -16,7 +16,7 @@ use crate::domain::user::User;
 use crate::policy::Outcome as Decided;
 use crate::secrets;
 use crate::services::access::{self, Attempt, Status};
-use crate::services::{AppState, Error, Result};
+use crate::services::{Error, Result, Services};
 use crate::store::{Session, StoreError};
 
 /// The sign-in log's reason for a user the application does not admit (Entra's 50105).
@@ -88,7 +88,7 @@ pub enum Next {
 
 /// The browser's live session in a tenant, if `token` (its session cookie) names one.
 pub async fn current_session(
-    state: &AppState,
+    state: &Services,
     token: Option<&str>,
     tenant_id: &str,
 ) -> Result<Option<Session>> {
@@ -120,7 +120,7 @@ pub fn evidence_of(user: User, session: &Session) -> Evidence {
 
 /// The evidence of the browser's existing session, if it satisfies `requirements`.
 pub async fn session_evidence(
-    state: &AppState,
+    state: &Services,
     browser: Browser<'_>,
     tenant: &Tenant,
     requirements: &Requirements,
@@ -176,7 +176,7 @@ pub fn first_step(requirements: &Requirements, evidence: Option<Evidence>) -> Ne
 /// Starts a sign-in for `request`. With a usable session and nothing to ask, the request is
 /// answered at once; otherwise a transaction is opened at the first step to ask.
 pub async fn start(
-    state: &AppState,
+    state: &Services,
     browser: Browser<'_>,
     tenant: &Tenant,
     request: ProtocolRequest,
@@ -201,7 +201,7 @@ pub async fn start(
 
 /// Opens a transaction at `step`, bound to the browser (a new binding when it has none).
 pub async fn open(
-    state: &AppState,
+    state: &Services,
     browser: Browser<'_>,
     tenant: &Tenant,
     request: ProtocolRequest,
@@ -237,7 +237,7 @@ pub async fn open(
 /// consent when the request asks for it (`consented` says it was just given), then the
 /// request is answered with the evidence. Every outcome is written to the sign-in log.
 pub async fn finish(
-    state: &AppState,
+    state: &Services,
     browser: Browser<'_>,
     tenant: &Tenant,
     request: &ProtocolRequest,
@@ -301,7 +301,7 @@ pub async fn finish(
 /// log: `user` when known, else the address typed.
 #[allow(clippy::too_many_arguments)]
 pub async fn record_failure(
-    state: &AppState,
+    state: &Services,
     tenant: &Tenant,
     request: &ProtocolRequest,
     user: Option<&User>,

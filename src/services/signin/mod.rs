@@ -10,3 +10,6 @@ pub mod totp;
 pub mod transaction;
 
 pub use transaction::Transaction;
+
+#[cfg(test)]
+mod tests;

@@ -15,8 +15,8 @@ use crate::ephemeral::Json;
 use crate::i18n::{Locale, Text};
 use crate::mail::compose;
 use crate::secrets;
-use crate::services::AppState;
 use crate::services::Error;
+use crate::services::Services;
 
 /// Lifetime of a passcode.
 pub const CODE_TTL: i64 = 600;
@@ -47,7 +47,7 @@ pub enum Sent {
 /// per client address) — only when `deliver` (the address may receive one); otherwise answers
 /// the same without sending, so the answer reveals nothing.
 pub async fn send(
-    state: &AppState,
+    state: &Services,
     tenant: &Tenant,
     email: &str,
     purpose: &str,
@@ -136,7 +136,7 @@ impl Checked {
 /// succeeds); a wrong one counts against the code, which is void after five: it stays void
 /// (even the right code is refused) until it expires or a new code replaces it.
 pub async fn check(
-    state: &AppState,
+    state: &Services,
     tenant: &Tenant,
     email: &str,
     purpose: &str,
@@ -171,7 +171,7 @@ pub async fn check(
 
 /// Whether `code` is the live code (then spent); see [`check`].
 pub async fn verify(
-    state: &AppState,
+    state: &Services,
     tenant: &Tenant,
     email: &str,
     purpose: &str,

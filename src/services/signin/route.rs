@@ -3,7 +3,7 @@
 //! offered partner, or a one-time passcode — with what was considered on the way.
 
 use crate::domain::tenant::{RedemptionRoute, RouteFacts, Tenant, choose_route};
-use crate::services::{AppState, Error, Result};
+use crate::services::{Error, Result, Services};
 
 /// Where the tenant's redemption order sends an address, with what it found on the way.
 #[derive(Debug)]
@@ -21,7 +21,7 @@ pub struct Routed {
 }
 
 /// Runs the tenant's redemption router for `email` (B.3).
-pub async fn route_for(state: &AppState, tenant: &Tenant, email: &str) -> Result<Routed> {
+pub async fn route_for(state: &Services, tenant: &Tenant, email: &str) -> Result<Routed> {
     let home = crate::services::home::home_tenant_for(state, tenant, email).await?;
     let domain = email
         .rsplit_once('@')

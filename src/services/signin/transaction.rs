@@ -11,7 +11,7 @@ use crate::domain::user::User;
 use crate::ephemeral::Json;
 use crate::i18n::Locale;
 use crate::secrets;
-use crate::services::{AppState, Result};
+use crate::services::{Result, Services};
 
 /// A sign-in in progress, kept in the ephemeral store under `tx:{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ impl Transaction {
     }
 
     /// Loads a transaction; `None` if it expired or never existed.
-    pub async fn load(state: &AppState, id: &str) -> Result<Option<Self>> {
+    pub async fn load(state: &Services, id: &str) -> Result<Option<Self>> {
         if id.is_empty() || id.len() > 64 {
             return Ok(None);
         }
@@ -55,7 +55,7 @@ impl Transaction {
     }
 
     /// Saves the transaction for the rest of its lifetime.
-    pub async fn save(&self, state: &AppState) -> Result<()> {
+    pub async fn save(&self, state: &Services) -> Result<()> {
         let ttl = state.config.tokens.transaction_ttl as i64 - (unix_now() - self.created_at);
         let ttl = Duration::from_secs(ttl.max(1) as u64);
         Ok(Json(state.ephemeral.as_ref())
@@ -64,7 +64,7 @@ impl Transaction {
     }
 
     /// Ends the transaction.
-    pub async fn delete(&self, state: &AppState) -> Result<()> {
+    pub async fn delete(&self, state: &Services) -> Result<()> {
         Ok(state.ephemeral.delete(&Self::key(&self.id)).await?)
     }
 

@@ -1,0 +1,316 @@
+//! The sign-in state machine's rules, tested without HTTP on a fresh SQLite file and the
+//! in-memory store: where a request starts, `prompt=none` outcomes, the second factor before
+//! consent, assignment, and the browser binding of a transaction.
+
+use super::flow::{self, Browser, Outcome, Refusal, SessionCheck};
+use crate::domain::app::App;
+use crate::domain::scope::Scopes;
+use crate::domain::signin::{
+    ACR_MFA, ACR_SFA, AuthorizeRequest, ProtocolRequest, ResponseMode, Step,
+};
+use crate::domain::unix_now;
+use crate::secrets;
+use crate::services::Services;
+use crate::services::testing::{self, World};
+use crate::store::{Session, SignInFilter};
+
+/// An OIDC request of the world's app with `prompt`, `acr_values` and `login_hint`.
+fn request(app: &App, prompt: &[&str], acr: &[&str], login_hint: Option<&str>) -> ProtocolRequest {
+    ProtocolRequest::Oidc(AuthorizeRequest {
+        tenant_id: app.tenant_id.clone(),
+        client_id: app.client_id.clone(),
+        app_name: app.name.clone(),
+        redirect_uri: app.redirect_uris[0].clone(),
+        response_mode: ResponseMode::Query,
+        scope: Scopes::parse("openid").expect("a scope"),
+        state: None,
+        nonce: None,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        prompt: prompt.iter().map(|p| (*p).to_owned()).collect(),
+        max_age: None,
+        login_hint: login_hint.map(str::to_owned),
+        acr_values: acr.iter().map(|a| (*a).to_owned()).collect(),
+        hint_user: None,
+        ui_locales: None,
+    })
+}
+
+/// Signs the world's member in with `amr`; returns the session cookie's value.
+async fn session(services: &Services, world: &World, amr: &[&str]) -> String {
+    let token = secrets::new_secret();
+    let now = unix_now();
+    let mfa = amr.contains(&"mfa");
+    let session = Session {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: world.tenant.id.clone(),
+        user_id: world.user.id.clone(),
+        auth_time: now,
+        amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        acr: if mfa { ACR_MFA } else { ACR_SFA }.to_owned(),
+        idp: None,
+        created_at: now,
+        expires_at: now + 3600,
+    };
+    services
+        .store
+        .establish_session(None, &secrets::hash_secret(&token), &session)
+        .await
+        .expect("a session");
+    token
+}
+
+fn browser(session: Option<&str>) -> Browser<'_> {
+    Browser {
+        session,
+        binding: Some("binding"),
+        ip: None,
+    }
+}
+
+/// The step of an `Ask`, or a failure naming what came instead.
+fn asked(outcome: Outcome) -> Step {
+    match outcome {
+        Outcome::Ask { transaction, .. } => transaction.step,
+        other => panic!("expected a question, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_is_refused_as_login_required() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let outcome = flow::start(
+        &test.services,
+        browser(None),
+        &world.tenant,
+        request(&world.app, &["none"], &[], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Refuse(Refusal::LoginRequired)));
+}
+
+#[tokio::test]
+async fn without_a_session_the_first_question_is_the_address_or_the_hinted_password() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let start = |hint: Option<&'static str>| {
+        let (services, world) = (&test.services, &world);
+        async move {
+            flow::start(
+                services,
+                Browser::default(),
+                &world.tenant,
+                request(&world.app, &[], &[], hint),
+                SessionCheck::Now,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(asked(start(None).await), Step::Identify);
+    assert_eq!(
+        asked(start(Some("ada@contoso.example")).await),
+        Step::Password {
+            email: "ada@contoso.example".to_owned()
+        }
+    );
+    // A hint that is no address asks for one.
+    assert_eq!(asked(start(Some("not an address")).await), Step::Identify);
+}
+
+#[tokio::test]
+async fn a_transaction_is_bound_to_the_browser_that_started_it() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let ask = |binding: Option<&'static str>| {
+        let (services, world) = (&test.services, &world);
+        async move {
+            let browser = Browser {
+                binding,
+                ..Browser::default()
+            };
+            flow::start(
+                services,
+                browser,
+                &world.tenant,
+                request(&world.app, &[], &[], None),
+                SessionCheck::Now,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let Outcome::Ask {
+        transaction,
+        new_binding,
+    } = ask(None).await
+    else {
+        panic!("a question");
+    };
+    let new_binding = new_binding.expect("a browser without a binding gets one");
+    assert!(transaction.is_bound_to_binding(Some(&new_binding)));
+    assert!(!transaction.is_bound_to_binding(Some("another browser")));
+    assert!(!transaction.is_bound_to_binding(None));
+    let Outcome::Ask {
+        transaction,
+        new_binding,
+    } = ask(Some("mine")).await
+    else {
+        panic!("a question");
+    };
+    assert!(new_binding.is_none(), "an existing binding is kept");
+    assert!(transaction.is_bound_to_binding(Some("mine")));
+    // It is saved: any node can load it.
+    let loaded = super::Transaction::load(&test.services, &transaction.id)
+        .await
+        .unwrap()
+        .expect("the transaction is stored");
+    assert_eq!(loaded.step, Step::Identify);
+}
+
+#[tokio::test]
+async fn a_cross_site_post_looks_at_the_session_on_arrival() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let outcome = flow::start(
+        &test.services,
+        browser(None),
+        &world.tenant,
+        request(&world.app, &[], &[], None),
+        SessionCheck::OnArrival,
+    )
+    .await
+    .unwrap();
+    assert_eq!(asked(outcome), Step::Pending);
+}
+
+#[tokio::test]
+async fn a_usable_session_is_answered_at_once_and_logged() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let token = session(&test.services, &world, &["pwd"]).await;
+    let outcome = flow::start(
+        &test.services,
+        browser(Some(&token)),
+        &world.tenant,
+        request(&world.app, &["none"], &[], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    let Outcome::Answer(evidence) = outcome else {
+        panic!("expected an answer, got {outcome:?}");
+    };
+    assert_eq!(evidence.user.id, world.user.id);
+    assert_eq!(evidence.amr, vec!["pwd".to_owned()]);
+    let log = test
+        .services
+        .store
+        .sign_ins(&world.tenant.id, &SignInFilter::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].status, "success");
+}
+
+#[tokio::test]
+async fn prompt_none_when_a_second_factor_is_needed_is_interaction_required() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let token = session(&test.services, &world, &["pwd"]).await;
+    let outcome = flow::start(
+        &test.services,
+        browser(Some(&token)),
+        &world.tenant,
+        request(&world.app, &["none"], &[ACR_MFA], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        outcome,
+        Outcome::Refuse(Refusal::InteractionRequired)
+    ));
+}
+
+#[tokio::test]
+async fn the_second_factor_comes_before_consent() {
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let single = session(&test.services, &world, &["pwd"]).await;
+    // Single factor, MFA asked for, consent asked for: enrolment first (no authenticator yet,
+    // the password is fresh), never consent.
+    let outcome = flow::start(
+        &test.services,
+        browser(Some(&single)),
+        &world.tenant,
+        request(&world.app, &["consent"], &[ACR_MFA], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(asked(outcome), Step::MfaEnroll { .. }),
+        "the second factor first"
+    );
+    // Multi-factor: now consent.
+    let multi = session(&test.services, &world, &["pwd", "otp", "mfa"]).await;
+    let outcome = flow::start(
+        &test.services,
+        browser(Some(&multi)),
+        &world.tenant,
+        request(&world.app, &["consent"], &[ACR_MFA], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(asked(outcome), Step::Consent { .. }));
+    // prompt=none cannot give consent either.
+    let outcome = flow::start(
+        &test.services,
+        browser(Some(&multi)),
+        &world.tenant,
+        request(&world.app, &["none", "consent"], &[ACR_MFA], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Refuse(Refusal::LoginRequired)));
+}
+
+#[tokio::test]
+async fn an_unassigned_user_is_refused_when_the_app_requires_assignment() {
+    let test = testing::services().await;
+    let mut world = testing::world(&test.services).await;
+    world.app = App {
+        id: uuid::Uuid::new_v4().to_string(),
+        client_id: uuid::Uuid::new_v4().to_string(),
+        assignment_required: true,
+        ..world.app.clone()
+    };
+    test.services
+        .store
+        .create_app(&world.app)
+        .await
+        .expect("an app that requires assignment");
+    let token = session(&test.services, &world, &["pwd"]).await;
+    let outcome = flow::start(
+        &test.services,
+        browser(Some(&token)),
+        &world.tenant,
+        request(&world.app, &[], &[], None),
+        SessionCheck::Now,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, Outcome::Refuse(Refusal::NotAssigned)));
+    let log = test
+        .services
+        .store
+        .sign_ins(&world.tenant.id, &SignInFilter::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(log[0].status, "failure");
+}
