@@ -228,6 +228,29 @@ mod tests {
     }
 
     #[test]
+    fn tiers_below_the_doors_use_no_http_framework() {
+        // Tiers 0–2 decide and store; only the HTTP boundary (web) and the doors know axum.
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let mut wrong = Vec::new();
+        for file in files {
+            let relative = file.strip_prefix(&src).expect("under src");
+            let first = relative.components().next().expect("a path");
+            let module = first.as_os_str().to_string_lossy();
+            let module = module.trim_end_matches(".rs");
+            if tier(module).is_none_or(|t| t > 2) {
+                continue;
+            }
+            let text = code(&std::fs::read_to_string(&file).expect("a readable file"));
+            if text.contains("axum") {
+                wrong.push(relative.display().to_string());
+            }
+        }
+        assert!(wrong.is_empty(), "axum below the doors: {wrong:?}");
+    }
+
+    #[test]
     fn the_reader_finds_grouped_and_inline_paths() {
         let code = code(
             "use crate::{domain::tenant::Tenant, store::{self, Store}};\n\

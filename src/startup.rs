@@ -46,8 +46,8 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(crate::telemetry::request_span)
-                .on_response(crate::telemetry::record_status),
+                .make_span_with(crate::web::spans::request_span)
+                .on_response(crate::web::spans::record_status),
         )
 }
 

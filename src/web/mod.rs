@@ -10,6 +10,7 @@ pub mod error;
 pub mod graph_error;
 pub mod oauth;
 pub mod session;
+pub mod spans;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
