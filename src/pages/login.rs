@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::passcode;
+use super::realm::{Discovered, SIGN_IN_CODE, code_sign_in_user, discover};
 use super::session::{self, Authentication};
 use super::throttle::Throttle;
 use super::{
@@ -112,15 +113,8 @@ pub async fn get_login(
             }
             Next::Answer(evidence) => {
                 transaction.delete(&state).await?;
-                return finish(
-                    &state,
-                    &headers,
-                    &tenant,
-                    &transaction.request,
-                    &evidence,
-                    false,
-                )
-                .await;
+                let request = &transaction.request;
+                return finish(&state, &headers, &tenant, request, &evidence, false).await;
             }
             Next::Refuse => {
                 transaction.delete(&state).await?;
@@ -144,46 +138,9 @@ pub async fn get_login(
             // Home-realm discovery: a guest bound to a home tenant or a partner IdP signs in
             // there; a guest who signs in with mailed codes only gets a code, never a
             // password page.
-            match realm_of(&state, &tenant, &email).await? {
-                Some(Realm::Home(home, home_user)) => {
-                    return super::home::go_home(
-                        &state,
-                        &headers,
-                        &tenant,
-                        transaction,
-                        &home,
-                        &email,
-                        Some(home_user),
-                    )
-                    .await;
-                }
-                Some(Realm::Partner(partner)) => {
-                    return crate::pages::federation::start(
-                        &state,
-                        &tenant,
-                        transaction,
-                        &partner,
-                        &email,
-                    )
-                    .await;
-                }
-                None => {}
-            }
-            if let Some(user) = code_sign_in_user(&state, &tenant, &email).await?
-                && user.password_hash.is_none()
-            {
-                let ip = crate::web::client_address::current();
-                let locale = transaction.locale(&headers, Some(&user));
-                let sent =
-                    passcode::send(&state, &tenant, &email, SIGN_IN_CODE, ip, true, locale).await?;
-                transaction.step = Step::EmailCode { email };
-                if sent == passcode::Sent::Throttled {
-                    transaction.notice = Some(Notice {
-                        text: Text::new("code-error-too-many-sends"),
-                        status: StatusCode::TOO_MANY_REQUESTS.as_u16(),
-                    });
-                }
-                transaction.save(&state).await?;
+            match discover(&state, &headers, &tenant, transaction, email).await? {
+                Discovered::Elsewhere(response) => return Ok(response),
+                Discovered::Here(here) => transaction = *here,
             }
         }
         _ => {}
@@ -194,47 +151,6 @@ pub async fn get_login(
         transaction.save(&state).await?;
     }
     render_step(&state, &tenant, &transaction, &headers, notice).await
-}
-
-/// Where a guest bound to an upstream identity provider signs in.
-enum Realm {
-    /// A home tenant on this Gatehouse, with the guest's object id there.
-    Home(std::sync::Arc<Tenant>, String),
-    /// A partner identity provider of the tenant.
-    Partner(Box<crate::domain::partner::PartnerIdp>),
-}
-
-/// The realm of the tenant's guest with this address, if bound to an upstream IdP.
-async fn realm_of(
-    state: &AppState,
-    tenant: &Tenant,
-    email: &str,
-) -> Result<Option<Realm>, AppError> {
-    let user = match state
-        .store
-        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
-        .await
-    {
-        Ok(user)
-            if user.account_enabled && user.user_type == crate::domain::user::UserType::Guest =>
-        {
-            user
-        }
-        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    // A registered partner IdP is explicit configuration: it comes first.
-    let identities = state.store.identities(&user.id).await?;
-    let partners = state.directory.partners(&tenant.id).await?;
-    if let Some(partner) = partners
-        .iter()
-        .find(|p| identities.iter().any(|i| i.issuer == p.issuer))
-    {
-        return Ok(Some(Realm::Partner(Box::new(partner.clone()))));
-    }
-    Ok(super::home::bound_home(state, &user)
-        .await?
-        .map(|(home, home_user)| Realm::Home(home, home_user)))
 }
 
 /// `POST /{tenant}/login`: advances the current step.
@@ -284,46 +200,11 @@ pub async fn post_login(
             }
         }
         ("send_code", Step::Password { email } | Step::EmailCode { email }) => {
-            let user = code_sign_in_user(&state, &tenant, &email).await?;
-            let locale = transaction.locale(&headers, user.as_ref());
-            let sent = passcode::send(
-                &state,
-                &tenant,
-                &email,
-                SIGN_IN_CODE,
-                Some(ip),
-                user.is_some(),
-                locale,
-            )
-            .await?;
-            transaction.step = Step::EmailCode { email };
-            if sent == passcode::Sent::Throttled {
-                let text = Text::new("code-error-too-many-sends");
-                return transaction
-                    .retry(&state, text, StatusCode::TOO_MANY_REQUESTS)
-                    .await;
-            }
-            transaction.save(&state).await?;
-            Ok(see_other(&here))
+            send_code(&state, &headers, &tenant, transaction, email, ip).await
         }
         ("code", Step::EmailCode { email }) => {
             let code = form.code.unwrap_or_default();
-            let user = code_sign_in_user(&state, &tenant, &email).await?;
-            let checked = passcode::check(&state, &tenant, &email, SIGN_IN_CODE, &code).await?;
-            let Some(user) = user.filter(|_| checked == passcode::Checked::Valid) else {
-                tracing::info!(tenant = %tenant.slug, "passcode sign-in failed");
-                return transaction
-                    .retry(&state, checked.message(), StatusCode::OK)
-                    .await;
-            };
-            let how = Authentication {
-                amr: vec![super::redeem::AMR_EMAIL.to_owned()],
-                acr: ACR_SFA.to_owned(),
-                idp: Some(super::redeem::IDP_MAIL.to_owned()),
-                auth_time: None,
-            };
-            tracing::info!(tenant = %tenant.slug, user = %user.id, "passcode sign-in succeeded");
-            signed_in(&state, &headers, &tenant, transaction, user, how).await
+            sign_in_with_code(&state, &headers, &tenant, transaction, &email, &code).await
         }
         ("password", Step::Password { email }) => {
             let password = form.password.unwrap_or_default();
@@ -332,31 +213,104 @@ pub async fn post_login(
         }
         ("consent", Step::Consent { session_id }) => {
             let allowed = form.decision.as_deref() == Some("allow");
-            transaction.delete(&state).await?;
-            if !allowed {
-                return super::decline(&state, &tenant, &transaction.request).await;
-            }
-            let requirements = super::Requirements {
-                consent: false,
-                ..Default::default()
-            };
-            match super::session_evidence(&state, &headers, &tenant, &requirements).await? {
-                Some(evidence) if evidence.session_id == session_id => {
-                    finish(
-                        &state,
-                        &headers,
-                        &tenant,
-                        &transaction.request,
-                        &evidence,
-                        true,
-                    )
-                    .await
-                }
-                _ => Err(expired()),
-            }
+            consent(&state, &headers, &tenant, transaction, &session_id, allowed).await
         }
         // A stale form (back button, second tab): show where the transaction really is.
         _ => Ok(see_other(&here)),
+    }
+}
+
+/// Mails a sign-in code to the address (or answers as if it did, for an address that gets
+/// none) and moves to the code step.
+async fn send_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    email: String,
+    ip: std::net::IpAddr,
+) -> Result<Response, AppError> {
+    let user = code_sign_in_user(state, tenant, &email).await?;
+    let locale = transaction.locale(headers, user.as_ref());
+    let sent = passcode::send(
+        state,
+        tenant,
+        &email,
+        SIGN_IN_CODE,
+        Some(ip),
+        user.is_some(),
+        locale,
+    )
+    .await?;
+    transaction.step = Step::EmailCode { email };
+    if sent == passcode::Sent::Throttled {
+        let text = Text::new("code-error-too-many-sends");
+        return transaction
+            .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
+            .await;
+    }
+    transaction.save(state).await?;
+    Ok(see_other(&login_url(&tenant.slug, &transaction.id)))
+}
+
+/// Signs in with a mailed code.
+async fn sign_in_with_code(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    transaction: Transaction,
+    email: &str,
+    code: &str,
+) -> Result<Response, AppError> {
+    let user = code_sign_in_user(state, tenant, email).await?;
+    let checked = passcode::check(state, tenant, email, SIGN_IN_CODE, code).await?;
+    let Some(user) = user.filter(|_| checked == passcode::Checked::Valid) else {
+        tracing::info!(tenant = %tenant.slug, "passcode sign-in failed");
+        return transaction
+            .retry(state, checked.message(), StatusCode::OK)
+            .await;
+    };
+    let how = Authentication {
+        amr: vec![super::redeem::AMR_EMAIL.to_owned()],
+        acr: ACR_SFA.to_owned(),
+        idp: Some(super::redeem::IDP_MAIL.to_owned()),
+        auth_time: None,
+    };
+    tracing::info!(tenant = %tenant.slug, user = %user.id, "passcode sign-in succeeded");
+    signed_in(state, headers, tenant, transaction, user, how).await
+}
+
+/// The consent decision: declined ends the journey, allowed finishes it for the session the
+/// consent page was shown to.
+async fn consent(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    transaction: Transaction,
+    session_id: &str,
+    allowed: bool,
+) -> Result<Response, AppError> {
+    transaction.delete(state).await?;
+    if !allowed {
+        return super::decline(state, tenant, &transaction.request).await;
+    }
+    let requirements = super::Requirements {
+        consent: false,
+        ..Default::default()
+    };
+    match super::session_evidence(state, headers, tenant, &requirements).await? {
+        Some(evidence) if evidence.session_id == session_id => {
+            finish(
+                state,
+                headers,
+                tenant,
+                &transaction.request,
+                &evidence,
+                true,
+            )
+            .await
+        }
+        _ => Err(expired()),
     }
 }
 
@@ -448,42 +402,6 @@ async fn sign_in_with_password(
         auth_time: None,
     };
     signed_in(state, headers, tenant, transaction, user.clone(), how).await
-}
-
-/// The purpose of sign-in passcodes.
-const SIGN_IN_CODE: &str = "signin";
-
-/// The user who may sign in with a mailed passcode: an invited user who redeemed and is
-/// enabled. Anyone else gets the same page but no code.
-async fn code_sign_in_user(
-    state: &AppState,
-    tenant: &Tenant,
-    email: &str,
-) -> Result<Option<User>, AppError> {
-    match state
-        .store
-        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
-        .await
-    {
-        Ok(user)
-            if user.account_enabled
-                && user.creation_type.as_deref() == Some("Invitation")
-                && user.external_user_state
-                    == Some(crate::domain::user::ExternalUserState::Accepted) =>
-        {
-            // Only guests who redeemed with a passcode keep signing in with one; a guest
-            // bound to a home identity provider signs in there.
-            let by_mail = state
-                .store
-                .identities(&user.id)
-                .await?
-                .iter()
-                .any(|i| i.issuer == super::redeem::IDP_MAIL);
-            Ok(by_mail.then_some(user))
-        }
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Establishes the session of a user who just authenticated and continues the journey

@@ -13,6 +13,7 @@ pub mod held;
 pub mod home;
 pub mod login;
 pub mod mfa;
+pub mod realm;
 pub mod redeem;
 pub mod security_info;
 
