@@ -30,13 +30,11 @@ use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jws::{ES256, JwsSigner, JwsVerifier, RS256};
-use serde::Serialize;
 
 pub use master::MasterKey;
 pub use rotation::{KeyTimings, RotationReport, plan_rotation};
 use rotation::{is_active, is_published};
 
-use crate::config::Config;
 use crate::domain::app::SigningAlg;
 use crate::domain::unix_now;
 use crate::store::{KeyRingChanges, Store, StoreError, StoredKey};

@@ -29,11 +29,11 @@ use quick_xml::name::{Namespace, ResolveResult};
 
 mod schema;
 
-pub use schema::{NS_ASSERTION, NS_PROTOCOL};
 use schema::{
-    ASSERTION_ELEMENTS, FOREIGN_ATTRIBUTES_ALLOWED, NS_DSIG, NS_DSIG11, NS_XENC, NS_XENC11,
-    NS_XML, NS_XSI, OPEN_CONTENT, PROTOCOL_ELEMENTS, SAML_ATTRIBUTES, TEXT_ONLY,
+    ASSERTION_ELEMENTS, FOREIGN_ATTRIBUTES_ALLOWED, NS_DSIG, NS_DSIG11, NS_XENC, NS_XENC11, NS_XML,
+    NS_XSI, OPEN_CONTENT, PROTOCOL_ELEMENTS, SAML_ATTRIBUTES, TEXT_ONLY,
 };
+pub use schema::{NS_ASSERTION, NS_PROTOCOL};
 
 /// The protocol element a message must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
