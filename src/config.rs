@@ -348,6 +348,13 @@ impl Config {
 
     /// Checks cross-field rules the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_addresses()?;
+        self.validate_lifetimes()?;
+        self.validate_mail_and_master_key()
+    }
+
+    /// The public URL, the database and Redis URLs, and the database pool size.
+    fn validate_addresses(&self) -> Result<(), ConfigError> {
         let url = Url::parse(&self.public_url).map_err(|e| {
             ConfigError(format!(
                 "GATEHOUSE_PUBLIC_URL ({:?}) is not a URL: {e}",
@@ -387,6 +394,11 @@ impl Config {
                 "GATEHOUSE_DATABASE_MAX_CONNECTIONS must be at least 1".to_owned(),
             ));
         }
+        Ok(())
+    }
+
+    /// Token, session and key-refresh lifetimes.
+    fn validate_lifetimes(&self) -> Result<(), ConfigError> {
         let t = &self.tokens;
         for (name, value) in [
             ("GATEHOUSE_TOKENS__ID_TOKEN_TTL", t.id_token_ttl),
@@ -418,6 +430,11 @@ impl Config {
                     .to_owned(),
             ));
         }
+        Ok(())
+    }
+
+    /// The mail relay and sender, and the master key.
+    fn validate_mail_and_master_key(&self) -> Result<(), ConfigError> {
         if let Some(smtp) = &self.mail.smtp_url
             && !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://"))
         {

@@ -163,17 +163,7 @@ pub async fn serve(
     limits: Limits,
     stop: impl Future<Output = ()> + Send,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(limits.header_timeout)
-        .keep_alive_timeout(limits.header_timeout);
-    let builder = Arc::new(builder);
+    let builder = Arc::new(connection_builder(&limits));
     let connections = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
     let graceful = GracefulShutdown::new();
@@ -224,25 +214,8 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(
-            move |mut request: axum::extract::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
-                request.map(axum::body::Body::new)
-            },
-        );
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            drop(slot);
-            drop(permit);
-        });
+        let held = (slot, permit);
+        spawn_connection(&builder, &app, &graceful, stream, peer, held);
     }
     drop(listener);
     tracing::info!("stopped accepting connections; finishing requests in flight");
@@ -252,6 +225,52 @@ pub async fn serve(
             tracing::warn!("drain deadline passed; closing remaining connections");
         }
     }
+}
+
+/// HTTP/1 and HTTP/2 under the header (and idle keep-alive) timeout.
+fn connection_builder(limits: &Limits) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.header_timeout)
+        .keep_alive_timeout(limits.header_timeout);
+    builder
+}
+
+/// Serves one accepted connection to its end (watched for the drain), holding its places
+/// under the caps until then.
+fn spawn_connection(
+    builder: &Builder<TokioExecutor>,
+    app: &Router,
+    graceful: &GracefulShutdown,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    (slot, permit): (Option<AddressSlot>, tokio::sync::OwnedSemaphorePermit),
+) {
+    let service = app.clone().map_request(
+        move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(peer));
+            request.map(axum::body::Body::new)
+        },
+    );
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        drop(slot);
+        drop(permit);
+    });
 }
 
 #[cfg(test)]

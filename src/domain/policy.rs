@@ -4,6 +4,7 @@
 //! are all policies of this one shape.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::domain::Invalid;
 
@@ -288,37 +289,6 @@ impl Policy {
 /// then dropped; any other value would be stored but not enforced, so it is refused with the
 /// property's name. What is left is parsed strictly (unknown fields are refused).
 pub fn strip_unenforced(body: &mut serde_json::Value) -> Result<(), Invalid> {
-    use serde_json::Value;
-    fn strip_annotations(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                map.retain(|key, _| !key.starts_with("@odata."));
-                map.values_mut().for_each(strip_annotations);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip_annotations),
-            _ => {}
-        }
-    }
-    /// Removes `name` from `map` when its value restricts nothing.
-    fn drop_if(
-        map: &mut serde_json::Map<String, Value>,
-        path: &str,
-        name: &str,
-        restricts_nothing: impl Fn(&Value) -> bool,
-    ) -> Result<(), Invalid> {
-        match map.get(name) {
-            None => Ok(()),
-            Some(value) if restricts_nothing(value) => {
-                map.remove(name);
-                Ok(())
-            }
-            Some(value) => Err(Invalid::new(format!(
-                "{path}{name} {value} is not supported: Gatehouse would store it without enforcing it"
-            ))),
-        }
-    }
-    let empty = |v: &Value| v.is_null() || v.as_array().is_some_and(Vec::is_empty);
-    let is_null = |v: &Value| v.is_null();
     strip_annotations(body);
     let Some(policy) = body.as_object_mut() else {
         return Ok(());
@@ -326,64 +296,7 @@ pub fn strip_unenforced(body: &mut serde_json::Value) -> Result<(), Invalid> {
     drop_if(policy, "", "templateId", is_null)?;
     drop_if(policy, "", "sessionControls", is_null)?;
     if let Some(Value::Object(conditions)) = policy.get_mut("conditions") {
-        let path = "conditions.";
-        drop_if(conditions, path, "clientAppTypes", |v| {
-            v.as_array().is_some_and(|a| a.len() == 1 && a[0] == "all")
-        })?;
-        drop_if(conditions, path, "locations", |v| {
-            v.is_null()
-                || v.as_object().is_some_and(|l| {
-                    l.iter().all(|(key, value)| match key.as_str() {
-                        "includeLocations" => value
-                            .as_array()
-                            .is_some_and(|a| a.len() == 1 && a[0] == "All"),
-                        "excludeLocations" => empty(value),
-                        _ => false,
-                    })
-                })
-        })?;
-        for name in [
-            "platforms",
-            "devices",
-            "deviceStates",
-            "clientApplications",
-            "times",
-            "authenticationFlows",
-            "insiderRiskLevels",
-        ] {
-            drop_if(conditions, path, name, is_null)?;
-        }
-        for name in [
-            "signInRiskLevels",
-            "userRiskLevels",
-            "servicePrincipalRiskLevels",
-        ] {
-            drop_if(conditions, path, name, empty)?;
-        }
-        if let Some(Value::Object(users)) = conditions.get_mut("users") {
-            let path = "conditions.users.";
-            for name in ["includeRoles", "excludeRoles"] {
-                drop_if(users, path, name, empty)?;
-            }
-            for name in [
-                "includeGuestsOrExternalUsers",
-                "excludeGuestsOrExternalUsers",
-            ] {
-                drop_if(users, path, name, is_null)?;
-            }
-        }
-        if let Some(Value::Object(apps)) = conditions.get_mut("applications") {
-            let path = "conditions.applications.";
-            for name in [
-                "includeUserActions",
-                "includeAuthenticationContextClassReferences",
-            ] {
-                drop_if(apps, path, name, empty)?;
-            }
-            for name in ["applicationFilter", "globalSecureAccess"] {
-                drop_if(apps, path, name, is_null)?;
-            }
-        }
+        strip_unenforced_conditions(conditions)?;
     }
     if let Some(Value::Object(grant)) = policy.get_mut("grantControls") {
         let path = "grantControls.";
@@ -393,6 +306,113 @@ pub fn strip_unenforced(body: &mut serde_json::Value) -> Result<(), Invalid> {
         drop_if(grant, path, "authenticationStrength", is_null)?;
     }
     Ok(())
+}
+
+/// The unenforced properties of `conditions` (and of its `users` and `applications`).
+fn strip_unenforced_conditions(conditions: &mut JsonMap) -> Result<(), Invalid> {
+    let path = "conditions.";
+    drop_if(conditions, path, "clientAppTypes", |v| {
+        v.as_array().is_some_and(|a| a.len() == 1 && a[0] == "all")
+    })?;
+    drop_if(conditions, path, "locations", |v| {
+        v.is_null()
+            || v.as_object().is_some_and(|l| {
+                l.iter().all(|(key, value)| match key.as_str() {
+                    "includeLocations" => value
+                        .as_array()
+                        .is_some_and(|a| a.len() == 1 && a[0] == "All"),
+                    "excludeLocations" => empty(value),
+                    _ => false,
+                })
+            })
+    })?;
+    for name in [
+        "platforms",
+        "devices",
+        "deviceStates",
+        "clientApplications",
+        "times",
+        "authenticationFlows",
+        "insiderRiskLevels",
+    ] {
+        drop_if(conditions, path, name, is_null)?;
+    }
+    for name in [
+        "signInRiskLevels",
+        "userRiskLevels",
+        "servicePrincipalRiskLevels",
+    ] {
+        drop_if(conditions, path, name, empty)?;
+    }
+    if let Some(Value::Object(users)) = conditions.get_mut("users") {
+        let path = "conditions.users.";
+        for name in ["includeRoles", "excludeRoles"] {
+            drop_if(users, path, name, empty)?;
+        }
+        for name in [
+            "includeGuestsOrExternalUsers",
+            "excludeGuestsOrExternalUsers",
+        ] {
+            drop_if(users, path, name, is_null)?;
+        }
+    }
+    if let Some(Value::Object(apps)) = conditions.get_mut("applications") {
+        let path = "conditions.applications.";
+        for name in [
+            "includeUserActions",
+            "includeAuthenticationContextClassReferences",
+        ] {
+            drop_if(apps, path, name, empty)?;
+        }
+        for name in ["applicationFilter", "globalSecureAccess"] {
+            drop_if(apps, path, name, is_null)?;
+        }
+    }
+    Ok(())
+}
+
+/// A JSON object's members.
+type JsonMap = serde_json::Map<String, Value>;
+
+/// Removes every `@odata.` annotation, at any depth.
+fn strip_annotations(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !key.starts_with("@odata."));
+            map.values_mut().for_each(strip_annotations);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+        _ => {}
+    }
+}
+
+/// Removes `name` from `map` when its value restricts nothing.
+fn drop_if(
+    map: &mut JsonMap,
+    path: &str,
+    name: &str,
+    restricts_nothing: impl Fn(&Value) -> bool,
+) -> Result<(), Invalid> {
+    match map.get(name) {
+        None => Ok(()),
+        Some(value) if restricts_nothing(value) => {
+            map.remove(name);
+            Ok(())
+        }
+        Some(value) => Err(Invalid::new(format!(
+            "{path}{name} {value} is not supported: Gatehouse would store it without enforcing it"
+        ))),
+    }
+}
+
+/// `null` or an empty list.
+fn empty(v: &Value) -> bool {
+    v.is_null() || v.as_array().is_some_and(Vec::is_empty)
+}
+
+/// `null`.
+fn is_null(v: &Value) -> bool {
+    v.is_null()
 }
 
 #[cfg(test)]

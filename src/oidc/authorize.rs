@@ -189,34 +189,7 @@ fn validate(
     response_mode: ResponseMode,
     params: &Params,
 ) -> Result<AuthorizeRequest, Refusal> {
-    if let Some(name) = params.first_repeated() {
-        return refuse(
-            "invalid_request",
-            format!("the {name} parameter is repeated"),
-        );
-    }
-    if params.get("request").is_some() {
-        return refuse("request_not_supported", "request objects are not supported");
-    }
-    if params.get("request_uri").is_some() {
-        return refuse("request_uri_not_supported", "request_uri is not supported");
-    }
-    if params.get("registration").is_some() {
-        return refuse(
-            "registration_not_supported",
-            "registration is not supported",
-        );
-    }
-    match params.get("response_type") {
-        None => return refuse("invalid_request", "response_type is required"),
-        Some("code") => {}
-        Some(_) => {
-            return refuse(
-                "unsupported_response_type",
-                "only the authorization code flow (response_type=code) is offered",
-            );
-        }
-    }
+    refuse_unsupported(params)?;
     if !app.allows(GrantType::AuthorizationCode) {
         return refuse(
             "unauthorized_client",
@@ -225,84 +198,16 @@ fn validate(
     }
     let requested = Scopes::parse(params.get("scope").unwrap_or(""))
         .or_else(|e| refuse("invalid_scope", e.to_string()))?;
-    let code_challenge = match (
-        params.get("code_challenge"),
-        params.get("code_challenge_method"),
-    ) {
-        (None, _) => {
-            return refuse(
-                "invalid_request",
-                "code challenge required (PKCE with S256)",
-            );
-        }
-        (Some(_), None | Some("plain")) => {
-            return refuse("invalid_request", "code_challenge_method must be S256");
-        }
-        (Some(_), Some(method)) if method != "S256" => {
-            return refuse("invalid_request", "code_challenge_method must be S256");
-        }
-        (Some(challenge), Some(_)) => {
-            if !is_pkce_value(challenge) {
-                return refuse("invalid_request", "code_challenge is malformed");
-            }
-            challenge.to_owned()
-        }
-    };
-    let prompt: Vec<String> = params
-        .get("prompt")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if let Some(unknown) = prompt
-        .iter()
-        .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
-    {
-        return refuse(
-            "invalid_request",
-            format!("unsupported prompt value {unknown}"),
-        );
-    }
-    if prompt.len() > 1 && prompt.iter().any(|p| p == "none") {
-        return refuse(
-            "invalid_request",
-            "prompt=none cannot be combined with other values",
-        );
-    }
-    let max_age = match params.get("max_age") {
-        None => None,
-        Some(value) => match value.parse::<i64>() {
-            Ok(seconds) if seconds >= 0 => Some(seconds),
-            _ => return refuse("invalid_request", "max_age must be a non-negative integer"),
-        },
-    };
+    let code_challenge = code_challenge(params)?;
+    let prompt = prompt(params)?;
+    let max_age = max_age(params)?;
     if let Some(claims) = params.get("claims")
         && !serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|v| v.is_object())
     {
         return refuse("invalid_request", "claims must be a JSON object");
     }
-    let bounded = |name: &str, max: usize| -> Result<Option<String>, Refusal> {
-        match params.get(name) {
-            Some(value) if value.len() > max => refuse(
-                "invalid_request",
-                format!("{name} is longer than {max} characters"),
-            ),
-            other => Ok(other.map(str::to_owned)),
-        }
-    };
-    let hint_user = match params.get("id_token_hint") {
-        None => None,
-        Some(hint) => match claims::verify_id_token_hint(&state.tokens, issuer, hint) {
-            Ok(verified) => verified.str("oid").map(str::to_owned),
-            Err(_) => {
-                return refuse(
-                    "invalid_request",
-                    "id_token_hint is not an ID token issued here",
-                );
-            }
-        },
-    };
+    let bounded = |name: &str, max: usize| bounded(params, name, max);
+    let hint_user = hint_user(state, issuer, params)?;
     Ok(AuthorizeRequest {
         tenant_id: tenant.id.clone(),
         client_id: app.client_id.clone(),
@@ -327,6 +232,125 @@ fn validate(
         hint_user,
         ui_locales: bounded("ui_locales", 256)?,
     })
+}
+
+/// Refuses repeated parameters, the request-object and registration features this server
+/// does not offer, and any response type but `code`.
+fn refuse_unsupported(params: &Params) -> Result<(), Refusal> {
+    if let Some(name) = params.first_repeated() {
+        return refuse(
+            "invalid_request",
+            format!("the {name} parameter is repeated"),
+        );
+    }
+    if params.get("request").is_some() {
+        return refuse("request_not_supported", "request objects are not supported");
+    }
+    if params.get("request_uri").is_some() {
+        return refuse("request_uri_not_supported", "request_uri is not supported");
+    }
+    if params.get("registration").is_some() {
+        return refuse(
+            "registration_not_supported",
+            "registration is not supported",
+        );
+    }
+    match params.get("response_type") {
+        None => refuse("invalid_request", "response_type is required"),
+        Some("code") => Ok(()),
+        Some(_) => refuse(
+            "unsupported_response_type",
+            "only the authorization code flow (response_type=code) is offered",
+        ),
+    }
+}
+
+/// The PKCE challenge (RFC 7636): required, S256 only, well formed.
+fn code_challenge(params: &Params) -> Result<String, Refusal> {
+    match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, _) => refuse(
+            "invalid_request",
+            "code challenge required (PKCE with S256)",
+        ),
+        (Some(_), None | Some("plain")) => {
+            refuse("invalid_request", "code_challenge_method must be S256")
+        }
+        (Some(_), Some(method)) if method != "S256" => {
+            refuse("invalid_request", "code_challenge_method must be S256")
+        }
+        (Some(challenge), Some(_)) => {
+            if !is_pkce_value(challenge) {
+                return refuse("invalid_request", "code_challenge is malformed");
+            }
+            Ok(challenge.to_owned())
+        }
+    }
+}
+
+/// The `prompt` values: only the four OIDC Core defines, and `none` alone.
+fn prompt(params: &Params) -> Result<Vec<String>, Refusal> {
+    let prompt: Vec<String> = params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(unknown) = prompt
+        .iter()
+        .find(|p| !matches!(p.as_str(), "none" | "login" | "consent" | "select_account"))
+    {
+        return refuse(
+            "invalid_request",
+            format!("unsupported prompt value {unknown}"),
+        );
+    }
+    if prompt.len() > 1 && prompt.iter().any(|p| p == "none") {
+        return refuse(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
+    }
+    Ok(prompt)
+}
+
+/// `max_age`: absent, or a non-negative number of seconds.
+fn max_age(params: &Params) -> Result<Option<i64>, Refusal> {
+    match params.get("max_age") {
+        None => Ok(None),
+        Some(value) => match value.parse::<i64>() {
+            Ok(seconds) if seconds >= 0 => Ok(Some(seconds)),
+            _ => refuse("invalid_request", "max_age must be a non-negative integer"),
+        },
+    }
+}
+
+/// A free-text parameter, refused when longer than `max` bytes.
+fn bounded(params: &Params, name: &str, max: usize) -> Result<Option<String>, Refusal> {
+    match params.get(name) {
+        Some(value) if value.len() > max => refuse(
+            "invalid_request",
+            format!("{name} is longer than {max} characters"),
+        ),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// The user an `id_token_hint` names, when it is an ID token issued here.
+fn hint_user(state: &AppState, issuer: &str, params: &Params) -> Result<Option<String>, Refusal> {
+    match params.get("id_token_hint") {
+        None => Ok(None),
+        Some(hint) => match claims::verify_id_token_hint(&state.tokens, issuer, hint) {
+            Ok(verified) => Ok(verified.str("oid").map(str::to_owned)),
+            Err(_) => refuse(
+                "invalid_request",
+                "id_token_hint is not an ID token issued here",
+            ),
+        },
+    }
 }
 
 /// The journey's OIDC back door: records the grant, mints a single-use code bound to the

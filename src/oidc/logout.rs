@@ -127,28 +127,7 @@ async fn logout(
         (Some(given), _) => Some(given.to_owned()),
         (None, from_hint) => from_hint.map(str::to_owned),
     };
-    let redirect = match params.get("post_logout_redirect_uri") {
-        None => None,
-        Some(uri) => {
-            if hint.is_none() {
-                return Err(refuse(
-                    "A return address needs an ID token hint; you have not been redirected.",
-                ));
-            }
-            let app = match client_id.as_deref() {
-                Some(id) => state.directory.app(id).await?,
-                None => None,
-            };
-            match app.filter(|app| app.tenant_id == tenant.id) {
-                Some(app) if app.has_post_logout_redirect_uri(uri) => Some(uri.to_owned()),
-                _ => {
-                    return Err(refuse(
-                        "The application asked to send you to an address it has not registered; you have not been redirected.",
-                    ));
-                }
-            }
-        }
-    };
+    let redirect = registered_return(state, tenant, params, hint.is_some(), client_id).await?;
     let current = session::current(state, headers, &tenant.id).await?;
     let Some(hint) = hint else {
         // No proof the request comes from the user's app: ask first.
@@ -166,20 +145,55 @@ async fn logout(
         tracing::info!(tenant = %tenant.slug, "signed out by relying party");
     }
     match redirect {
-        Some(uri) => {
-            let target = match params.get("state") {
-                Some(value) => {
-                    let separator = if uri.contains('?') { '&' } else { '?' };
-                    let encoded = url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("state", value)
-                        .finish();
-                    format!("{uri}{separator}{encoded}")
-                }
-                None => uri,
-            };
-            Ok(see_other(&target))
-        }
+        Some(uri) => Ok(see_other(&with_state(uri, params))),
         None => signed_out_page(tenant, headers),
+    }
+}
+
+/// The `post_logout_redirect_uri`, when given: allowed only with an ID token hint and only
+/// when the client registered it.
+async fn registered_return(
+    state: &AppState,
+    tenant: &Tenant,
+    params: &Params,
+    hinted: bool,
+    client_id: Option<String>,
+) -> Result<Option<String>, AppError> {
+    Ok(match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            if !hinted {
+                return Err(refuse(
+                    "A return address needs an ID token hint; you have not been redirected.",
+                ));
+            }
+            let app = match client_id.as_deref() {
+                Some(id) => state.directory.app(id).await?,
+                None => None,
+            };
+            match app.filter(|app| app.tenant_id == tenant.id) {
+                Some(app) if app.has_post_logout_redirect_uri(uri) => Some(uri.to_owned()),
+                _ => {
+                    return Err(refuse(
+                        "The application asked to send you to an address it has not registered; you have not been redirected.",
+                    ));
+                }
+            }
+        }
+    })
+}
+
+/// The return address with the client's `state` appended, when it sent one.
+fn with_state(uri: String, params: &Params) -> String {
+    match params.get("state") {
+        Some(value) => {
+            let separator = if uri.contains('?') { '&' } else { '?' };
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("state", value)
+                .finish();
+            format!("{uri}{separator}{encoded}")
+        }
+        None => uri,
     }
 }
 

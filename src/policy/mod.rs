@@ -309,17 +309,11 @@ mod tests {
     }
 
     #[test]
-    fn user_keywords_groups_and_exclusions() {
+    fn user_keywords_select_guests_or_members() {
         let guest = Subject {
             user_id: "gus",
             user_type: UserType::Guest,
             groups: &[],
-        };
-        let grouped_groups = ["g1".to_owned()];
-        let grouped = Subject {
-            user_id: "bob",
-            user_type: UserType::Member,
-            groups: &grouped_groups,
         };
         let guests = [policy(
             "g",
@@ -351,6 +345,21 @@ mod tests {
             evaluate(&members, &MEMBER, &ctx(None, false)).outcome,
             Outcome::RequireMfa
         );
+    }
+
+    #[test]
+    fn groups_and_exclusions_select_users() {
+        let guest = Subject {
+            user_id: "gus",
+            user_type: UserType::Guest,
+            groups: &[],
+        };
+        let grouped_groups = ["g1".to_owned()];
+        let grouped = Subject {
+            user_id: "bob",
+            user_type: UserType::Member,
+            groups: &grouped_groups,
+        };
         let by_group = [policy(
             "grp",
             PolicyState::Enabled,

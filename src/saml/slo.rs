@@ -19,7 +19,7 @@ use samael::schema::LogoutRequest;
 use super::request::verify_redirect_signature;
 use super::response::{self, NS_ASSERTION, NS_PROTOCOL, instant, new_id, status};
 use super::xml::{self, XmlOut};
-use crate::domain::saml::NameIdFormat;
+use crate::domain::saml::{NameIdFormat, SamlSp};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::oidc::params::Params;
@@ -57,18 +57,7 @@ pub async fn get_slo(
     let encoded = params
         .get("SAMLRequest")
         .ok_or_else(|| refuse("There is no SAML logout request in this address."))?;
-    let xml = xml::decode_redirect(encoded).map_err(|e| refuse(&e.to_string()))?;
-    // Strict and namespace-aware first: samael's reader matches local names and stops after
-    // the first element.
-    super::strict::check(&xml, super::strict::Root::LogoutRequest).map_err(|e| {
-        tracing::info!(reason = %e.reason, "LogoutRequest that is not well-formed SAML");
-        refuse(&format!(
-            "The logout request is not well-formed SAML: {}.",
-            e.reason
-        ))
-    })?;
-    let request = LogoutRequest::from_str(&xml)
-        .map_err(|_| refuse("The SAML logout request cannot be read."))?;
+    let request = read_logout_request(encoded)?;
     let issuer = request
         .issuer
         .as_ref()
@@ -93,30 +82,7 @@ pub async fn get_slo(
             refuse("The application's logout request is not correctly signed.")
         })?;
     }
-    let mut outcome = status::SUCCESS;
-    if let Some(current) = session::current(&state, &headers, &tenant.id).await? {
-        let named = request.name_id.as_ref().map(|n| n.value.trim());
-        let user = state.store.user_by_id(&tenant.id, &current.user_id).await?;
-        // The session's user as this SP knows it: its registered format, or the transient
-        // NameID this session gave it (an SP may have asked for either).
-        let mut expected = vec![match sp.nameid_format {
-            NameIdFormat::Persistent => {
-                response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id)
-            }
-            NameIdFormat::EmailAddress => user.email.clone(),
-            NameIdFormat::Transient => String::new(),
-        }];
-        expected.extend(
-            super::sso::transient_name_id(&state, &tenant.id, &current.id, &sp.entity_id, false)
-                .await?,
-        );
-        if named.is_none_or(|n| !n.is_empty() && expected.iter().any(|e| e == n)) {
-            state.store.end_session(&current.id, unix_now()).await?;
-            tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, "signed out by SAML single logout");
-        } else {
-            outcome = UNKNOWN_PRINCIPAL;
-        }
-    }
+    let outcome = sign_out_named(&state, &tenant, &headers, sp, &request).await?;
     let request_id = request.id.clone().unwrap_or_default();
     match &sp.slo_url {
         Some(slo) => respond(
@@ -129,6 +95,56 @@ pub async fn get_slo(
         ),
         None => crate::oidc::logout::signed_out_page(&tenant, &headers),
     }
+}
+
+/// Decodes the HTTP-Redirect `SAMLRequest` and reads it, strictly and namespace-aware first.
+fn read_logout_request(encoded: &str) -> Result<LogoutRequest, AppError> {
+    let xml = xml::decode_redirect(encoded).map_err(|e| refuse(&e.to_string()))?;
+    // Strict and namespace-aware first: samael's reader matches local names and stops after
+    // the first element.
+    super::strict::check(&xml, super::strict::Root::LogoutRequest).map_err(|e| {
+        tracing::info!(reason = %e.reason, "LogoutRequest that is not well-formed SAML");
+        refuse(&format!(
+            "The logout request is not well-formed SAML: {}.",
+            e.reason
+        ))
+    })?;
+    LogoutRequest::from_str(&xml).map_err(|_| refuse("The SAML logout request cannot be read."))
+}
+
+/// Ends the browser's session in the tenant when the request names its user as this SP knows
+/// it (or names nobody); the status to answer.
+async fn sign_out_named(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    sp: &SamlSp,
+    request: &LogoutRequest,
+) -> Result<&'static str, AppError> {
+    if let Some(current) = session::current(state, headers, &tenant.id).await? {
+        let named = request.name_id.as_ref().map(|n| n.value.trim());
+        let user = state.store.user_by_id(&tenant.id, &current.user_id).await?;
+        // The session's user as this SP knows it: its registered format, or the transient
+        // NameID this session gave it (an SP may have asked for either).
+        let mut expected = vec![match sp.nameid_format {
+            NameIdFormat::Persistent => {
+                response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id)
+            }
+            NameIdFormat::EmailAddress => user.email.clone(),
+            NameIdFormat::Transient => String::new(),
+        }];
+        expected.extend(
+            super::sso::transient_name_id(state, &tenant.id, &current.id, &sp.entity_id, false)
+                .await?,
+        );
+        if named.is_none_or(|n| !n.is_empty() && expected.iter().any(|e| e == n)) {
+            state.store.end_session(&current.id, unix_now()).await?;
+            tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, "signed out by SAML single logout");
+        } else {
+            return Ok(UNKNOWN_PRINCIPAL);
+        }
+    }
+    Ok(status::SUCCESS)
 }
 
 /// A signed LogoutResponse by the HTTP-Redirect binding.

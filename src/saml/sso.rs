@@ -15,7 +15,7 @@ use super::request::{
 };
 use super::response::{self, AssertionFacts, ResponseParts, Status, status};
 use super::xml;
-use crate::domain::saml::NameIdFormat;
+use crate::domain::saml::{NameIdFormat, SamlSp};
 use crate::domain::signin::{Evidence, ProtocolRequest};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
@@ -360,14 +360,7 @@ pub async fn complete(
     let issuer = state.issuer(&tenant.slug);
     let user = &evidence.user;
     let persistent = response::persistent_name_id(&tenant.id, &sp.entity_id, &user.id);
-    let subject_mismatch = request
-        .expected_user
-        .as_deref()
-        .is_some_and(|expected| expected != user.id)
-        || request
-            .expected_name_id
-            .as_deref()
-            .is_some_and(|expected| expected != persistent);
+    let subject_mismatch = names_another_subject(request, &user.id, &persistent);
     if subject_mismatch {
         // Never assert another principal than the request's <Subject> (SAML Core §3.4.1.4).
         let status = Status::error(
@@ -387,13 +380,47 @@ pub async fn complete(
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("transient NameID lost")))?
         }
     };
-    let multi_factor = evidence.is_multi_factor();
+    let attributes = assertion_attributes(state, tenant, evidence, &issuer).await?;
+    let parts = response_parts(request, sp, issuer, (name_id, format), evidence, attributes);
+    let xml = response::signed_response(parts, signing_key(state)?)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+    tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, user = %user.id, "SAML assertion issued");
+    let locale = user
+        .preferred_language
+        .as_deref()
+        .and_then(crate::i18n::Locale::from_tag)
+        .unwrap_or_default();
+    post_to_acs(request, &xml, locale)
+}
+
+/// Whether the signed-in user differs from the principal the request's `<Subject>` names
+/// (by object id or by persistent NameID).
+fn names_another_subject(request: &SamlRequest, user_id: &str, persistent: &str) -> bool {
+    request
+        .expected_user
+        .as_deref()
+        .is_some_and(|expected| expected != user_id)
+        || request
+            .expected_name_id
+            .as_deref()
+            .is_some_and(|expected| expected != persistent)
+}
+
+/// The assertion's attribute statement, in Entra's claim URIs and order.
+async fn assertion_attributes(
+    state: &AppState,
+    tenant: &Tenant,
+    evidence: &Evidence,
+    issuer: &str,
+) -> Result<Vec<(&'static str, Vec<String>)>, AppError> {
+    let user = &evidence.user;
     let mut attributes: Vec<(&'static str, Vec<String>)> = vec![
         (claims::TENANT_ID, vec![tenant.id.clone()]),
         (claims::OBJECT_ID, vec![user.id.clone()]),
         (
             claims::IDENTITY_PROVIDER,
-            vec![evidence.idp.clone().unwrap_or_else(|| issuer.clone())],
+            vec![evidence.idp.clone().unwrap_or_else(|| issuer.to_owned())],
         ),
         (claims::DISPLAY_NAME, vec![user.display_name.clone()]),
         (claims::EMAIL, vec![user.email.clone()]),
@@ -415,10 +442,23 @@ pub async fn complete(
         attributes.push((claims::SURNAME, vec![family.clone()]));
     }
     let mut methods = vec![authentication_method(&evidence.amr).to_owned()];
-    if multi_factor {
+    if evidence.is_multi_factor() {
         methods.push("http://schemas.microsoft.com/claims/multipleauthn".to_owned());
     }
     attributes.push((claims::AUTHN_METHODS, methods));
+    Ok(attributes)
+}
+
+/// The successful Response around the assertion of `name_id` for the signed-in user.
+fn response_parts(
+    request: &SamlRequest,
+    sp: &SamlSp,
+    issuer: String,
+    (name_id, format): (String, NameIdFormat),
+    evidence: &Evidence,
+    attributes: Vec<(&'static str, Vec<String>)>,
+) -> ResponseParts {
+    let multi_factor = evidence.is_multi_factor();
     let now = unix_now();
     let facts = AssertionFacts {
         issuer: issuer.clone(),
@@ -437,7 +477,7 @@ pub async fn complete(
         now,
         lifetime: LIFETIME,
     };
-    let parts = ResponseParts {
+    ResponseParts {
         issuer,
         destination: request.acs.clone(),
         in_response_to: request.request_id.clone(),
@@ -445,17 +485,7 @@ pub async fn complete(
         assertion: Some(facts),
         sign_response: sp.sign_response,
         now,
-    };
-    let xml = response::signed_response(parts, signing_key(state)?)
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, user = %user.id, "SAML assertion issued");
-    let locale = user
-        .preferred_language
-        .as_deref()
-        .and_then(crate::i18n::Locale::from_tag)
-        .unwrap_or_default();
-    post_to_acs(request, &xml, locale)
+    }
 }
 
 /// The ephemeral-store key of the transient NameID of a session at an SP.

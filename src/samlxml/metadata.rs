@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use samael::metadata::EntityDescriptor;
+use samael::metadata::{EntityDescriptor, SpSsoDescriptor};
 use samael::service_provider::ServiceProvider;
 
 use crate::domain::Invalid;
@@ -111,6 +111,42 @@ pub fn parse_sp_metadata(
         .as_ref()
         .and_then(|d| d.first())
         .ok_or_else(|| Invalid::new("the metadata has no SPSSODescriptor"))?;
+    let acs = post_acs(descriptor)?;
+    let slo_url = descriptor
+        .single_logout_services
+        .iter()
+        .flatten()
+        .find(|e| e.binding == BINDING_REDIRECT)
+        .map(|e| parse_endpoint(&e.location))
+        .transpose()?;
+    let certificates = signing_certificates(descriptor)?;
+    let nameid_format = match nameid_format {
+        Some(chosen) => chosen,
+        None => {
+            NameIdFormat::from_metadata(descriptor.name_id_formats.as_deref().unwrap_or_default())?
+        }
+    };
+    let authn_requests_signed = descriptor.authn_requests_signed.unwrap_or(false);
+    if authn_requests_signed && certificates.is_empty() {
+        return Err(Invalid::new(
+            "the SP signs its requests but its metadata has no signing certificate",
+        )
+        .into());
+    }
+    Ok(SamlSp {
+        entity_id,
+        acs,
+        slo_url,
+        certificates,
+        authn_requests_signed,
+        sign_response: false,
+        nameid_format,
+    })
+}
+
+/// The HTTP-POST AssertionConsumerService endpoints, exactly one of them the default; at least
+/// one is required.
+fn post_acs(descriptor: &SpSsoDescriptor) -> Result<Vec<AcsEndpoint>, MetadataError> {
     let post: Vec<_> = descriptor
         .assertion_consumer_services
         .iter()
@@ -134,13 +170,11 @@ pub fn parse_sp_metadata(
     if acs.is_empty() {
         return Err(Invalid::new("the metadata has no HTTP-POST AssertionConsumerService").into());
     }
-    let slo_url = descriptor
-        .single_logout_services
-        .iter()
-        .flatten()
-        .find(|e| e.binding == BINDING_REDIRECT)
-        .map(|e| parse_endpoint(&e.location))
-        .transpose()?;
+    Ok(acs)
+}
+
+/// The SP's signing certificates (base64 DER, whitespace removed), each checked.
+fn signing_certificates(descriptor: &SpSsoDescriptor) -> Result<Vec<String>, MetadataError> {
     let certificates: Vec<String> = descriptor
         .key_descriptors
         .iter()
@@ -153,28 +187,7 @@ pub fn parse_sp_metadata(
     for certificate in &certificates {
         check_certificate(certificate)?;
     }
-    let nameid_format = match nameid_format {
-        Some(chosen) => chosen,
-        None => {
-            NameIdFormat::from_metadata(descriptor.name_id_formats.as_deref().unwrap_or_default())?
-        }
-    };
-    let authn_requests_signed = descriptor.authn_requests_signed.unwrap_or(false);
-    if authn_requests_signed && certificates.is_empty() {
-        return Err(Invalid::new(
-            "the SP signs its requests but its metadata has no signing certificate",
-        )
-        .into());
-    }
-    Ok(SamlSp {
-        entity_id,
-        acs,
-        slo_url,
-        certificates,
-        authn_requests_signed,
-        sign_response: false,
-        nameid_format,
-    })
+    Ok(certificates)
 }
 
 /// Checks that a base64 string is an X.509 certificate.

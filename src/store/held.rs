@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use super::audit::{INSERT_AUDIT, bind_audit};
 use super::invitations::CLAIM_INVITATION;
-use super::sql::{RowsAffected, for_sql_backends};
+use super::sql::{RowsAffected, WriteTx, for_sql_backends};
 use super::users::INSERT_IDENTITY;
 use super::{AuditEvent, StoreError, StoreResult};
 use crate::domain::invitation::{HeldRedemption, HeldStatus};
@@ -106,6 +106,63 @@ macro_rules! select_held {
             $rest
         )
     };
+}
+
+for_sql_backends! {
+    helpers {
+        /// An approved request: the guest is accepted, the home identity bound to it, and the
+        /// invitation's other pending requests closed.
+        async fn bind_approved_identity(
+            tx: &mut WriteTx<DB>,
+            tenant_id: &str,
+            held: &HeldRedemption,
+            decided_by: &str,
+            now: i64,
+        ) -> StoreResult<()> {
+            // The invited address stays unverified: the home IdP never asserted it.
+            sqlx::query::<DB>(
+                "UPDATE users SET external_user_state = 'Accepted', \
+                 external_user_state_changed_at = $1, updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(held.invited_user_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+            let identity = Identity {
+                sign_in_type: crate::domain::user::SIGN_IN_FEDERATED.to_owned(),
+                issuer: held.issuer.clone(),
+                issuer_assigned_id: held.issuer_assigned_id.clone(),
+            };
+            sqlx::query::<DB>(INSERT_IDENTITY)
+                .bind(tenant_id)
+                .bind(held.invited_user_id.as_str())
+                .bind(identity.sign_in_type.as_str())
+                .bind(identity.issuer.as_str())
+                .bind(identity.issuer_assigned_id.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(
+                        "the home identity is already bound to another user of this tenant"
+                            .to_owned(),
+                    ),
+                    other => other,
+                })?;
+            sqlx::query::<DB>(
+                "UPDATE held_redemptions SET status = $1, decided_at = $2, decided_by = $3 \
+                 WHERE invitation_id = $4 AND status = $5",
+            )
+            .bind(HeldStatus::Closed.as_str())
+            .bind(now)
+            .bind(decided_by)
+            .bind(held.invitation_id.as_str())
+            .bind(HeldStatus::Pending.as_str())
+            .execute(&mut **tx)
+            .await?;
+            Ok(())
+        }
+    }
 }
 
 for_sql_backends! {
@@ -225,47 +282,7 @@ for_sql_backends! {
                 ));
             }
             if status == HeldStatus::Approved {
-                // The invited address stays unverified: the home IdP never asserted it.
-                sqlx::query::<DB>(
-                    "UPDATE users SET external_user_state = 'Accepted', \
-                     external_user_state_changed_at = $1, updated_at = $1 WHERE id = $2",
-                )
-                .bind(now)
-                .bind(held.invited_user_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-                let identity = Identity {
-                    sign_in_type: crate::domain::user::SIGN_IN_FEDERATED.to_owned(),
-                    issuer: held.issuer.clone(),
-                    issuer_assigned_id: held.issuer_assigned_id.clone(),
-                };
-                sqlx::query::<DB>(INSERT_IDENTITY)
-                    .bind(tenant_id)
-                    .bind(held.invited_user_id.as_str())
-                    .bind(identity.sign_in_type.as_str())
-                    .bind(identity.issuer.as_str())
-                    .bind(identity.issuer_assigned_id.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| match StoreError::from(e) {
-                        StoreError::Conflict(_) => StoreError::Conflict(
-                            "the home identity is already bound to another user of this tenant"
-                                .to_owned(),
-                        ),
-                        other => other,
-                    })?;
-                sqlx::query::<DB>(
-                    "UPDATE held_redemptions SET status = $1, decided_at = $2, decided_by = $3 \
-                     WHERE invitation_id = $4 AND status = $5",
-                )
-                .bind(HeldStatus::Closed.as_str())
-                .bind(now)
-                .bind(decided_by)
-                .bind(held.invitation_id.as_str())
-                .bind(HeldStatus::Pending.as_str())
-                .execute(&mut *tx)
-                .await?;
+                Self::bind_approved_identity(&mut tx, tenant_id, &held, decided_by, now).await?;
             }
             bind_audit!(sqlx::query::<DB>(INSERT_AUDIT), audit).execute(&mut *tx).await?;
             tx.commit().await?;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use super::audit::{AuditEvent, INSERT_AUDIT, bind_audit};
 use super::mail::{INSERT_MAIL, OutboxMessage, bind_mail};
 use super::sql::{
-    ROWS_PER_STATEMENT, RowsAffected, cacheable, for_sql_backends, from_json, placeholder_list,
-    repeat_values, to_json,
+    ROWS_PER_STATEMENT, RowsAffected, WriteTx, cacheable, for_sql_backends, from_json,
+    placeholder_list, repeat_values, to_json,
 };
 use super::users::{INSERT_IDENTITY, INSERT_USER, bind_user};
 use super::{StoreError, StoreResult};
@@ -218,26 +218,29 @@ const INSERT_ASSIGNMENT: &str = "INSERT INTO app_assignments (app_id, principal_
      created_at) VALUES ($1, $2, 'user', $3) ON CONFLICT (app_id, principal_id) DO NOTHING";
 
 for_sql_backends! {
-    impl InvitationStore {
-        async fn create_invitations(&self, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let mut tx = self.begin_write().await?;
+    helpers {
+        /// The new guests, first.
+        async fn insert_invited_guests(tx: &mut WriteTx<DB>, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
             let guests: Vec<&User> = batch.iter().filter_map(|new| new.new_guest).collect();
             for chunk in guests.chunks(ROWS_PER_STATEMENT) {
                 let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_USER, chunk.len()))).persistent(cacheable(chunk.len()));
                 for guest in chunk {
                     query = bind_user!(query, *guest);
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
+            Ok(())
+        }
+
+        /// Guests whose redemption is reset lose their identities, their address and password
+        /// are replaced and their sessions end.
+        async fn reset_redemptions(tx: &mut WriteTx<DB>, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
             for new in batch {
                 let Some(reset) = &new.reset else { continue };
                 let invitation = new.invitation;
                 sqlx::query::<DB>("DELETE FROM user_identities WHERE user_id = $1")
                     .bind(invitation.user_id.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                 sqlx::query::<DB>(
                     "UPDATE users SET external_user_state = 'PendingAcceptance', \
@@ -250,15 +253,19 @@ for_sql_backends! {
                 .bind(reset.email.to_ascii_lowercase())
                 .bind(reset.stamp)
                 .bind(invitation.user_id.as_str())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 sqlx::query::<DB>("UPDATE sessions SET ended_at = $1 WHERE user_id = $2 AND ended_at IS NULL")
                     .bind(invitation.created_at)
                     .bind(invitation.user_id.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
-            // Earlier links of guests invited again die (a new guest has none).
+            Ok(())
+        }
+
+        /// Earlier links of guests invited again die (a new guest has none).
+        async fn revoke_earlier_links(tx: &mut WriteTx<DB>, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
             let again: Vec<&NewInvitation<'_>> =
                 batch.iter().filter(|new| new.new_guest.is_none()).collect();
             for chunk in again.chunks(ROWS_PER_STATEMENT) {
@@ -271,8 +278,13 @@ for_sql_backends! {
                 for new in chunk {
                     query = query.bind(new.invitation.user_id.as_str());
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
+            Ok(())
+        }
+
+        /// The invitations themselves.
+        async fn insert_invitation_rows(tx: &mut WriteTx<DB>, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
             for chunk in batch.chunks(ROWS_PER_STATEMENT) {
                 let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_INVITATION, chunk.len()))).persistent(cacheable(chunk.len()));
                 for new in chunk {
@@ -298,8 +310,13 @@ for_sql_backends! {
                         .bind(invitation.expires_at)
                         .bind(invitation.redeemed_at);
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
+            Ok(())
+        }
+
+        /// The groups the guests join and the app assigned to them.
+        async fn insert_memberships_and_assignments(tx: &mut WriteTx<DB>, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
             let members: Vec<(&str, &str)> = batch
                 .iter()
                 .flat_map(|new| new.groups.iter().map(|g| (g.as_str(), new.invitation.user_id.as_str())))
@@ -309,7 +326,7 @@ for_sql_backends! {
                 for (group, user) in chunk {
                     query = query.bind(*group).bind(*user);
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
             let assignments: Vec<(&str, &str, i64)> = batch
                 .iter()
@@ -323,15 +340,20 @@ for_sql_backends! {
                 for (app, user, at) in chunk {
                     query = query.bind(*app).bind(*user).bind(*at);
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
+            Ok(())
+        }
+
+        /// The invitation mail and the audit events.
+        async fn insert_mail_and_audit(tx: &mut WriteTx<DB>, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
             let mails: Vec<&OutboxMessage> = batch.iter().filter_map(|new| new.mail).collect();
             for chunk in mails.chunks(ROWS_PER_STATEMENT) {
                 let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_MAIL, chunk.len()))).persistent(cacheable(chunk.len()));
                 for mail in chunk {
                     query = bind_mail!(query, *mail);
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
             let events: Vec<&AuditEvent> = batch.iter().flat_map(|new| new.audit.iter()).collect();
             for chunk in events.chunks(ROWS_PER_STATEMENT) {
@@ -339,8 +361,26 @@ for_sql_backends! {
                 for event in chunk {
                     query = bind_audit!(query, *event);
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
             }
+            Ok(())
+        }
+    }
+}
+
+for_sql_backends! {
+    impl InvitationStore {
+        async fn create_invitations(&self, batch: &[NewInvitation<'_>]) -> StoreResult<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin_write().await?;
+            Self::insert_invited_guests(&mut tx, batch).await?;
+            Self::reset_redemptions(&mut tx, batch).await?;
+            Self::revoke_earlier_links(&mut tx, batch).await?;
+            Self::insert_invitation_rows(&mut tx, batch).await?;
+            Self::insert_memberships_and_assignments(&mut tx, batch).await?;
+            Self::insert_mail_and_audit(&mut tx, batch).await?;
             tx.commit().await?;
             Ok(())
         }

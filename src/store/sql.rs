@@ -214,7 +214,14 @@ impl<DB: Dialect> std::ops::DerefMut for WriteTx<DB> {
 /// clauses from a trait to its users, so the bounds sqlx needs (executors, argument and
 /// column types) are written once here instead of on every `impl` block. Every `async fn`
 /// becomes a `store.<name>` trace span (a `debug` span: free unless traces are exported).
+///
+/// `for_sql_backends! { helpers { … } }` writes private steps of those methods (a
+/// transaction's parts) as inherent functions of [`SqlStore`] under the same bounds, without
+/// spans of their own.
 macro_rules! for_sql_backends {
+    (helpers { $($body:tt)* }) => {
+        $crate::store::sql::for_sql_backends!(@impl [impl<DB> $crate::store::sql::SqlStore<DB>] $($body)*);
+    };
     (impl $part:path { $($body:tt)* }) => {
         $crate::store::sql::for_sql_backends!(@traced $part [] $($body)*);
     };
@@ -238,8 +245,13 @@ macro_rules! for_sql_backends {
         ] $($rest)*);
     };
     (@traced $part:path [$($body:tt)*]) => {
-        #[async_trait::async_trait]
-        impl<DB> $part for $crate::store::sql::SqlStore<DB>
+        $crate::store::sql::for_sql_backends!(@impl [
+            #[async_trait::async_trait]
+            impl<DB> $part for $crate::store::sql::SqlStore<DB>
+        ] $($body)*);
+    };
+    (@impl [$($head:tt)*] $($body:tt)*) => {
+        $($head)*
         where
             DB: $crate::store::sql::Dialect,
             for<'c> &'c mut <DB as sqlx::Database>::Connection:
