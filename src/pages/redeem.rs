@@ -26,14 +26,13 @@ use super::{ACR_SFA, ProtocolRequest, SessionCheck, Step, Transaction, see_other
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::tenant::{RedemptionRoute, Tenant};
 use crate::domain::unix_now;
-use crate::domain::user::Identity;
 use crate::i18n::Text;
 use crate::pages::TransactionPage as _;
 use crate::passwords::check_policy;
 use crate::policy::Outcome;
 use crate::secrets;
 use crate::services::AppState;
-use crate::store::{AuditEvent, Party, Redemption, StoreError};
+use crate::store::{AuditEvent, Party, StoreError};
 use crate::web::error::{AppError, ErrorPage};
 use crate::web::{self, AccountPage, Chrome, Page};
 
@@ -141,40 +140,7 @@ pub async fn post_step(
     let purpose = format!("redeem:{}", request.invitation_id);
     match (form.intent(), &transaction.step) {
         ("accept", Step::Invited) => {
-            // The tenant's redemption order picks the route (B.3); the passcode is the
-            // fallback that always stays on.
-            let routed = route_for(state, tenant, &request.email).await?;
-            match (routed.route, routed.home, routed.partner) {
-                (RedemptionRoute::HomeTenant, Some(home), _) => {
-                    return super::home::go_home(
-                        state,
-                        headers,
-                        tenant,
-                        transaction,
-                        &home,
-                        &request.email,
-                        None,
-                    )
-                    .await;
-                }
-                (RedemptionRoute::PartnerIdp, _, Some(partner)) => {
-                    return crate::pages::federation::start(
-                        state,
-                        tenant,
-                        transaction,
-                        &partner,
-                        &request.email,
-                    )
-                    .await;
-                }
-                (RedemptionRoute::OfferedIdps, _, _) => {
-                    transaction.step = Step::ChooseIdp;
-                    transaction.save(state).await?;
-                    return Ok(see_other(&here));
-                }
-                _ => {}
-            }
-            send_redemption_code(state, headers, tenant, transaction, &request, ip).await
+            accept(state, headers, tenant, transaction, &request, ip).await
         }
         ("passcode", Step::ChooseIdp) => {
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await
@@ -205,19 +171,7 @@ pub async fn post_step(
         }
         ("password", Step::RedeemPassword) => {
             let password = form.password.unwrap_or_default();
-            if let Err(problem) = check_policy(&password) {
-                let reason =
-                    crate::i18n::text(transaction.locale(headers, None), problem.message_key());
-                let text = Text::new("redeem-error-password").arg("reason", reason);
-                return transaction.retry(state, text, StatusCode::OK).await;
-            }
-            let hash = state.passwords.hash(password).await?;
-            transaction.step = Step::RedeemConsent {
-                password_hash: Some(hash),
-                upstream: None,
-            };
-            transaction.save(state).await?;
-            Ok(see_other(&here))
+            choose_password(state, headers, transaction, password).await
         }
         ("skip_password", Step::RedeemPassword) => {
             transaction.step = Step::RedeemConsent {
@@ -254,6 +208,60 @@ pub async fn post_step(
         // A stale form: show where the transaction really is.
         _ => Ok(see_other(&here)),
     }
+}
+
+/// The invitation accepted: the tenant's redemption order picks the route (B.3); the
+/// passcode is the fallback that always stays on.
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    request: &RedeemRequest,
+    ip: IpAddr,
+) -> Result<Response, AppError> {
+    let routed = route_for(state, tenant, &request.email).await?;
+    match (routed.route, routed.home, routed.partner) {
+        (RedemptionRoute::HomeTenant, Some(home), _) => {
+            let email = &request.email;
+            super::home::go_home(state, headers, tenant, transaction, &home, email, None).await
+        }
+        (RedemptionRoute::PartnerIdp, _, Some(partner)) => {
+            let email = &request.email;
+            crate::pages::federation::start(state, tenant, transaction, &partner, email).await
+        }
+        (RedemptionRoute::OfferedIdps, _, _) => {
+            transaction.step = Step::ChooseIdp;
+            transaction.save(state).await?;
+            Ok(see_other(&login_url(&tenant.slug, &transaction.id)))
+        }
+        _ => send_redemption_code(state, headers, tenant, transaction, request, ip).await,
+    }
+}
+
+/// The optional password of a lightweight account: checked against the policy, hashed off
+/// the async workers, kept for the consent step.
+async fn choose_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut transaction: Transaction,
+    password: String,
+) -> Result<Response, AppError> {
+    if let Err(problem) = check_policy(&password) {
+        let reason = crate::i18n::text(transaction.locale(headers, None), problem.message_key());
+        let text = Text::new("redeem-error-password").arg("reason", reason);
+        return transaction.retry(state, text, StatusCode::OK).await;
+    }
+    let hash = state.passwords.hash(password).await?;
+    transaction.step = Step::RedeemConsent {
+        password_hash: Some(hash),
+        upstream: None,
+    };
+    transaction.save(state).await?;
+    Ok(see_other(&login_url(
+        &transaction.tenant_slug,
+        &transaction.id,
+    )))
 }
 
 pub use crate::services::signin::route::{Routed, route_for};
@@ -327,51 +335,17 @@ async fn complete(
         transaction.save(state).await?;
         return Ok(see_other(&login_url(&tenant.slug, &transaction.id)));
     }
-    let identity = match upstream {
-        Some(upstream) => Identity {
-            sign_in_type: super::home::SIGN_IN_FEDERATED.to_owned(),
-            issuer: upstream.issuer.clone(),
-            issuer_assigned_id: upstream.subject.clone(),
-        },
-        None => Identity {
-            sign_in_type: "emailAddress".to_owned(),
-            issuer: IDP_MAIL.to_owned(),
-            issuer_assigned_id: invitation.email.to_ascii_lowercase(),
-        },
-    };
-    let audit = AuditEvent::new(
-        &tenant.id,
-        "UserManagement",
-        "Redeem external user invite",
-        Party {
-            id: invitation.user_id.clone(),
-            kind: "user".to_owned(),
-            display: invitation.email.clone(),
-        },
-        vec![Party {
-            id: invitation.id.clone(),
-            kind: "invitation".to_owned(),
-            display: invitation.email.clone(),
-        }],
+    let bound = crate::services::invitations::redeem::bind(
+        state,
+        tenant,
+        &invitation,
+        upstream,
+        password_hash,
     )
-    .with_details(serde_json::json!({ "identityProvider": identity.issuer }));
-    match state
-        .store
-        .redeem(&Redemption {
-            invitation: &invitation,
-            identity: &identity,
-            password_hash,
-            now: unix_now(),
-            audit: &audit,
-        })
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(invalid_link()),
-        Err(e) => return Err(e.into()),
+    .await?;
+    if !bound {
+        return Err(invalid_link());
     }
-    tracing::info!(tenant = %tenant.slug, user = %invitation.user_id, "invitation redeemed");
-    metrics::counter!(crate::monitoring::INVITATIONS_REDEEMED).increment(1);
     let user = state
         .store
         .user_by_id(&tenant.id, &invitation.user_id)

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod lifecycle;
 pub mod link;
 pub mod plan;
+pub mod redeem;
 pub mod send;
 
 use serde::Deserialize;
