@@ -141,6 +141,7 @@ class Node:
             self.proc = subprocess.Popen([self.h.bin, "serve"], env=self.env, cwd=self.data_dir,
                                          stdout=out, stderr=subprocess.STDOUT)
         self.h.nodes_started.append(self)
+        self.h.remember_pid(self.proc.pid)
 
         def ready():
             if self.proc.poll() is not None:
@@ -212,9 +213,11 @@ class RedisServer:
                         "--appendonly", "no", "--daemonize", "yes", "--pidfile", str(self.pidfile),
                         "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
                        check=True, timeout=10)
-        _, took = wait_until(lambda: self.ping(), 10)
+        wait_until(lambda: self.ping(), 10)
         if not self.ping():
             raise DrillFailure("the private redis-server did not start")
+        with open(self.dir.parent / "pids", "a") as f:
+            f.write(f"{self.pid()}\n")
 
     def ping(self) -> bool:
         r = subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True, timeout=3)
@@ -364,6 +367,8 @@ backend nodes
 """)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(self.cfg)], stdout=out, stderr=subprocess.STDOUT)
+        with open(self.cfg.parent / "pids", "a") as f:
+            f.write(f"{self.proc.pid}\n")
         wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=2).status_code == 200, 15)
 
     def stop(self) -> None:
@@ -517,15 +522,18 @@ class SignIn:
     """A person signing in with a browser (navigation.Browser) through the load balancer: one
     step at a time, so that a drill can stop between steps. `advance()` does one request."""
 
-    def __init__(self, h: "Harness", pin: str | None = None, scope: str = "openid offline_access") -> None:
+    def __init__(self, h: "Harness", pin: str | None = None, scope: str = "openid offline_access",
+                 issuer: str | None = None, web: dict | None = None) -> None:
         self.h = h
+        issuer = issuer or h.issuer
+        web = web or h.web
         self.browser = Browser()
         if pin:  # the load balancer's sticky cookie: this browser was sent to node `pin` before
             self.browser.session.cookies.set("GHNODE", pin, domain="127.0.0.1", path="/")
         self.verifier, challenge = pkce()
         self.state = secrets.token_urlsafe(12)
-        self.authorize_url = f"{h.issuer}/oauth2/authorize?" + urlencode({
-            "response_type": "code", "client_id": h.web["client_id"], "redirect_uri": h.redirect_uri,
+        self.authorize_url = f"{issuer}/oauth2/authorize?" + urlencode({
+            "response_type": "code", "client_id": web["client_id"], "redirect_uri": h.redirect_uri,
             "scope": scope, "state": self.state, "code_challenge": challenge, "code_challenge_method": "S256",
         })
         self.next = ("GET", self.authorize_url, None)
@@ -610,6 +618,11 @@ class Harness:
         self.cleanups: list = []
 
     # -- setup
+    def remember_pid(self, pid: int) -> None:
+        """run.sh's cleanup kills these should this process be stopped before its own."""
+        with open(self.work / "pids", "a") as f:
+            f.write(f"{pid}\n")
+
     def psql(self, sql: str) -> None:
         subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", self.pg_admin_url, "-c", sql], check=True,
                        timeout=30, capture_output=True)
@@ -679,6 +692,7 @@ class Harness:
 
     def setup(self) -> None:
         log(f"creating database {self.db_name}")
+        (self.work / "database").write_text(self.db_name)
         self.psql(f'CREATE DATABASE "{self.db_name}"')
         self.cleanups.append(lambda: self.psql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)'))
         self.redis.start()
@@ -724,3 +738,5 @@ class Harness:
                 c()
             except Exception as e:  # noqa: BLE001
                 log(f"cleanup: {e}")
+        # Everything is stopped: run.sh's fallback has nothing left to kill.
+        (self.work / "pids").unlink(missing_ok=True)
