@@ -381,9 +381,13 @@ backend nodes
 
 
 # ----------------------------------------------------------------------------- metrics
+LAST_SCRAPE = {"seconds": 0.0}  # how long the last scrape took
+
 def scrape(url: str) -> dict:
     """/metrics parsed by prometheus_client: {(sample name, sorted labels): value}."""
-    text = requests.get(f"{url}/metrics", timeout=5).text
+    started = time.monotonic()
+    text = requests.get(f"{url}/metrics", timeout=HTTP_TIMEOUT).text
+    LAST_SCRAPE["seconds"] = time.monotonic() - started
     out = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -428,6 +432,14 @@ class Load:
     """`workers` threads, each with its own connection pool, calling `request(session, i)` in a
     loop until stopped. `request` returns a requests.Response; its status is counted."""
 
+    active: set = set()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """Stops what a drill left running (one that ended in an exception)."""
+        for load in list(cls.active):
+            load.stop()
+
     def __init__(self, request, workers: int = 4, pause: float = 0.0, on_response=None) -> None:
         self.request = request
         self.workers = workers
@@ -464,6 +476,7 @@ class Load:
                 time.sleep(self.pause)
 
     def start(self) -> "Load":
+        Load.active.add(self)
         self.t0 = time.monotonic()
         for w in range(self.workers):
             t = threading.Thread(target=self._run, args=(w,), daemon=True)
@@ -472,6 +485,7 @@ class Load:
         return self
 
     def stop(self) -> LoadResult:
+        Load.active.discard(self)
         self.stop_event.set()
         for t in self.threads:
             t.join(HTTP_TIMEOUT + 5)
@@ -540,6 +554,7 @@ class SignIn:
         self.stage: str | None = None
         self.code: str | None = None
         self.trail: list[str] = []
+        self.seen: list[str] = []  # the sign-in pages shown, in order
 
     def advance(self) -> requests.Response:
         method, url, data = self.next
@@ -566,6 +581,7 @@ class SignIn:
         if form is None:
             raise DrillFailure(f"a page without a sign-in form at {url}: {res.text[:300]}")
         self.stage = form["hidden"]["step"]
+        self.seen.append(self.stage)
         fields = dict(form["hidden"])
         if self.stage == "identify":
             fields["email"] = self.h.email
@@ -717,12 +733,34 @@ class Harness:
         self.lb.start()
         self.cleanups.append(self.lb.stop)
         log(f"HAProxy on {self.lb.url}")
+        d = requests.get(f"{self.a.url}/{self.slug}/.well-known/openid-configuration", timeout=HTTP_TIMEOUT).json()
+        self.jwks_path = urlsplit(d["jwks_uri"]).path
+
+    def wait_lb(self, timeout: float = 10) -> float:
+        """Waits until HAProxy has marked every running node of the cluster up again (its
+        health check: 2 passes 500 ms apart); returns the seconds waited."""
+        start = time.monotonic()
+        want = {n.name for n in (self.a, self.b) if n.pid}
+        while time.monotonic() - start < timeout:
+            seen = set()
+            for _ in range(6):
+                try:
+                    s = requests.Session()
+                    r = s.get(f"{self.lb_url}/readyz", timeout=2)
+                    if r.status_code == 200:
+                        seen.add(r.cookies.get("GHNODE") or "?")
+                except requests.RequestException:
+                    pass
+            if want <= seen:
+                return time.monotonic() - start
+            time.sleep(0.2)
+        raise DrillFailure(f"HAProxy did not route to nodes {sorted(want)} within {timeout}s")
 
     def node_issuer(self, node: Node, slug: str | None = None) -> str:
         return f"{node.url}/{slug or self.slug}"
 
     def backend_token(self, base: str | None = None, client: dict | None = None) -> str:
-        r = token_request(base or self.issuer, client or self.backend, {"grant_type": "client_credentials"})
+        r = token_request(base or f"{self.a.url}/{self.slug}", client or self.backend, {"grant_type": "client_credentials"})
         if r.status_code != 200:
             raise DrillFailure(f"client_credentials answered {r.status_code}: {r.text[:300]}")
         return r.json()["access_token"]
