@@ -679,6 +679,14 @@ class Harness:
         except ValueError:
             return {"stdout": r.stdout}
 
+    def cli_raw(self, *args: str) -> tuple[int, str, str]:
+        """One CLI command on the cluster's database: (exit status, stdout, stderr)."""
+        r = subprocess.run([self.bin, *args], env=self.cli_env(), cwd=self.work, capture_output=True, text=True,
+                           timeout=60)
+        with open(self.work / "cli.log", "a") as f:
+            f.write(f"$ gatehouse {' '.join(args)} -> {r.returncode}\n{r.stderr}\n")
+        return r.returncode, r.stdout, r.stderr
+
     def cli_env(self) -> dict[str, str]:
         env = self.base_env()
         env["GATEHOUSE_DATABASE_URL"] = self.direct_db_url
