@@ -1050,6 +1050,10 @@ def main() -> int:
             tally.check(total > 0 and hist > 0, f"node {name}: request counter and duration histogram moved")
         t_all = sum(metric_sum(s, "gatehouse_sign_ins_total") for s in m.values())
         tally.check(t_all > 0, f"gatehouse_sign_ins_total moved ({t_all:.0f} on the live nodes)")
+        # No node logged an ERROR: faults are WARN (a dependency down); ERROR is a bug.
+        errors = [f"{p.name}: {line.strip()[:200]}" for p in sorted(h.work.glob("node-*.log"))
+                  for line in p.read_text(errors="replace").splitlines() if " ERROR " in line]
+        tally.check(not errors, f"no node logged an ERROR line ({len(errors)} found)", errors[:5])
         results.append(("metrics", tally.failed == 0, f"{tally.passed} checks passed, {tally.failed} failed"))
     finally:
         h.teardown()

@@ -555,6 +555,12 @@ async fn an_internal_error_is_logged_without_a_backtrace_even_when_rust_backtrac
     let _ = child.wait();
     let log: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(log.iter().any(|l| l.contains("internal error")), "{log:?}");
+    // Logged once: not again by the HTTP trace layer (conformance/faults saw every 5xx twice).
+    assert_eq!(
+        log.iter().filter(|l| l.contains("ERROR")).count(),
+        1,
+        "one ERROR line for one internal error: {log:?}"
+    );
     assert!(
         !log.iter().any(|l| l.contains("Stack backtrace")
             || l.contains("stack backtrace")
