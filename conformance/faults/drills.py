@@ -878,7 +878,7 @@ def drill_fuzz(h: Harness, t: Tally, seconds: int) -> None:
            "--workers", "2", "--seed", "1", "--report", "junit", "--report-dir", str(report), "--no-color"]
     log(f"schemathesis for {seconds}s")
     started = time.monotonic()
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120, cwd=h.work)  # its cache too
     (h.work / "schemathesis.out").write_text(r.stdout + r.stderr)
     tail = "\n".join((r.stdout + r.stderr).strip().splitlines()[-12:])
     t.figure(f"schemathesis ran {time.monotonic() - started:.0f}s, exit {r.returncode}; its summary:\n{tail}")
