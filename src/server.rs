@@ -3,8 +3,9 @@
 //!
 //! - **Slow clients.** A request's headers must arrive within `server.header_timeout`; the
 //!   same timer bounds how long a kept-alive connection may sit idle before its next request
-//!   (hyper starts it whenever it waits for a request head). A whole request, body included,
-//!   is bounded by the router's request timeout.
+//!   (hyper starts it whenever it waits for a request head) and how long a new connection may
+//!   wait before its first byte (checked here: hyper-util's protocol sniffing has no timer).
+//!   A whole request, body included, is bounded by the router's request timeout.
 //! - **Connection caps.** At most `server.max_connections` connections at once — by default a
 //!   margin below the process's open-file limit, which is raised to its hard limit at start —
 //!   and at most `server.max_connections_per_address` from one client address. A connection
@@ -155,6 +156,15 @@ impl Quiet {
     }
 }
 
+/// Whether the client sends its first byte within `timeout` (false on end of stream or error).
+async fn sends_within(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(timeout, stream.peek(&mut first)).await,
+        Ok(Ok(n)) if n > 0
+    )
+}
+
 /// Serves `app` on `listener` under `limits` until `stop` completes, then closes the listener
 /// and lets the connections finish their requests in flight (at most `finish_deadline`).
 pub async fn serve(
@@ -215,7 +225,15 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let held = (slot, permit);
-        spawn_connection(&builder, &app, &graceful, stream, peer, held);
+        spawn_connection(
+            &builder,
+            &app,
+            &graceful,
+            stream,
+            peer,
+            limits.header_timeout,
+            held,
+        );
     }
     drop(listener);
     tracing::info!("stopped accepting connections; finishing requests in flight");
@@ -250,6 +268,7 @@ fn spawn_connection(
     graceful: &GracefulShutdown,
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
+    header_timeout: Duration,
     (slot, permit): (Option<AddressSlot>, tokio::sync::OwnedSemaphorePermit),
 ) {
     let service = app.clone().map_request(
@@ -260,13 +279,22 @@ fn spawn_connection(
             request.map(axum::body::Body::new)
         },
     );
-    let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-        .into_owned();
-    let connection = graceful.watch(connection);
+    let builder = builder.clone();
+    let watcher = graceful.watcher();
     tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "connection ended with an error");
+        // The protocol sniffing of hyper-util's auto builder waits for the first bytes
+        // before any of hyper's timers run: a connection that never sends a byte would
+        // hold its slot for ever. It gets the header timeout to start its request.
+        if sends_within(&stream, header_timeout).await {
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(service),
+                )
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
         }
         drop(slot);
         drop(permit);

@@ -47,7 +47,11 @@ pub fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(crate::web::spans::request_span)
-                .on_response(crate::web::spans::record_status),
+                .on_response(crate::web::spans::record_status)
+                // The error type logs what went wrong, once (an internal error at ERROR, a
+                // dependency down at WARN); the layer's own "response failed" ERROR line for
+                // every 5xx doubled that, and turned each 503 of an outage into an ERROR.
+                .on_failure(()),
         )
 }
 

@@ -268,13 +268,23 @@ impl KeyRing {
         serde_json::json!({ "keys": keys })
     }
 
-    /// Rotates every algorithm: see the module documentation.
+    /// Rotates every algorithm: see the module documentation. `now` is when the rotation
+    /// began; the new keys are stamped with the time they are stored, which is later.
     pub async fn rotate(&self, now: i64) -> anyhow::Result<Vec<RotationReport>> {
+        let mut fresh = Vec::new();
+        for alg in SigningAlg::ALL {
+            fresh.push((alg, generate_key(&self.master, alg, now, None).await?));
+        }
+        // A key counts as visible on every node `propagation` after its stored creation time,
+        // so that time must not precede its storing: RSA generation alone can take seconds
+        // (more on a busy or debug build), and a key stamped before it would start signing
+        // before every cache had it. Plan from the time it is stored.
+        let now = now.max(unix_now());
         let stored = self.store.list_keys().await?;
         let mut changes = KeyRingChanges::default();
         let mut reports = Vec::new();
-        for alg in SigningAlg::ALL {
-            let fresh_next = generate_key(&self.master, alg, now, None).await?;
+        for (alg, mut fresh_next) in fresh {
+            fresh_next.created_at = now;
             let (plan, report) = plan_rotation(&stored, alg, now, self.timings, fresh_next)?;
             changes.insert.extend(plan.insert);
             changes.activate.extend(plan.activate);

@@ -116,15 +116,28 @@ pub async fn readiness(services: &Services) -> Readiness {
     }
 }
 
-/// Sets the gauges that describe the node from what it sees now.
+/// The longest a scrape waits on each dependency it reports: without it, a database that is
+/// down held `/metrics` for the pool's acquire timeout twice (ping, then the outbox depth),
+/// 10 s in all — Prometheus's default scrape timeout, so the scrape that should have shown
+/// `gatehouse_db_up 0` failed instead.
+const OBSERVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Sets the gauges that describe the node from what it sees now, waiting at most
+/// [`OBSERVE_TIMEOUT`] on each dependency.
 pub async fn observe(services: &Services) {
     let (size, idle) = services.store.pool_stats();
     metrics::gauge!("gatehouse_db_pool_connections", "state" => "idle").set(idle as f64);
     metrics::gauge!("gatehouse_db_pool_connections", "state" => "in_use")
         .set(size.saturating_sub(idle as u32) as f64);
-    let database_up = services.store.ping().await.is_ok();
+    let database_up = matches!(
+        tokio::time::timeout(OBSERVE_TIMEOUT, services.store.ping()).await,
+        Ok(Ok(()))
+    );
     metrics::gauge!("gatehouse_db_up").set(if database_up { 1.0 } else { 0.0 });
-    let ephemeral_up = services.ephemeral.ping().await.is_ok();
+    let ephemeral_up = matches!(
+        tokio::time::timeout(OBSERVE_TIMEOUT, services.ephemeral.ping()).await,
+        Ok(Ok(()))
+    );
     let backend = if services.config.redis_url.is_some() {
         "redis"
     } else {
@@ -135,7 +148,10 @@ pub async fn observe(services: &Services) {
     } else {
         0.0
     });
-    if let Ok(depth) = services.store.outbox_depth().await {
+    if database_up
+        && let Ok(Ok(depth)) =
+            tokio::time::timeout(OBSERVE_TIMEOUT, services.store.outbox_depth()).await
+    {
         metrics::gauge!("gatehouse_mail_queue_depth").set(depth as f64);
     }
     for (alg, status, age) in services.keys.key_ages(unix_now()) {

@@ -148,3 +148,27 @@ async fn a_jwks_is_never_cacheable_past_the_next_activation_and_back_to_back_rot
         "a cached JWKS ({cache}) expires before the activation at {next}"
     );
 }
+
+#[tokio::test]
+async fn a_rotation_stamps_its_new_keys_when_they_are_stored_not_when_it_began() {
+    // Found by conformance/faults (key-rotation drill): the new next key was stamped with the
+    // time the rotation began, before RSA generation (seconds on a busy or debug build), so
+    // it counted as visible everywhere before it was even stored and a rotation soon after
+    // could make it sign while a verifier's fresh JWKS cache lacked it.
+    let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 20).await;
+    app.tenant("contoso").await;
+    let before = gatehouse::domain::unix_now();
+    // A rotation whose clock reading is a minute old, as after a slow key generation.
+    let reports = app.state.keys.rotate(before - 60).await.unwrap();
+    let stored = app.state.store.list_keys().await.unwrap();
+    for report in &reports {
+        let next = stored.iter().find(|k| k.kid == report.next_kid).unwrap();
+        assert!(
+            next.created_at >= before,
+            "the new key is stamped {} s before it was stored",
+            before - next.created_at
+        );
+        // The bootstrap key it activates was published just now: a full max-age ahead.
+        assert!(report.activates_at >= before + 20, "{report:?}");
+    }
+}

@@ -442,6 +442,44 @@ async fn slow_clients_are_cut_and_connections_over_the_caps_closed_while_others_
 }
 
 #[tokio::test]
+async fn connections_that_never_send_a_byte_are_closed_after_the_header_timeout() {
+    // Found by conformance/faults (slow-clients drill): hyper-util's protocol sniffing waits
+    // for the first bytes before hyper's header timer runs, so a silent connection held its
+    // slot for ever, and a few addresses could fill the connection cap.
+    use tokio::io::AsyncReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, _lines) = spawn_server(
+        &dir,
+        &[
+            ("GATEHOUSE_SERVER__HEADER_TIMEOUT", "1"),
+            ("GATEHOUSE_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "5"),
+            ("GATEHOUSE_SERVER__DRAIN_SECONDS", "0"),
+        ],
+    );
+    let address = format!("127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    for stream in &mut silent {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(4), stream.read(&mut byte))
+            .await
+            .expect("a silent connection is closed, not left open");
+        assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer");
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    // Their slots are free again: the address is served.
+    let served = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[tokio::test]
 async fn a_trusted_proxy_has_no_per_address_cap() {
     // Behind a reverse proxy every client arrives from its address: capping it per address
     // would cap the whole site.
@@ -517,6 +555,12 @@ async fn an_internal_error_is_logged_without_a_backtrace_even_when_rust_backtrac
     let _ = child.wait();
     let log: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(log.iter().any(|l| l.contains("internal error")), "{log:?}");
+    // Logged once: not again by the HTTP trace layer (conformance/faults saw every 5xx twice).
+    assert_eq!(
+        log.iter().filter(|l| l.contains("ERROR")).count(),
+        1,
+        "one ERROR line for one internal error: {log:?}"
+    );
     assert!(
         !log.iter().any(|l| l.contains("Stack backtrace")
             || l.contains("stack backtrace")
