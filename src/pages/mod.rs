@@ -8,11 +8,13 @@
 //! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
 //! which answers the relying party.
 
+pub mod block;
 pub mod federation;
 pub mod held;
 pub mod home;
 pub mod login;
 pub mod mfa;
+pub mod myapps;
 pub mod realm;
 pub mod redeem;
 pub mod security_info;
@@ -383,9 +385,9 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant}/redeem", get(redeem::get_redeem))
         .route(
             "/{tenant}/invitations/block",
-            get(redeem::get_block).post(redeem::post_block),
+            get(block::get_block).post(block::post_block),
         )
-        .route("/{tenant}/myapps", get(redeem::get_my_apps))
+        .route("/{tenant}/myapps", get(myapps::get_my_apps))
         .route(
             "/{tenant}/federation/oidc/callback",
             get(crate::pages::federation::oidc::callback),

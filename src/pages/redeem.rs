@@ -11,10 +11,9 @@
 //! links all get the same page. The pages speak the invitation's language.
 
 pub use crate::domain::signin::{AMR_EMAIL, IDP_MAIL, RedeemRequest};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -22,21 +21,20 @@ use serde::Deserialize;
 use super::login::{LoginForm, login_url};
 use super::passcode::{self, Sent};
 use super::session::{self, Authentication};
-use super::{ACR_SFA, ProtocolRequest, SessionCheck, Step, Transaction, see_other};
+use super::{ACR_SFA, ProtocolRequest, Step, Transaction, see_other};
 use crate::domain::invitation::{Invitation, InvitationStatus};
 use crate::domain::tenant::{RedemptionRoute, Tenant};
 use crate::domain::unix_now;
 use crate::i18n::Text;
 use crate::pages::TransactionPage as _;
 use crate::passwords::check_policy;
-use crate::policy::Outcome;
 use crate::secrets;
 use crate::services::AppState;
-use crate::store::{AuditEvent, Party, StoreError};
+use crate::store::StoreError;
 use crate::web::error::{AppError, ErrorPage};
-use crate::web::{self, AccountPage, Chrome, Page};
+use crate::web::{Chrome, Page};
 
-fn invalid_link() -> AppError {
+pub(super) fn invalid_link() -> AppError {
     ErrorPage::bad_request(
         "error-invitation-title",
         Text::new("error-invitation-invalid"),
@@ -481,174 +479,4 @@ pub async fn render(
         }
     }
     Ok(page.into_response())
-}
-
-/// Query and form of the block link.
-#[derive(Debug, Deserialize)]
-pub struct BlockParams {
-    b: Option<String>,
-}
-
-async fn block_target(
-    state: &AppState,
-    tenant: &Tenant,
-    token: Option<&str>,
-) -> Result<Invitation, AppError> {
-    let token = token.unwrap_or("");
-    match state
-        .store
-        .invitation_by_block_token(&secrets::hash_secret(token))
-        .await
-    {
-        Ok(invitation) if invitation.tenant_id == tenant.id && token.len() <= 128 => Ok(invitation),
-        Ok(_) | Err(StoreError::NotFound) => Err(invalid_link()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `GET /{tenant}/invitations/block?b=…`: asks to confirm.
-pub async fn get_block(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    Query(params): Query<BlockParams>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let tenant = super::tenant(&state, &slug).await?;
-    let invitation = block_target(&state, &tenant, params.b.as_deref()).await?;
-    let chrome = Chrome::tenant(tenant.as_ref(), invitation_locale(&invitation, &headers));
-    let page = Page::new(
-        "block.html",
-        &chrome,
-        minijinja::context! {
-            title => chrome.text("block-title"), org => &tenant.name,
-            email => &invitation.email, token => params.b, done => false,
-            action => format!("/{}/invitations/block", tenant.slug),
-        },
-    )?;
-    Ok(page.into_response())
-}
-
-/// The language of a page about `invitation`: its language, else the browser's.
-fn invitation_locale(invitation: &Invitation, headers: &HeaderMap) -> crate::i18n::Locale {
-    crate::i18n::Locale::negotiate(
-        invitation.message_info.message_language.as_deref(),
-        None,
-        super::accept_language(headers),
-    )
-}
-
-/// `POST /{tenant}/invitations/block`: records the choice; later invitations to the address
-/// are created without an e-mail ("Email not sent, user unsubscribed").
-pub async fn post_block(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, AppError> {
-    if !web::same_origin_post(&headers, &state.config.public_origin()) {
-        return Err(AppError::Forbidden("cross-site block request"));
-    }
-    let tenant = super::tenant(&state, &slug).await?;
-    let params: BlockParams = web::parse_form(&body)?;
-    let invitation = block_target(&state, &tenant, params.b.as_deref()).await?;
-    let audit = AuditEvent::new(
-        &tenant.id,
-        "UserManagement",
-        "Email unsubscribed",
-        Party {
-            id: invitation.user_id.clone(),
-            kind: "user".to_owned(),
-            display: invitation.email.clone(),
-        },
-        vec![],
-    );
-    state
-        .store
-        .block_invitations(
-            &tenant.id,
-            &invitation.email.to_ascii_lowercase(),
-            unix_now(),
-            &audit,
-        )
-        .await?;
-    let chrome = Chrome::tenant(tenant.as_ref(), invitation_locale(&invitation, &headers));
-    let page = Page::new(
-        "block.html",
-        &chrome,
-        minijinja::context! {
-            title => chrome.text("block-done-title"), org => &tenant.name,
-            email => &invitation.email, done => true,
-        },
-    )?;
-    Ok(page.into_response())
-}
-
-/// `GET /{tenant}/myapps`: the apps the signed-in user may open.
-pub async fn get_my_apps(
-    State(state): State<AppState>,
-    Path(slug): Path<String>,
-    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let tenant = super::tenant(&state, &slug).await?;
-    let requirements = super::Requirements::default();
-    let Some(evidence) = super::session_evidence(&state, &headers, &tenant, &requirements).await?
-    else {
-        let return_url = format!("{}/myapps", state.issuer(&tenant.slug));
-        return super::start(
-            &state,
-            &headers,
-            &tenant,
-            ProtocolRequest::Portal {
-                return_url,
-                mfa: false,
-            },
-            SessionCheck::Now,
-        )
-        .await;
-    };
-    if crate::services::access::decide(&state, &evidence.user, None, evidence.is_multi_factor())
-        .await?
-        .outcome
-        != Outcome::Allow
-    {
-        // A policy covers My Apps and this session does not meet it: step up (or refuse).
-        let request = ProtocolRequest::Portal {
-            return_url: format!("{}/myapps", state.issuer(&tenant.slug)),
-            mfa: false,
-        };
-        return super::finish(&state, &headers, &tenant, &request, &evidence, false).await;
-    }
-    let user = &evidence.user;
-    let mut principals = state.store.groups_of_user(&user.id).await?;
-    principals.push(user.id.clone());
-    let assigned = state.store.assigned_apps(&principals).await?;
-    let issuer = state.issuer(&tenant.slug);
-    let apps: Vec<minijinja::Value> = state
-        .store
-        .apps_of_tenant(&tenant.id)
-        .await?
-        .into_iter()
-        .filter(|app| app.enabled && (!app.assignment_required || assigned.contains(&app.id)))
-        .filter_map(|app| {
-            let url = match (&app.home_url, &app.saml) {
-                (Some(home), _) => home.clone(),
-                (None, Some(_)) => format!("{issuer}/saml/launch/{}", app.client_id),
-                (None, None) => return None,
-            };
-            Some(minijinja::context! { name => app.name, url })
-        })
-        .collect();
-    let locale = crate::i18n::Locale::negotiate(
-        None,
-        user.preferred_language.as_deref(),
-        super::accept_language(&headers),
-    );
-    let chrome = Chrome::tenant(&tenant, locale).account(AccountPage::MyApps, &tenant);
-    let page = Page::new(
-        "myapps.html",
-        &chrome,
-        minijinja::context! { title => chrome.text("myapps-title"), user => &user.email, apps },
-    )?;
-    Ok((StatusCode::OK, page).into_response())
 }

@@ -409,3 +409,61 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod idp_metadata_tests {
+    use super::*;
+
+    const METADATA: &str = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.contoso.example/saml">
+  <md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>CERT</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
+    <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.contoso.example/sso"/>
+  </md:IDPSSODescriptor>
+</md:EntityDescriptor>"#;
+
+    fn certificate() -> String {
+        let key = openssl::rsa::Rsa::generate(2048).unwrap();
+        let der = key.private_key_to_der().unwrap();
+        let cert = crate::keys::certificate::self_signed(&der, "test", 0).unwrap();
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, cert)
+    }
+
+    #[test]
+    fn metadata_needs_entity_id_redirect_sso_and_a_signing_certificate() {
+        let good = METADATA.replace("CERT", &certificate());
+        let idp = IdpMetadata::parse(&good, Some("https://idp.contoso.example/saml")).unwrap();
+        assert_eq!(idp.entity_id, "https://idp.contoso.example/saml");
+        assert_eq!(idp.sso_url, "https://idp.contoso.example/sso");
+        assert!(
+            IdpMetadata::parse(&good, Some("https://other.example"))
+                .unwrap_err()
+                .0
+                .contains("entityID")
+        );
+        let no_cert = METADATA.replace(
+            r#"<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>CERT</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            "",
+        );
+        assert!(
+            IdpMetadata::parse(&no_cert, None)
+                .unwrap_err()
+                .0
+                .contains("signing certificate")
+        );
+        let post_only = good.replace("HTTP-Redirect", "HTTP-POST");
+        assert!(
+            IdpMetadata::parse(&post_only, None)
+                .unwrap_err()
+                .0
+                .contains("HTTP-Redirect")
+        );
+        let doctype = format!("<!DOCTYPE x [<!ENTITY a 'b'>]>{good}");
+        assert!(
+            IdpMetadata::parse(&doctype, None)
+                .unwrap_err()
+                .0
+                .contains("DOCTYPE")
+        );
+        assert!(IdpMetadata::parse("<html/>", None).is_err());
+    }
+}
