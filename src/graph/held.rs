@@ -14,9 +14,8 @@ use super::auth::authenticate;
 use super::{ApiError, Paging, date_time, entity};
 use crate::domain::invitation::{HeldRedemption, HeldStatus};
 use crate::domain::permission::{USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL};
-use crate::domain::unix_now;
 use crate::services::AppState;
-use crate::store::{AuditEvent, Decision, Party, StoreError};
+use crate::store::{Decision, StoreError};
 use crate::web::error::AppError;
 
 /// The Graph-style JSON of a held redemption.
@@ -141,59 +140,10 @@ async fn decide(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_READWRITE_ALL).map_err(ApiError::from)?;
-    let held = match state.store.held_redemption(&caller.tenant.id, &id).await {
-        Ok(held) => held,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::not_found(format!("there is no held redemption {id}")).into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let activity = match decision {
-        Decision::Approve => "Approve held external user redemption",
-        Decision::Deny => "Deny held external user redemption",
-    };
-    let audit = AuditEvent::new(
-        &caller.tenant.id,
-        "UserManagement",
-        activity,
-        caller.party(),
-        vec![
-            Party {
-                id: held.invited_user_id.clone(),
-                kind: "user".to_owned(),
-                display: held.invited_user_email_address.clone(),
-            },
-            Party {
-                id: held.id.clone(),
-                kind: "heldRedemption".to_owned(),
-                display: held.invited_user_email_address.clone(),
-            },
-        ],
-    )
-    .with_details(serde_json::json!({
-        "invitationId": held.invitation_id,
-        "identityProvider": held.issuer,
-        "assertedEmailAddress": held.asserted_email_address,
-    }));
-    let decided = state
-        .store
-        .decide_held_redemption(
-            &caller.tenant.id,
-            &id,
-            decision,
-            &caller.party().id,
-            unix_now(),
-            &audit,
-        )
-        .await;
-    match decided {
-        Ok(held) => {
-            tracing::info!(tenant = %caller.tenant.slug, held = %held.id, status = held.status.as_str(), "held redemption decided");
-            Ok(entity(StatusCode::OK, to_json(&held)))
-        }
-        Err(StoreError::Conflict(reason)) => Err(ApiError::conflict(reason).into()),
-        Err(e) => Err(e.into()),
-    }
+    let held = crate::services::admin::lifecycle::decide_held(&state, &caller, &id, decision)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(entity(StatusCode::OK, to_json(&held)))
 }
 
 #[cfg(test)]

@@ -11,9 +11,7 @@ use serde_json::json;
 use super::auth::authenticate;
 use super::{ApiError, date_time};
 use crate::domain::permission::USER_AUTH_METHODS;
-use crate::mail::compose::Notice;
 use crate::services::AppState;
-use crate::store::{AuditEvent, Party, StoreError};
 use crate::web::error::AppError;
 
 /// `GET …/users/{id}/authentication/methods`.
@@ -65,27 +63,8 @@ pub async fn delete_totp_method(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_AUTH_METHODS).map_err(ApiError::from)?;
-    let user = super::user(&state, &caller.tenant.id, &id).await?;
-    match state.store.remove_totp_method(&user.id, &method).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => return Err(ApiError::not_found("no such method").into()),
-        Err(e) => return Err(e.into()),
-    }
-    state
-        .store
-        .record_audit(&AuditEvent::new(
-            &caller.tenant.id,
-            "UserManagement",
-            "Admin deleted security info",
-            caller.party(),
-            vec![Party {
-                id: user.id.clone(),
-                kind: "user".to_owned(),
-                display: user.email.clone(),
-            }],
-        ))
-        .await?;
-    crate::services::signin::factors::notify(&state, &caller.tenant, &user, Notice::MethodRemoved)
-        .await?;
+    crate::services::admin::lifecycle::remove_totp_method(&state, &caller, &id, &method)
+        .await
+        .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

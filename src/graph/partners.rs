@@ -15,7 +15,6 @@ use crate::domain::partner::ClientAuth;
 use crate::domain::permission::IDENTITY_PROVIDERS;
 use crate::services::AppState;
 use crate::services::admin::partners::{self, OidcPartnerInput, PartnerChanges, SamlPartnerInput};
-use crate::store::{AuditEvent, Party, StoreError};
 use crate::web::error::AppError;
 
 /// A domain in Graph's shape.
@@ -278,29 +277,8 @@ pub async fn delete_partner(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = caller(&state, &slug, &headers).await?;
-    let partner = match state.store.partner(&caller.tenant.id, &id).await {
-        Ok(partner) => partner,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::not_found("no such identity provider").into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let audit = AuditEvent::new(
-        &caller.tenant.id,
-        "Policy",
-        "Delete identity provider",
-        caller.party(),
-        vec![Party {
-            id: partner.id.clone(),
-            kind: "identityProvider".to_owned(),
-            display: partner.display_name.clone(),
-        }],
-    );
-    state
-        .store
-        .delete_partner(&caller.tenant.id, &id, &audit)
-        .await?;
-    state.directory.invalidate();
-    state.federation.forget(&id);
+    crate::services::admin::lifecycle::delete_partner(&state, &caller, &id)
+        .await
+        .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -10,9 +10,7 @@ use serde_json::Value;
 use super::auth::authenticate;
 use super::{ApiError, entity, read_json};
 use crate::domain::permission::{POLICY_READ_ALL, POLICY_READWRITE_AUTHORIZATION};
-use crate::domain::tenant::TenantSettings;
 use crate::services::AppState;
-use crate::store::{AuditEvent, Party};
 use crate::web::error::AppError;
 
 /// `GET …/policies/externalCollaboration`.
@@ -57,38 +55,10 @@ pub async fn patch_settings(
     if !patch.is_object() {
         return Err(ApiError::bad_request("the body must be a JSON object").into());
     }
-    let current = state.store.tenant_by_id(&caller.tenant.id).await?.settings;
-    let mut merged = serde_json::to_value(current).unwrap_or_default();
-    if let (Some(target), Some(fields)) = (merged.as_object_mut(), patch.as_object()) {
-        for (key, value) in fields {
-            target.insert(key.clone(), value.clone());
-        }
-    }
-    let settings: TenantSettings = serde_json::from_value(merged)
-        .map_err(|e| ApiError::bad_request(format!("the settings are not valid: {e}")))?;
-    let settings = settings.validated().map_err(ApiError::from)?;
-    state
-        .store
-        .update_tenant_settings(&caller.tenant.id, &settings)
-        .await?;
-    state.directory.invalidate();
-    state
-        .store
-        .record_audit(
-            &AuditEvent::new(
-                &caller.tenant.id,
-                "Policy",
-                "Update external collaboration settings",
-                caller.party(),
-                vec![Party {
-                    id: caller.tenant.id.clone(),
-                    kind: "tenant".to_owned(),
-                    display: caller.tenant.name.clone(),
-                }],
-            )
-            .with_details(patch),
-        )
-        .await?;
+    let settings =
+        crate::services::admin::lifecycle::update_collaboration_settings(&state, &caller, patch)
+            .await
+            .map_err(ApiError::from)?;
     Ok(entity(
         StatusCode::OK,
         serde_json::to_value(settings).unwrap_or_default(),

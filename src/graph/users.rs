@@ -8,9 +8,8 @@ use serde_json::{Value, json};
 use super::auth::authenticate;
 use super::{ApiError, Paging, date_time, entity};
 use crate::domain::permission::{USER_READ_ALL, USER_READWRITE_ALL};
-use crate::domain::user::{Identity, User, UserType};
+use crate::domain::user::{Identity, User};
 use crate::services::AppState;
-use crate::store::{AuditEvent, Party};
 use crate::web::error::AppError;
 
 /// The Graph representation of a user (B.4).
@@ -106,25 +105,8 @@ pub async fn delete_user(
     let tenant = super::tenant(&state, &slug).await?;
     let caller = authenticate(&state, tenant, &headers).await?;
     caller.require(USER_READWRITE_ALL).map_err(ApiError::from)?;
-    let user = super::user(&state, &caller.tenant.id, &id).await?;
-    if user.user_type != UserType::Guest && user.creation_type.as_deref() != Some("Invitation") {
-        return Err(ApiError::bad_request("only guests can be deleted through this API").into());
-    }
-    state.store.delete_user(&caller.tenant.id, &id).await?;
-    state
-        .store
-        .record_audit(&AuditEvent::new(
-            &caller.tenant.id,
-            "UserManagement",
-            "Delete external user",
-            caller.party(),
-            vec![Party {
-                id: user.id.clone(),
-                kind: "user".to_owned(),
-                display: user.email.clone(),
-            }],
-        ))
-        .await?;
-    tracing::info!(tenant = %caller.tenant.slug, user = %user.id, "guest deleted");
+    crate::services::admin::lifecycle::delete_guest(&state, &caller, &id)
+        .await
+        .map_err(ApiError::from)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -4,6 +4,7 @@
 
 pub mod apps;
 pub mod groups;
+pub mod lifecycle;
 pub mod partners;
 pub mod policies;
 pub mod tenants;
