@@ -1,12 +1,13 @@
-//! The one sign-in journey every protocol shares:
-//! identify → authenticate → (policy) → consent → back to the protocol that asked.
+//! The pages door: the one sign-in journey every protocol shares, as people see it —
+//! identify → authenticate → (policy, second factor) → consent → back to the protocol that
+//! asked — plus redemption, My Apps, security info and the federation callbacks.
 //!
-//! A protocol front door (the OIDC authorize endpoint today; SAML SSO and invitation
-//! redemption later) turns its request into a [`ProtocolRequest`] and calls [`start`]. The
-//! journey keeps a [`Transaction`] in the ephemeral store, so any node can continue it, and
-//! drives the browser through the pages in [`pages`]. When the user is known and everything
-//! the request demands is met, [`finish`] hands the [`Evidence`] to the protocol's back door,
-//! which answers the relying party.
+//! The decisions are [`crate::services::signin`]'s: a protocol door (OIDC authorize, SAML SSO)
+//! hands its request to `services::signin::flow::start` and answers the outcome itself when
+//! nothing needs asking; otherwise the browser comes here, to the [`Transaction`]'s pages in
+//! [`login`], [`mfa`], [`redeem`] and [`federation`]. When a step completes, [`finish`] asks the
+//! services again and [`answer`] — the one place that matches a finished sign-in to a protocol —
+//! hands the [`Evidence`] to `oidc::authorize::complete` or `saml::sso::complete`.
 
 pub mod block;
 pub mod federation;
