@@ -314,6 +314,51 @@ async fn consent(
     }
 }
 
+/// The throttles a password attempt counts against: the account's and the source address's.
+fn password_throttles(
+    state: &AppState,
+    tenant: &Tenant,
+    key: &str,
+    ip: std::net::IpAddr,
+) -> (Throttle, Throttle) {
+    let limits = &state.config.throttle;
+    let account = Throttle {
+        key: format!("pw:{}:{key}", tenant.id),
+        free: limits.password_free_failures,
+        lockout: limits.password_lockout,
+    };
+    let address = Throttle {
+        key: format!("pwip:{ip}"),
+        free: limits.address_free_failures,
+        lockout: limits.address_lockout,
+    };
+    (account, address)
+}
+
+/// Why a password attempt must wait, if it must: the account locked or throttled, or else
+/// the source address throttled.
+async fn throttled(
+    state: &AppState,
+    account: &Throttle,
+    address: &Throttle,
+) -> Result<Option<Text>, AppError> {
+    Ok(
+        match (
+            account.wait(state.ephemeral.as_ref()).await?,
+            address.wait(state.ephemeral.as_ref()).await?,
+        ) {
+            (Some(seconds), _) if seconds > LOCK_THRESHOLD => {
+                Some(Text::new("login-error-locked").arg("minutes", seconds.div_ceil(60)))
+            }
+            (Some(seconds), _) => Some(Text::new("login-error-throttled").arg("seconds", seconds)),
+            (None, Some(seconds)) => {
+                Some(Text::new("login-error-address-throttled").arg("seconds", seconds))
+            }
+            (None, None) => None,
+        },
+    )
+}
+
 /// Checks the password (always running argon2, against a dummy hash for unknown or
 /// disabled accounts), then signs the browser in and continues the journey.
 async fn sign_in_with_password(
@@ -326,30 +371,8 @@ async fn sign_in_with_password(
     ip: std::net::IpAddr,
 ) -> Result<Response, AppError> {
     let key = email.to_ascii_lowercase();
-    let limits = &state.config.throttle;
-    let account = Throttle {
-        key: format!("pw:{}:{key}", tenant.id),
-        free: limits.password_free_failures,
-        lockout: limits.password_lockout,
-    };
-    let address = Throttle {
-        key: format!("pwip:{ip}"),
-        free: limits.address_free_failures,
-        lockout: limits.address_lockout,
-    };
-    let throttled = match (
-        account.wait(state.ephemeral.as_ref()).await?,
-        address.wait(state.ephemeral.as_ref()).await?,
-    ) {
-        (Some(seconds), _) if seconds > LOCK_THRESHOLD => {
-            Some(Text::new("login-error-locked").arg("minutes", seconds.div_ceil(60)))
-        }
-        (Some(seconds), _) => Some(Text::new("login-error-throttled").arg("seconds", seconds)),
-        (None, Some(seconds)) => {
-            Some(Text::new("login-error-address-throttled").arg("seconds", seconds))
-        }
-        (None, None) => None,
-    };
+    let (account, address) = password_throttles(state, tenant, &key, ip);
+    let throttled = throttled(state, &account, &address).await?;
     if let Some(text) = throttled {
         return transaction
             .retry(state, text, StatusCode::TOO_MANY_REQUESTS)
