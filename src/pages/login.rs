@@ -342,21 +342,20 @@ async fn throttled(
     account: &Throttle,
     address: &Throttle,
 ) -> Result<Option<Text>, AppError> {
-    Ok(
-        match (
-            account.wait(state.ephemeral.as_ref()).await?,
-            address.wait(state.ephemeral.as_ref()).await?,
-        ) {
-            (Some(seconds), _) if seconds > LOCK_THRESHOLD => {
-                Some(Text::new("login-error-locked").arg("minutes", seconds.div_ceil(60)))
-            }
-            (Some(seconds), _) => Some(Text::new("login-error-throttled").arg("seconds", seconds)),
-            (None, Some(seconds)) => {
-                Some(Text::new("login-error-address-throttled").arg("seconds", seconds))
-            }
-            (None, None) => None,
-        },
-    )
+    let wait = match (
+        account.wait(state.ephemeral.as_ref()).await?,
+        address.wait(state.ephemeral.as_ref()).await?,
+    ) {
+        (Some(seconds), _) if seconds > LOCK_THRESHOLD => {
+            Some(Text::new("login-error-locked").arg("minutes", seconds.div_ceil(60)))
+        }
+        (Some(seconds), _) => Some(Text::new("login-error-throttled").arg("seconds", seconds)),
+        (None, Some(seconds)) => {
+            Some(Text::new("login-error-address-throttled").arg("seconds", seconds))
+        }
+        (None, None) => None,
+    };
+    Ok(wait)
 }
 
 /// Checks the password (always running argon2, against a dummy hash for unknown or

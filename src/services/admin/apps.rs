@@ -114,7 +114,7 @@ fn saml_sp(input: SamlInput) -> Result<SamlSp, AdminError> {
     Ok(sp)
 }
 
-/// The app's grant types, as asked or else the OIDC web app's, without repeats.
+/// The app's grant types: as asked, or else the OIDC web app's; adjacent repeats dropped.
 fn grant_types(
     grants: &[String],
     saml: bool,
