@@ -191,6 +191,59 @@ pub async fn post_revoke(
 /// Largest bulk upload.
 const MAX_BULK_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The format of a bulk upload, from its Content-Type: CSV or JSON Lines.
+fn upload_format(headers: &HeaderMap) -> Result<Format, AppError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    Ok(if content_type.starts_with("text/csv") {
+        Format::Csv
+    } else if content_type.starts_with("application/x-ndjson")
+        || content_type.starts_with("application/jsonl")
+    {
+        Format::JsonLines
+    } else {
+        return Err(ApiError::bad_request(
+            "send text/csv (Entra's template) or application/x-ndjson",
+        )
+        .into());
+    })
+}
+
+/// The streamed response of a bulk upload: one line per row result, as CSV under its header
+/// or as JSON Lines.
+fn results_response(receiver: mpsc::Receiver<bulk::RowResult>, json_out: bool) -> Response {
+    let lines = ReceiverStream::new(receiver).map(move |result| {
+        let line = if json_out {
+            format!("{}\n", serde_json::to_string(&result).unwrap_or_default())
+        } else {
+            result.csv_line()
+        };
+        Ok::<_, std::io::Error>(Bytes::from(line))
+    });
+    let (body, content_type) = if json_out {
+        (Body::from_stream(lines), "application/x-ndjson")
+    } else {
+        let header =
+            futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from(CSV_HEADER)) });
+        (
+            Body::from_stream(header.chain(lines)),
+            "text/csv; charset=utf-8",
+        )
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// `POST /{tenant}/v1.0/invitations/bulk`: a CSV (Entra's template) or JSON Lines body,
 /// streamed; the results stream back, one per row, as CSV or JSON Lines (`Accept`).
 #[utoipa::path(post, path = "/{tenant}/v1.0/invitations/bulk", tag = "invitations",
@@ -209,23 +262,7 @@ pub async fn post_bulk(
     if !caller.delegates(USER_INVITE_ALL) {
         return Err(ApiError::forbidden("the caller may not invite").into());
     }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let format = if content_type.starts_with("text/csv") {
-        Format::Csv
-    } else if content_type.starts_with("application/x-ndjson")
-        || content_type.starts_with("application/jsonl")
-    {
-        Format::JsonLines
-    } else {
-        return Err(ApiError::bad_request(
-            "send text/csv (Entra's template) or application/x-ndjson",
-        )
-        .into());
-    };
+    let format = upload_format(&headers)?;
     let json_out = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -255,33 +292,7 @@ pub async fn post_bulk(
             tracing::error!(error = %e, "bulk invitation stopped");
         }
     });
-    let lines = ReceiverStream::new(receiver).map(move |result| {
-        let line = if json_out {
-            format!("{}\n", serde_json::to_string(&result).unwrap_or_default())
-        } else {
-            result.csv_line()
-        };
-        Ok::<_, std::io::Error>(Bytes::from(line))
-    });
-    let (body, content_type) = if json_out {
-        (Body::from_stream(lines), "application/x-ndjson")
-    } else {
-        let header =
-            futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from(CSV_HEADER)) });
-        (
-            Body::from_stream(header.chain(lines)),
-            "text/csv; charset=utf-8",
-        )
-    };
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(results_response(receiver, json_out))
 }
 
 use futures_util::StreamExt as _;

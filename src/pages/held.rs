@@ -82,26 +82,7 @@ pub async fn hold_or_refuse(
         decided_at: None,
         decided_by: None,
     };
-    let audit = AuditEvent::new(
-        &tenant.id,
-        "UserManagement",
-        "Hold external user redemption for approval",
-        Party {
-            id: invitation.user_id.clone(),
-            kind: "user".to_owned(),
-            display: invitation.email.clone(),
-        },
-        vec![Party {
-            id: held.id.clone(),
-            kind: "heldRedemption".to_owned(),
-            display: invitation.email.clone(),
-        }],
-    )
-    .with_details(serde_json::json!({
-        "invitationId": invitation.id,
-        "identityProvider": held.issuer,
-        "assertedEmailAddress": held.asserted_email_address,
-    }));
+    let audit = hold_audit(tenant, invitation, &held);
     let stored = state.store.hold_redemption(&held, &audit).await?;
     tracing::info!(tenant = %tenant.slug, held = %stored.id, status = stored.status.as_str(), "redemption held for approval");
     let (status, title, message) = match stored.status {
@@ -130,6 +111,30 @@ pub async fn hold_or_refuse(
         message,
         status: status.as_u16(),
     })
+}
+
+/// The audit record of a redemption held for an administrator.
+fn hold_audit(tenant: &Tenant, invitation: &Invitation, held: &HeldRedemption) -> AuditEvent {
+    AuditEvent::new(
+        &tenant.id,
+        "UserManagement",
+        "Hold external user redemption for approval",
+        Party {
+            id: invitation.user_id.clone(),
+            kind: "user".to_owned(),
+            display: invitation.email.clone(),
+        },
+        vec![Party {
+            id: held.id.clone(),
+            kind: "heldRedemption".to_owned(),
+            display: invitation.email.clone(),
+        }],
+    )
+    .with_details(serde_json::json!({
+        "invitationId": invitation.id,
+        "identityProvider": held.issuer,
+        "assertedEmailAddress": held.asserted_email_address,
+    }))
 }
 
 /// The page of an [`super::Step::Outcome`].

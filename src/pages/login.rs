@@ -314,18 +314,13 @@ async fn consent(
     }
 }
 
-/// Checks the password (always running argon2, against a dummy hash for unknown or
-/// disabled accounts), then signs the browser in and continues the journey.
-async fn sign_in_with_password(
+/// The throttles a password attempt counts against: the account's and the source address's.
+fn password_throttles(
     state: &AppState,
-    headers: &HeaderMap,
     tenant: &Tenant,
-    transaction: Transaction,
-    email: &str,
-    password: String,
+    key: &str,
     ip: std::net::IpAddr,
-) -> Result<Response, AppError> {
-    let key = email.to_ascii_lowercase();
+) -> (Throttle, Throttle) {
     let limits = &state.config.throttle;
     let account = Throttle {
         key: format!("pw:{}:{key}", tenant.id),
@@ -337,7 +332,17 @@ async fn sign_in_with_password(
         free: limits.address_free_failures,
         lockout: limits.address_lockout,
     };
-    let throttled = match (
+    (account, address)
+}
+
+/// Why a password attempt must wait, if it must: the account locked or throttled, or else
+/// the source address throttled.
+async fn throttled(
+    state: &AppState,
+    account: &Throttle,
+    address: &Throttle,
+) -> Result<Option<Text>, AppError> {
+    let wait = match (
         account.wait(state.ephemeral.as_ref()).await?,
         address.wait(state.ephemeral.as_ref()).await?,
     ) {
@@ -350,6 +355,23 @@ async fn sign_in_with_password(
         }
         (None, None) => None,
     };
+    Ok(wait)
+}
+
+/// Checks the password (always running argon2, against a dummy hash for unknown or
+/// disabled accounts), then signs the browser in and continues the journey.
+async fn sign_in_with_password(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    transaction: Transaction,
+    email: &str,
+    password: String,
+    ip: std::net::IpAddr,
+) -> Result<Response, AppError> {
+    let key = email.to_ascii_lowercase();
+    let (account, address) = password_throttles(state, tenant, &key, ip);
+    let throttled = throttled(state, &account, &address).await?;
     if let Some(text) = throttled {
         return transaction
             .retry(state, text, StatusCode::TOO_MANY_REQUESTS)

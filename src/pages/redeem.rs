@@ -135,7 +135,6 @@ pub async fn post_step(
         return Err(invalid_link());
     };
     let here = login_url(&tenant.slug, &transaction.id);
-    let purpose = format!("redeem:{}", request.invitation_id);
     match (form.intent(), &transaction.step) {
         ("accept", Step::Invited) => {
             accept(state, headers, tenant, transaction, &request, ip).await
@@ -145,27 +144,14 @@ pub async fn post_step(
         }
         (choice, Step::ChooseIdp) if choice.starts_with("idp:") => {
             let id = &choice["idp:".len()..];
-            let partner = match state.directory.partner(&tenant.id, id).await? {
-                Some(partner) if partner.offered_to_all => partner,
-                _ => return Ok(see_other(&here)),
-            };
-            crate::pages::federation::start(state, tenant, transaction, &partner, &request.email)
-                .await
+            start_offered(state, tenant, transaction, id, &request.email, &here).await
         }
         ("resend", Step::RedeemCode) => {
             send_redemption_code(state, headers, tenant, transaction, &request, ip).await
         }
         ("code", Step::RedeemCode) => {
             let code = form.code.unwrap_or_default();
-            let checked = passcode::check(state, tenant, &request.email, &purpose, &code).await?;
-            if checked != passcode::Checked::Valid {
-                return transaction
-                    .retry(state, checked.message(), StatusCode::OK)
-                    .await;
-            }
-            transaction.step = Step::RedeemPassword;
-            transaction.save(state).await?;
-            Ok(see_other(&here))
+            check_redemption_code(state, tenant, transaction, &request, &code, &here).await
         }
         ("password", Step::RedeemPassword) => {
             let password = form.password.unwrap_or_default();
@@ -206,6 +192,45 @@ pub async fn post_step(
         // A stale form: show where the transaction really is.
         _ => Ok(see_other(&here)),
     }
+}
+
+/// Starts the sign-in at a partner offered to every guest; any other choice shows the step
+/// again.
+async fn start_offered(
+    state: &AppState,
+    tenant: &Tenant,
+    transaction: Transaction,
+    id: &str,
+    email: &str,
+    here: &str,
+) -> Result<Response, AppError> {
+    let partner = match state.directory.partner(&tenant.id, id).await? {
+        Some(partner) if partner.offered_to_all => partner,
+        _ => return Ok(see_other(here)),
+    };
+    crate::pages::federation::start(state, tenant, transaction, &partner, email).await
+}
+
+/// Checks the passcode sent to the invited address; a valid one moves on to the optional
+/// password.
+async fn check_redemption_code(
+    state: &AppState,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    request: &RedeemRequest,
+    code: &str,
+    here: &str,
+) -> Result<Response, AppError> {
+    let purpose = format!("redeem:{}", request.invitation_id);
+    let checked = passcode::check(state, tenant, &request.email, &purpose, code).await?;
+    if checked != passcode::Checked::Valid {
+        return transaction
+            .retry(state, checked.message(), StatusCode::OK)
+            .await;
+    }
+    transaction.step = Step::RedeemPassword;
+    transaction.save(state).await?;
+    Ok(see_other(here))
 }
 
 /// The invitation accepted: the tenant's redemption order picks the route (B.3); the
@@ -397,6 +422,45 @@ pub fn declined(
     super::held::outcome_page(tenant, locale, &title, &message, status)
 }
 
+/// The partners offered to every guest, listed on the choose step only.
+async fn offered_partners(
+    state: &AppState,
+    tenant: &Tenant,
+    step: &Step,
+) -> Result<Vec<minijinja::Value>, AppError> {
+    Ok(if *step == Step::ChooseIdp {
+        state
+            .store
+            .partners(&tenant.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.offered_to_all)
+            .map(|p| minijinja::context! { id => p.id, name => p.display_name })
+            .collect()
+    } else {
+        Vec::new()
+    })
+}
+
+/// The address of another account already signed in here, who must choose explicitly
+/// (H.62).
+async fn signed_in_as(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    invited: &str,
+) -> Result<Option<String>, AppError> {
+    Ok(match session::current(state, headers, &tenant.id).await? {
+        Some(current) if current.user_id != invited => state
+            .store
+            .user_by_id(&tenant.id, &current.user_id)
+            .await
+            .ok()
+            .map(|u| u.email),
+        _ => None,
+    })
+}
+
 /// Renders the current redemption step, with the notice the last form left.
 pub async fn render(
     state: &AppState,
@@ -424,28 +488,8 @@ pub async fn render(
         Step::ChooseIdp => ("choose", "redeem-title-choose"),
         _ => ("invited", "redeem-title-invited"),
     };
-    let offered: Vec<minijinja::Value> = if transaction.step == Step::ChooseIdp {
-        state
-            .store
-            .partners(&tenant.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.offered_to_all)
-            .map(|p| minijinja::context! { id => p.id, name => p.display_name })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    // Someone already signed in here as another account must choose explicitly (H.62).
-    let signed_in_as = match session::current(state, headers, &tenant.id).await? {
-        Some(current) if current.user_id != request.user_id => state
-            .store
-            .user_by_id(&tenant.id, &current.user_id)
-            .await
-            .ok()
-            .map(|u| u.email),
-        _ => None,
-    };
+    let offered = offered_partners(state, tenant, &transaction.step).await?;
+    let signed_in_as = signed_in_as(state, headers, tenant, &request.user_id).await?;
     let chrome = Chrome::tenant(tenant, transaction.locale(headers, None));
     let status = notice
         .as_ref()

@@ -23,7 +23,10 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier,
+    CoreJwsSigningAlgorithm, CoreTokenResponse,
+};
 use openidconnect::{
     AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -303,20 +306,7 @@ async fn verified_identity(
         _ => None,
     };
     let mut client = client(state, tenant, partner, metadata)?;
-    // The code is exchanged exactly once.
-    let mut exchange = client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|e| failed("partner has no token endpoint", e.to_string()))?
-        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()));
-    if let Some(assertion) = assertion {
-        exchange = exchange
-            .add_extra_param("client_assertion_type", JWT_BEARER)
-            .add_extra_param("client_assertion", assertion);
-    }
-    let response = exchange
-        .request_async(state.federation.http())
-        .await
-        .map_err(|e| failed("partner token request failed", e.to_string()))?;
+    let response = exchange_code(state, &client, code, flow, assertion, &failed).await?;
     let id_token = response
         .id_token()
         .ok_or_else(|| failed("partner sent no ID token", String::new()))?;
@@ -351,12 +341,57 @@ async fn verified_identity(
             .claims(&verifier, &nonce)
             .map_err(|e| failed("partner ID token refused", e.to_string()))?,
     };
+    check_at_hash(id_token, claims, &verifier, &response, &failed)?;
+    let asserted = asserted_email(state, &client, &response, claims, &failed).await?;
+    let demanded = super::Freshness {
+        started_at: flow.started_at,
+        fresh_login: flow.fresh_login,
+        max_age: flow.max_age,
+    };
+    super::upstream(partner, proof(claims, asserted), demanded)
+        .map_err(|reason| failed(reason, String::new()))
+}
+
+/// Exchanges the code, exactly once, at the partner's token endpoint, with the PKCE verifier
+/// and the client assertion when there is one.
+async fn exchange_code(
+    state: &AppState,
+    client: &PartnerClient,
+    code: String,
+    flow: &FlowState,
+    assertion: Option<String>,
+    failed: &impl Fn(&str, String) -> AppError,
+) -> Result<CoreTokenResponse, AppError> {
+    // The code is exchanged exactly once.
+    let mut exchange = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|e| failed("partner has no token endpoint", e.to_string()))?
+        .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier.clone()));
+    if let Some(assertion) = assertion {
+        exchange = exchange
+            .add_extra_param("client_assertion_type", JWT_BEARER)
+            .add_extra_param("client_assertion", assertion);
+    }
+    exchange
+        .request_async(state.federation.http())
+        .await
+        .map_err(|e| failed("partner token request failed", e.to_string()))
+}
+
+/// Checks the ID token's `at_hash`, when it has one, against the access token it came with.
+fn check_at_hash(
+    id_token: &CoreIdToken,
+    claims: &CoreIdTokenClaims,
+    verifier: &CoreIdTokenVerifier<'_>,
+    response: &CoreTokenResponse,
+    failed: &impl Fn(&str, String) -> AppError,
+) -> Result<(), AppError> {
     if let Some(expected) = claims.access_token_hash() {
         let alg = id_token
             .signing_alg()
             .map_err(|e| failed("ID token algorithm", e.to_string()))?;
         let key = id_token
-            .signing_key(&verifier)
+            .signing_key(verifier)
             .map_err(|e| failed("ID token key", e.to_string()))?;
         let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
             .map_err(|e| failed("at_hash", e.to_string()))?;
@@ -364,6 +399,18 @@ async fn verified_identity(
             return Err(failed("at_hash mismatch", String::new()));
         }
     }
+    Ok(())
+}
+
+/// The address the partner asserted and whether it is verified: from the ID token, or from
+/// userinfo when the ID token lacks the address or its `email_verified`.
+async fn asserted_email(
+    state: &AppState,
+    client: &PartnerClient,
+    response: &CoreTokenResponse,
+    claims: &CoreIdTokenClaims,
+    failed: &impl Fn(&str, String) -> AppError,
+) -> Result<Option<(String, bool)>, AppError> {
     let mut asserted = claims.email().map(|email| {
         (
             email.as_str().to_ascii_lowercase(),
@@ -373,35 +420,34 @@ async fn verified_identity(
     if claims.email().is_none() || claims.email_verified().is_none() {
         // Scope claims may come only from userinfo (OIDC Core §5.4); its `sub` must be
         // the ID token's (§5.3.2), which openidconnect checks.
-        asserted = userinfo_email(state, &client, &response, claims.subject().clone())
+        asserted = userinfo_email(state, client, response, claims.subject().clone())
             .await
             .map_err(|e| failed("partner userinfo refused", e))?
             .or(asserted);
     }
+    Ok(asserted)
+}
+
+/// What the verified ID token proves of the sign-in: subject, address, time and methods.
+fn proof(claims: &CoreIdTokenClaims, email: Option<(String, bool)>) -> super::UpstreamProof {
     let mut methods: Vec<String> = claims
         .auth_method_refs()
         .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
         .unwrap_or_default();
     methods.extend(claims.auth_context_ref().map(|a| a.as_str().to_owned()));
-    let proof = super::UpstreamProof {
+    super::UpstreamProof {
         subject: claims.subject().as_str().to_owned(),
-        email: asserted,
+        email,
         auth_time: claims.auth_time().map(|t| t.timestamp()),
         methods,
-    };
-    let demanded = super::Freshness {
-        started_at: flow.started_at,
-        fresh_login: flow.fresh_login,
-        max_age: flow.max_age,
-    };
-    super::upstream(partner, proof, demanded).map_err(|reason| failed(reason, String::new()))
+    }
 }
 
 /// The address at the partner's userinfo endpoint and whether it is verified, if it has one.
 async fn userinfo_email(
     state: &AppState,
     client: &PartnerClient,
-    response: &openidconnect::core::CoreTokenResponse,
+    response: &CoreTokenResponse,
     subject: openidconnect::SubjectIdentifier,
 ) -> Result<Option<(String, bool)>, String> {
     let Ok(request) = client.user_info(response.access_token().clone(), Some(subject)) else {

@@ -407,9 +407,31 @@ async fn verified_identity(
         Verdict::Refused(reason) => return Err(failed(&reason)),
     };
     let facts = read_assertion(&assertion, partner).map_err(|e| failed(&e))?;
-    // Each assertion is accepted once (SAML Profiles §4.1.4.5); the cache failing refuses.
-    let ttl = facts
-        .not_on_or_after
+    accept_once(state, partner, &assertion, facts.not_on_or_after, &failed).await?;
+    let proof = super::UpstreamProof {
+        subject: facts.name_id,
+        email: facts.email,
+        auth_time: facts.auth_time,
+        methods: facts.class_ref.into_iter().collect(),
+    };
+    let demanded = super::Freshness {
+        started_at: flow.started_at,
+        fresh_login: flow.fresh_login,
+        max_age: flow.max_age,
+    };
+    super::upstream(partner, proof, demanded).map_err(failed)
+}
+
+/// Accepts each assertion once (SAML Profiles §4.1.4.5), remembering it until it expires; the
+/// replay cache failing refuses.
+async fn accept_once(
+    state: &AppState,
+    partner: &PartnerIdp,
+    assertion: &Assertion,
+    not_on_or_after: Option<i64>,
+    failed: &impl Fn(&str) -> AppError,
+) -> Result<(), AppError> {
+    let ttl = not_on_or_after
         .map(|t| t - crate::domain::unix_now() + SKEW_SECONDS)
         .unwrap_or(FLOW_TTL.as_secs() as i64)
         .clamp(60, 86_400);
@@ -434,18 +456,7 @@ async fn verified_identity(
             .into());
         }
     }
-    let proof = super::UpstreamProof {
-        subject: facts.name_id,
-        email: facts.email,
-        auth_time: facts.auth_time,
-        methods: facts.class_ref.into_iter().collect(),
-    };
-    let demanded = super::Freshness {
-        started_at: flow.started_at,
-        fresh_login: flow.fresh_login,
-        max_age: flow.max_age,
-    };
-    super::upstream(partner, proof, demanded).map_err(failed)
+    Ok(())
 }
 
 /// samael's verdict on a response.

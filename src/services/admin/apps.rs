@@ -114,6 +114,43 @@ fn saml_sp(input: SamlInput) -> Result<SamlSp, AdminError> {
     Ok(sp)
 }
 
+/// The app's grant types: as asked, or else the OIDC web app's; adjacent repeats dropped.
+fn grant_types(
+    grants: &[String],
+    saml: bool,
+    redirect_uris: &[String],
+) -> Result<Vec<GrantType>, AdminError> {
+    let mut grant_types = grants
+        .iter()
+        .map(|g| g.parse::<GrantType>())
+        .collect::<Result<Vec<_>, _>>()?;
+    // An app without grants is an OIDC web app, unless it is only a SAML SP.
+    if grant_types.is_empty() && (!saml || !redirect_uris.is_empty()) {
+        grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+    }
+    grant_types.dedup();
+    Ok(grant_types)
+}
+
+/// Parses each redirect URI, refusing the first that is not acceptable.
+fn parse_redirect_uris(raw: &[String]) -> Result<Vec<String>, Invalid> {
+    raw.iter().map(|u| parse_redirect_uri(u)).collect()
+}
+
+/// The stored form of a new app's client secret, when it has one: its digest and hint.
+fn app_secrets(secret: Option<&String>, now: i64) -> Vec<AppSecret> {
+    secret
+        .iter()
+        .map(|s| AppSecret {
+            id: uuid::Uuid::new_v4().to_string(),
+            secret_hash: secrets::hash_secret(s),
+            hint: s.chars().take(3).collect(),
+            created_at: now,
+            expires_at: None,
+        })
+        .collect()
+}
+
 /// Creates an application; returns it with its client secret (confidential apps only — the
 /// secret is shown once and only its digest is stored).
 pub async fn create_app(
@@ -122,16 +159,7 @@ pub async fn create_app(
 ) -> Result<(App, Option<String>), AdminError> {
     let tenant = tenant_by_slug(store, &input.tenant).await?;
     let saml = input.saml.map(saml_sp).transpose()?;
-    let mut grant_types = input
-        .grants
-        .iter()
-        .map(|g| g.parse::<GrantType>())
-        .collect::<Result<Vec<_>, _>>()?;
-    // An app without grants is an OIDC web app, unless it is only a SAML SP.
-    if grant_types.is_empty() && (saml.is_none() || !input.redirect_uris.is_empty()) {
-        grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
-    }
-    grant_types.dedup();
+    let grant_types = grant_types(&input.grants, saml.is_some(), &input.redirect_uris)?;
     let client_type = if input.public {
         ClientType::Public
     } else {
@@ -140,22 +168,14 @@ pub async fn create_app(
     if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(Invalid::new("a public app cannot use client_credentials").into());
     }
-    let redirect_uris = input
-        .redirect_uris
-        .iter()
-        .map(|u| parse_redirect_uri(u))
-        .collect::<Result<Vec<_>, _>>()?;
+    let redirect_uris = parse_redirect_uris(&input.redirect_uris)?;
     if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(Invalid::new(
             "an app using authorization_code needs at least one --redirect-uri",
         )
         .into());
     }
-    let post_logout_redirect_uris = input
-        .post_logout_redirect_uris
-        .iter()
-        .map(|u| parse_redirect_uri(u))
-        .collect::<Result<Vec<_>, _>>()?;
+    let post_logout_redirect_uris = parse_redirect_uris(&input.post_logout_redirect_uris)?;
     let signing_alg = match input.signing_alg.as_deref() {
         Some(alg) => alg.parse::<SigningAlg>()?,
         None => SigningAlg::RS256,
@@ -193,16 +213,7 @@ pub async fn create_app(
         owners,
         home_url,
         assignment_required: input.assignment_required,
-        secrets: secret
-            .iter()
-            .map(|s| AppSecret {
-                id: uuid::Uuid::new_v4().to_string(),
-                secret_hash: secrets::hash_secret(s),
-                hint: s.chars().take(3).collect(),
-                created_at: now,
-                expires_at: None,
-            })
-            .collect(),
+        secrets: app_secrets(secret.as_ref(), now),
         created_at: now,
     };
     store.create_app(&app).await.map_err(|e| {

@@ -92,6 +92,43 @@ pub(super) async fn bind_domains(
     Ok(bound)
 }
 
+/// The scopes asked of a partner: `openid`, then those given (or `email profile`), each once.
+fn partner_scopes(given: Vec<String>) -> Vec<String> {
+    let mut scopes = vec!["openid".to_owned()];
+    let asked = if given.is_empty() {
+        vec!["email".to_owned(), "profile".to_owned()]
+    } else {
+        given
+    };
+    for scope in asked {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes
+}
+
+/// The partner's discovery document, fetched now so that a typo fails here rather than at a
+/// guest; it must name the issuer it was fetched for.
+async fn discover(
+    federation: &crate::upstream::Federation,
+    issuer: &str,
+) -> Result<crate::upstream::PartnerMetadata, AdminError> {
+    let metadata = federation
+        .metadata(issuer, true)
+        .await
+        .map_err(|e| Invalid::new(e.0))?;
+    if metadata.issuer().as_str() != issuer {
+        return Err(Invalid::new(format!(
+            "the discovery document names issuer {}, not {}",
+            metadata.issuer().as_str(),
+            issuer
+        ))
+        .into());
+    }
+    Ok(metadata)
+}
+
 /// Registers a partner OpenID Connect provider.
 pub async fn create_oidc_partner(
     store: &dyn Store,
@@ -101,17 +138,7 @@ pub async fn create_oidc_partner(
     input: OidcPartnerInput,
     by: Party,
 ) -> Result<PartnerIdp, AdminError> {
-    let mut scopes = vec!["openid".to_owned()];
-    let asked = if input.scopes.is_empty() {
-        vec!["email".to_owned(), "profile".to_owned()]
-    } else {
-        input.scopes
-    };
-    for scope in asked {
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
-    }
+    let scopes = partner_scopes(input.scopes);
     let mut partner = PartnerIdp {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant.id.clone(),
@@ -157,19 +184,7 @@ pub async fn create_oidc_partner(
         input.attest_domains,
     )
     .await?;
-    // The IdP must answer its discovery now, so a typo fails here rather than at a guest.
-    let metadata = federation
-        .metadata(&partner.issuer, true)
-        .await
-        .map_err(|e| Invalid::new(e.0))?;
-    if metadata.issuer().as_str() != partner.issuer {
-        return Err(Invalid::new(format!(
-            "the discovery document names issuer {}, not {}",
-            metadata.issuer().as_str(),
-            partner.issuer
-        ))
-        .into());
-    }
+    let metadata = discover(federation, &partner.issuer).await?;
     partner.client_auth = Some(choose_client_auth(
         input.client_auth,
         partner.sealed_client_secret.is_some(),
