@@ -123,10 +123,7 @@ async fn answer(
     outcome: Outcome,
 ) -> Result<Response, AppError> {
     Ok(match outcome {
-        Outcome::Ask {
-            transaction,
-            new_binding,
-        } => session::ask(state, &transaction, new_binding),
+        Outcome::Ask(opened) => session::ask(state, &opened),
         Outcome::Answer(evidence) => return complete(state, tenant, request, &evidence).await,
         Outcome::Refuse(Refused::LoginRequired) => login_required(state, tenant, request),
         Outcome::Refuse(Refused::InteractionRequired) => {

@@ -176,16 +176,7 @@ pub async fn open(
     step: Step,
 ) -> Result<Response, AppError> {
     let opened = flow::open(state, browser(state, headers), tenant, request, step).await?;
-    let Outcome::Ask {
-        transaction,
-        new_binding,
-    } = opened
-    else {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "opening a transaction answered without one"
-        )));
-    };
-    Ok(crate::web::session::ask(state, &transaction, new_binding))
+    Ok(crate::web::session::ask(state, &opened))
 }
 
 /// Ends the journey: conditional access decides (block, second factor, or go on), then
@@ -221,10 +212,7 @@ pub async fn answer(
     outcome: Outcome,
 ) -> Result<Response, AppError> {
     match outcome {
-        Outcome::Ask {
-            transaction,
-            new_binding,
-        } => Ok(crate::web::session::ask(state, &transaction, new_binding)),
+        Outcome::Ask(opened) => Ok(crate::web::session::ask(state, &opened)),
         Outcome::Answer(evidence) => match request {
             ProtocolRequest::Oidc(request) => {
                 crate::oidc::authorize::complete(state, tenant, request, &evidence).await

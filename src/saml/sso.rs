@@ -168,10 +168,7 @@ async fn sign_in(
     )
     .await?;
     match outcome {
-        Outcome::Ask {
-            transaction,
-            new_binding,
-        } => Ok(session::ask(state, &transaction, new_binding)),
+        Outcome::Ask(opened) => Ok(session::ask(state, &opened)),
         Outcome::Answer(evidence) => complete(state, tenant, &request, &evidence).await,
         Outcome::Refuse(Refusal::LoginRequired | Refusal::InteractionRequired) => {
             no_passive(state, tenant, &request).await

@@ -10,8 +10,7 @@ use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::secrets;
 use crate::services::AppState;
-use crate::services::signin::Transaction;
-use crate::services::signin::flow::{self, Browser};
+use crate::services::signin::flow::{self, Browser, Opened};
 use crate::store::Session;
 use crate::web::cookies;
 use crate::web::cookies::Cookies as _;
@@ -82,11 +81,12 @@ pub fn browser<'h>(state: &AppState, headers: &'h HeaderMap) -> Browser<'h> {
 
 /// The answer to a sign-in that must ask the person: See Other to the transaction's page,
 /// setting the binding cookie when the browser had none.
-pub fn ask(state: &AppState, transaction: &Transaction, new_binding: Option<String>) -> Response {
+pub fn ask(state: &AppState, opened: &Opened) -> Response {
+    let transaction = &opened.transaction;
     let mut response =
         super::see_other(&super::login_url(&transaction.tenant_slug, &transaction.id));
-    if let Some(value) = new_binding {
-        let cookie = state.cookies().set(cookies::BROWSER, &value, None);
+    if let Some(value) = &opened.new_binding {
+        let cookie = state.cookies().set(cookies::BROWSER, value, None);
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response

@@ -37,18 +37,21 @@ pub struct Browser<'a> {
 /// Where a sign-in goes next.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Ask the person: `transaction` was opened at its step. When the browser had no binding
-    /// cookie, `new_binding` is the value the front door must set.
-    Ask {
-        /// The transaction, saved.
-        transaction: Box<Transaction>,
-        /// A new binding cookie value for the browser, if it had none.
-        new_binding: Option<String>,
-    },
+    /// Ask the person: a transaction was opened at the step to ask.
+    Ask(Box<Opened>),
     /// Answer the request with this evidence (access granted and logged).
     Answer(Box<Evidence>),
     /// Answer the request with a refusal, without asking anything.
     Refuse(Refusal),
+}
+
+/// A transaction just opened, and what the browser must keep to continue it.
+#[derive(Debug)]
+pub struct Opened {
+    /// The transaction, saved.
+    pub transaction: Transaction,
+    /// When the browser had no binding cookie: the value the front door must set.
+    pub new_binding: Option<String>,
 }
 
 /// Why a request is answered with a refusal.
@@ -196,7 +199,19 @@ pub async fn start(
             }
         }
     };
-    open(state, browser, tenant, request, step).await
+    ask(state, browser, tenant, request, step).await
+}
+
+/// Opens a transaction at `step` to ask the person.
+async fn ask(
+    state: &Services,
+    browser: Browser<'_>,
+    tenant: &Tenant,
+    request: ProtocolRequest,
+    step: Step,
+) -> Result<Outcome> {
+    let opened = open(state, browser, tenant, request, step).await?;
+    Ok(Outcome::Ask(Box::new(opened)))
 }
 
 /// Opens a transaction at `step`, bound to the browser (a new binding when it has none).
@@ -206,7 +221,7 @@ pub async fn open(
     tenant: &Tenant,
     request: ProtocolRequest,
     step: Step,
-) -> Result<Outcome> {
+) -> Result<Opened> {
     let (binding, new_binding) = match browser.binding {
         Some(value) => (secrets::hash_secret(value), None),
         None => {
@@ -227,8 +242,8 @@ pub async fn open(
         notice: None,
     };
     transaction.save(state).await?;
-    Ok(Outcome::Ask {
-        transaction: Box::new(transaction),
+    Ok(Opened {
+        transaction,
         new_binding,
     })
 }
@@ -282,7 +297,7 @@ pub async fn finish(
             return Ok(Outcome::Refuse(Refusal::InteractionRequired));
         }
         let step = factors::first_step(state, tenant, evidence, None).await?;
-        return open(state, browser, tenant, request.clone(), step).await;
+        return ask(state, browser, tenant, request.clone(), step).await;
     }
     if requirements.consent && !consented {
         if requirements.passive {
@@ -291,7 +306,7 @@ pub async fn finish(
         let step = Step::Consent {
             session_id: evidence.session_id.clone(),
         };
-        return open(state, browser, tenant, request.clone(), step).await;
+        return ask(state, browser, tenant, request.clone(), step).await;
     }
     access::record(state, attempt(Status::Success, None, 0)).await?;
     Ok(Outcome::Answer(Box::new(evidence.clone())))

@@ -2,7 +2,7 @@
 //! in-memory store: where a request starts, `prompt=none` outcomes, the second factor before
 //! consent, assignment, and the browser binding of a transaction.
 
-use super::flow::{self, Browser, Outcome, Refusal, SessionCheck};
+use super::flow::{self, Browser, Opened, Outcome, Refusal, SessionCheck};
 use crate::domain::app::App;
 use crate::domain::scope::Scopes;
 use crate::domain::signin::{
@@ -11,6 +11,7 @@ use crate::domain::signin::{
 use crate::domain::unix_now;
 use crate::secrets;
 use crate::services::Services;
+use crate::services::testing::TestServices;
 use crate::services::testing::{self, World};
 use crate::store::{Session, SignInFilter};
 
@@ -59,35 +60,68 @@ async fn session(services: &Services, world: &World, amr: &[&str]) -> String {
     token
 }
 
-fn browser(session: Option<&str>) -> Browser<'_> {
+/// A browser with the session `token` (if any) and a binding cookie.
+fn browser(token: Option<&str>) -> Browser<'_> {
     Browser {
-        session,
+        session: token,
         binding: Some("binding"),
         ip: None,
     }
 }
 
-/// The step of an `Ask`, or a failure naming what came instead.
-fn asked(outcome: Outcome) -> Step {
+/// Starts a sign-in for `request` from `browser`, looking at its session now.
+async fn start(
+    test: &TestServices,
+    world: &World,
+    browser: Browser<'_>,
+    request: ProtocolRequest,
+) -> Outcome {
+    flow::start(
+        &test.services,
+        browser,
+        &world.tenant,
+        request,
+        SessionCheck::Now,
+    )
+    .await
+    .expect("the sign-in starts")
+}
+
+/// The transaction of an `Ask`, or a failure naming what came instead.
+fn opened(outcome: Outcome) -> Opened {
     match outcome {
-        Outcome::Ask { transaction, .. } => transaction.step,
+        Outcome::Ask(opened) => *opened,
         other => panic!("expected a question, got {other:?}"),
     }
+}
+
+/// The step of an `Ask`.
+fn asked(outcome: Outcome) -> Step {
+    opened(outcome).transaction.step
+}
+
+/// The tenant's sign-in log, newest first: each entry's status.
+async fn logged(test: &TestServices, world: &World) -> Vec<String> {
+    let log = test
+        .services
+        .store
+        .sign_ins(&world.tenant.id, &SignInFilter::default(), 10, 0)
+        .await
+        .expect("the sign-in log");
+    log.into_iter().map(|entry| entry.status).collect()
 }
 
 #[tokio::test]
 async fn prompt_none_without_a_session_is_refused_as_login_required() {
     let test = testing::services().await;
     let world = testing::world(&test.services).await;
-    let outcome = flow::start(
-        &test.services,
+    let outcome = start(
+        &test,
+        &world,
         browser(None),
-        &world.tenant,
         request(&world.app, &["none"], &[], None),
-        SessionCheck::Now,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(matches!(outcome, Outcome::Refuse(Refusal::LoginRequired)));
 }
 
@@ -95,71 +129,54 @@ async fn prompt_none_without_a_session_is_refused_as_login_required() {
 async fn without_a_session_the_first_question_is_the_address_or_the_hinted_password() {
     let test = testing::services().await;
     let world = testing::world(&test.services).await;
-    let start = |hint: Option<&'static str>| {
-        let (services, world) = (&test.services, &world);
-        async move {
-            flow::start(
-                services,
-                Browser::default(),
-                &world.tenant,
-                request(&world.app, &[], &[], hint),
-                SessionCheck::Now,
-            )
-            .await
-            .unwrap()
-        }
-    };
-    assert_eq!(asked(start(None).await), Step::Identify);
+    let first = |hint| request(&world.app, &[], &[], hint);
+    let outcome = start(&test, &world, Browser::default(), first(None)).await;
+    assert_eq!(asked(outcome), Step::Identify);
+    let outcome = start(
+        &test,
+        &world,
+        Browser::default(),
+        first(Some("ada@contoso.example")),
+    )
+    .await;
     assert_eq!(
-        asked(start(Some("ada@contoso.example")).await),
+        asked(outcome),
         Step::Password {
             email: "ada@contoso.example".to_owned()
         }
     );
     // A hint that is no address asks for one.
-    assert_eq!(asked(start(Some("not an address")).await), Step::Identify);
+    let outcome = start(
+        &test,
+        &world,
+        Browser::default(),
+        first(Some("not an address")),
+    )
+    .await;
+    assert_eq!(asked(outcome), Step::Identify);
 }
 
 #[tokio::test]
 async fn a_transaction_is_bound_to_the_browser_that_started_it() {
     let test = testing::services().await;
     let world = testing::world(&test.services).await;
-    let ask = |binding: Option<&'static str>| {
-        let (services, world) = (&test.services, &world);
-        async move {
-            let browser = Browser {
-                binding,
-                ..Browser::default()
-            };
-            flow::start(
-                services,
-                browser,
-                &world.tenant,
-                request(&world.app, &[], &[], None),
-                SessionCheck::Now,
-            )
-            .await
-            .unwrap()
-        }
-    };
-    let Outcome::Ask {
+    let first = || request(&world.app, &[], &[], None);
+    let Opened {
         transaction,
         new_binding,
-    } = ask(None).await
-    else {
-        panic!("a question");
-    };
+    } = opened(start(&test, &world, Browser::default(), first()).await);
     let new_binding = new_binding.expect("a browser without a binding gets one");
     assert!(transaction.is_bound_to_binding(Some(&new_binding)));
     assert!(!transaction.is_bound_to_binding(Some("another browser")));
     assert!(!transaction.is_bound_to_binding(None));
-    let Outcome::Ask {
+    let mine = Browser {
+        binding: Some("mine"),
+        ..Browser::default()
+    };
+    let Opened {
         transaction,
         new_binding,
-    } = ask(Some("mine")).await
-    else {
-        panic!("a question");
-    };
+    } = opened(start(&test, &world, mine, first()).await);
     assert!(new_binding.is_none(), "an existing binding is kept");
     assert!(transaction.is_bound_to_binding(Some("mine")));
     // It is saved: any node can load it.
@@ -191,28 +208,14 @@ async fn a_usable_session_is_answered_at_once_and_logged() {
     let test = testing::services().await;
     let world = testing::world(&test.services).await;
     let token = session(&test.services, &world, &["pwd"]).await;
-    let outcome = flow::start(
-        &test.services,
-        browser(Some(&token)),
-        &world.tenant,
-        request(&world.app, &["none"], &[], None),
-        SessionCheck::Now,
-    )
-    .await
-    .unwrap();
+    let silent = request(&world.app, &["none"], &[], None);
+    let outcome = start(&test, &world, browser(Some(&token)), silent).await;
     let Outcome::Answer(evidence) = outcome else {
         panic!("expected an answer, got {outcome:?}");
     };
     assert_eq!(evidence.user.id, world.user.id);
     assert_eq!(evidence.amr, vec!["pwd".to_owned()]);
-    let log = test
-        .services
-        .store
-        .sign_ins(&world.tenant.id, &SignInFilter::default(), 10, 0)
-        .await
-        .unwrap();
-    assert_eq!(log.len(), 1);
-    assert_eq!(log[0].status, "success");
+    assert_eq!(logged(&test, &world).await, ["success"]);
 }
 
 #[tokio::test]
@@ -220,63 +223,40 @@ async fn prompt_none_when_a_second_factor_is_needed_is_interaction_required() {
     let test = testing::services().await;
     let world = testing::world(&test.services).await;
     let token = session(&test.services, &world, &["pwd"]).await;
-    let outcome = flow::start(
-        &test.services,
-        browser(Some(&token)),
-        &world.tenant,
-        request(&world.app, &["none"], &[ACR_MFA], None),
-        SessionCheck::Now,
-    )
-    .await
-    .unwrap();
+    let silent = request(&world.app, &["none"], &[ACR_MFA], None);
+    let outcome = start(&test, &world, browser(Some(&token)), silent).await;
     assert!(matches!(
         outcome,
         Outcome::Refuse(Refusal::InteractionRequired)
     ));
+    assert_eq!(logged(&test, &world).await, ["interrupted"]);
 }
 
 #[tokio::test]
 async fn the_second_factor_comes_before_consent() {
     let test = testing::services().await;
     let world = testing::world(&test.services).await;
-    let single = session(&test.services, &world, &["pwd"]).await;
+    let consent = |prompt: &[&str]| request(&world.app, prompt, &[ACR_MFA], None);
     // Single factor, MFA asked for, consent asked for: enrolment first (no authenticator yet,
     // the password is fresh), never consent.
-    let outcome = flow::start(
-        &test.services,
-        browser(Some(&single)),
-        &world.tenant,
-        request(&world.app, &["consent"], &[ACR_MFA], None),
-        SessionCheck::Now,
-    )
-    .await
-    .unwrap();
+    let single = session(&test.services, &world, &["pwd"]).await;
+    let outcome = start(&test, &world, browser(Some(&single)), consent(&["consent"])).await;
     assert!(
         matches!(asked(outcome), Step::MfaEnroll { .. }),
         "the second factor first"
     );
     // Multi-factor: now consent.
     let multi = session(&test.services, &world, &["pwd", "otp", "mfa"]).await;
-    let outcome = flow::start(
-        &test.services,
-        browser(Some(&multi)),
-        &world.tenant,
-        request(&world.app, &["consent"], &[ACR_MFA], None),
-        SessionCheck::Now,
-    )
-    .await
-    .unwrap();
+    let outcome = start(&test, &world, browser(Some(&multi)), consent(&["consent"])).await;
     assert!(matches!(asked(outcome), Step::Consent { .. }));
     // prompt=none cannot give consent either.
-    let outcome = flow::start(
-        &test.services,
+    let outcome = start(
+        &test,
+        &world,
         browser(Some(&multi)),
-        &world.tenant,
-        request(&world.app, &["none", "consent"], &[ACR_MFA], None),
-        SessionCheck::Now,
+        consent(&["none", "consent"]),
     )
-    .await
-    .unwrap();
+    .await;
     assert!(matches!(outcome, Outcome::Refuse(Refusal::LoginRequired)));
 }
 
@@ -296,21 +276,13 @@ async fn an_unassigned_user_is_refused_when_the_app_requires_assignment() {
         .await
         .expect("an app that requires assignment");
     let token = session(&test.services, &world, &["pwd"]).await;
-    let outcome = flow::start(
-        &test.services,
+    let outcome = start(
+        &test,
+        &world,
         browser(Some(&token)),
-        &world.tenant,
         request(&world.app, &[], &[], None),
-        SessionCheck::Now,
     )
-    .await
-    .unwrap();
+    .await;
     assert!(matches!(outcome, Outcome::Refuse(Refusal::NotAssigned)));
-    let log = test
-        .services
-        .store
-        .sign_ins(&world.tenant.id, &SignInFilter::default(), 10, 0)
-        .await
-        .unwrap();
-    assert_eq!(log[0].status, "failure");
+    assert_eq!(logged(&test, &world).await, ["failure"]);
 }
