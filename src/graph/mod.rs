@@ -53,13 +53,9 @@ pub async fn user(
     tenant_id: &str,
     id: &str,
 ) -> Result<crate::domain::user::User, AppError> {
-    match state.store.user_by_id(tenant_id, id).await {
-        Ok(user) => Ok(user),
-        Err(crate::store::StoreError::NotFound) => {
-            Err(ApiError::not_found(format!("there is no user {id}")).into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    crate::services::admin::lifecycle::user(state, tenant_id, id)
+        .await
+        .map_err(|e| ApiError::from(e).into())
 }
 
 /// The query of a collection: `$top`, the opaque `$skiptoken` of an `@odata.nextLink` (or a

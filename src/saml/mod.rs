@@ -8,8 +8,6 @@ pub mod slo;
 pub mod sso;
 pub mod strict;
 
-pub use crate::samlxml::{metadata, xml};
-
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -35,7 +33,7 @@ async fn get_metadata(
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
     let tenant = crate::web::tenant(&state, &slug).await?;
-    let xml = metadata::idp_metadata(
+    let xml = crate::samlxml::metadata::idp_metadata(
         &state.issuer(&tenant.slug),
         &state.keys.saml_certificates(unix_now()),
     );

@@ -9,8 +9,8 @@
 use samael::crypto::{Crypto, CryptoProvider};
 use sha2::{Digest, Sha256};
 
-use super::xml::{XmlOut, without_declaration};
 use crate::keys::SamlKey;
+use crate::samlxml::xml::{XmlOut, without_declaration};
 
 /// `urn:oasis:names:tc:SAML:2.0:protocol`.
 pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";

@@ -18,11 +18,11 @@ use samael::schema::LogoutRequest;
 
 use super::request::verify_redirect_signature;
 use super::response::{self, NS_ASSERTION, NS_PROTOCOL, instant, new_id, status};
-use super::xml::{self, XmlOut};
 use crate::domain::saml::{NameIdFormat, SamlSp};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::oidc::params::Params;
+use crate::samlxml::xml::{self, XmlOut};
 use crate::services::AppState;
 use crate::web::error::{AppError, ErrorPage};
 use crate::web::{see_other, session};

@@ -14,11 +14,11 @@ use super::request::{
     self, Binding, CONTEXT_MFA, CONTEXT_PASSWORD, Intake, MAX_RELAY_STATE, SamlRequest,
 };
 use super::response::{self, AssertionFacts, ResponseParts, Status, status};
-use super::xml;
 use crate::domain::saml::{NameIdFormat, SamlSp};
 use crate::domain::signin::{Evidence, ProtocolRequest};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
+use crate::samlxml::xml;
 use crate::services::AppState;
 use crate::services::signin::flow::{self, Outcome, Refusal, SessionCheck};
 use crate::web::error::{AppError, ErrorPage};

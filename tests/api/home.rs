@@ -375,7 +375,7 @@ async fn saml_assertions_for_a_guest_from_a_home_tenant_name_the_home_ids() {
         gatehouse::saml::response::instant(gatehouse::domain::unix_now())
     );
     let encoded: String = url::form_urlencoded::byte_serialize(
-        gatehouse::saml::xml::encode_redirect(&request).as_bytes(),
+        gatehouse::samlxml::xml::encode_redirect(&request).as_bytes(),
     )
     .collect();
     // The guest's session at contoso (from the home sign-in) answers; consent if asked.
@@ -400,7 +400,7 @@ async fn saml_assertions_for_a_guest_from_a_home_tenant_name_the_home_ids() {
         assert!(page.contains("will receive"), "consent expected: {page}");
         response = submit(&browser, &page, &[("decision", "allow")]).await;
     }
-    let xml = gatehouse::saml::xml::decode_post(&assertion.expect("a SAML response")).unwrap();
+    let xml = gatehouse::samlxml::xml::decode_post(&assertion.expect("a SAML response")).unwrap();
     let home = gatehouse::services::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
         .await
         .unwrap();

@@ -1125,7 +1125,7 @@ async fn single_logout(
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let back = location(&response).unwrap();
     let encoded = crate::helpers::query_param(&back, "SAMLResponse").unwrap();
-    gatehouse::saml::xml::decode_redirect(&encoded).unwrap()
+    gatehouse::samlxml::xml::decode_redirect(&encoded).unwrap()
 }
 
 #[tokio::test]
@@ -1456,6 +1456,6 @@ async fn single_logout_requests_are_read_strictly() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let encoded =
         crate::helpers::query_param(&location(&response).unwrap(), "SAMLResponse").unwrap();
-    let answer = gatehouse::saml::xml::decode_redirect(&encoded).unwrap();
+    let answer = gatehouse::samlxml::xml::decode_redirect(&encoded).unwrap();
     assert!(answer.contains("status:Success"), "{answer}");
 }

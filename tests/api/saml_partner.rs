@@ -190,7 +190,7 @@ fn flow_from(redirect: &reqwest::Response) -> Flow {
     let url = location(redirect).expect("sent to the IdP");
     assert!(url.starts_with(SSO), "sent to the partner's SSO: {url}");
     let encoded = query_param(&url, "SAMLRequest").unwrap();
-    let xml = gatehouse::saml::xml::decode_redirect(&encoded).unwrap();
+    let xml = gatehouse::samlxml::xml::decode_redirect(&encoded).unwrap();
     let attribute = |name: &str| {
         let key = format!("{name}=\"");
         let at = xml.find(&key).unwrap_or_else(|| panic!("{name} in {xml}")) + key.len();

@@ -5,11 +5,6 @@
 pub mod oidc;
 pub mod saml;
 
-pub use crate::upstream::{
-    Federation, GuardedHttp, PartnerDiscoveryExtras, PartnerMetadata, UpstreamError, guard,
-    token_auth_methods,
-};
-
 use axum::http::HeaderMap;
 use axum::response::Response;
 
@@ -19,6 +14,7 @@ use crate::i18n::Text;
 use crate::pages::TransactionPage as _;
 use crate::pages::{self, Transaction, Upstream};
 use crate::services::AppState;
+use crate::upstream::UpstreamError;
 use crate::web::error::{AppError, ErrorPage};
 
 /// Parks the transaction and sends the browser to sign in at `partner`, in its protocol.
@@ -33,6 +29,23 @@ pub async fn start(
         PartnerKind::Oidc => oidc::start(state, tenant, transaction, partner, login_hint).await,
         PartnerKind::Saml => saml::start(state, tenant, transaction, partner, login_hint).await,
     }
+}
+
+/// Parks the transaction at `partner` (where [`waiting_transaction`] finds it again) and sends
+/// the browser to `url`, the partner's sign-in.
+pub(crate) async fn send_away(
+    state: &AppState,
+    tenant: &Tenant,
+    mut transaction: Transaction,
+    partner: &PartnerIdp,
+    url: &str,
+) -> Result<Response, AppError> {
+    transaction.step = pages::Step::AwayFederated {
+        partner_id: partner.id.clone(),
+    };
+    transaction.save(state).await?;
+    tracing::info!(tenant = %tenant.slug, partner = %partner.id, protocol = ?partner.kind, "guest sent to the partner identity provider");
+    Ok(pages::see_other(url))
 }
 
 /// The transaction that went to `partner_id` from this browser, and that partner: the

@@ -38,7 +38,7 @@ use crate::domain::app::SigningAlg;
 use crate::domain::partner::{ClientAuth, PartnerIdp};
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::pages::{Step, Transaction, Upstream, see_other};
+use crate::pages::{Transaction, Upstream};
 use crate::services::AppState;
 use crate::web::error::AppError;
 
@@ -90,7 +90,7 @@ fn client(
     state: &AppState,
     tenant: &Tenant,
     partner: &PartnerIdp,
-    metadata: super::PartnerMetadata,
+    metadata: crate::upstream::PartnerMetadata,
 ) -> Result<PartnerClient, AppError> {
     let method = partner.client_auth.unwrap_or(ClientAuth::ClientSecretBasic);
     let secret = match partner
@@ -129,7 +129,7 @@ fn client(
 fn client_assertion(
     state: &AppState,
     partner: &PartnerIdp,
-    metadata: &super::PartnerMetadata,
+    metadata: &crate::upstream::PartnerMetadata,
 ) -> Result<String, String> {
     let audience = metadata
         .token_endpoint()
@@ -168,7 +168,7 @@ fn client_assertion(
 pub async fn start(
     state: &AppState,
     tenant: &Tenant,
-    mut transaction: Transaction,
+    transaction: Transaction,
     partner: &PartnerIdp,
     login_hint: &str,
 ) -> Result<Response, AppError> {
@@ -217,12 +217,7 @@ pub async fn start(
             FLOW_TTL,
         )
         .await?;
-    transaction.step = Step::AwayFederated {
-        partner_id: partner.id.clone(),
-    };
-    transaction.save(state).await?;
-    tracing::info!(tenant = %tenant.slug, partner = %partner.id, "guest sent to the partner identity provider");
-    Ok(see_other(url.as_str()))
+    super::send_away(state, tenant, transaction, partner, url.as_str()).await
 }
 
 /// The query of the callback.

@@ -30,17 +30,17 @@ use samael::service_provider::{Error as SpError, ServiceProvider};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    SKEW_SECONDS, UpstreamError, expired, refused, resume, take_once, unreachable_page,
-    waiting_transaction,
+    SKEW_SECONDS, expired, refused, resume, take_once, unreachable_page, waiting_transaction,
 };
 use crate::domain::partner::PartnerIdp;
 use crate::domain::saml::NAMEID_PERSISTENT;
 use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
-use crate::pages::{Step, Transaction, Upstream, see_other};
-use crate::saml::metadata::BINDING_POST;
-use crate::saml::xml::{XmlOut, decode_post};
+use crate::pages::{Transaction, Upstream, see_other};
+use crate::samlxml::metadata::BINDING_POST;
+use crate::samlxml::xml::{XmlOut, decode_post};
 use crate::services::AppState;
+use crate::upstream::UpstreamError;
 use crate::web::error::{AppError, ErrorPage};
 
 /// How long the browser may take at the partner IdP.
@@ -69,7 +69,7 @@ const EMAIL_ATTRIBUTES: [&str; 4] = [
 const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 
-pub use crate::samlxml::metadata::IdpMetadata;
+use crate::samlxml::metadata::IdpMetadata;
 
 /// The SP entityID of a tenant toward its SAML partners: the URL of its SP metadata.
 pub fn sp_entity_id(state: &AppState, tenant: &Tenant) -> String {
@@ -123,7 +123,7 @@ pub async fn get_metadata(
         ],
     );
     // Every published certificate: the next key is listed before it signs requests.
-    crate::saml::metadata::signing_key_descriptors(
+    crate::samlxml::metadata::signing_key_descriptors(
         &mut out,
         &state.keys.saml_certificates(crate::domain::unix_now()),
     );
@@ -202,7 +202,7 @@ async fn current_metadata(
 pub async fn start(
     state: &AppState,
     tenant: &Tenant,
-    mut transaction: Transaction,
+    transaction: Transaction,
     partner: &PartnerIdp,
     _login_hint: &str,
 ) -> Result<Response, AppError> {
@@ -248,12 +248,7 @@ pub async fn start(
             FLOW_TTL,
         )
         .await?;
-    transaction.step = Step::AwayFederated {
-        partner_id: partner.id.clone(),
-    };
-    transaction.save(state).await?;
-    tracing::info!(tenant = %tenant.slug, partner = %partner.id, "guest sent to the partner SAML identity provider");
-    Ok(see_other(url.as_str()))
+    super::send_away(state, tenant, transaction, partner, url.as_str()).await
 }
 
 /// The ACS form (HTTP-POST binding).

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use samael::schema::AuthnRequest;
 
-use super::metadata::BINDING_POST;
 use super::response::{Status, status};
 use super::strict::{self, Malformed, Root};
 use crate::domain::app::App;
@@ -25,6 +24,7 @@ use crate::domain::saml::{
 };
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
+use crate::samlxml::metadata::BINDING_POST;
 use crate::services::AppState;
 use crate::store::StoreError;
 use crate::web::error::{AppError, ErrorPage};

@@ -12,9 +12,9 @@ use crate::services::actor::Caller;
 use crate::services::{Error, Result, Services};
 use crate::store::{AuditEvent, Decision, Party, StoreError};
 
-/// The user `id` of the caller's tenant (404 when there is none).
-pub async fn user(services: &Services, caller: &Caller, id: &str) -> Result<User> {
-    match services.store.user_by_id(&caller.tenant.id, id).await {
+/// The user `id` of tenant `tenant_id` (404 when there is none).
+pub async fn user(services: &Services, tenant_id: &str, id: &str) -> Result<User> {
+    match services.store.user_by_id(tenant_id, id).await {
         Ok(user) => Ok(user),
         Err(StoreError::NotFound) => Err(Error::not_found(format!("there is no user {id}"))),
         Err(e) => Err(Error::unexpected(e)),
@@ -32,7 +32,7 @@ fn target(user: &User) -> Vec<Party> {
 
 /// Deletes a guest (sessions, grants and invitations go with them); members are refused.
 pub async fn delete_guest(services: &Services, caller: &Caller, id: &str) -> Result<()> {
-    let user = user(services, caller, id).await?;
+    let user = user(services, &caller.tenant.id, id).await?;
     if user.user_type != UserType::Guest && user.creation_type.as_deref() != Some("Invitation") {
         return Err(Error::invalid(
             "only guests can be deleted through this API",
@@ -67,7 +67,7 @@ pub async fn remove_totp_method(
     id: &str,
     method: &str,
 ) -> Result<()> {
-    let user = user(services, caller, id).await?;
+    let user = user(services, &caller.tenant.id, id).await?;
     match services.store.remove_totp_method(&user.id, method).await {
         Ok(()) => {}
         Err(StoreError::NotFound) => return Err(Error::not_found("no such method")),
