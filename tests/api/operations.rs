@@ -285,11 +285,35 @@ async fn sixteen_concurrent_sign_ins_on_sqlite_never_surface_a_busy_database() {
 
 /// Starts `gatehouse serve` in `dir` on a free port with `env`; returns the child, its port
 /// and its stderr lines once it listens.
+/// A `gatehouse serve` child process, killed when dropped (also when a test panics).
+pub(crate) struct Server(std::process::Child);
+
+impl std::ops::Deref for Server {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Already gone when the test stopped it itself.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub(crate) fn spawn_server(
     dir: &tempfile::TempDir,
     env: &[(&str, &str)],
 ) -> (
-    std::process::Child,
+    Server,
     u16,
     std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
 ) {
@@ -300,17 +324,19 @@ pub(crate) fn spawn_server(
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .current_dir(dir.path())
-        .env_remove("GATEHOUSE_DATABASE_URL")
-        .env_remove("GATEHOUSE_REDIS_URL")
-        .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("GATEHOUSE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("GATEHOUSE_LOG", "info")
-        .envs(env.iter().copied())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Server(
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .current_dir(dir.path())
+            .env_remove("GATEHOUSE_DATABASE_URL")
+            .env_remove("GATEHOUSE_REDIS_URL")
+            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GATEHOUSE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("GATEHOUSE_LOG", "info")
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let listening = lines
         .by_ref()
