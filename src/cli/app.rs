@@ -177,6 +177,7 @@ async fn create(admin: &Admin, args: AppCreate) -> anyhow::Result<()> {
         owners: args.owners,
         home_url: args.home_url,
         assignment_required: args.assignment_required,
+        profile: Default::default(),
     };
     let (app, secret) = admin::create_app(admin.store(), input).await?;
     let mut out = json!({

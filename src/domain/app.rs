@@ -175,6 +175,8 @@ pub struct App {
     pub home_url: Option<String>,
     /// Whether only assigned users (directly or through a group) may sign in to it.
     pub assignment_required: bool,
+    /// App roles, claims configuration, logout URIs, client keys, token lifetimes, logo.
+    pub profile: super::app_profile::AppProfile,
     /// Creation time.
     pub created_at: i64,
 }

@@ -2,6 +2,7 @@
 //! addresses). Nothing here does I/O; parsing at the edge turns strings into these types.
 
 pub mod app;
+pub mod app_profile;
 pub mod branding;
 pub mod email;
 pub mod group;

@@ -32,8 +32,21 @@ pub const IDENTITY_PROVIDERS: &str = "IdentityProvider.ReadWrite.All";
 /// Change the organisation's branding (accent colour, logo) on its pages and mail.
 pub const ORGANIZATIONAL_BRANDING: &str = "OrganizationalBranding.ReadWrite.All";
 
+/// Read applications, their roles and who is assigned to them.
+pub const APPLICATION_READ_ALL: &str = "Application.Read.All";
+/// Change and delete applications and their client secrets.
+pub const APPLICATION_READWRITE_ALL: &str = "Application.ReadWrite.All";
+/// Give users and groups app roles, and take them away.
+pub const APP_ROLE_ASSIGNMENT_READWRITE_ALL: &str = "AppRoleAssignment.ReadWrite.All";
+/// Read groups and their members and owners.
+pub const GROUP_READ_ALL: &str = "Group.Read.All";
+/// Create, change and delete groups, and change their members and owners.
+pub const GROUP_READWRITE_ALL: &str = "Group.ReadWrite.All";
+/// Change the members of groups (not the groups themselves).
+pub const GROUP_MEMBER_READWRITE_ALL: &str = "GroupMember.ReadWrite.All";
+
 /// Every permission, in documentation order.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 16] = [
     USER_INVITE_ALL,
     USER_READ_ALL,
     USER_READWRITE_ALL,
@@ -44,6 +57,12 @@ pub const ALL: [&str; 10] = [
     USER_AUTH_METHODS,
     IDENTITY_PROVIDERS,
     ORGANIZATIONAL_BRANDING,
+    APPLICATION_READ_ALL,
+    APPLICATION_READWRITE_ALL,
+    APP_ROLE_ASSIGNMENT_READWRITE_ALL,
+    GROUP_READ_ALL,
+    GROUP_READWRITE_ALL,
+    GROUP_MEMBER_READWRITE_ALL,
 ];
 
 /// Checks a permission name.
@@ -63,7 +82,15 @@ pub fn parse(name: &str) -> Result<String, Invalid> {
 pub fn granted_by(role: Role) -> &'static [&'static str] {
     match role {
         Role::GlobalAdministrator => &ALL,
-        Role::UserAdministrator => &[USER_INVITE_ALL, USER_READ_ALL, USER_READWRITE_ALL],
+        Role::UserAdministrator => &[
+            USER_INVITE_ALL,
+            USER_READ_ALL,
+            USER_READWRITE_ALL,
+            GROUP_READ_ALL,
+            GROUP_READWRITE_ALL,
+            GROUP_MEMBER_READWRITE_ALL,
+            APPLICATION_READ_ALL,
+        ],
         Role::GuestInviter => &[USER_INVITE_ALL],
     }
 }

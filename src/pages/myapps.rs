@@ -49,7 +49,8 @@ pub async fn get_my_apps(
         return super::finish(&state, &headers, &tenant, &request, &evidence, false).await;
     }
     let user = &evidence.user;
-    let mut principals = state.store.groups_of_user(&user.id).await?;
+    let mut principals =
+        crate::services::membership::groups_of_user(state.store.as_ref(), &user.id).await?;
     principals.push(user.id.clone());
     let assigned = state.store.assigned_apps(&principals).await?;
     let issuer = state.issuer(&tenant.slug);

@@ -29,7 +29,8 @@ pub async fn decide(
         && let Some(registered) = services.directory.app(client_id).await?
         && registered.assignment_required
     {
-        let user_groups = services.store.groups_of_user(&user.id).await?;
+        let user_groups =
+            super::membership::groups_of_user(services.store.as_ref(), &user.id).await?;
         let mut principals = user_groups.clone();
         principals.push(user.id.clone());
         let assigned = services.store.assigned_apps(&principals).await?;
@@ -51,7 +52,9 @@ pub async fn decide(
     });
     let groups = match groups {
         Some(groups) => groups,
-        None if needs_groups => services.store.groups_of_user(&user.id).await?,
+        None if needs_groups => {
+            super::membership::groups_of_user(services.store.as_ref(), &user.id).await?
+        }
         None => Vec::new(),
     };
     let subject = Subject {

@@ -15,6 +15,8 @@ pub mod error;
 pub mod grants;
 pub mod home;
 pub mod invitations;
+pub mod logout;
+pub mod membership;
 pub mod node;
 pub mod signin;
 #[cfg(test)]

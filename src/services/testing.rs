@@ -91,6 +91,7 @@ pub async fn world(services: &Services) -> World {
         owners: Vec::new(),
         home_url: None,
         assignment_required: false,
+        profile: Default::default(),
         created_at: now,
     };
     services.store.create_app(&app).await.expect("an app");

@@ -78,6 +78,7 @@ struct AppRow {
     owners: String,
     home_url: Option<String>,
     assignment_required: bool,
+    profile: String,
     created_at: i64,
 }
 
@@ -137,6 +138,7 @@ impl AppRow {
             owners: from_json(&self.owners)?,
             home_url: self.home_url,
             assignment_required: self.assignment_required,
+            profile: from_json(&self.profile)?,
             id: self.id,
             tenant_id: self.tenant_id,
             client_id: self.client_id,
@@ -318,8 +320,8 @@ for_sql_backends! {
             sqlx::query::<DB>(
                 "INSERT INTO apps (id, tenant_id, client_id, name, client_type, redirect_uris, \
                  post_logout_redirect_uris, grant_types, signing_alg, enabled, permissions, owners, \
-                 home_url, assignment_required, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 home_url, assignment_required, created_at, profile) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(app.id.as_str())
             .bind(app.tenant_id.as_str())
@@ -336,6 +338,7 @@ for_sql_backends! {
             .bind(app.home_url.as_deref())
             .bind(app.assignment_required)
             .bind(app.created_at)
+            .bind(to_json(&app.profile)?)
             .execute(&mut *tx)
             .await?;
             if let Some(sp) = &app.saml {
@@ -379,7 +382,7 @@ for_sql_backends! {
             let row = sqlx::query_as::<DB, AppRow>(
                 "SELECT id, tenant_id, client_id, name, client_type, redirect_uris, \
                  post_logout_redirect_uris, grant_types, signing_alg, enabled, permissions, owners, \
-                 home_url, assignment_required, created_at FROM apps WHERE client_id = $1",
+                 home_url, assignment_required, profile, created_at FROM apps WHERE client_id = $1",
             )
             .bind(client_id)
             .fetch_one(&self.pool)

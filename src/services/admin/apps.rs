@@ -37,6 +37,8 @@ pub struct AppInput {
     pub home_url: Option<String>,
     /// Only assigned users may sign in.
     pub assignment_required: bool,
+    /// App roles, claims configuration, logout URIs, client keys, token lifetimes, logo.
+    pub profile: crate::domain::app_profile::AppProfile,
 }
 
 /// The SAML side of a new application: from the SP's metadata, or given field by field.
@@ -194,6 +196,7 @@ pub async fn create_app(
         .as_deref()
         .map(crate::domain::saml::parse_endpoint)
         .transpose()?;
+    input.profile.validate()?;
     let now = unix_now();
     let secret = (client_type == ClientType::Confidential && !grant_types.is_empty())
         .then(secrets::new_secret);
@@ -213,6 +216,7 @@ pub async fn create_app(
         owners,
         home_url,
         assignment_required: input.assignment_required,
+        profile: input.profile,
         secrets: app_secrets(secret.as_ref(), now),
         created_at: now,
     };
