@@ -26,6 +26,10 @@ pub const INVITATIONS_REDEEMED: &str = "gatehouse_invitations_redeemed_total";
 pub const MAIL_SENT: &str = "gatehouse_mail_sent_total";
 /// Failed mail deliveries (each will be retried).
 pub const MAIL_FAILURES: &str = "gatehouse_mail_failures_total";
+/// Back-channel logout notifications delivered.
+pub const LOGOUT_SENT: &str = "gatehouse_backchannel_logout_sent_total";
+/// Failed back-channel logout attempts: `outcome` (retry, given_up).
+pub const LOGOUT_FAILURES: &str = "gatehouse_backchannel_logout_failures_total";
 
 /// The process's recorder, installed once (several nodes in one test process share it).
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();

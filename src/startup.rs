@@ -118,6 +118,7 @@ impl Application {
             _ => None,
         };
         let mail = tokio::spawn(state.mailer.clone().run(state.store.clone()));
+        let logouts = tokio::spawn(crate::services::logout::deliver::run(state.clone()));
         let address = self.listener.local_addr()?;
         log_where_things_are(&state.config);
         tracing::info!(%address, public_url = %state.config.public_url, "gatehouse listening");
@@ -137,6 +138,7 @@ impl Application {
         crate::server::serve(self.listener, router(state.clone()), limits, draining).await;
         background.abort();
         mail.abort();
+        logouts.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }

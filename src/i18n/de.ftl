@@ -152,6 +152,7 @@ logout-question = Möchten Sie sich von { $org } abmelden?
 logout-button = Abmelden
 logout-done-title = Abgemeldet
 logout-done = Sie wurden abgemeldet. Sie können dieses Fenster schließen.
+logout-continue = Weiter
 
 ## Die Seite, die einer Anwendung eine Antwort übergibt
 formpost-title = Weiter…

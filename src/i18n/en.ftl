@@ -153,6 +153,7 @@ logout-question = Do you want to sign out of { $org }?
 logout-button = Sign out
 logout-done-title = Signed out
 logout-done = You have been signed out. You can close this window.
+logout-continue = Continue
 
 ## The page that posts an answer to an application
 formpost-title = Continuing…

@@ -152,6 +152,7 @@ logout-question = Voulez-vous vous déconnecter de { $org } ?
 logout-button = Se déconnecter
 logout-done-title = Déconnecté
 logout-done = Vous êtes déconnecté. Vous pouvez fermer cette fenêtre.
+logout-continue = Continuer
 
 ## La page qui transmet une réponse à une application
 formpost-title = Poursuite…

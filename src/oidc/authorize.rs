@@ -373,13 +373,13 @@ pub async fn complete(
         ));
     }
     let app = state.directory.app(&request.client_id).await?;
-    if !app.is_some_and(|app| app.enabled && app.tenant_id == tenant.id) {
+    let Some(app) = app.filter(|app| app.enabled && app.tenant_id == tenant.id) else {
         return Ok(back.error(
             &issuer,
             "unauthorized_client",
             "the application is no longer enabled",
         ));
-    }
+    };
     let now = unix_now();
     let tokens = &state.config.tokens;
     let grant = Grant {
@@ -400,6 +400,7 @@ pub async fn complete(
         revoked_at: None,
     };
     state.store.create_grant(&grant).await?;
+    crate::services::logout::app_signed_in(state, session_app(&app, evidence, now)).await?;
     let code = secrets::new_secret();
     let json = Json(state.ephemeral.as_ref());
     json.put(
@@ -425,6 +426,25 @@ pub async fn complete(
     )
     .await?;
     back.code(&issuer, &code)
+}
+
+/// What the session answered: `app`, for its back- and front-channel logout.
+fn session_app(
+    app: &crate::domain::app::App,
+    evidence: &Evidence,
+    now: i64,
+) -> crate::store::SessionApp {
+    crate::store::SessionApp {
+        session_id: evidence.session_id.clone(),
+        app_id: app.id.clone(),
+        tenant_id: app.tenant_id.clone(),
+        client_id: app.client_id.clone(),
+        user_id: evidence.user.id.clone(),
+        name_id: None,
+        name_id_format: None,
+        session_index: None,
+        at: now,
+    }
 }
 
 /// The answer to `prompt=none` when the user would have to sign in (OIDC Core §3.1.2.6).

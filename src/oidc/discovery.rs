@@ -46,8 +46,10 @@ pub fn metadata(issuer: &str) -> Value {
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": crate::i18n::Locale::ALL.map(|l| l.tag()),
         "display_values_supported": ["page", "popup"],
-        "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }
 

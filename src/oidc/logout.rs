@@ -22,9 +22,12 @@ use axum::response::{IntoResponse, Response};
 use super::claims;
 use super::params::Params;
 use crate::domain::tenant::Tenant;
-use crate::domain::unix_now;
 use crate::secrets;
 use crate::services::AppState;
+use crate::services::logout::{
+    self,
+    chain::{Chain, Finish},
+};
 use crate::web::cookies::Cookies as _;
 use crate::web::error::{AppError, ErrorPage};
 use crate::web::see_other;
@@ -136,18 +139,41 @@ async fn logout(
             None => signed_out_page(tenant, headers),
         };
     };
+    let redirect = redirect.map(|uri| with_state(uri, params));
     if let Some(current) = &current {
         if hint.str("oid") != Some(current.user_id.as_str()) {
             // The hint names someone else: do not end this user's session silently.
             return confirmation_page(state, tenant, headers).await;
         }
-        state.store.end_session(&current.id, unix_now()).await?;
+        let ended = logout::session_ended(state, tenant, current).await?;
         tracing::info!(tenant = %tenant.slug, "signed out by relying party");
+        return after_end(state, tenant, headers, &ended, redirect).await;
     }
     match redirect {
-        Some(uri) => Ok(see_other(&with_state(uri, params))),
+        Some(uri) => Ok(see_other(&uri)),
         None => signed_out_page(tenant, headers),
     }
+}
+
+/// The rest of a sign-out after the session `ended`: the other SAML SPs of the session (by
+/// the SAML door's single logout), then the front-channel iframes and `redirect`.
+async fn after_end(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    ended: &logout::Ended,
+    redirect: Option<String>,
+) -> Result<Response, AppError> {
+    let issuer = state.issuer(&tenant.slug);
+    let chain = Chain::of(&issuer, ended, None, Finish::Redirect(redirect.clone()));
+    if chain.pending.is_empty() {
+        return signed_out(tenant, headers, &chain.frames, redirect.as_deref());
+    }
+    let handle = chain.park(state).await?;
+    Ok(see_other(&format!(
+        "/{}/saml/slo?chain={handle}",
+        tenant.slug
+    )))
 }
 
 /// The `post_logout_redirect_uri`, when given: allowed only with an ID token hint and only
@@ -199,12 +225,33 @@ fn with_state(uri: String, params: &Params) -> String {
 
 /// The page of a sign-out that goes nowhere else.
 pub fn signed_out_page(tenant: &Tenant, headers: &HeaderMap) -> Result<Response, AppError> {
+    signed_out(tenant, headers, &[], None)
+}
+
+/// The end of a sign-out: the front-channel logout iframes of the session's apps
+/// (Front-Channel Logout 1.0 §3; the page's CSP allows exactly their origins as frames), then
+/// `next` (a post-logout redirect, or an SP's LogoutResponse): at once when there is no
+/// iframe, else after a moment, or when the user follows the link.
+pub fn signed_out(
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    frames: &[String],
+    next: Option<&str>,
+) -> Result<Response, AppError> {
+    if let (true, Some(next)) = (frames.is_empty(), next) {
+        return Ok(see_other(next));
+    }
     let chrome = page_chrome(tenant, headers);
-    let page = Page::new(
+    let mut page = Page::new(
         "logout.html",
         &chrome,
-        minijinja::context! { title => chrome.text("logout-done-title"), confirm => false },
+        minijinja::context! {
+            title => chrome.text("logout-done-title"), confirm => false, frames => frames.to_vec(), next,
+        },
     )?;
+    for frame in frames {
+        page = page.frame_target(frame);
+    }
     Ok(page.into_response())
 }
 
@@ -281,8 +328,9 @@ async fn confirmed(
         ));
     }
     if let Some(current) = session::current(state, headers, &tenant.id).await? {
-        state.store.end_session(&current.id, unix_now()).await?;
+        let ended = logout::session_ended(state, tenant, &current).await?;
         tracing::info!(tenant = %tenant.slug, "signed out by the user");
+        return after_end(state, tenant, headers, &ended, None).await;
     }
     signed_out_page(tenant, headers)
 }

@@ -2,7 +2,11 @@
 //! LogoutRequest from a registered SP ends the browser's Gatehouse session in the tenant when
 //! its NameID is the session's user as that SP knows it (its registered format, or the
 //! transient NameID the session gave it), and a signed LogoutResponse goes back to the SP's
-//! SLO endpoint.
+//! SLO endpoint — after the IdP has propagated the logout (Profiles §4.4.3.3): each other
+//! SP of the session with an SLO endpoint gets a signed LogoutRequest naming the NameID and
+//! SessionIndex it received, in turn, through the browser, and its LogoutResponse comes back
+//! here; then the front-channel iframes and the answer to the SP that asked. An RP-initiated
+//! OIDC logout hands its session's SPs to the same chain (`?chain=`).
 
 use std::str::FromStr;
 
@@ -24,8 +28,12 @@ use crate::domain::unix_now;
 use crate::oidc::params::Params;
 use crate::samlxml::xml::{self, XmlOut};
 use crate::services::AppState;
+use crate::services::logout::Ended;
+use crate::services::logout::chain::{Chain, Finish};
 use crate::web::error::{AppError, ErrorPage};
-use crate::web::{see_other, session};
+use crate::web::session;
+
+mod chain;
 
 /// `urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal`.
 const UNKNOWN_PRINCIPAL: &str = "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal";
@@ -53,6 +61,16 @@ pub async fn get_slo(
         return Err(refuse(&format!(
             "The request repeats the {name} parameter."
         )));
+    }
+    if let Some(handle) = params.get("chain") {
+        let chain = Chain::resume(&state, handle)
+            .await?
+            .filter(|chain| chain.tenant_id == tenant.id)
+            .ok_or_else(|| refuse("This sign-out has expired; you are signed out."))?;
+        return chain::next(&state, &tenant, &headers, chain).await;
+    }
+    if params.get("SAMLResponse").is_some() {
+        return chain::on_response(&state, &tenant, &headers, &raw, &params).await;
     }
     let encoded = params
         .get("SAMLRequest")
@@ -82,19 +100,29 @@ pub async fn get_slo(
             refuse("The application's logout request is not correctly signed.")
         })?;
     }
-    let outcome = sign_out_named(&state, &tenant, &headers, sp, &request).await?;
-    let request_id = request.id.clone().unwrap_or_default();
-    match &sp.slo_url {
-        Some(slo) => respond(
-            &state,
-            &tenant,
-            slo,
-            &request_id,
-            outcome,
-            params.get("RelayState"),
-        ),
-        None => crate::oidc::logout::signed_out_page(&tenant, &headers),
-    }
+    let (outcome, ended) = sign_out_named(&state, &tenant, &headers, sp, &request).await?;
+    let finish = match &sp.slo_url {
+        Some(slo) => Finish::SamlResponse {
+            slo_url: slo.clone(),
+            in_response_to: request.id.clone().unwrap_or_default(),
+            status: outcome.to_owned(),
+            relay_state: params.get("RelayState").map(str::to_owned),
+        },
+        None => Finish::Redirect(None),
+    };
+    let issuer = state.issuer(&tenant.slug);
+    let mut chain = match &ended {
+        Some(ended) => Chain::of(&issuer, ended, Some(&app.id), finish),
+        None => Chain {
+            tenant_id: tenant.id.clone(),
+            pending: Vec::new(),
+            awaiting: None,
+            frames: Vec::new(),
+            finish,
+        },
+    };
+    chain.tenant_id = tenant.id.clone();
+    chain::next(&state, &tenant, &headers, chain).await
 }
 
 /// Decodes the HTTP-Redirect `SAMLRequest` and reads it, strictly and namespace-aware first.
@@ -113,14 +141,14 @@ fn read_logout_request(encoded: &str) -> Result<LogoutRequest, AppError> {
 }
 
 /// Ends the browser's session in the tenant when the request names its user as this SP knows
-/// it (or names nobody); the status to answer.
+/// it (or names nobody); the status to answer, and the session ended.
 async fn sign_out_named(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
     sp: &SamlSp,
     request: &LogoutRequest,
-) -> Result<&'static str, AppError> {
+) -> Result<(&'static str, Option<Ended>), AppError> {
     if let Some(current) = session::current(state, headers, &tenant.id).await? {
         let named = request.name_id.as_ref().map(|n| n.value.trim());
         let user = state.store.user_by_id(&tenant.id, &current.user_id).await?;
@@ -138,27 +166,25 @@ async fn sign_out_named(
                 .await?,
         );
         if named.is_none_or(|n| !n.is_empty() && expected.iter().any(|e| e == n)) {
-            state.store.end_session(&current.id, unix_now()).await?;
+            let ended = crate::services::logout::session_ended(state, tenant, &current).await?;
             tracing::info!(tenant = %tenant.slug, sp = %sp.entity_id, "signed out by SAML single logout");
+            return Ok((status::SUCCESS, Some(ended)));
         } else {
-            return Ok(UNKNOWN_PRINCIPAL);
+            return Ok((UNKNOWN_PRINCIPAL, None));
         }
     }
-    Ok(status::SUCCESS)
+    Ok((status::SUCCESS, None))
 }
 
-/// A signed LogoutResponse by the HTTP-Redirect binding.
-fn respond(
+/// The address of a signed LogoutResponse by the HTTP-Redirect binding.
+pub(super) fn response_url(
     state: &AppState,
     tenant: &Tenant,
     slo: &str,
     in_response_to: &str,
     outcome: &str,
     relay_state: Option<&str>,
-) -> Result<Response, AppError> {
-    let key = state.keys.saml_signing_key(unix_now()).ok_or_else(|| {
-        AppError::Internal(anyhow::anyhow!("no active RSA key with a certificate"))
-    })?;
+) -> Result<String, AppError> {
     let issuer = state.issuer(&tenant.slug);
     let mut out = XmlOut::document();
     let (code, detail) = if outcome == status::SUCCESS {
@@ -187,8 +213,23 @@ fn respond(
     out.close("samlp:StatusCode")
         .close("samlp:Status")
         .close("samlp:LogoutResponse");
+    signed_redirect(state, slo, "SAMLResponse", &out.finish(), relay_state)
+}
+
+/// `destination` with `xml` as the HTTP-Redirect binding's `param`, signed with the
+/// tenant's SAML key (SAML Bindings §3.4.4.1).
+pub(super) fn signed_redirect(
+    state: &AppState,
+    destination: &str,
+    param: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+) -> Result<String, AppError> {
+    let key = state.keys.saml_signing_key(unix_now()).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("no active RSA key with a certificate"))
+    })?;
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("SAMLResponse", &xml::encode_redirect(&out.finish()));
+    query.append_pair(param, &xml::encode_redirect(xml));
     if let Some(relay) = relay_state {
         query.append_pair("RelayState", relay);
     }
@@ -204,8 +245,8 @@ fn respond(
         .map_err(|e| AppError::Internal(e.into()))?;
     let signature: String =
         url::form_urlencoded::byte_serialize(STANDARD.encode(signature).as_bytes()).collect();
-    let separator = if slo.contains('?') { '&' } else { '?' };
-    Ok(see_other(&format!(
-        "{slo}{separator}{unsigned}&Signature={signature}"
-    )))
+    let separator = if destination.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{destination}{separator}{unsigned}&Signature={signature}"
+    ))
 }

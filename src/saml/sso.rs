@@ -378,6 +378,18 @@ pub async fn complete(
         }
     };
     let attributes = assertion_attributes(state, tenant, evidence, &issuer).await?;
+    let record = crate::store::SessionApp {
+        session_id: evidence.session_id.clone(),
+        app_id: app.id.clone(),
+        tenant_id: tenant.id.clone(),
+        client_id: app.client_id.clone(),
+        user_id: user.id.clone(),
+        name_id: Some(name_id.clone()),
+        name_id_format: Some(format.uri().to_owned()),
+        session_index: Some(evidence.session_id.clone()),
+        at: unix_now(),
+    };
+    crate::services::logout::app_signed_in(state, record).await?;
     let parts = response_parts(request, sp, issuer, (name_id, format), evidence, attributes);
     let xml = response::signed_response(parts, signing_key(state)?)
         .await

@@ -63,6 +63,8 @@ pub struct Services {
     pub ready: AtomicBool,
     /// The readiness write check's last answer.
     pub write_check: node::WriteCheck,
+    /// The back-channel logout outbox's wake-up.
+    pub logouts: logout::Outbox,
 }
 
 impl std::fmt::Debug for Services {
@@ -108,6 +110,7 @@ impl Services {
             passwords: Passwords::default(),
             ready: AtomicBool::new(true),
             write_check: node::WriteCheck::default(),
+            logouts: logout::Outbox::default(),
         })
     }
 

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod held;
 pub mod invitations;
 pub mod keys;
+pub mod logout;
 pub mod mail;
 pub mod mfa;
 pub mod partners;
@@ -31,6 +32,7 @@ pub use groups::GroupStore;
 pub use held::{Decision, HeldRedemptionStore};
 pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
+pub use logout::{EndSessions, LogoutNotice, LogoutStore, SessionApp};
 pub use mail::{Addressee, MailStore, OutboxMessage};
 pub use mfa::{MfaStore, TotpMethod};
 pub use partners::PartnerStore;
@@ -120,6 +122,7 @@ pub trait Store:
     + KeyStore
     + SessionStore
     + GrantStore
+    + LogoutStore
     + Send
     + Sync
 {

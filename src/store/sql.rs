@@ -441,6 +441,8 @@ for_sql_backends! {
                 "DELETE FROM refresh_tokens WHERE expires_at < $1",
                 "DELETE FROM revoked_tokens WHERE expires_at < $1",
                 "DELETE FROM grants WHERE expires_at < $1",
+                "DELETE FROM session_apps WHERE last_at < $1 AND session_id NOT IN (SELECT id FROM sessions)",
+                "DELETE FROM logout_outbox WHERE done_at < $1 - 604800",
             ] {
                 let done = sqlx::query::<DB>(sql).bind(now).execute(&self.pool).await?;
                 purged += done.rows_affected();

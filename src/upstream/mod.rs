@@ -219,6 +219,32 @@ impl Federation {
         }
     }
 
+    /// POSTs a form to `url` through the guarded client (5 s, no redirects, public addresses
+    /// only unless allowed) and returns the response status: an app's back-channel logout
+    /// endpoint. The response body is not read.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<u16, UpstreamError> {
+        async {
+            guard::check_url(url, self.http.allow_private).map_err(UpstreamError)?;
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish();
+            let response = self
+                .http
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| UpstreamError(format!("{url} cannot be reached: {e}")))?;
+            let status = response.status().as_u16();
+            tracing::Span::current().record("http.response.status_code", status);
+            Ok(status)
+        }
+        .instrument(upstream_span("POST", url))
+        .await
+    }
+
     /// GETs a document (SAML metadata) from `url` through the guarded client: 5 s, no
     /// redirects, public addresses only unless allowed, at most 1 MiB.
     pub async fn fetch_document(&self, url: &str) -> Result<String, UpstreamError> {

@@ -183,6 +183,8 @@ pub struct Page {
     pub form_targets: Vec<String>,
     /// Whether the page carries the `form_post` auto-submit script.
     pub auto_submit: bool,
+    /// Origins the page may load in iframes (the front-channel logout URIs of a sign-out).
+    pub frame_targets: Vec<String>,
 }
 
 impl Page {
@@ -211,6 +213,7 @@ impl Page {
             locale: chrome.locale,
             form_targets: Vec::new(),
             auto_submit: false,
+            frame_targets: Vec::new(),
         })
     }
 
@@ -234,6 +237,16 @@ impl Page {
         self
     }
 
+    /// Allows the page to load `url`'s origin in an iframe.
+    pub fn frame_target(mut self, url: &str) -> Self {
+        if let Some(origin) = origin_of(url)
+            && !self.frame_targets.contains(&origin)
+        {
+            self.frame_targets.push(origin);
+        }
+        self
+    }
+
     fn csp(&self) -> String {
         let mut form_action = String::from("'self'");
         for target in &self.form_targets {
@@ -245,8 +258,12 @@ impl Page {
         } else {
             "'none'"
         };
+        let frames = match self.frame_targets.is_empty() {
+            true => String::new(),
+            false => format!(" frame-src {};", self.frame_targets.join(" ")),
+        };
         format!(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src {script}; \
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src {script};{frames} \
              form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         )
     }

@@ -42,6 +42,8 @@ pub enum Root {
     AuthnRequest,
     /// `samlp:LogoutRequest`.
     LogoutRequest,
+    /// `samlp:LogoutResponse`.
+    LogoutResponse,
     /// `samlp:Response`.
     Response,
 }
@@ -51,6 +53,7 @@ impl Root {
         match self {
             Self::AuthnRequest => "AuthnRequest",
             Self::LogoutRequest => "LogoutRequest",
+            Self::LogoutResponse => "LogoutResponse",
             Self::Response => "Response",
         }
     }
