@@ -6,6 +6,7 @@ mod access;
 mod admin_api;
 mod authorize;
 mod b2b;
+mod backchannel;
 mod bulk;
 mod cli;
 mod cluster;
