@@ -26,6 +26,7 @@ mod pkce;
 mod revocation;
 mod saml;
 mod saml_partner;
+mod slo;
 mod smtp;
 mod token;
 mod traces;
