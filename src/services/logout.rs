@@ -122,10 +122,10 @@ async fn apps_of(services: &Services, tenant_id: &str, session_id: &str) -> Resu
         if record.tenant_id != tenant_id {
             continue;
         }
-        if let Some(app) = services.directory.app(&record.client_id).await? {
-            if app.tenant_id == tenant_id {
-                apps.push(EndedApp { app, record });
-            }
+        if let Some(app) = services.directory.app(&record.client_id).await?
+            && app.tenant_id == tenant_id
+        {
+            apps.push(EndedApp { app, record });
         }
     }
     Ok(apps)
