@@ -149,3 +149,25 @@ pub fn frame_url(uri: &str, with_session: bool, issuer: &str, sid: &str) -> Stri
     let separator = if uri.contains('?') { '&' } else { '?' };
     format!("{uri}{separator}{query}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::frame_url;
+
+    #[test]
+    fn front_channel_uris_get_iss_and_sid_only_when_the_app_asks() {
+        assert_eq!(
+            frame_url("https://rp.example/fc", false, "https://id.example/t", "s1"),
+            "https://rp.example/fc"
+        );
+        assert_eq!(
+            frame_url(
+                "https://rp.example/fc?a=1",
+                true,
+                "https://id.example/t",
+                "s 1"
+            ),
+            "https://rp.example/fc?a=1&iss=https%3A%2F%2Fid.example%2Ft&sid=s+1"
+        );
+    }
+}

@@ -174,3 +174,47 @@ pub async fn run(state: AppState) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice() -> LogoutNotice {
+        LogoutNotice {
+            id: "n1".into(),
+            tenant_id: "t".into(),
+            issuer: "https://id.example/contoso".into(),
+            client_id: "app".into(),
+            uri: "https://rp.example/bc".into(),
+            sub: "pairwise".into(),
+            sid: "session".into(),
+            created_at: 100,
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn a_logout_token_has_the_spec_claims_and_never_a_nonce() {
+        let claims = logout_claims(&notice(), 1000);
+        assert_eq!(claims["iss"], "https://id.example/contoso");
+        assert_eq!(claims["aud"], "app");
+        assert_eq!(claims["iat"], 1000);
+        assert_eq!(claims["exp"], 1000 + TOKEN_TTL);
+        assert_eq!(claims["sub"], "pairwise");
+        assert_eq!(claims["sid"], "session");
+        assert_eq!(claims["events"], json!({ BACKCHANNEL_EVENT: {} }));
+        assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+        assert!(!claims.contains_key("nonce"));
+        assert_ne!(logout_claims(&notice(), 1000)["jti"], claims["jti"]);
+    }
+
+    #[test]
+    fn retries_back_off_and_are_capped() {
+        assert_eq!(
+            (1..=5).map(backoff).collect::<Vec<_>>(),
+            vec![1, 2, 4, 8, 16]
+        );
+        assert_eq!(backoff(40), MAX_BACKOFF);
+        assert_eq!(backoff(0), 1);
+    }
+}
