@@ -10,6 +10,7 @@
 pub mod access;
 pub mod actor;
 pub mod admin;
+pub mod client_assertion;
 pub mod codes;
 pub mod error;
 pub mod grants;
@@ -63,6 +64,8 @@ pub struct Services {
     pub ready: AtomicBool,
     /// The readiness write check's last answer.
     pub write_check: node::WriteCheck,
+    /// Clients' JWK Sets fetched from their `jwks_uri` (`private_key_jwt`).
+    pub client_keys: client_assertion::ClientKeyCache,
 }
 
 impl std::fmt::Debug for Services {
@@ -108,6 +111,7 @@ impl Services {
             passwords: Passwords::default(),
             ready: AtomicBool::new(true),
             write_check: node::WriteCheck::default(),
+            client_keys: client_assertion::ClientKeyCache::default(),
         })
     }
 
