@@ -205,8 +205,14 @@ pub async fn create_app(
         .map(crate::domain::saml::parse_endpoint)
         .transpose()?;
     input.profile.validate()?;
+    if let Some(jwks) = &input.profile.keys.jwks {
+        crate::services::client_assertion::check_jwks(jwks)?;
+    }
     let now = unix_now();
-    let secret = (client_type == ClientType::Confidential && !grant_types.is_empty())
+    // A confidential app that registered keys authenticates with them (private_key_jwt) and
+    // gets no shared secret; it may add one later (addPassword).
+    let has_keys = input.profile.keys.jwks.is_some() || input.profile.keys.jwks_uri.is_some();
+    let secret = (client_type == ClientType::Confidential && !grant_types.is_empty() && !has_keys)
         .then(secrets::new_secret);
     let app = App {
         id: uuid::Uuid::new_v4().to_string(),
