@@ -67,7 +67,12 @@ pub async fn list_applications(
     Ok(super::page(&state, &uri, (limit, offset), values))
 }
 
-async fn read(state: &AppState, slug: &str, headers: &HeaderMap, key: AppKey<'_>) -> Result<Response, AppError> {
+async fn read(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    key: AppKey<'_>,
+) -> Result<Response, AppError> {
     let caller = caller(state, slug, headers).await?;
     let app = manage::find(state.store.as_ref(), &caller, key, Access::Read)
         .await
@@ -91,7 +96,12 @@ async fn patch(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn delete(state: &AppState, slug: &str, headers: &HeaderMap, key: AppKey<'_>) -> Result<Response, AppError> {
+async fn delete(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    key: AppKey<'_>,
+) -> Result<Response, AppError> {
     let caller = caller(state, slug, headers).await?;
     manage::delete(state.store.as_ref(), &caller, key)
         .await
@@ -102,7 +112,7 @@ async fn delete(state: &AppState, slug: &str, headers: &HeaderMap, key: AppKey<'
 
 /// `GET /{tenant}/v1.0/applications/{id}`.
 #[utoipa::path(get, path = "/{tenant}/v1.0/applications/{id}", tag = "applications",
-    params(("tenant" = String, Path), ("id" = String, Path, description = "the application's object id")),
+    params(("tenant" = String, Path), ("id" = String, Path, description = "the application's object id; `/applications(appId='{client_id}')` names it by client id (GET, PATCH, DELETE)")),
     responses((status = 200, description = APPLICATION), (status = 404, description = "No such application")),
     security(("bearer" = [])))]
 pub async fn get_application(
@@ -143,45 +153,56 @@ pub async fn delete_application(
     delete(&state, &slug, &headers, AppKey::Id(&id)).await
 }
 
-/// `GET /{tenant}/v1.0/applications(appId='{app_id}')`.
-#[utoipa::path(get, path = "/{tenant}/v1.0/applications(appId='{app_id}')", tag = "applications",
-    params(("tenant" = String, Path), ("app_id" = String, Path, description = "the application's client id")),
-    responses((status = 200, description = APPLICATION), (status = 404, description = "No such application")),
-    security(("bearer" = [])))]
-pub async fn get_application_by_app_id(
-    State(state): State<AppState>,
-    Path((slug, app_id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    read(&state, &slug, &headers, AppKey::ClientId(&app_id)).await
+/// The client id of Graph's alternate key, `applications(appId='{client_id}')`; any other
+/// segment is not an application.
+fn app_id_of(segment: &str) -> Result<&str, ApiError> {
+    segment
+        .strip_prefix("applications(appId='")
+        .and_then(|rest| rest.strip_suffix("')"))
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::not_found("there is no such resource"))
 }
 
-/// `PATCH /{tenant}/v1.0/applications(appId='{app_id}')` → 204.
-#[utoipa::path(patch, path = "/{tenant}/v1.0/applications(appId='{app_id}')", tag = "applications",
-    params(("tenant" = String, Path), ("app_id" = String, Path, description = "the application's client id")),
-    request_body(content = String, description = "As PATCH /applications/{id}", content_type = "application/json"),
-    responses((status = 204, description = "Changed"), (status = 400, description = "What is wrong"), (status = 404, description = "No such application")),
-    security(("bearer" = [])))]
+/// `GET /{tenant}/v1.0/applications(appId='{client_id}')`: an application by its client id
+/// (Graph's alternate key; an alias of `GET /applications/{id}`, routed on the whole segment).
+pub async fn get_application_by_app_id(
+    State(state): State<AppState>,
+    Path((slug, segment)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    read(
+        &state,
+        &slug,
+        &headers,
+        AppKey::ClientId(app_id_of(&segment)?),
+    )
+    .await
+}
+
+/// `PATCH /{tenant}/v1.0/applications(appId='{client_id}')` → 204.
 pub async fn patch_application_by_app_id(
     State(state): State<AppState>,
-    Path((slug, app_id)): Path<(String, String)>,
+    Path((slug, segment)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    patch(&state, &slug, &headers, &body, AppKey::ClientId(&app_id)).await
+    let key = AppKey::ClientId(app_id_of(&segment)?);
+    patch(&state, &slug, &headers, &body, key).await
 }
 
-/// `DELETE /{tenant}/v1.0/applications(appId='{app_id}')` → 204.
-#[utoipa::path(delete, path = "/{tenant}/v1.0/applications(appId='{app_id}')", tag = "applications",
-    params(("tenant" = String, Path), ("app_id" = String, Path, description = "the application's client id")),
-    responses((status = 204, description = "Deleted"), (status = 404, description = "No such application")),
-    security(("bearer" = [])))]
+/// `DELETE /{tenant}/v1.0/applications(appId='{client_id}')` → 204.
 pub async fn delete_application_by_app_id(
     State(state): State<AppState>,
-    Path((slug, app_id)): Path<(String, String)>,
+    Path((slug, segment)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    delete(&state, &slug, &headers, AppKey::ClientId(&app_id)).await
+    delete(
+        &state,
+        &slug,
+        &headers,
+        AppKey::ClientId(app_id_of(&segment)?),
+    )
+    .await
 }
 
 /// `POST /{tenant}/v1.0/applications/{id}/addPassword` → 200 with the new

@@ -264,11 +264,13 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             applications::patch_application,
             applications::delete_application
         ))
-        .routes(routes!(
-            applications::get_application_by_app_id,
-            applications::patch_application_by_app_id,
-            applications::delete_application_by_app_id
-        ))
+        // Graph's alternate key, `applications(appId='…')`: one whole segment.
+        .route(
+            "/{tenant}/v1.0/{alternate_key}",
+            get(applications::get_application_by_app_id)
+                .patch(applications::patch_application_by_app_id)
+                .delete(applications::delete_application_by_app_id),
+        )
         .routes(routes!(applications::add_password))
         .routes(routes!(applications::remove_password))
         .routes(routes!(applications::refresh_saml_metadata))

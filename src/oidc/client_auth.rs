@@ -275,9 +275,17 @@ async fn by_assertion(
     ip: IpAddr,
 ) -> Result<AuthenticatedClient, AppError> {
     let keys = &app.profile.keys;
-    if app.client_type != ClientType::Confidential || (keys.jwks.is_none() && keys.jwks_uri.is_none())
+    if app.client_type != ClientType::Confidential
+        || (keys.jwks.is_none() && keys.jwks_uri.is_none())
     {
-        return Err(failed(state, &app, ip, "no keys registered for private_key_jwt", false).await);
+        return Err(failed(
+            state,
+            &app,
+            ip,
+            "no keys registered for private_key_jwt",
+            false,
+        )
+        .await);
     }
     let issuer = state.issuer(&tenant.slug);
     let audiences: Vec<String> = ["", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"]

@@ -331,8 +331,12 @@ mod tests {
     #[test]
     fn claims_are_checked() {
         let now = 1_000_000;
-        let aud = vec!["https://idp/t".to_owned(), "https://idp/t/oauth2/token".to_owned()];
-        let good = json!({"iss": "c", "sub": "c", "aud": "https://idp/t", "exp": now + 60, "jti": "j"});
+        let aud = vec![
+            "https://idp/t".to_owned(),
+            "https://idp/t/oauth2/token".to_owned(),
+        ];
+        let good =
+            json!({"iss": "c", "sub": "c", "aud": "https://idp/t", "exp": now + 60, "jti": "j"});
         assert!(check_claims(&claims(good.clone()), "c", &aud, now).is_ok());
         let mut list = good.clone();
         list["aud"] = json!(["x", "https://idp/t/oauth2/token"]);
@@ -348,12 +352,18 @@ mod tests {
         ] {
             let mut bad = good.clone();
             bad[field] = value;
-            assert!(check_claims(&claims(bad), "c", &aud, now).is_err(), "{field}");
+            assert!(
+                check_claims(&claims(bad), "c", &aud, now).is_err(),
+                "{field}"
+            );
         }
         for field in ["exp", "jti", "aud"] {
             let mut bad = good.clone();
             bad.as_object_mut().unwrap().remove(field);
-            assert!(check_claims(&claims(bad), "c", &aud, now).is_err(), "{field}");
+            assert!(
+                check_claims(&claims(bad), "c", &aud, now).is_err(),
+                "{field}"
+            );
         }
     }
 

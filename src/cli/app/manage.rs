@@ -114,9 +114,11 @@ async fn resolve(admin: &Admin, caller: &Caller, app: &str) -> anyhow::Result<St
     match manage::find(admin.store(), caller, AppKey::Id(app), Access::Read).await {
         Ok(found) => Ok(found.id),
         Err(Error::NotFound(_)) => {
-            Ok(manage::find(admin.store(), caller, AppKey::ClientId(app), Access::Read)
-                .await?
-                .id)
+            Ok(
+                manage::find(admin.store(), caller, AppKey::ClientId(app), Access::Read)
+                    .await?
+                    .id,
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -161,7 +163,10 @@ impl AppUpdate {
             set("displayName", name);
         }
         if !self.post_logout_redirect_uris.is_empty() {
-            set("postLogoutRedirectUris", json!(self.post_logout_redirect_uris));
+            set(
+                "postLogoutRedirectUris",
+                json!(self.post_logout_redirect_uris),
+            );
         }
         for (name, value) in [
             ("appRoleAssignmentRequired", self.assignment_required),

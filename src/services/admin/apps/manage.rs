@@ -68,16 +68,13 @@ pub async fn find(
     let tenant_id = &caller.tenant.id;
     let found = match key {
         AppKey::Id(id) => store.app_by_id(tenant_id, id).await,
-        AppKey::ClientId(client_id) => store
-            .app_by_client_id(client_id)
-            .await
-            .and_then(|app| {
-                if &app.tenant_id == tenant_id {
-                    Ok(app)
-                } else {
-                    Err(StoreError::NotFound)
-                }
-            }),
+        AppKey::ClientId(client_id) => store.app_by_client_id(client_id).await.and_then(|app| {
+            if &app.tenant_id == tenant_id {
+                Ok(app)
+            } else {
+                Err(StoreError::NotFound)
+            }
+        }),
     };
     let app = match found {
         Ok(app) => app,

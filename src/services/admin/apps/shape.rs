@@ -10,11 +10,11 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::domain::Invalid;
 use crate::domain::app::{App, ClientType, GrantType, SigningAlg};
 use crate::domain::app_profile::{AppRole, GroupMembershipClaims, RoleMemberType};
 use crate::domain::date_time;
 use crate::domain::saml::{AcsEndpoint, NameIdFormat, SamlSp, parse_endpoint, parse_entity_id};
-use crate::domain::Invalid;
 
 /// Properties a client may read but never write.
 pub const READ_ONLY: [&str; 5] = [
@@ -231,7 +231,12 @@ fn apply_property(app: &mut App, name: &str, value: &Value) -> Result<(), Invali
             profile.keys.jwks = match value {
                 Value::Null => None,
                 Value::Object(_) => Some(value.clone()),
-                _ => return Err(wrong(name, "a JWK Set (an object with a keys array) or null")),
+                _ => {
+                    return Err(wrong(
+                        name,
+                        "a JWK Set (an object with a keys array) or null",
+                    ));
+                }
             }
         }
         "jwksUri" => profile.keys.jwks_uri = optional_text(name, value)?,
@@ -241,9 +246,7 @@ fn apply_property(app: &mut App, name: &str, value: &Value) -> Result<(), Invali
         "idTokenLifetimeSeconds" => profile.token_lifetimes.id_token_secs = seconds(name, value)?,
         "saml" => app.saml = saml(app.saml.take(), value)?,
         other => {
-            return Err(Invalid::new(format!(
-                "application has no property {other}"
-            )));
+            return Err(Invalid::new(format!("application has no property {other}")));
         }
     }
     Ok(())
