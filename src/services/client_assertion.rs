@@ -367,6 +367,83 @@ mod tests {
         }
     }
 
+    /// An ephemeral store that cannot be reached.
+    struct Down;
+
+    #[async_trait::async_trait]
+    impl crate::ephemeral::Ephemeral for Down {
+        async fn put(
+            &self,
+            _: &str,
+            _: String,
+            _: Duration,
+        ) -> crate::ephemeral::EphemeralResult<()> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+        async fn put_if_absent(
+            &self,
+            _: &str,
+            _: String,
+            _: Duration,
+        ) -> crate::ephemeral::EphemeralResult<bool> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+        async fn get(&self, _: &str) -> crate::ephemeral::EphemeralResult<Option<String>> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+        async fn take(&self, _: &str) -> crate::ephemeral::EphemeralResult<Option<String>> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+        async fn delete(&self, _: &str) -> crate::ephemeral::EphemeralResult<()> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+        async fn incr(&self, _: &str, _: Duration) -> crate::ephemeral::EphemeralResult<u64> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+        async fn ping(&self) -> crate::ephemeral::EphemeralResult<()> {
+            Err(EphemeralError::Unavailable("down".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_replay_cache_fails_closed() {
+        let test = crate::services::testing::services().await;
+        let mut app = crate::services::testing::world(&test.services).await.app;
+        let mut private = Jwk::generate_ec_key(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+        private.set_key_id("k");
+        let mut public = private.to_public_key().unwrap();
+        public.set_key_id("k");
+        app.profile.keys.jwks = Some(json!({ "keys": [Value::Object(public.as_ref().clone())] }));
+        let now = crate::domain::unix_now();
+        let claims = json!({"iss": app.client_id, "sub": app.client_id, "aud": "https://idp/t",
+            "exp": now + 60, "jti": "j-1"});
+        let payload =
+            josekit::jwt::JwtPayload::from_map(claims.as_object().cloned().unwrap()).unwrap();
+        let mut header = josekit::jws::JwsHeader::new();
+        header.set_key_id("k");
+        let signer = ES256.signer_from_jwk(&private).unwrap();
+        let assertion = josekit::jwt::encode_with_signer(&payload, &header, &signer).unwrap();
+        let audiences = vec!["https://idp/t".to_owned()];
+        assert!(
+            verify(&test.services, &app, &assertion, &audiences, now)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            verify(&test.services, &app, &assertion, &audiences, now).await,
+            Err(AssertionError::Refused(_))
+        ));
+        let services = std::sync::Arc::try_unwrap(test.services).expect("the only reference");
+        let broken = Services {
+            ephemeral: std::sync::Arc::new(Down),
+            ..services
+        };
+        assert!(matches!(
+            verify(&broken, &app, &assertion, &audiences, now).await,
+            Err(AssertionError::Unavailable(_))
+        ));
+    }
+
     #[test]
     fn registered_keys_must_be_public_signature_keys() {
         assert!(check_jwks(&json!({"keys": []})).is_ok());

@@ -392,42 +392,7 @@ fn saml(current: Option<SamlSp>, value: &Value) -> Result<Option<SamlSp>, Invali
         }
     };
     for (key, value) in fields {
-        let name = format!("saml.{key}");
-        match key.as_str() {
-            "entityId" => sp.entity_id = parse_entity_id(&text(&name, value)?)?,
-            "acsUrls" => {
-                sp.acs = texts(&name, value)?
-                    .iter()
-                    .enumerate()
-                    .map(|(index, url)| {
-                        Ok(AcsEndpoint {
-                            url: parse_endpoint(url)?,
-                            index: index as u32,
-                            is_default: index == 0,
-                        })
-                    })
-                    .collect::<Result<_, Invalid>>()?
-            }
-            "sloUrl" => {
-                sp.slo_url = optional_text(&name, value)?
-                    .map(|u| parse_endpoint(&u))
-                    .transpose()?
-            }
-            "nameIdFormat" => sp.nameid_format = NameIdFormat::parse(&text(&name, value)?)?,
-            "signResponse" => sp.sign_response = flag(&name, value)?,
-            "authnRequestsSigned" => sp.authn_requests_signed = flag(&name, value)?,
-            "metadataUrl" => {
-                sp.metadata_url = optional_text(&name, value)?
-                    .map(|u| parse_endpoint(&u))
-                    .transpose()?
-            }
-            _ => {
-                sp.certificates = texts(&name, value)?
-                    .iter()
-                    .map(|c| crate::samlxml::metadata::certificate_from_pem(c))
-                    .collect::<Result<_, _>>()?
-            }
-        }
+        apply_saml_field(&mut sp, key, value)?;
     }
     if sp.acs.is_empty() {
         return Err(Invalid::new("saml.acsUrls needs at least one URL"));
@@ -438,6 +403,47 @@ fn saml(current: Option<SamlSp>, value: &Value) -> Result<Option<SamlSp>, Invali
         ));
     }
     Ok(Some(sp))
+}
+
+/// Sets one field of a SAML side from a patch.
+fn apply_saml_field(sp: &mut SamlSp, key: &str, value: &Value) -> Result<(), Invalid> {
+    let name = format!("saml.{key}");
+    match key {
+        "entityId" => sp.entity_id = parse_entity_id(&text(&name, value)?)?,
+        "acsUrls" => {
+            sp.acs = texts(&name, value)?
+                .iter()
+                .enumerate()
+                .map(|(index, url)| {
+                    Ok(AcsEndpoint {
+                        url: parse_endpoint(url)?,
+                        index: index as u32,
+                        is_default: index == 0,
+                    })
+                })
+                .collect::<Result<_, Invalid>>()?
+        }
+        "sloUrl" => {
+            sp.slo_url = optional_text(&name, value)?
+                .map(|u| parse_endpoint(&u))
+                .transpose()?
+        }
+        "nameIdFormat" => sp.nameid_format = NameIdFormat::parse(&text(&name, value)?)?,
+        "signResponse" => sp.sign_response = flag(&name, value)?,
+        "authnRequestsSigned" => sp.authn_requests_signed = flag(&name, value)?,
+        "metadataUrl" => {
+            sp.metadata_url = optional_text(&name, value)?
+                .map(|u| parse_endpoint(&u))
+                .transpose()?
+        }
+        _ => {
+            sp.certificates = texts(&name, value)?
+                .iter()
+                .map(|c| crate::samlxml::metadata::certificate_from_pem(c))
+                .collect::<Result<_, _>>()?
+        }
+    }
+    Ok(())
 }
 
 /// A client secret's end: `endDateTime` (RFC 3339) when given, else two years from `now`;
