@@ -70,6 +70,7 @@ pub async fn app(world: &World, input: AppInput) -> (String, Client) {
     (app.id, client)
 }
 
+/// A confidential client-credentials app of the world's tenant.
 pub async fn service_app(world: &World, name: &str) -> (String, Client) {
     app(
         world,
@@ -99,6 +100,7 @@ async fn token_with(world: &World, permissions: &[&str]) -> String {
     world.app_token(&client).await
 }
 
+/// The tenant's audit events, newest first.
 pub async fn audit_activities(world: &World, token: &str) -> Vec<Value> {
     let (status, body) = world
         .call(Method::GET, "auditLogs/directoryAudits", Some(token), None)
