@@ -88,6 +88,18 @@ cli public app create --tenant "$SLUG" --name "openid-client public" \
   --redirect-uri "$CB/public/callback" --public
 cli authlib app create --tenant "$SLUG" --name "Authlib web" \
   --redirect-uri "$CB/authlib/callback" --post-logout-redirect-uri "$CB/authlib/signed-out"
+# A confidential app with a registered public key and no shared secret: openid-client
+# authenticates with private_key_jwt (RFC 7523) signed by the private half, made here.
+node -e '
+const { generateKeyPairSync } = require("node:crypto");
+const fs = require("node:fs");
+const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const kid = "openid-client-pkjwt-1";
+fs.writeFileSync(process.argv[1], JSON.stringify({ ...privateKey.export({ format: "jwk" }), kid }));
+fs.writeFileSync(process.argv[2], JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), kid, use: "sig" }] }));
+' "$WORK/pkjwt-private.json" "$WORK/pkjwt-jwks.json"
+cli pkjwt app create --tenant "$SLUG" --name "openid-client private_key_jwt" \
+  --redirect-uri "$CB/pkjwt/callback" --grant client_credentials --jwks-file "$WORK/pkjwt-jwks.json"
 
 CONFIG="$WORK/config.json"
 python3 - "$WORK" "$CONFIG" "$EMAIL" "$NAME" "$PASSWORD" "$GATEHOUSE_PUBLIC_URL" "$CB" <<'PY'
@@ -109,7 +121,8 @@ config = {
     "issuer": tenant["issuer"],
     "tenant": {"id": tenant["id"], "slug": tenant["slug"]},
     "user": {"id": load("user")["id"], "email": email, "name": name, "password": password},
-    "apps": {n: app(n) for n in ("web", "service", "es256", "public", "authlib")},
+    "apps": {n: app(n) for n in ("web", "service", "es256", "public", "authlib", "pkjwt")},
+    "pkjwt_private_jwk": load("pkjwt-private"),
 }
 assert config["issuer"] == f"{public_url}/{tenant['slug']}", config["issuer"]
 json.dump(config, open(out, "w"), indent=2)

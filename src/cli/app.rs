@@ -1,5 +1,7 @@
 //! `gatehouse app …`: applications (OpenID Connect clients and SAML service providers) and
-//! their assignments to users and groups.
+//! their assignments to users and groups. Managing them after creation is in [`manage`].
+
+mod manage;
 
 use std::path::PathBuf;
 
@@ -18,6 +20,27 @@ pub(super) enum AppCommand {
     Assign(AssignArgs),
     /// Remove an application's assignment to a user or a group.
     Unassign(AssignArgs),
+    /// List the tenant's applications: {"value": [application]} (the admin API's shape).
+    List {
+        /// Tenant slug.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Show one application (the admin API's shape; secrets as passwordCredentials, never
+    /// their text).
+    Show(manage::AppRef),
+    /// Change an application: flags for the common properties, or --json FILE with a patch in
+    /// the admin API's `application` shape (PATCH /applications/{id}); the whole result is
+    /// checked as at creation. Prints the application.
+    Update(Box<manage::AppUpdate>),
+    /// Delete an application with its secrets, SAML side and assignments; its grants are
+    /// revoked.
+    Delete(manage::AppRef),
+    /// Read an SP's SAML metadata again from its saml.metadataUrl; prints the application.
+    RefreshSamlMetadata(manage::AppRef),
+    /// Manage client secrets (add shows the secret once; several may be alive for rotation).
+    #[command(subcommand)]
+    Secret(manage::SecretCommand),
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +136,12 @@ pub(super) struct AppCreate {
     /// Only assigned users (directly or through a group) may sign in.
     #[arg(long)]
     assignment_required: bool,
+    /// The app's public JWK Set (a JSON file) for private_key_jwt: the app gets no secret.
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks_file: Option<PathBuf>,
+    /// Where the app publishes its JWK Set for private_key_jwt: the app gets no secret.
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
 }
 
 impl AppCreate {
@@ -140,6 +169,14 @@ pub(super) async fn run(admin: &Admin, command: AppCommand) -> anyhow::Result<()
         AppCommand::Assign(args) => assign(admin, args, true).await,
         AppCommand::Unassign(args) => assign(admin, args, false).await,
         AppCommand::Create(args) => create(admin, *args).await,
+        AppCommand::List { tenant } => manage::list(admin, &tenant).await,
+        AppCommand::Show(target) => manage::show(admin, target).await,
+        AppCommand::Update(args) => manage::update(admin, *args).await,
+        AppCommand::Delete(target) => manage::delete(admin, target).await,
+        AppCommand::RefreshSamlMetadata(target) => {
+            manage::refresh_saml_metadata(admin, target).await
+        }
+        AppCommand::Secret(command) => manage::secret(admin, command).await,
     }
 }
 
@@ -164,6 +201,15 @@ async fn assign(admin: &Admin, args: AssignArgs, assigned: bool) -> anyhow::Resu
 async fn create(admin: &Admin, args: AppCreate) -> anyhow::Result<()> {
     let saml = args.saml()?;
     let issuer = admin.issuer(&args.tenant);
+    let mut profile = crate::domain::app_profile::AppProfile::default();
+    if let Some(path) = &args.jwks_file {
+        let text = super::common::read_text(path)?;
+        profile.keys.jwks = Some(
+            serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", path.display()))?,
+        );
+    }
+    profile.keys.jwks_uri = args.jwks_uri.clone();
     let input = AppInput {
         tenant: args.tenant,
         name: args.name,
@@ -177,7 +223,7 @@ async fn create(admin: &Admin, args: AppCreate) -> anyhow::Result<()> {
         owners: args.owners,
         home_url: args.home_url,
         assignment_required: args.assignment_required,
-        profile: Default::default(),
+        profile,
     };
     let (app, secret) = admin::create_app(admin.store(), input).await?;
     let mut out = json!({

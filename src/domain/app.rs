@@ -133,6 +133,9 @@ pub struct AppSecret {
     pub secret_hash: String,
     /// First characters of the secret, to tell secrets apart in listings.
     pub hint: String,
+    /// What the administrator called it (Graph `passwordCredential.displayName`).
+    #[serde(default)]
+    pub display_name: Option<String>,
     /// Creation time.
     pub created_at: i64,
     /// Expiry, if any.

@@ -125,6 +125,9 @@ pub struct SamlSp {
     pub sign_response: bool,
     /// NameID format the SP receives.
     pub nameid_format: NameIdFormat,
+    /// Where the SP publishes its metadata, for an administrator's refresh.
+    #[serde(default)]
+    pub metadata_url: Option<String>,
 }
 
 impl SamlSp {
@@ -196,6 +199,7 @@ mod tests {
             authn_requests_signed: false,
             sign_response: false,
             nameid_format: NameIdFormat::Persistent,
+            metadata_url: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! `{"error": {"code", "message"}}`. Callers authenticate with access tokens Gatehouse issued
 //! ([`auth`]). The OpenAPI document is served at `/openapi.json`.
 
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod branding;
@@ -257,6 +258,22 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::delete_totp_method))
         .routes(routes!(branding::get_branding, branding::patch_branding))
         .routes(routes!(branding::put_logo, branding::delete_logo))
+        .routes(routes!(applications::list_applications))
+        .routes(routes!(
+            applications::get_application,
+            applications::patch_application,
+            applications::delete_application
+        ))
+        // Graph's alternate key, `applications(appId='…')`: one whole segment.
+        .route(
+            "/{tenant}/v1.0/{alternate_key}",
+            get(applications::get_application_by_app_id)
+                .patch(applications::patch_application_by_app_id)
+                .delete(applications::delete_application_by_app_id),
+        )
+        .routes(routes!(applications::add_password))
+        .routes(routes!(applications::remove_password))
+        .routes(routes!(applications::refresh_saml_metadata))
         .route("/openapi.json", get(openapi::get_openapi))
         .split_for_parts()
 }

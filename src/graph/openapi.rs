@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         (name = "conditionalAccess", description = "Conditional-access policies"),
         (name = "identityProviders", description = "Partner identity providers of guests"),
         (name = "organization", description = "The organisation's branding on its pages and mail"),
+        (name = "applications", description = "Applications (OIDC clients and SAML SPs), their client secrets and SAML metadata. Departure from Graph: there is no servicePrincipal; appRoleAssignmentRequired, accountEnabled and the OIDC registration fields Graph has no names for are properties of the application"),
     )
 )]
 pub struct AdminApi;

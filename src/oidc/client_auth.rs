@@ -1,5 +1,6 @@
 //! Client authentication at the token, introspection and revocation endpoints
-//! (RFC 6749 §2.3.1): `client_secret_basic`, `client_secret_post`, or `none` for public
+//! (RFC 6749 §2.3.1): `client_secret_basic`, `client_secret_post`, `private_key_jwt`
+//! (RFC 7523, checked by [`crate::services::client_assertion`]), or `none` for public
 //! clients. Secrets are checked against their SHA-256 digests in constant time; wrong secrets
 //! are counted per client and source address across nodes and answered 429 past the limit
 //! (SECURITY.md C.26, C.27).
@@ -19,7 +20,7 @@ use crate::domain::app::{App, ClientType};
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::secrets;
-use crate::services::AppState;
+use crate::services::{AppState, client_assertion};
 use crate::web;
 use crate::web::error::AppError;
 
@@ -30,6 +31,8 @@ pub enum AuthMethod {
     Basic,
     /// Credentials in the form body.
     Post,
+    /// A JWT signed with a key the client registered (`private_key_jwt`).
+    PrivateKeyJwt,
     /// A public client naming itself.
     None,
 }
@@ -85,7 +88,45 @@ impl ClientRequest {
 struct Presented {
     client_id: String,
     secret: Option<String>,
+    assertion: Option<String>,
     method: AuthMethod,
+}
+
+/// A `private_key_jwt` client assertion (RFC 7523 §2.2), when the request carries one.
+fn presented_assertion(
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Option<Presented>, OAuthError> {
+    let kind = params.get("client_assertion_type");
+    let assertion = params.get("client_assertion");
+    if kind.is_none() && assertion.is_none() {
+        return Ok(None);
+    }
+    if headers.contains_key(header::AUTHORIZATION) || params.get("client_secret").is_some() {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method, not two",
+        ));
+    }
+    if kind != Some(client_assertion::JWT_BEARER) {
+        return Err(OAuthError::invalid_request(format!(
+            "client_assertion_type must be {}",
+            client_assertion::JWT_BEARER
+        )));
+    }
+    let Some(assertion) = assertion else {
+        return Err(OAuthError::invalid_request("client_assertion is required"));
+    };
+    let failed = || OAuthError::invalid_client("client authentication failed", false);
+    let client_id = client_assertion::claimed_client(assertion).ok_or_else(failed)?;
+    if params.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(failed());
+    }
+    Ok(Some(Presented {
+        client_id,
+        secret: None,
+        assertion: Some(assertion.to_owned()),
+        method: AuthMethod::PrivateKeyJwt,
+    }))
 }
 
 fn form_decode(part: &str) -> Option<String> {
@@ -97,6 +138,9 @@ fn form_decode(part: &str) -> Option<String> {
 }
 
 fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
+    if let Some(presented) = presented_assertion(headers, params)? {
+        return Ok(presented);
+    }
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -128,6 +172,7 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
             Ok(Presented {
                 client_id,
                 secret: Some(secret),
+                assertion: None,
                 method: AuthMethod::Basic,
             })
         }
@@ -147,6 +192,7 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
             Ok(Presented {
                 client_id,
                 secret,
+                assertion: None,
                 method,
             })
         }
@@ -173,6 +219,9 @@ pub async fn authenticate(
     else {
         return Err(OAuthError::invalid_client("unknown client", basic).into());
     };
+    if let Some(assertion) = &presented.assertion {
+        return by_assertion(state, tenant, app, assertion, ip).await;
+    }
     match (app.client_type, presented.secret) {
         (ClientType::Public, None) => Ok(AuthenticatedClient {
             app,
@@ -196,13 +245,61 @@ pub async fn authenticate(
                     method: presented.method,
                 });
             }
-            let key = format!("csfail:{}:{ip}", app.client_id);
-            let failures = state.ephemeral.incr(&key, Duration::from_secs(60)).await?;
-            tracing::warn!(client_id = %app.client_id, %ip, failures, "wrong client secret");
-            if failures > state.config.throttle.client_secret_failures_per_minute {
-                return Err(OAuthError::too_many_attempts(60).into());
-            }
-            Err(OAuthError::invalid_client("client authentication failed", basic).into())
+            Err(failed(state, &app, ip, "wrong client secret", basic).await)
+        }
+    }
+}
+
+/// A failed authentication of a known client: counted per client and address across nodes
+/// (429 past the limit, SECURITY.md C.27) and answered `invalid_client` without the reason.
+async fn failed(state: &AppState, app: &App, ip: IpAddr, reason: &str, basic: bool) -> AppError {
+    let key = format!("csfail:{}:{ip}", app.client_id);
+    let failures = match state.ephemeral.incr(&key, Duration::from_secs(60)).await {
+        Ok(failures) => failures,
+        Err(e) => return e.into(),
+    };
+    tracing::warn!(client_id = %app.client_id, %ip, failures, reason, "client authentication failed");
+    if failures > state.config.throttle.client_secret_failures_per_minute {
+        return OAuthError::too_many_attempts(60).into();
+    }
+    OAuthError::invalid_client("client authentication failed", basic).into()
+}
+
+/// `private_key_jwt`: a confidential client with registered keys and an assertion that
+/// [`client_assertion::verify`] accepts, with `aud` the issuer or one of its endpoints.
+async fn by_assertion(
+    state: &AppState,
+    tenant: &Tenant,
+    app: Arc<App>,
+    assertion: &str,
+    ip: IpAddr,
+) -> Result<AuthenticatedClient, AppError> {
+    let keys = &app.profile.keys;
+    if app.client_type != ClientType::Confidential
+        || (keys.jwks.is_none() && keys.jwks_uri.is_none())
+    {
+        return Err(failed(
+            state,
+            &app,
+            ip,
+            "no keys registered for private_key_jwt",
+            false,
+        )
+        .await);
+    }
+    let issuer = state.issuer(&tenant.slug);
+    let audiences: Vec<String> = ["", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"]
+        .iter()
+        .map(|path| format!("{issuer}{path}"))
+        .collect();
+    match client_assertion::verify(state, &app, assertion, &audiences, unix_now()).await {
+        Ok(()) => Ok(AuthenticatedClient {
+            app,
+            method: AuthMethod::PrivateKeyJwt,
+        }),
+        Err(client_assertion::AssertionError::Unavailable(e)) => Err(e.into()),
+        Err(client_assertion::AssertionError::Refused(reason)) => {
+            Err(failed(state, &app, ip, reason, false).await)
         }
     }
 }

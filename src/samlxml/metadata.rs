@@ -141,6 +141,7 @@ pub fn parse_sp_metadata(
         authn_requests_signed,
         sign_response: false,
         nameid_format,
+        metadata_url: None,
     })
 }
 

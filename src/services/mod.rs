@@ -10,6 +10,7 @@
 pub mod access;
 pub mod actor;
 pub mod admin;
+pub mod client_assertion;
 pub mod codes;
 pub mod error;
 pub mod grants;
@@ -65,6 +66,8 @@ pub struct Services {
     pub write_check: node::WriteCheck,
     /// The back-channel logout outbox's wake-up.
     pub logouts: logout::Outbox,
+    /// Clients' JWK Sets fetched from their `jwks_uri` (`private_key_jwt`).
+    pub client_keys: client_assertion::ClientKeyCache,
 }
 
 impl std::fmt::Debug for Services {
@@ -111,6 +114,7 @@ impl Services {
             ready: AtomicBool::new(true),
             write_check: node::WriteCheck::default(),
             logouts: logout::Outbox::default(),
+            client_keys: client_assertion::ClientKeyCache::default(),
         })
     }
 

@@ -91,6 +91,7 @@ struct SamlRow {
     authn_requests_signed: bool,
     sign_response: bool,
     nameid_format: String,
+    metadata_url: Option<String>,
 }
 
 impl SamlRow {
@@ -104,6 +105,7 @@ impl SamlRow {
             slo_url: self.slo_url,
             authn_requests_signed: self.authn_requests_signed,
             sign_response: self.sign_response,
+            metadata_url: self.metadata_url,
         })
     }
 }
@@ -113,6 +115,7 @@ struct SecretRow {
     id: String,
     secret_hash: String,
     hint: String,
+    display_name: Option<String>,
     created_at: i64,
     expires_at: Option<i64>,
 }
@@ -152,6 +155,7 @@ impl AppRow {
                     id: s.id,
                     secret_hash: s.secret_hash,
                     hint: s.hint,
+                    display_name: s.display_name,
                     created_at: s.created_at,
                     expires_at: s.expires_at,
                 })
@@ -342,36 +346,10 @@ for_sql_backends! {
             .execute(&mut *tx)
             .await?;
             if let Some(sp) = &app.saml {
-                sqlx::query::<DB>(
-                    "INSERT INTO saml_sps (app_id, tenant_id, entity_id, acs, slo_url, certificates, \
-                     authn_requests_signed, sign_response, nameid_format) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(app.id.as_str())
-                .bind(app.tenant_id.as_str())
-                .bind(sp.entity_id.as_str())
-                .bind(to_json(&sp.acs)?)
-                .bind(sp.slo_url.as_deref())
-                .bind(to_json(&sp.certificates)?)
-                .bind(sp.authn_requests_signed)
-                .bind(sp.sign_response)
-                .bind(sp.nameid_format.as_str())
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_saml_sp(&mut tx, app, sp).await?;
             }
             for secret in &app.secrets {
-                sqlx::query::<DB>(
-                    "INSERT INTO app_secrets (id, app_id, secret_hash, hint, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(secret.id.as_str())
-                .bind(app.id.as_str())
-                .bind(secret.secret_hash.as_str())
-                .bind(secret.hint.as_str())
-                .bind(secret.created_at)
-                .bind(secret.expires_at)
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_app_secret(&mut tx, &app.id, secret).await?;
             }
             sqlx::query::<DB>(q::BUMP_GENERATION).execute(&mut *tx).await?;
             tx.commit().await?;
@@ -388,7 +366,7 @@ for_sql_backends! {
             .fetch_one(&self.pool)
             .await?;
             let secrets = sqlx::query_as::<DB, SecretRow>(
-                "SELECT id, secret_hash, hint, created_at, expires_at FROM app_secrets \
+                "SELECT id, secret_hash, hint, display_name, created_at, expires_at FROM app_secrets \
                  WHERE app_id = $1 ORDER BY created_at",
             )
             .bind(row.id.as_str())
@@ -396,7 +374,7 @@ for_sql_backends! {
             .await?;
             let saml = sqlx::query_as::<DB, SamlRow>(
                 "SELECT entity_id, acs, slo_url, certificates, authn_requests_signed, sign_response, \
-                 nameid_format FROM saml_sps WHERE app_id = $1",
+                 nameid_format, metadata_url FROM saml_sps WHERE app_id = $1",
             )
             .bind(row.id.as_str())
             .fetch_optional(&self.pool)

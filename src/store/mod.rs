@@ -7,6 +7,7 @@
 //! Timestamps are Unix seconds (`i64`), ids are strings, lists are JSON text: the same schema
 //! and SQL serve both backends.
 
+pub mod applications;
 pub mod audit;
 pub mod directory;
 pub mod grants;
@@ -25,6 +26,7 @@ pub mod users;
 
 use async_trait::async_trait;
 
+pub use applications::ApplicationStore;
 pub use audit::{AuditEvent, AuditStore, Party};
 pub use directory::DirectoryStore;
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
@@ -110,6 +112,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[async_trait]
 pub trait Store:
     DirectoryStore
+    + ApplicationStore
     + UserStore
     + GroupStore
     + InvitationStore

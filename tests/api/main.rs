@@ -4,11 +4,15 @@
 
 mod access;
 mod admin_api;
+mod app_lifecycle;
+mod applications;
 mod authorize;
 mod b2b;
 mod backchannel;
 mod bulk;
 mod cli;
+mod cli_apps;
+mod client_assertion;
 mod cluster;
 mod code_flow;
 mod factors;

@@ -319,6 +319,33 @@ async function main() {
   check(ccAt.oid === undefined || ccAt.oid !== idClaims.oid, 'client_credentials token names no user oid');
   await expectOAuthError(client.clientCredentialsGrant(web), 'unauthorized_client', 'the web app (no client_credentials grant) is refused');
 
+  step('private_key_jwt: a registered ES256 key and no shared secret (RFC 7523)');
+  check(!apps.pkjwt.client_secret, 'the keyed app was given no shared secret');
+  const { kid: pkjwtKid, ...pkjwtJwk } = CFG.pkjwt_private_jwk;
+  const pkjwtKey = await crypto.subtle.importKey('jwk', pkjwtJwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const keyed = await discover(apps.pkjwt, client.PrivateKeyJwt({ key: pkjwtKey, kid: pkjwtKid }));
+  const pkcc = await client.clientCredentialsGrant(keyed);
+  ok('clientCredentialsGrant authenticated with private_key_jwt');
+  await checkAccessToken(pkcc.access_token, { jwks, alg: 'RS256', clientId: apps.pkjwt.client_id, label: 'private_key_jwt access token' });
+  checkEqual((await client.tokenIntrospection(keyed, pkcc.access_token)).active, true, 'introspection with private_key_jwt');
+  await client.tokenRevocation(keyed, pkcc.access_token);
+  ok('revocation authenticated with private_key_jwt');
+  checkEqual((await client.tokenIntrospection(keyed, pkcc.access_token)).active, false, 'the revoked token is inactive');
+  const stranger = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const forged = await discover(apps.pkjwt, client.PrivateKeyJwt({ key: stranger.privateKey, kid: pkjwtKid }));
+  // A 401 invalid_client carries a WWW-Authenticate challenge (RFC 6749 §5.2), which
+  // openid-client surfaces as such, with the response.
+  try {
+    await client.clientCredentialsGrant(forged);
+    fail('an assertion signed with an unregistered key was accepted');
+  } catch (err) {
+    if (err instanceof CheckFailed) throw err;
+    const status = err?.response?.status ?? err?.status;
+    const body = err?.response ? await err.response.json().catch(() => ({})) : err;
+    checkEqual(status, 401, 'an assertion signed with an unregistered key is refused with 401');
+    checkEqual(body?.error ?? err?.error, 'invalid_client', 'the refusal is invalid_client');
+  }
+
   step('form_post response mode (fresh browser, full sign-in)');
   const jar2 = new CookieJar();
   req = await authorizationRequest(web, apps.web, { response_mode: 'form_post' });

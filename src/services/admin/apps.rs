@@ -1,4 +1,10 @@
-//! Creating applications: OIDC clients and SAML service providers.
+//! Creating applications: OIDC clients and SAML service providers. Managing them afterwards
+//! (read, list, PATCH, delete, SAML metadata refresh) is [`manage`], their client secrets
+//! [`credentials`], and their Graph representation [`shape`].
+
+pub mod credentials;
+pub mod manage;
+pub mod shape;
 
 use super::{AdminError, bounded_text, conflict_or, tenant_by_slug, user_by_email};
 use crate::domain::Invalid;
@@ -100,6 +106,7 @@ fn saml_sp(input: SamlInput) -> Result<SamlSp, AdminError> {
                 authn_requests_signed: false,
                 sign_response: false,
                 nameid_format: nameid_format.unwrap_or(NameIdFormat::Persistent),
+                metadata_url: None,
             }
         }
     };
@@ -147,6 +154,7 @@ fn app_secrets(secret: Option<&String>, now: i64) -> Vec<AppSecret> {
             id: uuid::Uuid::new_v4().to_string(),
             secret_hash: secrets::hash_secret(s),
             hint: s.chars().take(3).collect(),
+            display_name: None,
             created_at: now,
             expires_at: None,
         })
@@ -197,8 +205,14 @@ pub async fn create_app(
         .map(crate::domain::saml::parse_endpoint)
         .transpose()?;
     input.profile.validate()?;
+    if let Some(jwks) = &input.profile.keys.jwks {
+        crate::services::client_assertion::check_jwks(jwks)?;
+    }
     let now = unix_now();
-    let secret = (client_type == ClientType::Confidential && !grant_types.is_empty())
+    // A confidential app that registered keys authenticates with them (private_key_jwt) and
+    // gets no shared secret; it may add one later (addPassword).
+    let has_keys = input.profile.keys.jwks.is_some() || input.profile.keys.jwks_uri.is_some();
+    let secret = (client_type == ClientType::Confidential && !grant_types.is_empty() && !has_keys)
         .then(secrets::new_secret);
     let app = App {
         id: uuid::Uuid::new_v4().to_string(),

@@ -83,6 +83,19 @@ pub async fn live_access_token(
             Err(e) => return Err(Error::unexpected(e)),
         }
     }
+    // The tokens of an app deleted or disabled since die with it (client credentials ones
+    // have no grant to revoke).
+    if let Some(client_id) = verified.str("client_id") {
+        match services
+            .directory
+            .app(client_id)
+            .await
+            .map_err(Error::unexpected)?
+        {
+            Some(app) if app.enabled && app.tenant_id == tenant.id => {}
+            _ => return Ok(None),
+        }
+    }
     Ok(Some(verified))
 }
 
