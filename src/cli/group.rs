@@ -45,6 +45,7 @@ async fn create(admin: &Admin, args: CreateArgs) -> anyhow::Result<()> {
             name: args.name,
             owners: args.owners,
             members: args.members,
+            ..Default::default()
         },
     )
     .await?;

@@ -15,6 +15,7 @@ pub mod held;
 pub mod invitations;
 pub mod keys;
 pub mod mail;
+pub mod memberships;
 pub mod mfa;
 pub mod partners;
 pub mod policies;
@@ -32,11 +33,12 @@ pub use held::{Decision, HeldRedemptionStore};
 pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use mail::{Addressee, MailStore, OutboxMessage};
+pub use memberships::MembershipStore;
 pub use mfa::{MfaStore, TotpMethod};
 pub use partners::PartnerStore;
 pub use policies::{PolicyStore, SignIn, SignInFilter};
 pub use sessions::{Session, SessionStore};
-pub use users::{SecurityChange, UserStore};
+pub use users::{Conversion, SecurityChange, UserStore};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +112,7 @@ pub trait Store:
     DirectoryStore
     + UserStore
     + GroupStore
+    + MembershipStore
     + InvitationStore
     + HeldRedemptionStore
     + MailStore
