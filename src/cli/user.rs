@@ -116,7 +116,9 @@ pub(super) async fn operator(admin: &Admin, slug: &str) -> anyhow::Result<(AppSt
 /// The object id of a user named by id or e-mail address.
 pub(super) async fn user_id(admin: &Admin, caller: &Caller, user: &str) -> anyhow::Result<String> {
     if user.contains('@') {
-        Ok(admin::user_by_email(admin.store(), &caller.tenant, user).await?.id)
+        Ok(admin::user_by_email(admin.store(), &caller.tenant, user)
+            .await?
+            .id)
     } else {
         Ok(user.to_owned())
     }
@@ -129,7 +131,12 @@ pub(super) async fn run(admin: &Admin, command: UserCommand) -> anyhow::Result<(
         UserCommand::List { tenant, user_type } => list(admin, &tenant, user_type).await,
         UserCommand::Show(target) => {
             let (state, caller) = operator(admin, &target.tenant).await?;
-            show(&state, &caller, &user_id(admin, &caller, &target.user).await?).await
+            show(
+                &state,
+                &caller,
+                &user_id(admin, &caller, &target.user).await?,
+            )
+            .await
         }
         UserCommand::Update(args) => update(admin, args).await,
         UserCommand::Disable(target) => set_enabled(admin, target, false).await,
