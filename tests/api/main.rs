@@ -30,3 +30,4 @@ mod smtp;
 mod token;
 mod traces;
 mod userinfo;
+mod users_admin;
