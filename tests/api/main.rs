@@ -12,6 +12,7 @@ mod cluster;
 mod code_flow;
 mod factors;
 mod federation;
+mod group_access;
 mod groups;
 mod helpers;
 mod home;

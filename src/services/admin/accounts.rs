@@ -10,6 +10,7 @@ use serde_json::json;
 use super::bounded_text;
 use super::lifecycle::{target, user};
 use crate::domain::Invalid;
+use crate::domain::email::EmailAddress;
 use crate::domain::permission::USER_READWRITE_ALL;
 use crate::domain::unix_now;
 use crate::domain::user::{Identity, User, UserType, usage_location};
@@ -142,14 +143,19 @@ async fn new_password_hash(
     user: &User,
     profile: PasswordProfile,
 ) -> Result<String> {
-    if profile.force_change {
-        return Err(Error::invalid(
-            "forceChangePasswordNextSignIn is not supported: Gatehouse cannot force a password change; send false",
-        ));
-    }
     if is_external(services, user).await? {
         return Err(Error::invalid(
             "this user signs in with an external identity and has no password here; convert them with convertExternalToInternalMemberUser first",
+        ));
+    }
+    hash_password(services, profile).await
+}
+
+/// A password's hash: policy-checked, argon2id on the blocking pool.
+async fn hash_password(services: &Services, profile: PasswordProfile) -> Result<String> {
+    if profile.force_change {
+        return Err(Error::invalid(
+            "forceChangePasswordNextSignIn is not supported: Gatehouse cannot force a password change; send false",
         ));
     }
     check_policy(&profile.password).map_err(Invalid::from)?;
@@ -327,6 +333,30 @@ pub struct Converted {
     pub converted_at: i64,
 }
 
+/// The UPN (in a verified domain of the tenant) and the address of a conversion.
+fn conversion_names(
+    caller: &Caller,
+    input: &ConversionInput,
+) -> Result<(EmailAddress, EmailAddress)> {
+    let upn = input
+        .user_principal_name
+        .as_deref()
+        .ok_or_else(|| Error::invalid("userPrincipalName is required"))?;
+    let upn = EmailAddress::parse(upn)?;
+    let domains = &caller.tenant.domains;
+    if !domains.iter().any(|d| d.eq_ignore_ascii_case(upn.domain())) {
+        return Err(Error::invalid(format!(
+            "userPrincipalName must be in a verified domain of the tenant ({})",
+            domains.join(", ")
+        )));
+    }
+    let mail = match input.mail.as_deref() {
+        Some(mail) => EmailAddress::parse(mail)?,
+        None => upn.clone(),
+    };
+    Ok((upn, mail))
+}
+
 /// `POST /users/{id}/convertExternalToInternalMemberUser`: an external user becomes an
 /// internal member with a UPN in a verified domain of the tenant (and, optionally, a
 /// password); their external identities are removed and every sign-in they had ends. The
@@ -344,42 +374,9 @@ pub async fn convert_to_internal(
             "this user is already internal: only external users can be converted",
         ));
     }
-    let upn = input
-        .user_principal_name
-        .as_deref()
-        .ok_or_else(|| Error::invalid("userPrincipalName is required"))?;
-    let upn = crate::domain::email::EmailAddress::parse(upn)?;
-    if !caller
-        .tenant
-        .domains
-        .iter()
-        .any(|d| d.eq_ignore_ascii_case(upn.domain()))
-    {
-        return Err(Error::invalid(format!(
-            "userPrincipalName must be in a verified domain of the tenant ({})",
-            caller.tenant.domains.join(", ")
-        )));
-    }
-    let mail = match input.mail.as_deref() {
-        Some(mail) => crate::domain::email::EmailAddress::parse(mail)?,
-        None => upn.clone(),
-    };
+    let (upn, mail) = conversion_names(caller, &input)?;
     let password_hash = match input.password {
-        Some(profile) => {
-            if profile.force_change {
-                return Err(Error::invalid(
-                    "forceChangePasswordNextSignIn is not supported: Gatehouse cannot force a password change; send false",
-                ));
-            }
-            check_policy(&profile.password).map_err(Invalid::from)?;
-            Some(
-                services
-                    .passwords
-                    .hash(profile.password)
-                    .await
-                    .map_err(Error::Internal)?,
-            )
-        }
+        Some(profile) => Some(hash_password(services, profile).await?),
         None => None,
     };
     let identity = Identity {
