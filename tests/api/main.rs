@@ -8,6 +8,7 @@ mod authorize;
 mod b2b;
 mod bulk;
 mod cli;
+mod cli_directory;
 mod cluster;
 mod code_flow;
 mod factors;
