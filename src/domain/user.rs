@@ -196,6 +196,25 @@ pub struct User {
     /// invitation's `messageLanguage`; pages and mail use it when a request names none.
     #[serde(default)]
     pub preferred_language: Option<String>,
+    /// Job title (Graph's `jobTitle`).
+    #[serde(default)]
+    pub job_title: Option<String>,
+    /// Where the user works, an ISO 3166-1 alpha-2 code (Graph's `usageLocation`).
+    #[serde(default)]
+    pub usage_location: Option<String>,
+}
+
+/// A usage location: two ASCII letters (ISO 3166-1 alpha-2, as Graph takes it), upper-cased.
+/// Only the form is checked, not that the code is assigned.
+pub fn usage_location(value: &str) -> Result<String, Invalid> {
+    let value = value.trim();
+    if value.len() == 2 && value.chars().all(|c| c.is_ascii_alphabetic()) {
+        Ok(value.to_ascii_uppercase())
+    } else {
+        Err(Invalid::new(format!(
+            "usageLocation must be a two-letter ISO 3166 country code (such as \"FR\"), not {value:?}"
+        )))
+    }
 }
 
 /// The UPN of a guest: `alice_partner.example#EXT#@<tenant primary domain>` (B.4).
@@ -216,5 +235,13 @@ mod tests {
         assert_eq!("Guest Inviter".parse::<Role>().unwrap(), Role::GuestInviter);
         assert!("root".parse::<Role>().is_err());
         assert_eq!(Role::UserAdministrator.to_string(), "User Administrator");
+    }
+
+    #[test]
+    fn usage_locations_are_two_letters() {
+        assert_eq!(usage_location(" fr ").unwrap(), "FR");
+        assert!(usage_location("FRA").is_err());
+        assert!(usage_location("F1").is_err());
+        assert!(usage_location("").is_err());
     }
 }

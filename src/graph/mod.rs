@@ -7,6 +7,7 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod branding;
+pub mod groups;
 pub mod held;
 pub mod invitations;
 pub mod methods;
@@ -236,7 +237,27 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(held::post_approve))
         .routes(routes!(held::post_deny))
         .routes(routes!(users::list_users))
-        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(
+            users::get_user,
+            users::patch_user,
+            users::delete_user
+        ))
+        .routes(routes!(users::post_revoke_sessions))
+        .routes(routes!(users::post_convert))
+        .routes(routes!(users::list_member_of))
+        .routes(routes!(users::list_transitive_member_of))
+        .routes(routes!(groups::list_groups, groups::post_group))
+        .routes(routes!(
+            groups::get_group,
+            groups::patch_group,
+            groups::delete_group
+        ))
+        .routes(routes!(groups::list_members))
+        .routes(routes!(groups::post_member))
+        .routes(routes!(groups::delete_member))
+        .routes(routes!(groups::list_owners))
+        .routes(routes!(groups::post_owner))
+        .routes(routes!(groups::delete_owner))
         .routes(routes!(settings::get_settings, settings::patch_settings))
         .routes(routes!(settings::get_redemption_route))
         .routes(routes!(audit::list_directory_audits))

@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "invitations", description = "Invite guests and follow their invitations"),
         (name = "users", description = "Users and guests"),
+        (name = "groups", description = "Groups, their members (users and nested groups, at most 8 levels) and owners"),
         (name = "policies", description = "External-collaboration settings"),
         (name = "auditLogs", description = "The audit log and the sign-in log"),
         (name = "conditionalAccess", description = "Conditional-access policies"),

@@ -91,11 +91,8 @@ async fn realm_of(
         .user_by_email(&tenant.id, &email.to_ascii_lowercase())
         .await
     {
-        Ok(user)
-            if user.account_enabled && user.user_type == crate::domain::user::UserType::Guest =>
-        {
-            user
-        }
+        // By the identities, not the userType: a guest made a Member keeps signing in at home.
+        Ok(user) if user.account_enabled => user,
         Ok(_) | Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Error, Result, Services};
 use crate::domain::tenant::Tenant;
-use crate::domain::user::{User, UserType};
+use crate::domain::user::User;
 use crate::store::StoreError;
 
 /// Whether `idp` is the issuer of a tenant on this Gatehouse (or could be): only then can a
@@ -19,9 +19,6 @@ pub fn is_local_issuer(services: &Services, idp: &str) -> bool {
 /// The home tenant a guest is bound to (an identity whose issuer is a tenant of this
 /// Gatehouse), with the guest's home object id.
 pub async fn bound_home(services: &Services, user: &User) -> Result<Option<(Arc<Tenant>, String)>> {
-    if user.user_type != UserType::Guest {
-        return Ok(None);
-    }
     let prefix = format!("{}/", services.config.base_url());
     let identities = services
         .store

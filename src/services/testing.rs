@@ -131,6 +131,8 @@ fn member(tenant: &Tenant, email: &str, now: i64) -> User {
         created_at: now,
         updated_at: now,
         preferred_language: None,
+        job_title: None,
+        usage_location: None,
     }
 }
 

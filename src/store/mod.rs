@@ -17,6 +17,7 @@ pub mod invitations;
 pub mod keys;
 pub mod logout;
 pub mod mail;
+pub mod memberships;
 pub mod mfa;
 pub mod partners;
 pub mod policies;
@@ -36,11 +37,12 @@ pub use invitations::{InvitationStore, NewInvitation, Redemption, Reset};
 pub use keys::{KeyRingChanges, KeyStore, StoredKey};
 pub use logout::{EndSessions, LogoutNotice, LogoutStore, SessionApp};
 pub use mail::{Addressee, MailStore, OutboxMessage};
+pub use memberships::MembershipStore;
 pub use mfa::{MfaStore, TotpMethod};
 pub use partners::PartnerStore;
 pub use policies::{PolicyStore, SignIn, SignInFilter};
 pub use sessions::{Session, SessionStore};
-pub use users::{SecurityChange, UserStore};
+pub use users::{Conversion, SecurityChange, UserStore};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +117,7 @@ pub trait Store:
     + ApplicationStore
     + UserStore
     + GroupStore
+    + MembershipStore
     + InvitationStore
     + HeldRedemptionStore
     + MailStore

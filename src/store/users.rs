@@ -23,6 +23,27 @@ pub struct SecurityChange<'a> {
     pub now: i64,
 }
 
+/// An external user made internal (Graph's `convertExternalToInternalMemberUser`).
+#[derive(Debug, Clone)]
+pub struct Conversion<'a> {
+    /// Tenant.
+    pub tenant_id: &'a str,
+    /// User.
+    pub user_id: &'a str,
+    /// The new user principal name.
+    pub upn: &'a str,
+    /// The new sign-in and mail address.
+    pub email: &'a str,
+    /// The one identity the user keeps: the tenant's own (`userPrincipalName`).
+    pub identity: &'a Identity,
+    /// A new password hash, if one was set.
+    pub password_hash: Option<&'a str>,
+    /// The new security stamp (every grant of the external identity ends).
+    pub stamp: &'a str,
+    /// Time of the change.
+    pub now: i64,
+}
+
 /// Storage of users and identities.
 #[async_trait]
 pub trait UserStore {
@@ -61,6 +82,13 @@ pub trait UserStore {
     /// and always replaces the security stamp, so every grant given before ends
     /// (SECURITY.md C.33).
     async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()>;
+    /// Writes a user's profile as `user` holds it: display name, given and family names, job
+    /// title, usage location and userType.
+    async fn update_user_profile(&self, user: &User) -> StoreResult<()>;
+    /// Makes an external user an internal member: the new UPN and address, the tenant's own
+    /// identity in place of every other, a new security stamp; an address another user of the
+    /// tenant has gives [`StoreError::Conflict`].
+    async fn convert_to_internal(&self, conversion: &Conversion<'_>) -> StoreResult<()>;
     /// Deletes a user (sessions, grants, invitations, memberships go with it).
     async fn delete_user(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
 }
@@ -87,6 +115,8 @@ pub(crate) struct UserRow {
     created_at: i64,
     updated_at: i64,
     preferred_language: Option<String>,
+    job_title: Option<String>,
+    usage_location: Option<String>,
 }
 
 impl UserRow {
@@ -122,6 +152,8 @@ impl UserRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             preferred_language: self.preferred_language,
+            job_title: self.job_title,
+            usage_location: self.usage_location,
         })
     }
 }
@@ -139,7 +171,7 @@ macro_rules! user_columns {
         "id, tenant_id, user_type, email, email_verified, display_name, given_name, family_name, \
          upn, password_hash, roles, account_enabled, security_stamp, external_user_state, \
          external_user_state_changed_at, creation_type, sponsors, created_at, updated_at, \
-         preferred_language"
+         preferred_language, job_title, usage_location"
     };
 }
 
@@ -149,7 +181,7 @@ pub(crate) const INSERT_USER: &str = concat!(
     "INSERT INTO users (",
     user_columns!(),
     ", email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-     $16, $17, $18, $19, $20, $21)"
+     $16, $17, $18, $19, $20, $21, $22, $23)"
 );
 
 /// Inserts an identity.
@@ -181,6 +213,8 @@ macro_rules! bind_user {
             .bind(user.created_at)
             .bind(user.updated_at)
             .bind(user.preferred_language.as_deref())
+            .bind(user.job_title.as_deref())
+            .bind(user.usage_location.as_deref())
             .bind(user.email.to_ascii_lowercase())
     }};
 }
@@ -311,6 +345,69 @@ for_sql_backends! {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            Ok(())
+        }
+
+        async fn update_user_profile(&self, user: &User) -> StoreResult<()> {
+            let done = sqlx::query::<DB>(
+                "UPDATE users SET display_name = $1, given_name = $2, family_name = $3, \
+                 job_title = $4, usage_location = $5, user_type = $6, updated_at = $7 \
+                 WHERE tenant_id = $8 AND id = $9",
+            )
+            .bind(user.display_name.as_str())
+            .bind(user.given_name.as_deref())
+            .bind(user.family_name.as_deref())
+            .bind(user.job_title.as_deref())
+            .bind(user.usage_location.as_deref())
+            .bind(user.user_type.as_str())
+            .bind(user.updated_at)
+            .bind(user.tenant_id.as_str())
+            .bind(user.id.as_str())
+            .execute(&self.pool)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        }
+
+        async fn convert_to_internal(&self, change: &Conversion<'_>) -> StoreResult<()> {
+            let mut tx = self.begin_write().await?;
+            let done = sqlx::query::<DB>(
+                "UPDATE users SET user_type = 'Member', upn = $1, email = $2, email_key = $3, \
+                 email_verified = FALSE, external_user_state = NULL, \
+                 external_user_state_changed_at = NULL, creation_type = NULL, \
+                 password_hash = COALESCE($4, password_hash), security_stamp = $5, updated_at = $6 \
+                 WHERE tenant_id = $7 AND id = $8",
+            )
+            .bind(change.upn)
+            .bind(change.email)
+            .bind(change.email.to_ascii_lowercase())
+            .bind(change.password_hash)
+            .bind(change.stamp)
+            .bind(change.now)
+            .bind(change.tenant_id)
+            .bind(change.user_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query::<DB>("DELETE FROM user_identities WHERE tenant_id = $1 AND user_id = $2")
+                .bind(change.tenant_id)
+                .bind(change.user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query::<DB>(INSERT_IDENTITY)
+                .bind(change.tenant_id)
+                .bind(change.user_id)
+                .bind(change.identity.sign_in_type.as_str())
+                .bind(change.identity.issuer.as_str())
+                .bind(change.identity.issuer_assigned_id.as_str())
+                .bind(change.now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
             Ok(())
         }
 

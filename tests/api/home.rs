@@ -196,6 +196,28 @@ async fn a_member_of_another_tenant_redeems_and_signs_in_at_home() {
 }
 
 #[tokio::test]
+async fn a_guest_made_a_member_keeps_signing_in_at_home() {
+    let (world, _bob) = worlds().await;
+    let browser = world.app.browser();
+    let guest_id = redeem_at_home(&world, &browser).await;
+    let token = world.backend_token().await;
+    let (status, body) = world
+        .call(
+            Method::PATCH,
+            &format!("users/{guest_id}"),
+            Some(&token),
+            Some(json!({ "userType": "Member" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // The type only: the identity and the sign-in at home stay.
+    let claims = sign_in_through_home(&world).await;
+    assert_eq!(claims["oid"], guest_id);
+    assert_eq!(claims["idp"], world.app.issuer(HOME));
+    assert_eq!(claims["acct"], 0);
+}
+
+#[tokio::test]
 async fn someone_else_at_home_or_a_disabled_home_account_gets_nothing() {
     let (world, bob) = worlds().await;
     let token = world.backend_token().await;

@@ -302,6 +302,7 @@ async fn the_policy_matrix_decides_challenges_and_the_tokens_say_what_happened()
                 } else {
                     vec![]
                 },
+                ..Default::default()
             },
         )
         .await

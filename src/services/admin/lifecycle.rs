@@ -1,12 +1,12 @@
 //! Administrative changes the admin API makes for a caller: the tenant's external
-//! collaboration settings, deleting a guest, removing a user's authenticator (the user is
+//! collaboration settings, removing a user's authenticator (the user is
 //! told by mail), deleting a partner identity provider and deciding a redemption held for
 //! approval, each written to the audit log.
 
 use crate::domain::invitation::HeldRedemption;
 use crate::domain::tenant::TenantSettings;
 use crate::domain::unix_now;
-use crate::domain::user::{User, UserType};
+use crate::domain::user::User;
 use crate::mail::compose::Notice;
 use crate::services::actor::Caller;
 use crate::services::{Error, Result, Services};
@@ -22,42 +22,12 @@ pub async fn user(services: &Services, tenant_id: &str, id: &str) -> Result<User
 }
 
 /// The user as an audit event's target.
-fn target(user: &User) -> Vec<Party> {
+pub(crate) fn target(user: &User) -> Vec<Party> {
     vec![Party {
         id: user.id.clone(),
         kind: "user".to_owned(),
         display: user.email.clone(),
     }]
-}
-
-/// Deletes a guest (sessions, grants and invitations go with them); members are refused.
-pub async fn delete_guest(services: &Services, caller: &Caller, id: &str) -> Result<()> {
-    let user = user(services, &caller.tenant.id, id).await?;
-    if user.user_type != UserType::Guest && user.creation_type.as_deref() != Some("Invitation") {
-        return Err(Error::invalid(
-            "only guests can be deleted through this API",
-        ));
-    }
-    let tenant = &caller.tenant;
-    services
-        .store
-        .delete_user(&tenant.id, id)
-        .await
-        .map_err(Error::unexpected)?;
-    let audit = AuditEvent::new(
-        &tenant.id,
-        "UserManagement",
-        "Delete external user",
-        caller.party(),
-        target(&user),
-    );
-    services
-        .store
-        .record_audit(&audit)
-        .await
-        .map_err(Error::unexpected)?;
-    tracing::info!(tenant = %tenant.slug, user = %user.id, "guest deleted");
-    Ok(())
 }
 
 /// Removes one of a user's authenticator apps and tells the user by mail.

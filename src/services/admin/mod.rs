@@ -2,6 +2,7 @@
 //! CLI and the Graph-shaped admin API. Input is validated here into domain types; storage
 //! conflicts become clear messages.
 
+pub mod accounts;
 pub mod apps;
 pub mod groups;
 pub mod lifecycle;

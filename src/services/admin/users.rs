@@ -78,6 +78,8 @@ pub async fn create_user(
         created_at: now,
         updated_at: now,
         preferred_language: None,
+        job_title: None,
+        usage_location: None,
     };
     store.create_user(&user, &[identity]).await.map_err(|e| {
         conflict_or(e, || {

@@ -397,6 +397,8 @@ fn new_guest_user(tenant: &Tenant, caller: &Caller, email: &EmailAddress, guest:
         created_at: now,
         updated_at: now,
         preferred_language: guest.preferred_language,
+        job_title: None,
+        usage_location: None,
     }
 }
 
