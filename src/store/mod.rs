@@ -7,6 +7,7 @@
 //! Timestamps are Unix seconds (`i64`), ids are strings, lists are JSON text: the same schema
 //! and SQL serve both backends.
 
+pub mod assignments;
 pub mod audit;
 pub mod directory;
 pub mod grants;
@@ -24,6 +25,7 @@ pub mod users;
 
 use async_trait::async_trait;
 
+pub use assignments::{AppRoleAssignment, AssignmentStore, NewAssignment};
 pub use audit::{AuditEvent, AuditStore, Party};
 pub use directory::DirectoryStore;
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
@@ -110,6 +112,7 @@ pub trait Store:
     DirectoryStore
     + UserStore
     + GroupStore
+    + AssignmentStore
     + InvitationStore
     + HeldRedemptionStore
     + MailStore

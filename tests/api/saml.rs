@@ -979,11 +979,11 @@ async fn an_sp_that_requires_assignment_gets_request_denied_for_unassigned_users
     let (xml, _) = posted(launched, ACS).await;
     assert!(xml.contains("status:RequestDenied"), "{xml}");
     // Once assigned, an assertion.
-    gatehouse::services::admin::apps::assign(
+    gatehouse::services::admin::assignments::assign(
         app.state.store.as_ref(),
         "contoso",
         &client_id,
-        &gatehouse::services::admin::apps::Assignee::User(EMAIL.into()),
+        &gatehouse::services::admin::assignments::Assignee::User(EMAIL.into()),
     )
     .await
     .unwrap();

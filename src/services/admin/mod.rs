@@ -3,6 +3,7 @@
 //! conflicts become clear messages.
 
 pub mod apps;
+pub mod assignments;
 pub mod groups;
 pub mod lifecycle;
 pub mod partners;
