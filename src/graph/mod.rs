@@ -3,6 +3,7 @@
 //! `{"error": {"code", "message"}}`. Callers authenticate with access tokens Gatehouse issued
 //! ([`auth`]). The OpenAPI document is served at `/openapi.json`.
 
+pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod branding;
@@ -257,6 +258,21 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(methods::delete_totp_method))
         .routes(routes!(branding::get_branding, branding::patch_branding))
         .routes(routes!(branding::put_logo, branding::delete_logo))
+        .routes(routes!(
+            assignments::list_user_assignments,
+            assignments::post_user_assignment
+        ))
+        .routes(routes!(assignments::delete_user_assignment))
+        .routes(routes!(
+            assignments::list_group_assignments,
+            assignments::post_group_assignment
+        ))
+        .routes(routes!(assignments::delete_group_assignment))
+        .routes(routes!(
+            assignments::list_assigned_to,
+            assignments::post_assigned_to
+        ))
+        .routes(routes!(assignments::delete_assigned_to))
         .route("/openapi.json", get(openapi::get_openapi))
         .split_for_parts()
 }

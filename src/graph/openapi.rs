@@ -40,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         (name = "conditionalAccess", description = "Conditional-access policies"),
         (name = "identityProviders", description = "Partner identity providers of guests"),
         (name = "organization", description = "The organisation's branding on its pages and mail"),
+        (name = "appRoleAssignments", description = "App roles given to users, groups and apps (default access when an app defines no roles); resourceId is the application's object id, as Gatehouse has no separate service principal"),
     )
 )]
 pub struct AdminApi;

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod actor;
 pub mod admin;
+pub mod claims;
 pub mod codes;
 pub mod error;
 pub mod grants;
