@@ -4,6 +4,7 @@
 
 mod access;
 mod admin_api;
+mod assignments;
 mod authorize;
 mod b2b;
 mod bulk;

@@ -176,7 +176,8 @@ async fn insert(
     (principal_id, kind): (&str, PrincipalType),
     app_role_id: &str,
 ) -> Result<AppRoleAssignment, AdminError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered, so lists keep the order of creation within a second.
+    let id = uuid::Uuid::now_v7().to_string();
     let new = NewAssignment {
         id: &id,
         tenant_id: &tenant.id,
