@@ -8,6 +8,7 @@ mod assignments;
 mod authorize;
 mod b2b;
 mod bulk;
+mod claims;
 mod cli;
 mod cluster;
 mod code_flow;
