@@ -10,7 +10,6 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::{Caller, authenticate};
 use super::{ApiError, Paging, admin_error, entity, read_json};
@@ -19,7 +18,6 @@ use crate::domain::permission::{
 };
 use crate::services::AppState;
 use crate::services::admin::assignments::{self, AssignmentRequest, Via};
-use crate::store::AppRoleAssignment;
 use crate::web::error::AppError;
 
 /// `POST` body.
@@ -29,21 +27,6 @@ struct AssignmentBody {
     principal_id: String,
     resource_id: String,
     app_role_id: String,
-}
-
-/// An assignment in Graph's shape.
-fn assignment_json(a: &AppRoleAssignment) -> Value {
-    json!({
-        "id": a.id,
-        "appRoleId": a.app_role_id,
-        "principalId": a.principal_id,
-        "principalType": a.principal_type,
-        "principalDisplayName": a.principal_name,
-        "resourceId": a.app_id,
-        "resourceDisplayName": a.resource_name,
-        "createdDateTime": super::date_time(a.created_at),
-        "deletedDateTime": null,
-    })
 }
 
 /// The authenticated caller, holding the write permission (or, for reads, one of the read
@@ -82,7 +65,7 @@ async fn list(
     let found = assignments::list(state.store.as_ref(), &caller.tenant, via)
         .await
         .map_err(admin_error)?;
-    let values = found.iter().map(assignment_json).collect();
+    let values = found.iter().map(assignments::to_json).collect();
     Ok(super::page_of_all(&state, uri, paging, values)?)
 }
 
@@ -109,7 +92,7 @@ async fn add(
     )
     .await
     .map_err(admin_error)?;
-    Ok(entity(StatusCode::CREATED, assignment_json(&added)))
+    Ok(entity(StatusCode::CREATED, assignments::to_json(&added)))
 }
 
 async fn remove(

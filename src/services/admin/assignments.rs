@@ -42,6 +42,100 @@ pub struct AssignmentRequest {
     pub app_role_id: String,
 }
 
+/// An assignment in Graph's `appRoleAssignment` shape.
+pub fn to_json(a: &AppRoleAssignment) -> serde_json::Value {
+    serde_json::json!({
+        "id": a.id,
+        "appRoleId": a.app_role_id,
+        "principalId": a.principal_id,
+        "principalType": a.principal_type,
+        "principalDisplayName": a.principal_name,
+        "resourceId": a.app_id,
+        "resourceDisplayName": a.resource_name,
+        "createdDateTime": crate::domain::date_time(a.created_at),
+        "deletedDateTime": null,
+    })
+}
+
+/// What the CLI lists the assignments of.
+#[derive(Debug, Clone)]
+pub enum Listed {
+    /// A user's, by e-mail address.
+    User(String),
+    /// A group's, by id.
+    Group(String),
+    /// Those to an app, by client id.
+    App(String),
+}
+
+/// The assignments of a user (by e-mail), a group or to an app (by client id), for the CLI.
+pub async fn list_for(
+    store: &dyn Store,
+    tenant: &str,
+    what: &Listed,
+) -> Result<Vec<AppRoleAssignment>, AdminError> {
+    let tenant = tenant_by_slug(store, tenant).await?;
+    match what {
+        Listed::User(email) => {
+            let user = user_by_email(store, &tenant, email).await?;
+            list(store, &tenant, Via::User(&user.id)).await
+        }
+        Listed::Group(id) => list(store, &tenant, Via::Group(id)).await,
+        Listed::App(client_id) => list(store, &tenant, Via::Application(client_id)).await,
+    }
+}
+
+/// Removes the assignments of `client_id` to a user or group: of the role whose value is
+/// `role`, or all of them; returns what was removed.
+pub async fn remove_for(
+    store: &dyn Store,
+    tenant: &str,
+    client_id: &str,
+    assignee: &Assignee,
+    role: Option<&str>,
+) -> Result<Vec<AppRoleAssignment>, AdminError> {
+    let tenant = tenant_by_slug(store, tenant).await?;
+    let (app, principal, _) = cli_parts(store, &tenant, client_id, assignee).await?;
+    let role_id = role
+        .map(|value| {
+            app.profile
+                .app_roles
+                .iter()
+                .find(|r| r.value == value)
+                .map(|r| r.id.clone())
+                .ok_or_else(|| Invalid::new(format!("the app defines no role {value:?}")))
+        })
+        .transpose()?;
+    let held: Vec<AppRoleAssignment> = store
+        .assignments_of_principal(&tenant.id, &principal)
+        .await
+        .map_err(AdminError::Store)?
+        .into_iter()
+        .filter(|a| a.app_id == app.id)
+        .filter(|a| {
+            role_id
+                .as_ref()
+                .is_none_or(|r| a.app_role_id.eq_ignore_ascii_case(r))
+        })
+        .collect();
+    if held.is_empty() {
+        return Err(AdminError::NotFound(format!(
+            "no such assignment of {client_id}"
+        )));
+    }
+    for assignment in &held {
+        remove(
+            store,
+            &tenant,
+            operator(),
+            Via::Application(&app.id),
+            &assignment.id,
+        )
+        .await?;
+    }
+    Ok(held)
+}
+
 /// The Gatehouse operator, as the CLI's audit party.
 fn operator() -> Party {
     Party {
