@@ -116,8 +116,9 @@ async function main() {
     check(adminToken, 'an admin token from the client-credentials grant');
     const roles = [{ id: APPROVER, value: 'Approver', displayName: 'Approver', description: 'Approves expenses', allowedMemberTypes: ['User'], isEnabled: true }];
     for (const id of [CFG.rp.id, CFG.sp.id]) {
-      const patched = await graph('PATCH', `applications/${id}`, { appRoles: roles, groupMembershipClaims: 'SecurityGroup' }, 200);
-      checkEqual(patched?.appRoles?.[0]?.value ?? 'Approver', 'Approver', 'the app defines Approver');
+      await graph('PATCH', `applications/${id}`, { appRoles: roles, groupMembershipClaims: 'SecurityGroup' }, 204);
+      const app = await graph('GET', `applications/${id}`, null, 200);
+      checkEqual(app.appRoles?.[0]?.value, 'Approver', 'the app defines Approver');
     }
     const group = await graph('POST', 'groups', { displayName: 'Expense approvers', mailEnabled: false, mailNickname: 'approvers', securityEnabled: true }, 201);
     state.group = group.id;
