@@ -236,18 +236,9 @@ async fn more_than_200_groups_become_an_overage_link_in_jwts() {
         )
         .await
         .unwrap();
+    // Seeded through the group service, whatever the group's other properties are.
     for n in 0..201 {
-        let group = Group {
-            id: uuid::Uuid::new_v4().to_string(),
-            tenant_id: ann.tenant_id.clone(),
-            display_name: format!("Group {n}"),
-            created_at: 0,
-        };
-        app.state
-            .store
-            .create_group(&group, &[], std::slice::from_ref(&ann.id))
-            .await
-            .unwrap();
+        group(&app, &format!("Group {n}")).await;
     }
     let client = rp(
         &app,
