@@ -153,9 +153,9 @@ fn body(principal: &str, resource: &str, role: &str) -> Value {
     json!({"principalId": principal, "resourceId": resource, "appRoleId": role})
 }
 
-#[tokio::test]
-async fn users_groups_and_apps_get_roles_in_graphs_shape_and_lose_them() {
-    let w = world().await;
+/// Ann, her group and the Daemon app get roles of Expenses, Ann default access to Plain;
+/// returns (Ann's, the group's, the app's) assignments and the three collection paths.
+async fn give_all(w: &World) -> ([Value; 3], [String; 3]) {
     let (app, token) = (&w.app, w.token.as_str());
     let user_path = format!("users/{}/appRoleAssignments", w.ann.id);
     let (status, created) = call(
@@ -207,6 +207,15 @@ async fn users_groups_and_apps_get_roles_in_graphs_shape_and_lose_them() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{plain}");
+    let paths = [user_path, group_path, to_path];
+    ([created, by_group, by_app], paths)
+}
+
+#[tokio::test]
+async fn users_groups_and_apps_get_roles_in_graphs_shape() {
+    let w = world().await;
+    let (app, token) = (&w.app, w.token.as_str());
+    let ([_, by_group, _], [user_path, group_path, to_path]) = give_all(&w).await;
     // Lists from each side.
     let (status, list) = call(app, Method::GET, &user_path, token, None).await;
     assert_eq!(status, StatusCode::OK);
@@ -223,6 +232,13 @@ async fn users_groups_and_apps_get_roles_in_graphs_shape_and_lose_them() {
     assert_eq!(types, ["User", "Group", "ServicePrincipal"], "{list}");
     let (_, paged) = call(app, Method::GET, &format!("{to_path}?$top=2"), token, None).await;
     assert!(paged["@odata.nextLink"].is_string(), "{paged}");
+}
+
+#[tokio::test]
+async fn assignments_are_removed_under_their_own_object_and_audited() {
+    let w = world().await;
+    let (app, token) = (&w.app, w.token.as_str());
+    let ([created, _, by_app], [user_path, group_path, to_path]) = give_all(&w).await;
     // Deleting: only under the object it belongs to, then once.
     let id = created["id"].as_str().unwrap();
     let (status, error) = call(
