@@ -329,6 +329,13 @@ async fn bad_assignments_get_a_clear_graph_error() {
         assert!(text.contains(message), "{request}: {text}");
         assert!(error["error"]["code"].is_string());
     }
+}
+
+#[tokio::test]
+async fn wrong_principals_duplicates_unknown_objects_and_non_json_are_refused() {
+    let w = world().await;
+    let (app, token) = (&w.app, w.token.as_str());
+    let user_path = format!("users/{}/appRoleAssignments", w.ann.id);
     // A user (or group) role to an app principal is refused too.
     let to_path = format!("applications/{}/appRoleAssignedTo", w.expenses);
     let (status, _) = call(

@@ -336,9 +336,8 @@ async fn per_app_lifetimes_set_exp_and_introspection_agrees() {
     assert_eq!(next["expires_in"], 600);
 }
 
-#[tokio::test]
-async fn saml_assertions_carry_roles_groups_acct_and_the_overage_link() {
-    let app = node().await;
+/// A SAML app with the test roles, every group in its claims and the `upn` SAML claim.
+async fn saml_app(app: &TestApp) -> String {
     let (client_id, _) = app
         .app(AppInput {
             tenant: SLUG.into(),
@@ -360,6 +359,13 @@ async fn saml_assertions_carry_roles_groups_acct_and_the_overage_link() {
             ..Default::default()
         })
         .await;
+    client_id
+}
+
+#[tokio::test]
+async fn saml_assertions_carry_roles_groups_acct_and_the_overage_link() {
+    let app = node().await;
+    let client_id = saml_app(&app).await;
     let approvers = group(&app, "Approvers").await;
     let client = Client {
         client_id: client_id.clone(),
