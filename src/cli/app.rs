@@ -66,11 +66,11 @@ pub(super) struct AssignArgs {
 
 impl AssignArgs {
     /// The user or group named.
-    fn assignee(&self) -> admin::apps::Assignee {
+    fn assignee(&self) -> admin::assignments::Assignee {
         match (&self.user, &self.group) {
-            (Some(email), _) => admin::apps::Assignee::User(email.clone()),
-            (None, Some(id)) => admin::apps::Assignee::Group(id.clone()),
-            (None, None) => admin::apps::Assignee::User(String::new()),
+            (Some(email), _) => admin::assignments::Assignee::User(email.clone()),
+            (None, Some(id)) => admin::assignments::Assignee::Group(id.clone()),
+            (None, None) => admin::assignments::Assignee::User(String::new()),
         }
     }
 }
@@ -184,9 +184,9 @@ pub(super) async fn run(admin: &Admin, command: AppCommand) -> anyhow::Result<()
 async fn assign(admin: &Admin, args: AssignArgs, assigned: bool) -> anyhow::Result<()> {
     let assignee = args.assignee();
     let (app, principal, kind) = if assigned {
-        admin::apps::assign(admin.store(), &args.tenant, &args.app, &assignee).await?
+        admin::assignments::assign(admin.store(), &args.tenant, &args.app, &assignee).await?
     } else {
-        admin::apps::unassign(admin.store(), &args.tenant, &args.app, &assignee).await?
+        admin::assignments::unassign(admin.store(), &args.tenant, &args.app, &assignee).await?
     };
     print(json!({
         "appId": app.client_id,

@@ -8,6 +8,7 @@
 //! binary starts the application, so the CLI never imports the tier above it.
 
 mod app;
+mod assignment;
 mod common;
 mod group;
 mod invite;
@@ -66,6 +67,9 @@ enum AdminCommand {
     /// Manage groups.
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Manage app-role assignments of users and groups.
+    #[command(subcommand)]
+    Assignment(assignment::AssignmentCommand),
     /// Invite guests in bulk from Entra's CSV template or JSON Lines; prints one result per
     /// row on stdout (CSV, or JSON Lines with --json), a progress line on stderr when it is a
     /// terminal (or with --progress), and a summary. Exit status: 0 when every row was invited
@@ -173,6 +177,7 @@ async fn run_admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
         AdminCommand::User(command) => user::run(&admin, command).await,
         AdminCommand::App(command) => app::run(&admin, command).await,
         AdminCommand::Group(command) => group::run(&admin, command).await,
+        AdminCommand::Assignment(command) => assignment::run(&admin, command).await,
         AdminCommand::Invite(args) => invite::run(admin, args).await,
         AdminCommand::Policy(command) => policy::run(&admin, command).await,
         AdminCommand::Partner(command) => partner::run(&admin, command).await,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod app_profile;
+pub mod assignment;
 pub mod branding;
 pub mod email;
 pub mod group;

@@ -4,6 +4,7 @@
 //! ([`auth`]). The OpenAPI document is served at `/openapi.json`.
 
 pub mod applications;
+pub mod assignments;
 pub mod audit;
 pub mod auth;
 pub mod branding;
@@ -295,6 +296,21 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(applications::add_password))
         .routes(routes!(applications::remove_password))
         .routes(routes!(applications::refresh_saml_metadata))
+        .routes(routes!(
+            assignments::list_user_assignments,
+            assignments::post_user_assignment
+        ))
+        .routes(routes!(assignments::delete_user_assignment))
+        .routes(routes!(
+            assignments::list_group_assignments,
+            assignments::post_group_assignment
+        ))
+        .routes(routes!(assignments::delete_group_assignment))
+        .routes(routes!(
+            assignments::list_assigned_to,
+            assignments::post_assigned_to
+        ))
+        .routes(routes!(assignments::delete_assigned_to))
         .route("/openapi.json", get(openapi::get_openapi))
         .split_for_parts()
 }

@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         (name = "identityProviders", description = "Partner identity providers of guests"),
         (name = "organization", description = "The organisation's branding on its pages and mail"),
         (name = "applications", description = "Applications (OIDC clients and SAML SPs), their client secrets and SAML metadata. Departure from Graph: there is no servicePrincipal; appRoleAssignmentRequired, accountEnabled and the OIDC registration fields Graph has no names for are properties of the application"),
+        (name = "appRoleAssignments", description = "App roles given to users, groups and apps (default access when an app defines no roles); resourceId is the application's object id, as Gatehouse has no separate service principal"),
     )
 )]
 pub struct AdminApi;

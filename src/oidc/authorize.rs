@@ -382,6 +382,7 @@ pub async fn complete(
     };
     let now = unix_now();
     let tokens = &state.config.tokens;
+    let access_ttl = crate::services::claims::lifetimes(state, &app).0;
     let grant = Grant {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant.id.clone(),
@@ -396,7 +397,7 @@ pub async fn complete(
         nonce: request.nonce.clone(),
         user_stamp: Some(evidence.user.security_stamp.clone()),
         created_at: now,
-        expires_at: now + (tokens.code_ttl + tokens.access_token_ttl) as i64,
+        expires_at: now + (tokens.code_ttl + access_ttl) as i64,
         revoked_at: None,
     };
     state.store.create_grant(&grant).await?;

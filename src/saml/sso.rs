@@ -56,7 +56,19 @@ pub mod claims {
     pub const GROUPS: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups";
     /// Authentication methods.
     pub const AUTHN_METHODS: &str = "http://schemas.microsoft.com/claims/authnmethodsreferences";
+    /// App role values.
+    pub const ROLE: &str = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role";
+    /// Where the groups are when too many to list (the overage indicator).
+    pub const GROUPS_LINK: &str = "http://schemas.microsoft.com/claims/groups.link";
+    /// Guest flag: 0 member, 1 guest (the optional claim `acct`).
+    pub const ACCT: &str = "http://schemas.microsoft.com/identity/claims/acct";
+    /// User principal name (the optional claim `upn`).
+    pub const UPN: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn";
 }
+
+/// Most groups an assertion lists; beyond, [`claims::GROUPS_LINK`] replaces them (Entra's
+/// limit for SAML).
+pub const SAML_GROUPS_LIMIT: usize = 150;
 
 /// Parameters of a POST-binding request.
 #[derive(Debug, Deserialize)]
@@ -377,7 +389,6 @@ pub async fn complete(
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("transient NameID lost")))?
         }
     };
-    let attributes = assertion_attributes(state, tenant, evidence, &issuer).await?;
     let record = crate::store::SessionApp {
         session_id: evidence.session_id.clone(),
         app_id: app.id.clone(),
@@ -390,6 +401,8 @@ pub async fn complete(
         at: unix_now(),
     };
     crate::services::logout::app_signed_in(state, record).await?;
+    let mut attributes = assertion_attributes(state, tenant, evidence, &issuer).await?;
+    app_attributes(state, &app, user, &issuer, &mut attributes).await?;
     let parts = response_parts(request, sp, issuer, (name_id, format), evidence, attributes);
     let xml = response::signed_response(parts, signing_key(state)?)
         .await
@@ -456,6 +469,42 @@ async fn assertion_attributes(
     }
     attributes.push((claims::AUTHN_METHODS, methods));
     Ok(attributes)
+}
+
+/// What the app's configuration adds: its roles the user holds, the groups it asks for (or
+/// the overage link beyond [`SAML_GROUPS_LIMIT`]), the guest flag `acct`, and the
+/// `saml2Token` optional claims not already stated.
+async fn app_attributes(
+    state: &AppState,
+    app: &crate::domain::app::App,
+    user: &crate::domain::user::User,
+    issuer: &str,
+    attributes: &mut Vec<(&'static str, Vec<String>)>,
+) -> Result<(), AppError> {
+    let (roles, groups) =
+        crate::services::claims::roles_and_groups(state.store.as_ref(), app, user).await?;
+    if !roles.is_empty() {
+        attributes.push((claims::ROLE, roles));
+    }
+    match groups {
+        Some(groups) if groups.len() > SAML_GROUPS_LIMIT => attributes.push((
+            claims::GROUPS_LINK,
+            vec![crate::tokens::claims::groups_link(issuer, &user.id)],
+        )),
+        Some(groups) if !groups.is_empty() => attributes.push((claims::GROUPS, groups)),
+        _ => {}
+    }
+    attributes.push((claims::ACCT, vec![user.user_type.acct().to_string()]));
+    if app
+        .profile
+        .optional_claims
+        .saml2_token
+        .iter()
+        .any(|c| c == "upn")
+    {
+        attributes.push((claims::UPN, vec![user.upn.clone()]));
+    }
+    Ok(())
 }
 
 /// The successful Response around the assertion of `name_id` for the signed-in user.

@@ -11,6 +11,7 @@ pub mod access;
 pub mod actor;
 pub mod admin;
 pub mod client_assertion;
+pub mod claims;
 pub mod codes;
 pub mod error;
 pub mod grants;

@@ -1,5 +1,5 @@
-//! Groups (their own properties; members, owners and nesting are in [`super::memberships`])
-//! and app assignments.
+//! Groups (their own properties; members, owners and nesting are in [`super::memberships`],
+//! app-role assignments in [`super::assignments`]).
 
 use async_trait::async_trait;
 
@@ -7,7 +7,7 @@ use super::StoreResult;
 use super::sql::{RowsAffected, for_sql_backends};
 use crate::domain::group::Group;
 
-/// Storage of groups and app assignments.
+/// Storage of groups.
 #[async_trait]
 pub trait GroupStore {
     /// Creates a group with its owners and members.
@@ -37,18 +37,6 @@ pub trait GroupStore {
     async fn groups_of_user(&self, user_id: &str) -> StoreResult<Vec<String>>;
     /// Whether a user owns a group.
     async fn is_group_owner(&self, group_id: &str, user_id: &str) -> StoreResult<bool>;
-    /// Assigns an app to a user or group (idempotent).
-    async fn assign_app(
-        &self,
-        app_id: &str,
-        principal_id: &str,
-        principal_type: &str,
-        now: i64,
-    ) -> StoreResult<()>;
-    /// Removes an assignment; [`super::StoreError::NotFound`] when there was none.
-    async fn unassign_app(&self, app_id: &str, principal_id: &str) -> StoreResult<()>;
-    /// The ids of the apps assigned to any of `principal_ids` (a user and its groups).
-    async fn assigned_apps(&self, principal_ids: &[String]) -> StoreResult<Vec<String>>;
 }
 
 /// A group's row.
@@ -165,10 +153,6 @@ for_sql_backends! {
 
         async fn delete_group(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
             let mut tx = self.begin_write().await?;
-            sqlx::query::<DB>("DELETE FROM app_assignments WHERE principal_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
             let done = sqlx::query::<DB>("DELETE FROM groups WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant_id)
                 .bind(id)
@@ -212,51 +196,6 @@ for_sql_backends! {
             .fetch_one(&self.pool)
             .await?;
             Ok(count > 0)
-        }
-
-        async fn assign_app(&self, app_id: &str, principal_id: &str, principal_type: &str, now: i64)
-        -> StoreResult<()> {
-            sqlx::query::<DB>(
-                "INSERT INTO app_assignments (app_id, principal_id, principal_type, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (app_id, principal_id) DO NOTHING",
-            )
-            .bind(app_id)
-            .bind(principal_id)
-            .bind(principal_type)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-            Ok(())
-        }
-
-        async fn unassign_app(&self, app_id: &str, principal_id: &str) -> StoreResult<()> {
-            let done = sqlx::query::<DB>(
-                "DELETE FROM app_assignments WHERE app_id = $1 AND principal_id = $2",
-            )
-            .bind(app_id)
-            .bind(principal_id)
-            .execute(&self.pool)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(super::StoreError::NotFound);
-            }
-            Ok(())
-        }
-
-        async fn assigned_apps(&self, principal_ids: &[String]) -> StoreResult<Vec<String>> {
-            let mut apps = Vec::new();
-            for principal in principal_ids {
-                let found = sqlx::query_scalar::<DB, String>(
-                    "SELECT app_id FROM app_assignments WHERE principal_id = $1",
-                )
-                .bind(principal.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-                apps.extend(found);
-            }
-            apps.sort();
-            apps.dedup();
-            Ok(apps)
         }
     }
 }

@@ -214,8 +214,10 @@ const INSERT_GROUP_MEMBER: &str = "INSERT INTO group_members (group_id, user_id)
      ON CONFLICT (group_id, user_id) DO NOTHING";
 
 /// Assigns an app to a user.
-const INSERT_ASSIGNMENT: &str = "INSERT INTO app_assignments (app_id, principal_id, principal_type, \
-     created_at) VALUES ($1, $2, 'user', $3) ON CONFLICT (app_id, principal_id) DO NOTHING";
+const INSERT_ASSIGNMENT: &str = "INSERT INTO app_role_assignments (id, tenant_id, app_id, principal_id, \
+     principal_type, app_role_id, created_at) \
+     VALUES ($1, $2, $3, $4, 'User', '00000000-0000-0000-0000-000000000000', $5) \
+     ON CONFLICT (app_id, principal_id, app_role_id) DO NOTHING";
 
 for_sql_backends! {
     helpers {
@@ -328,17 +330,20 @@ for_sql_backends! {
                 }
                 query.execute(&mut **tx).await?;
             }
-            let assignments: Vec<(&str, &str, i64)> = batch
+            let assignments: Vec<(&str, &str, &str, i64)> = batch
                 .iter()
                 .filter_map(|new| {
-                    new.assign_app
-                        .map(|app| (app, new.invitation.user_id.as_str(), new.invitation.created_at))
+                    new.assign_app.map(|app| {
+                        let invitation = new.invitation;
+                        (invitation.tenant_id.as_str(), app, invitation.user_id.as_str(), invitation.created_at)
+                    })
                 })
                 .collect();
             for chunk in assignments.chunks(ROWS_PER_STATEMENT) {
                 let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_ASSIGNMENT, chunk.len()))).persistent(cacheable(chunk.len()));
-                for (app, user, at) in chunk {
-                    query = query.bind(*app).bind(*user).bind(*at);
+                for (tenant, app, user, at) in chunk {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    query = query.bind(id).bind(*tenant).bind(*app).bind(*user).bind(*at);
                 }
                 query.execute(&mut **tx).await?;
             }

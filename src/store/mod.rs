@@ -8,6 +8,7 @@
 //! and SQL serve both backends.
 
 pub mod applications;
+pub mod assignments;
 pub mod audit;
 pub mod directory;
 pub mod grants;
@@ -28,6 +29,7 @@ pub mod users;
 use async_trait::async_trait;
 
 pub use applications::ApplicationStore;
+pub use assignments::{AppRoleAssignment, AssignmentStore, NewAssignment};
 pub use audit::{AuditEvent, AuditStore, Party};
 pub use directory::DirectoryStore;
 pub use grants::{Grant, GrantStore, RefreshOutcome, RefreshToken};
@@ -118,6 +120,7 @@ pub trait Store:
     + UserStore
     + GroupStore
     + MembershipStore
+    + AssignmentStore
     + InvitationStore
     + HeldRedemptionStore
     + MailStore

@@ -413,7 +413,7 @@ for_sql_backends! {
 
         async fn delete_user(&self, tenant_id: &str, id: &str) -> StoreResult<()> {
             let mut tx = self.begin_write().await?;
-            sqlx::query::<DB>("DELETE FROM app_assignments WHERE principal_id = $1")
+            sqlx::query::<DB>("DELETE FROM app_role_assignments WHERE principal_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

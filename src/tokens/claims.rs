@@ -11,6 +11,82 @@ use super::{TYP_ACCESS_TOKEN, TokenError, Tokens, Verified};
 use crate::domain::scope::{EMAIL, OPENID, PROFILE, Scopes};
 use crate::domain::user::User;
 
+/// Most groups a JWT lists; beyond, the `groups` claim gives way to an overage indicator
+/// pointing at the Graph endpoint that lists them (Entra's limit for JWTs).
+pub const JWT_GROUPS_LIMIT: usize = 200;
+
+/// What an application's configuration adds to a user's tokens, computed afresh at each
+/// token (a refresh included): the app roles held, the groups listed, the optional claims
+/// asked for per token kind, and the address the user signed in from.
+#[derive(Debug, Clone, Default)]
+pub struct AppClaims {
+    /// Values of the enabled app roles the user holds, directly or through groups.
+    pub roles: Vec<String>,
+    /// Group object ids for the `groups` claim; `None` when the app asks for none.
+    pub groups: Option<Vec<String>>,
+    /// Optional claims of ID tokens.
+    pub id_token: Vec<String>,
+    /// Optional claims of access tokens.
+    pub access_token: Vec<String>,
+    /// The address the user signed in from (`ipaddr`), when known.
+    pub ip: Option<String>,
+}
+
+/// Adds `roles`, `groups` (or the overage indicator: `_claim_names` and `_claim_sources`
+/// pointing at the user's `transitiveMemberOf`, as Entra does beyond 200 groups) and the
+/// optional claims `names` to a user's token.
+fn add_app_claims(
+    facts: &SignInFacts<'_>,
+    user: &User,
+    names: &[String],
+    claims: &mut Map<String, Value>,
+) {
+    let app = facts.app;
+    if !app.roles.is_empty() {
+        claims.insert("roles".into(), json!(app.roles));
+    }
+    match &app.groups {
+        Some(groups) if groups.len() > JWT_GROUPS_LIMIT => {
+            claims.insert("_claim_names".into(), json!({"groups": "src1"}));
+            claims.insert(
+                "_claim_sources".into(),
+                json!({"src1": {"endpoint": groups_link(facts.issuer, &user.id)}}),
+            );
+        }
+        Some(groups) => {
+            claims.insert("groups".into(), json!(groups));
+        }
+        None => {}
+    }
+    for name in names {
+        let value = match name.as_str() {
+            "email" => json!(user.email),
+            "upn" => json!(user.upn),
+            "given_name" => match &user.given_name {
+                Some(given) => json!(given),
+                None => continue,
+            },
+            "family_name" => match &user.family_name {
+                Some(family) => json!(family),
+                None => continue,
+            },
+            "ipaddr" => match &app.ip {
+                Some(ip) => json!(ip),
+                None => continue,
+            },
+            "acct" => json!(user.user_type.acct()),
+            "auth_time" => json!(facts.auth_time),
+            _ => continue,
+        };
+        claims.insert(name.clone(), value);
+    }
+}
+
+/// Where the groups of a user too many to list are (the overage link).
+pub fn groups_link(issuer: &str, user_id: &str) -> String {
+    format!("{issuer}/v1.0/users/{user_id}/transitiveMemberOf")
+}
+
 /// The subject of a user as seen by one client: pairwise per application, like Entra, so two
 /// apps cannot correlate users by `sub` (OIDC Core §8.1). `oid` stays the stable id.
 pub fn pairwise_sub(tenant_id: &str, client_id: &str, user_id: &str) -> String {
@@ -68,6 +144,8 @@ pub struct SignInFacts<'a> {
     pub idp: Option<&'a str>,
     /// For a guest whose home is a tenant on this Gatehouse: (home tenant id, home object id).
     pub home: Option<(&'a str, &'a str)>,
+    /// What the application's configuration adds.
+    pub app: &'a AppClaims,
 }
 
 /// ID token claims.
@@ -103,6 +181,7 @@ pub fn id_token(
     }
     guest_claims(user, facts, &mut claims);
     user_claims(user, facts.scopes, &mut claims);
+    add_app_claims(facts, user, &facts.app.id_token, &mut claims);
     claims
 }
 
@@ -156,6 +235,7 @@ pub fn user_access_token(
     if let Some(sid) = facts.session_id {
         claims.insert("sid".into(), json!(sid));
     }
+    add_app_claims(facts, user, &facts.app.access_token, &mut claims);
     claims
 }
 

@@ -5,7 +5,7 @@
 //! (50105), with a sign-in log row.
 
 use gatehouse::services::admin::AppInput;
-use gatehouse::services::admin::apps::{Assignee, assign, unassign};
+use gatehouse::services::admin::assignments::{Assignee, assign, unassign};
 use reqwest::StatusCode;
 use serde_json::Value;
 

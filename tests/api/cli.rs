@@ -711,3 +711,121 @@ fn saml_apps_take_their_nameid_format_from_the_metadata_unless_told() {
     ));
     assert_eq!(chosen["saml"]["nameid_format"], "transient");
 }
+
+#[test]
+fn assignments_are_added_listed_and_removed_as_graph_shaped_json() {
+    let dir = prepared_dir();
+    let run = |args: &[&str]| gatehouse(&dir, args, None, &[]);
+    json(&run(&[
+        "tenant", "create", "--slug", "contoso", "--name", "Contoso",
+    ]));
+    let password = Some("correct horse battery\n");
+    json(&gatehouse(
+        &dir,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "contoso",
+            "--email",
+            "ann@contoso.example",
+            "--name",
+            "Ann",
+            "--password-stdin",
+        ],
+        password,
+        &[],
+    ));
+    let app = json(&run(&[
+        "app",
+        "create",
+        "--tenant",
+        "contoso",
+        "--name",
+        "Web",
+        "--redirect-uri",
+        "https://rp.example/cb",
+    ]));
+    let client_id = app["client_id"].as_str().unwrap();
+    let added = json(&run(&[
+        "assignment",
+        "add",
+        "--tenant",
+        "contoso",
+        "--app",
+        client_id,
+        "--user",
+        "ann@contoso.example",
+    ]));
+    assert_eq!(added["appRoleId"], "00000000-0000-0000-0000-000000000000");
+    assert_eq!(added["principalType"], "User");
+    assert_eq!(added["resourceDisplayName"], "Web");
+    // The older `app assign` keeps working and finds the same assignment.
+    let again = json(&run(&[
+        "app",
+        "assign",
+        "--tenant",
+        "contoso",
+        "--app",
+        client_id,
+        "--user",
+        "ann@contoso.example",
+    ]));
+    assert_eq!(again["principalId"], added["principalId"]);
+    for selector in [["--user", "ann@contoso.example"], ["--app", client_id]] {
+        let mut args = vec!["assignment", "list", "--tenant", "contoso"];
+        args.extend(selector);
+        let listed = json(&run(&args));
+        assert_eq!(listed["value"].as_array().unwrap().len(), 1, "{listed}");
+        assert_eq!(listed["value"][0]["id"], added["id"]);
+    }
+    let refused = run(&[
+        "assignment",
+        "add",
+        "--tenant",
+        "contoso",
+        "--app",
+        client_id,
+        "--user",
+        "ann@contoso.example",
+        "--role",
+        "Approver",
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("defines no role"),
+        "{}",
+        stderr(&refused)
+    );
+    let removed = json(&run(&[
+        "assignment",
+        "remove",
+        "--tenant",
+        "contoso",
+        "--app",
+        client_id,
+        "--user",
+        "ann@contoso.example",
+    ]));
+    assert_eq!(removed["removed"][0]["id"], added["id"]);
+    let gone = run(&[
+        "assignment",
+        "remove",
+        "--tenant",
+        "contoso",
+        "--app",
+        client_id,
+        "--user",
+        "ann@contoso.example",
+    ]);
+    assert!(!gone.status.success());
+    let listed = json(&run(&[
+        "assignment",
+        "list",
+        "--tenant",
+        "contoso",
+        "--app",
+        client_id,
+    ]));
+    assert_eq!(listed["value"], serde_json::json!([]));
+}

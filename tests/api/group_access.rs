@@ -4,7 +4,7 @@
 //! is refused at once.
 
 use gatehouse::services::admin::AppInput;
-use gatehouse::services::admin::apps::{Assignee, assign};
+use gatehouse::services::admin::assignments::{Assignee, assign};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

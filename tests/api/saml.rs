@@ -199,7 +199,8 @@ async fn verified(app: &TestApp, xml: &str) -> String {
     .expect("the response verifies against the metadata certificates")
 }
 
-fn attribute<'a>(assertion: &'a samael::schema::Assertion, name: &str) -> Vec<&'a str> {
+/// The values of the attribute `name` of an assertion.
+pub(crate) fn attribute<'a>(assertion: &'a samael::schema::Assertion, name: &str) -> Vec<&'a str> {
     assertion
         .attribute_statements
         .iter()
@@ -208,6 +209,33 @@ fn attribute<'a>(assertion: &'a samael::schema::Assertion, name: &str) -> Vec<&'
         .filter(|a| a.name.as_deref() == Some(name))
         .flat_map(|a| a.values.iter().filter_map(|v| v.value.as_deref()))
         .collect()
+}
+
+/// IdP-initiated launch of `client_id` by a browser that signs in as `email`: the assertion,
+/// once its signature checked out against the metadata.
+pub(crate) async fn launched_assertion(
+    app: &TestApp,
+    slug: &str,
+    client_id: &str,
+    email: &str,
+    password: &str,
+) -> samael::schema::Assertion {
+    let browser = app.browser();
+    let response = browser
+        .get(&format!("{}/saml/launch/{client_id}", app.issuer(slug)))
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = browser
+        .get(&location(&response).unwrap())
+        .await
+        .text()
+        .await
+        .unwrap();
+    let html = browser.submit_email(&page, email).await;
+    let response = browser.submit_password(&html, password).await;
+    let (xml, _) = posted(response, ACS).await;
+    let signed = verified(app, &xml).await;
+    samael::schema::Assertion::from_str(&signed).expect("the signed content is the Assertion")
 }
 
 #[tokio::test]
@@ -979,11 +1007,11 @@ async fn an_sp_that_requires_assignment_gets_request_denied_for_unassigned_users
     let (xml, _) = posted(launched, ACS).await;
     assert!(xml.contains("status:RequestDenied"), "{xml}");
     // Once assigned, an assertion.
-    gatehouse::services::admin::apps::assign(
+    gatehouse::services::admin::assignments::assign(
         app.state.store.as_ref(),
         "contoso",
         &client_id,
-        &gatehouse::services::admin::apps::Assignee::User(EMAIL.into()),
+        &gatehouse::services::admin::assignments::Assignee::User(EMAIL.into()),
     )
     .await
     .unwrap();

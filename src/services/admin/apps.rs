@@ -1,6 +1,7 @@
 //! Creating applications: OIDC clients and SAML service providers. Managing them afterwards
 //! (read, list, PATCH, delete, SAML metadata refresh) is [`manage`], their client secrets
-//! [`credentials`], and their Graph representation [`shape`].
+//! [`credentials`], and their Graph representation [`shape`]. Assignments are in
+//! [`super::assignments`].
 
 pub mod credentials;
 pub mod manage;
@@ -240,87 +241,4 @@ pub async fn create_app(
         })
     })?;
     Ok((app, secret))
-}
-
-/// Who an assignment gives an app to.
-#[derive(Debug, Clone)]
-pub enum Assignee {
-    /// A user, by e-mail address.
-    User(String),
-    /// A group, by id.
-    Group(String),
-}
-
-/// The app (by `client_id`) and the principal (id, `User` or `Group`) of an assignment.
-async fn assignment_parts(
-    store: &dyn Store,
-    tenant: &str,
-    client_id: &str,
-    assignee: &Assignee,
-) -> Result<(App, String, &'static str), AdminError> {
-    let tenant = super::tenant_by_slug(store, tenant).await?;
-    let app = match store.app_by_client_id(client_id).await {
-        Ok(app) if app.tenant_id == tenant.id => app,
-        Ok(_) | Err(crate::store::StoreError::NotFound) => {
-            return Err(AdminError::NotFound(format!(
-                "there is no app {client_id} in tenant {}",
-                tenant.slug
-            )));
-        }
-        Err(e) => return Err(AdminError::Store(e)),
-    };
-    let (principal, kind) = match assignee {
-        Assignee::User(email) => (
-            super::user_by_email(store, &tenant, email).await?.id,
-            "User",
-        ),
-        Assignee::Group(id) => match store.group_by_id(&tenant.id, id).await {
-            Ok(group) => (group.id, "Group"),
-            Err(crate::store::StoreError::NotFound) => {
-                return Err(AdminError::NotFound(format!(
-                    "there is no group {id} in tenant {}",
-                    tenant.slug
-                )));
-            }
-            Err(e) => return Err(AdminError::Store(e)),
-        },
-    };
-    Ok((app, principal, kind))
-}
-
-/// Assigns an app to a user or a group (idempotent); returns (app, principal id, kind).
-pub async fn assign(
-    store: &dyn Store,
-    tenant: &str,
-    client_id: &str,
-    assignee: &Assignee,
-) -> Result<(App, String, &'static str), AdminError> {
-    let (app, principal, kind) = assignment_parts(store, tenant, client_id, assignee).await?;
-    store
-        .assign_app(&app.id, &principal, kind, crate::domain::unix_now())
-        .await
-        .map_err(AdminError::Store)?;
-    Ok((app, principal, kind))
-}
-
-/// Removes an app's assignment to a user or a group: the next token the user asks for (a
-/// refresh included) is refused when the app requires assignment.
-pub async fn unassign(
-    store: &dyn Store,
-    tenant: &str,
-    client_id: &str,
-    assignee: &Assignee,
-) -> Result<(App, String, &'static str), AdminError> {
-    let (app, principal, kind) = assignment_parts(store, tenant, client_id, assignee).await?;
-    match store.unassign_app(&app.id, &principal).await {
-        Ok(()) => Ok((app, principal, kind)),
-        Err(crate::store::StoreError::NotFound) => Err(AdminError::NotFound(format!(
-            "{} is not assigned to {client_id}",
-            match assignee {
-                Assignee::User(email) => email.clone(),
-                Assignee::Group(id) => format!("group {id}"),
-            }
-        ))),
-        Err(e) => Err(AdminError::Store(e)),
-    }
 }

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod apps;
+pub mod assignments;
 pub mod groups;
 pub mod lifecycle;
 pub mod partners;

@@ -104,6 +104,7 @@ pub(super) async fn issue_user_tokens(
     } else {
         None
     };
+    let extra = crate::services::claims::app_claims(services, app, user, None).await?;
     let facts = SignInFacts {
         issuer: &issuer,
         tenant_id: &tenant.id,
@@ -118,16 +119,17 @@ pub(super) async fn issue_user_tokens(
         home: home
             .as_ref()
             .map(|(tenant, oid)| (tenant.id.as_str(), oid.as_str())),
+        app: &extra,
     };
-    let ttl = &services.config.tokens;
+    let (access_ttl, id_ttl) = crate::services::claims::lifetimes(services, app);
     let access_token = services.tokens.sign(
         app.signing_alg,
         TYP_ACCESS_TOKEN,
-        claims::user_access_token(&facts, user, now, ttl.access_token_ttl),
+        claims::user_access_token(&facts, user, now, access_ttl),
         now,
     )?;
     let id_token = if claims::is_openid(&scopes) {
-        let claims = claims::id_token(&facts, user, nonce, &access_token, now, ttl.id_token_ttl);
+        let claims = claims::id_token(&facts, user, nonce, &access_token, now, id_ttl);
         Some(
             services
                 .tokens
@@ -138,7 +140,7 @@ pub(super) async fn issue_user_tokens(
     };
     Ok(Issued {
         access_token,
-        expires_in: ttl.access_token_ttl,
+        expires_in: access_ttl,
         scope: Some(scopes.to_string()),
         id_token,
         refresh_token,
@@ -180,7 +182,7 @@ pub fn client_credentials(
         scopes.iter().map(str::to_owned).collect()
     };
     let now = unix_now();
-    let ttl = services.config.tokens.access_token_ttl;
+    let ttl = crate::services::claims::lifetimes(services, app).0;
     let issuer = services.issuer(&tenant.slug);
     let claims = claims::client_access_token(&issuer, &tenant.id, &app.client_id, &roles, now, ttl);
     let access_token = services

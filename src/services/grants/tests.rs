@@ -349,7 +349,15 @@ async fn an_assignment_removed_stops_the_next_refresh() {
     store.create_app(&world.app).await.expect("an app");
     let now = unix_now();
     store
-        .assign_app(&world.app.id, &world.user.id, "User", now)
+        .add_assignment(&crate::store::NewAssignment {
+            id: &uuid::Uuid::new_v4().to_string(),
+            tenant_id: &world.app.tenant_id,
+            app_id: &world.app.id,
+            principal_id: &world.user.id,
+            principal_type: "User",
+            app_role_id: crate::domain::assignment::DEFAULT_ACCESS,
+            created_at: now,
+        })
         .await
         .expect("assigned");
     let (_, first) = signed_in(&test.services, &world).await;
