@@ -1,9 +1,10 @@
 """Sign-out reaches every app, at once, on every node: two Gatehouse nodes on one Postgres and
-one Redis; a guest-facing web app registers a back-channel logout URI served by rp.py (which
-validates each logout token with PyJWT against the JWKS); a user signs in to it through node
-A and holds a refresh token; the user is disabled through node B (Graph PATCH /users/{id}
-{"accountEnabled": false}, or the CLI when the Graph door has no PATCH); at once, the refresh
-token fails on node A (invalid_grant), node A's browser session is gone (prompt=none gives
+one Redis; a web app registers a back-channel logout URI served by rp.py (which validates each
+logout token with PyJWT against the JWKS) through Graph PATCH /applications/{id}; a guest
+(invited through Graph, redeemed with their home identity: a member of another tenant on the
+same Gatehouse) signs in to it through node A and holds a refresh token; the guest is disabled
+through node B (Graph PATCH /users/{id} {"accountEnabled": false}); at once, the refresh token
+fails on node A (invalid_grant), node A's browser session is gone (prompt=none gives
 login_required) and the RP has received a valid logout token for that session."""
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from navigation import Browser  # noqa: E402
 from rp import Receiver  # noqa: E402
 
 SLUG = "logout"
-EMAIL = f"lou@{SLUG}.example"
+HOME = "logout-home"
+EMAIL = f"lou@{HOME}.example"
 PASSWORD = f"Logout-{secrets.token_hex(6)}-pass!"
 REDIRECT = "http://127.0.0.1/logout-callback"
 PASSED: list[str] = []
@@ -117,29 +119,21 @@ class Cluster:
                 proc.kill()
 
 
-def sign_in(issuer: str, client_id: str) -> tuple[Browser, str, str]:
-    """The member signs in with a password in a browser; (browser, code, verifier)."""
-    browser = Browser()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    state = secrets.token_urlsafe(12)
-    url = f"{issuer}/oauth2/authorize?" + urlencode({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": state,
-        "scope": "openid offline_access", "code_challenge": challenge, "code_challenge_method": "S256"})
+def walk(browser: Browser, url: str, until: str) -> str:
+    """Follows redirects and fills the sign-in and redemption forms (accept, e-mail, password,
+    consent) until a redirect to `until`; that redirect's URL."""
     method, data = "GET", None
-    for _ in range(12):
+    for _ in range(16):
         res = browser.request(method, url, data, timeout=10)
         if 300 <= res.status_code < 400:
             target = urljoin(url, res.headers["Location"])
-            if target.startswith(REDIRECT):
-                q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
-                assert q.get("state") == state, target
-                return browser, q["code"], verifier
+            if target.startswith(until):
+                return target
             method, url, data = "GET", target, None
             continue
         form = sign_in_form(res.text, url)
         if res.status_code != 200 or form is None:
-            raise SystemExit(f"sign-in stopped at {url} ({res.status_code}): {res.text[:200]}")
+            raise SystemExit(f"the journey stopped at {url} ({res.status_code}): {res.text[:300]}")
         fields = dict(form["hidden"])
         step = fields.get("step")
         if step == "identify":
@@ -148,8 +142,29 @@ def sign_in(issuer: str, client_id: str) -> tuple[Browser, str, str]:
             fields["password"] = PASSWORD
         elif step == "consent":
             fields["decision"] = "allow"
+        elif step != "accept":
+            raise SystemExit(f"unknown step {step!r} at {url}")
         method, url, data = "POST", form["action"], fields
-    raise SystemExit("sign-in did not finish")
+    raise SystemExit("the journey did not finish within 16 requests")
+
+
+def redeem(browser: Browser, redeem_url: str) -> None:
+    """The guest accepts the invitation and proves who they are at their home tenant."""
+    walk(browser, redeem_url, REDIRECT)
+
+
+def sign_in(browser: Browser, issuer: str, client_id: str) -> tuple[str, str]:
+    """The guest signs in to the app (home-realm discovery sends them home); (code, verifier)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    state = secrets.token_urlsafe(12)
+    url = f"{issuer}/oauth2/authorize?" + urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "state": state,
+        "scope": "openid offline_access", "code_challenge": challenge, "code_challenge_method": "S256"})
+    target = walk(browser, url, REDIRECT)
+    q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+    assert q.get("state") == state, target
+    return q["code"], verifier
 
 
 def sign_in_form(html: str, base: str) -> dict | None:
@@ -181,23 +196,13 @@ def sign_in_form(html: str, base: str) -> dict | None:
     return None
 
 
-def disable_through_b(cluster: Cluster, backend: dict, user_id: str) -> str:
-    """Disables the user through node B; which door did it."""
-    b = f"{cluster.urls[1]}/{SLUG}"
-    token = requests.post(f"{b}/oauth2/token", data={"grant_type": "client_credentials"},
+def admin_token(base: str, backend: dict) -> dict:
+    """Headers with an app-only admin token from `base` (a tenant URL on one node)."""
+    token = requests.post(f"{base}/oauth2/token", data={"grant_type": "client_credentials"},
                           auth=(backend["client_id"], backend["client_secret"]), timeout=10)
-    if token.status_code == 200:
-        r = requests.patch(f"{b}/v1.0/users/{user_id}", json={"accountEnabled": False}, timeout=10,
-                           headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-        if r.status_code == 204:
-            return "Graph PATCH /users/{id} on node B"
-        log(f"Graph PATCH answered {r.status_code}; using the CLI")
-    else:
-        log(f"client_credentials at node B answered {token.status_code}: {token.text[:200]}")
-    rc, _ = cluster.cli("user", "disable", "--tenant", SLUG, "--user", EMAIL, must=False)
-    if rc != 0:
-        raise SystemExit("neither Graph PATCH /users/{id} nor `gatehouse user disable` is available")
-    return "gatehouse user disable"
+    if token.status_code != 200:
+        raise SystemExit(f"client_credentials answered {token.status_code}: {token.text[:200]}")
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 def main() -> int:
@@ -207,33 +212,48 @@ def main() -> int:
     args = parser.parse_args()
     cluster = Cluster(args)
     cluster.cli("migrate")
+    cluster.cli("tenant", "create", "--slug", HOME, "--name", "Logout Home", "--domain", f"{HOME}.example")
+    cluster.cli("user", "create", "--tenant", HOME, "--email", EMAIL, "--name", "Lou Logout",
+                "--password-stdin", stdin=PASSWORD + "\n")
     cluster.cli("tenant", "create", "--slug", SLUG, "--name", "Logout Ltd", "--domain", f"{SLUG}.example")
-    _, user = cluster.cli("user", "create", "--tenant", SLUG, "--email", EMAIL, "--name", "Lou Logout",
-                          "--password-stdin", stdin=PASSWORD + "\n")
     _, web = cluster.cli("app", "create", "--tenant", SLUG, "--name", "Logout RP", "--redirect-uri", REDIRECT,
                          "--grant", "authorization_code", "--grant", "refresh_token")
     _, backend = cluster.cli("app", "create", "--tenant", SLUG, "--name", "Logout admin", "--grant",
-                             "client_credentials", "--permission", "User.ReadWrite.All")
+                             "client_credentials", "--permission", "User.ReadWrite.All", "--permission",
+                             "User.Invite.All", "--permission", "Application.ReadWrite.All")
     issuer = f"{cluster.public}/{SLUG}"
     rp = Receiver(issuer, web["client_id"], f"{issuer}/oauth2/jwks")
-    # The app's back-channel logout URI (Graph: PATCH /applications/{id} {"backchannelLogoutUri"}),
-    # written before the nodes start so that both read it.
-    profile = json.dumps({"logout": {"backchannel_uri": rp.url, "backchannel_session_required": True}})
-    subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-q", args.db_url, "-c",
-                    f"UPDATE apps SET profile = '{profile}' WHERE client_id = '{web['client_id']}'"],
-                   check=True, capture_output=True, timeout=30)
     cluster.start()
     try:
         a = f"{cluster.urls[0]}/{SLUG}"
-        browser, code, verifier = sign_in(a, web["client_id"])
+        b = f"{cluster.urls[1]}/{SLUG}"
+        r = requests.patch(f"{a}/v1.0/applications/{web['id']}", headers=admin_token(a, backend), timeout=10,
+                           json={"backchannelLogoutUri": rp.url, "backchannelLogoutSessionRequired": True})
+        check(r.status_code == 204, "the app's back-channel logout URI is set through Graph PATCH /applications/{id}",
+              r.text[:200])
+        r = requests.post(f"{a}/v1.0/invitations", headers=admin_token(a, backend), timeout=10, json={
+            "invitedUserEmailAddress": EMAIL, "inviteRedirectUrl": REDIRECT, "sendInvitationMessage": False})
+        check(r.status_code == 201, "the guest is invited through Graph POST /invitations", r.text[:200])
+        invitation = r.json()
+        guest_id = invitation["invitedUser"]["id"]
+        browser = Browser()
+        redeem(browser, invitation["inviteRedeemUrl"])
+        r = requests.get(f"{a}/v1.0/users/{guest_id}", headers=admin_token(a, backend), timeout=10)
+        check(r.status_code == 200 and r.json().get("userType") == "Guest"
+              and r.json().get("externalUserState") == "Accepted",
+              "the guest redeemed with their home identity (userType Guest, Accepted)", r.text[:300])
+        code, verifier = sign_in(browser, a, web["client_id"])
         tokens = requests.post(f"{a}/oauth2/token", data={
             "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier},
             auth=(web["client_id"], web["client_secret"]), timeout=10).json()
         id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
-        check("refresh_token" in tokens and "sid" in id_claims, "signed in on node A with a refresh token and sid")
-        door = disable_through_b(cluster, backend, user["id"])
+        check("refresh_token" in tokens and "sid" in id_claims,
+              "the guest signed in on node A with a refresh token and sid")
+        headers = admin_token(b, backend)
         disabled_at = time.monotonic()
-        log(f"disabled through {door}")
+        r = requests.patch(f"{b}/v1.0/users/{guest_id}", json={"accountEnabled": False}, timeout=10,
+                           headers=headers)
+        check(r.status_code == 204, "the guest is disabled through Graph PATCH /users/{id} on node B", r.text[:200])
         r = requests.post(f"{a}/oauth2/token", data={"grant_type": "refresh_token",
                                                      "refresh_token": tokens["refresh_token"]},
                           auth=(web["client_id"], web["client_secret"]), timeout=10)

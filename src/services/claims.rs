@@ -2,7 +2,8 @@
 //! included, so a membership or assignment change shows in the next token): the values of
 //! the app roles the user holds directly or through groups (`roles`), the groups its
 //! `groupMembershipClaims` asks for (`groups`), its optional claims, and its token lifetimes.
-//! Group membership is always read through [`super::membership::groups_of_user`].
+//! Group membership (with each group's kind) is always read through
+//! [`super::membership::groups_with_kinds`].
 
 use super::{Result, Services};
 use crate::domain::app::App;
@@ -11,12 +12,6 @@ use crate::domain::assignment::role_values;
 use crate::domain::user::User;
 use crate::store::Store;
 use crate::tokens::claims::AppClaims;
-
-/// Of `groups`, the security groups. Every group is a security group until groups have
-/// kinds; this is the one place that changes when they do.
-fn security_groups(groups: Vec<String>) -> Vec<String> {
-    groups
-}
 
 /// The roles and groups of `user` for `app`: (role values, group ids when the app asks for
 /// a `groups` claim).
@@ -31,9 +26,15 @@ pub async fn roles_and_groups(
     if !needs_assignments && setting == GroupMembershipClaims::None {
         return Ok((Vec::new(), None));
     }
-    let groups = super::membership::groups_of_user(store, &user.id)
+    let kinds = super::membership::groups_with_kinds(store, &user.id)
         .await
         .map_err(super::Error::unexpected)?;
+    let security: Vec<String> = kinds
+        .iter()
+        .filter(|g| g.security_enabled)
+        .map(|g| g.id.clone())
+        .collect();
+    let groups: Vec<String> = kinds.into_iter().map(|g| g.id).collect();
     let assignments = if needs_assignments {
         store
             .assignments_to_app(&app.id)
@@ -53,7 +54,7 @@ pub async fn roles_and_groups(
     let listed = match setting {
         GroupMembershipClaims::None => None,
         GroupMembershipClaims::All => Some(groups),
-        GroupMembershipClaims::SecurityGroup => Some(security_groups(groups)),
+        GroupMembershipClaims::SecurityGroup => Some(security),
         GroupMembershipClaims::ApplicationGroup => Some(
             groups
                 .into_iter()

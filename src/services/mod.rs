@@ -10,8 +10,8 @@
 pub mod access;
 pub mod actor;
 pub mod admin;
-pub mod client_assertion;
 pub mod claims;
+pub mod client_assertion;
 pub mod codes;
 pub mod error;
 pub mod grants;

@@ -47,12 +47,18 @@ async fn rp(app: &TestApp, name: &str, profile: AppProfile) -> Client {
 
 /// A group of Ann (and nobody else).
 async fn group(app: &TestApp, name: &str) -> Group {
+    group_of_kind(app, name, true).await
+}
+
+/// A security group (or, with `security` false, another kind of group) with Ann in it.
+async fn group_of_kind(app: &TestApp, name: &str, security: bool) -> Group {
     gatehouse::services::admin::create_group(
         app.state.store.as_ref(),
         GroupInput {
             tenant: SLUG.into(),
             name: name.into(),
             members: vec![ANN.into()],
+            security_enabled: security,
             ..Default::default()
         },
     )
@@ -182,12 +188,16 @@ async fn roles_held_directly_or_through_a_group_change_at_the_next_token() {
 async fn groups_follow_the_apps_setting() {
     let app = node().await;
     let assigned = group(&app, "Assigned").await;
-    let other = group(&app, "Other").await;
+    let other = group_of_kind(&app, "Other", false).await;
     let mut every = vec![assigned.id.clone(), other.id.clone()];
     every.sort();
     for (setting, expected) in [
         (GroupMembershipClaims::All, Some(every.clone())),
-        (GroupMembershipClaims::SecurityGroup, Some(every.clone())),
+        // "Other" is not a security group.
+        (
+            GroupMembershipClaims::SecurityGroup,
+            Some(vec![assigned.id.clone()]),
+        ),
         (
             GroupMembershipClaims::ApplicationGroup,
             Some(vec![assigned.id.clone()]),
