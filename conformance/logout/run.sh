@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sign-out reaches every app, at once, on every node: two Gatehouse nodes on one Postgres and
 # one Redis, a relying party in Python that validates back-channel logout tokens with PyJWT
-# against Gatehouse's JWKS, a member signed in through node A with a refresh token, then
-# disabled through node B; the refresh token, node A's browser session and the RP's session
+# against Gatehouse's JWKS, a guest (redeemed at a home tenant) signed in through node A with a
+# refresh token, then disabled through Graph on node B; the refresh token, node A's browser session and the RP's session
 # must all end at once. See conformance/logout/README.md.
 #
 # Usage: conformance/logout/run.sh [--help]

@@ -219,7 +219,7 @@ def main() -> int:
     _, web = cluster.cli("app", "create", "--tenant", SLUG, "--name", "Logout RP", "--redirect-uri", REDIRECT,
                          "--grant", "authorization_code", "--grant", "refresh_token")
     _, backend = cluster.cli("app", "create", "--tenant", SLUG, "--name", "Logout admin", "--grant",
-                             "client_credentials", "--permission", "User.ReadWrite.All", "--permission",
+                             "client_credentials", "--permission", "User.ReadWrite.All", "--permission", "User.Read.All", "--permission",
                              "User.Invite.All", "--permission", "Application.ReadWrite.All")
     issuer = f"{cluster.public}/{SLUG}"
     rp = Receiver(issuer, web["client_id"], f"{issuer}/oauth2/jwks")

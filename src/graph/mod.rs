@@ -222,9 +222,20 @@ pub fn router() -> Router<AppState> {
 /// `#[utoipa::path]` annotations (each `routes!` registers a path in both).
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
-    use utoipa_axum::router::OpenApiRouter;
+    let router = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::AdminApi::openapi());
+    let router = directory_routes(guest_routes(router));
+    access_routes(policy_routes(router))
+        .route("/openapi.json", get(openapi::get_openapi))
+        .split_for_parts()
+}
+
+/// Graph's routes with their OpenAPI paths.
+type ApiRouter = utoipa_axum::router::OpenApiRouter<AppState>;
+
+/// Invitations, held redemptions and the collaboration settings.
+fn guest_routes(router: ApiRouter) -> ApiRouter {
     use utoipa_axum::routes;
-    OpenApiRouter::with_openapi(openapi::AdminApi::openapi())
+    router
         .routes(routes!(
             invitations::post_invitation,
             invitations::list_invitations
@@ -237,6 +248,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(held::get_held))
         .routes(routes!(held::post_approve))
         .routes(routes!(held::post_deny))
+        .routes(routes!(settings::get_settings, settings::patch_settings))
+        .routes(routes!(settings::get_redemption_route))
+}
+
+/// Users, groups and their members and owners.
+fn directory_routes(router: ApiRouter) -> ApiRouter {
+    use utoipa_axum::routes;
+    router
         .routes(routes!(users::list_users))
         .routes(routes!(
             users::get_user,
@@ -259,8 +278,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(groups::list_owners))
         .routes(routes!(groups::post_owner))
         .routes(routes!(groups::delete_owner))
-        .routes(routes!(settings::get_settings, settings::patch_settings))
-        .routes(routes!(settings::get_redemption_route))
+        .routes(routes!(methods::list_methods))
+        .routes(routes!(methods::delete_totp_method))
+}
+
+/// Logs, conditional-access policies, partners and branding.
+fn policy_routes(router: ApiRouter) -> ApiRouter {
+    use utoipa_axum::routes;
+    router
         .routes(routes!(audit::list_directory_audits))
         // Graph's collection itself, an alias of its directoryAudits.
         .route(
@@ -276,10 +301,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(partners::list_partners, partners::post_partner))
         .routes(routes!(partners::delete_partner, partners::patch_partner))
-        .routes(routes!(methods::list_methods))
-        .routes(routes!(methods::delete_totp_method))
         .routes(routes!(branding::get_branding, branding::patch_branding))
         .routes(routes!(branding::put_logo, branding::delete_logo))
+}
+
+/// Applications, their secrets, and app-role assignments.
+fn access_routes(router: ApiRouter) -> ApiRouter {
+    use utoipa_axum::routes;
+    router
         .routes(routes!(applications::list_applications))
         .routes(routes!(
             applications::get_application,
@@ -311,6 +340,4 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             assignments::post_assigned_to
         ))
         .routes(routes!(assignments::delete_assigned_to))
-        .route("/openapi.json", get(openapi::get_openapi))
-        .split_for_parts()
 }

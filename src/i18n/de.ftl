@@ -153,6 +153,7 @@ logout-button = Abmelden
 logout-done-title = Abgemeldet
 logout-done = Sie wurden abgemeldet. Sie können dieses Fenster schließen.
 logout-continue = Weiter
+logout-frame-title = Abmeldehinweis an eine App
 
 ## Die Seite, die einer Anwendung eine Antwort übergibt
 formpost-title = Weiter…

@@ -154,6 +154,7 @@ logout-button = Sign out
 logout-done-title = Signed out
 logout-done = You have been signed out. You can close this window.
 logout-continue = Continue
+logout-frame-title = Sign-out notice to an app
 
 ## The page that posts an answer to an application
 formpost-title = Continuing…

@@ -153,6 +153,7 @@ logout-button = Se déconnecter
 logout-done-title = Déconnecté
 logout-done = Vous êtes déconnecté. Vous pouvez fermer cette fenêtre.
 logout-continue = Continuer
+logout-frame-title = Avis de déconnexion à une application
 
 ## La page qui transmet une réponse à une application
 formpost-title = Poursuite…

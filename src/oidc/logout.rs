@@ -247,8 +247,12 @@ pub fn signed_out(
         &chrome,
         minijinja::context! {
             title => chrome.text("logout-done-title"), confirm => false, frames => frames.to_vec(), next,
+            script => next.map(|_| crate::web::AFTER_FRAMES_SCRIPT),
         },
     )?;
+    if next.is_some() {
+        page = page.continue_after_frames();
+    }
     for frame in frames {
         page = page.frame_target(frame);
     }

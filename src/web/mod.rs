@@ -36,6 +36,15 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// The script that submits a `form_post` response page; allowed by its CSP hash.
 pub const AUTO_SUBMIT_SCRIPT: &str = "document.getElementById('auto').submit();";
 
+/// The script of a signed-out page with front-channel logout iframes: once every iframe has
+/// loaded (or after 3 s), the browser follows the page's `next` link, as a person would;
+/// allowed by its CSP hash. Without scripts the link is there to follow.
+pub const AFTER_FRAMES_SCRIPT: &str = "(function(){var a=document.getElementById('next');\
+var f=document.querySelectorAll('iframe.frontchannel-logout');var left=f.length;\
+function go(){location.replace(a.href);}\
+for(var i=0;i<f.length;i++){f[i].addEventListener('load',function(){left-=1;if(left===0){go();}});}\
+setTimeout(go,3000);})();";
+
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     crate::i18n::register(&mut env);
@@ -64,12 +73,17 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-static AUTO_SUBMIT_HASH: LazyLock<String> = LazyLock::new(|| {
+static AUTO_SUBMIT_HASH: LazyLock<String> = LazyLock::new(|| script_hash(AUTO_SUBMIT_SCRIPT));
+
+static AFTER_FRAMES_HASH: LazyLock<String> = LazyLock::new(|| script_hash(AFTER_FRAMES_SCRIPT));
+
+/// A CSP source allowing exactly `script`.
+fn script_hash(script: &str) -> String {
     format!(
         "'sha256-{}'",
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(AUTO_SUBMIT_SCRIPT))
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script))
     )
-});
+}
 
 /// Renders a template; a rendering failure is an internal error.
 pub fn render(name: &str, context: minijinja::Value) -> Result<String, minijinja::Error> {
@@ -183,6 +197,8 @@ pub struct Page {
     pub form_targets: Vec<String>,
     /// Whether the page carries the `form_post` auto-submit script.
     pub auto_submit: bool,
+    /// Whether the page carries the script that continues after front-channel iframes.
+    pub after_frames: bool,
     /// Origins the page may load in iframes (the front-channel logout URIs of a sign-out).
     pub frame_targets: Vec<String>,
 }
@@ -213,6 +229,7 @@ impl Page {
             locale: chrome.locale,
             form_targets: Vec::new(),
             auto_submit: false,
+            after_frames: false,
             frame_targets: Vec::new(),
         })
     }
@@ -226,6 +243,12 @@ impl Page {
     /// Marks the page as carrying the `form_post` auto-submit script (allowed by its hash).
     pub fn auto_submit(mut self) -> Self {
         self.auto_submit = true;
+        self
+    }
+
+    /// Marks the page as carrying [`AFTER_FRAMES_SCRIPT`] (allowed by its hash).
+    pub fn continue_after_frames(mut self) -> Self {
+        self.after_frames = true;
         self
     }
 
@@ -255,6 +278,8 @@ impl Page {
         }
         let script = if self.auto_submit {
             AUTO_SUBMIT_HASH.as_str()
+        } else if self.after_frames {
+            AFTER_FRAMES_HASH.as_str()
         } else {
             "'none'"
         };

@@ -506,11 +506,21 @@ async fn the_signed_out_page_loads_front_channel_iframes_with_their_own_csp() {
         "{html}"
     );
     let next = format!("{LOGGED_OUT}?state=s2");
+    // Then the post-logout redirect: a link, followed by the page's one script once the frames
+    // have loaded — the CSP allows exactly that script, and no refresh timer is used.
+    assert!(html.contains(&format!("href=\"{next}\"")), "{html}");
+    assert!(html.contains(gatehouse::web::AFTER_FRAMES_SCRIPT), "{html}");
+    assert!(!html.contains("http-equiv"), "{html}");
+    let hash = {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(gatehouse::web::AFTER_FRAMES_SCRIPT))
+    };
     assert!(
-        html.contains(&format!("url={next}")),
-        "then the post-logout redirect"
+        csp.contains(&format!("script-src 'sha256-{hash}';")),
+        "{csp}"
     );
-    assert!(html.contains(&format!("href=\"{next}\"")));
     assert_eq!(receiver.tokens(1, Duration::from_secs(5)).await.len(), 1);
     // Other pages allow no frames.
     let login = browser
