@@ -78,6 +78,16 @@ pub fn parse(name: &str) -> Result<String, Invalid> {
         })
 }
 
+/// The permission that includes `permission` as Graph's do: `X.ReadWrite.All` reads too.
+pub fn included_in(permission: &str) -> Option<&'static str> {
+    match permission {
+        USER_READ_ALL => Some(USER_READWRITE_ALL),
+        APPLICATION_READ_ALL => Some(APPLICATION_READWRITE_ALL),
+        GROUP_READ_ALL => Some(GROUP_READWRITE_ALL),
+        _ => None,
+    }
+}
+
 /// What a directory role allows.
 pub fn granted_by(role: Role) -> &'static [&'static str] {
     match role {
@@ -105,5 +115,16 @@ mod tests {
         assert!(!granted_by(Role::GuestInviter).contains(&USER_READ_ALL));
         assert_eq!(parse("user.invite.all").unwrap(), USER_INVITE_ALL);
         assert!(parse("Directory.ReadWrite.All").is_err());
+    }
+
+    #[test]
+    fn read_write_permissions_include_reading() {
+        assert_eq!(included_in(USER_READ_ALL), Some(USER_READWRITE_ALL));
+        assert_eq!(included_in(GROUP_READ_ALL), Some(GROUP_READWRITE_ALL));
+        assert_eq!(
+            included_in(APPLICATION_READ_ALL),
+            Some(APPLICATION_READWRITE_ALL)
+        );
+        assert_eq!(included_in(USER_INVITE_ALL), None);
     }
 }

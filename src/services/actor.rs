@@ -61,8 +61,14 @@ impl Caller {
         }
     }
 
-    /// Whether the caller holds `permission` through its token and roles.
+    /// Whether the caller holds `permission` through its token and roles, or the permission
+    /// that includes it (`X.ReadWrite.All` reads too, as in Graph).
     pub fn holds(&self, permission: &str) -> bool {
+        self.holds_exactly(permission)
+            || permission::included_in(permission).is_some_and(|wider| self.holds_exactly(wider))
+    }
+
+    fn holds_exactly(&self, permission: &str) -> bool {
         match &self.principal {
             Principal::Operator => true,
             Principal::App { roles, .. } => roles.iter().any(|p| p == permission),

@@ -124,12 +124,18 @@ async fn a_jwks_is_never_cacheable_past_the_next_activation_and_back_to_back_rot
     // max-age 20 s, refresh interval 1 s (the test configuration).
     let app = TestApp::spawn_with(|c| c.keys.jwks_max_age = 20).await;
     app.tenant("contoso").await;
+    // A rotation activates the bootstrap next key no sooner than every cache that fetched the
+    // JWKS since that key was published has expired: its publication plus the max-age (the
+    // publication, not the test's clock: a slow start-up under load may lie seconds before).
+    let published = app.state.store.list_keys().await.unwrap();
     let now = gatehouse::domain::unix_now();
-    // The bootstrap keys were created just now: a rotation schedules the next key for when
-    // every node has loaded it and every cache since has expired.
     let reports = app.state.keys.rotate(now).await.unwrap();
     for report in &reports {
-        assert!(report.activates_at >= now + 20, "{report:?}");
+        let key = published
+            .iter()
+            .find(|k| k.kid == report.activated_kid)
+            .expect("the activated key was the published next key");
+        assert!(report.activates_at >= key.created_at + 20, "{report:?}");
     }
     let response = app
         .api()

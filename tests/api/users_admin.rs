@@ -420,3 +420,41 @@ async fn an_external_user_is_converted_to_an_internal_member() {
             .any(|a| a == "Convert external user to internal user")
     );
 }
+
+#[tokio::test]
+async fn a_read_write_permission_also_reads_as_in_graph() {
+    let world = World::new().await;
+    let ann = member(&world, "ann@contoso.example").await;
+    // An app-only token downscoped to User.ReadWrite.All alone.
+    let response = world
+        .app
+        .token(
+            SLUG,
+            &world.backend,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "User.ReadWrite.All"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, read) = world
+        .call(
+            Method::GET,
+            &format!("users/{}", ann.id),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["id"], json!(ann.id));
+    let (status, _) = world.call(Method::GET, "users", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // It does not reach what it does not include: the audit log.
+    let (status, body) = world
+        .call(Method::GET, "auditLogs/directoryAudits", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
