@@ -76,13 +76,13 @@ impl GroupMembershipClaims {
     }
 }
 
-/// The optional claims an app may ask for. (Entra's `ipaddr` is not offered: the address a
-/// user signed in from is not kept with the grant, so it could not be put in tokens minted later.)
-pub const OPTIONAL_CLAIMS: [&str; 6] = [
+/// The optional claims an app may ask for.
+pub const OPTIONAL_CLAIMS: [&str; 7] = [
     "email",
     "upn",
     "given_name",
     "family_name",
+    "ipaddr",
     "acct",
     "auth_time",
 ];

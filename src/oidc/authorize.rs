@@ -396,6 +396,7 @@ pub async fn complete(
         idp: evidence.idp.clone(),
         nonce: request.nonce.clone(),
         user_stamp: Some(evidence.user.security_stamp.clone()),
+        ip: crate::web::client_address::current().map(|ip| ip.to_string()),
         created_at: now,
         expires_at: now + (tokens.code_ttl + access_ttl) as i64,
         revoked_at: None,

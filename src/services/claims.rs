@@ -69,8 +69,14 @@ pub async fn roles_and_groups(
     Ok((roles, listed))
 }
 
-/// What `app`'s configuration adds to `user`'s ID and access tokens.
-pub async fn app_claims(services: &Services, app: &App, user: &User) -> Result<AppClaims> {
+/// What `app`'s configuration adds to `user`'s ID and access tokens; `ip` is the address the
+/// user signed in from, kept with the grant.
+pub async fn app_claims(
+    services: &Services,
+    app: &App,
+    user: &User,
+    ip: Option<String>,
+) -> Result<AppClaims> {
     let (roles, groups) = roles_and_groups(services.store.as_ref(), app, user).await?;
     let optional = &app.profile.optional_claims;
     Ok(AppClaims {
@@ -78,6 +84,7 @@ pub async fn app_claims(services: &Services, app: &App, user: &User) -> Result<A
         groups,
         id_token: optional.id_token.clone(),
         access_token: optional.access_token.clone(),
+        ip,
     })
 }
 

@@ -39,6 +39,8 @@ pub struct Grant {
     pub nonce: Option<String>,
     /// The user's security stamp when the grant was given.
     pub user_stamp: Option<String>,
+    /// The address the user signed in from, when known (the `ipaddr` optional claim).
+    pub ip: Option<String>,
     /// Creation time.
     pub created_at: i64,
     /// When the grant can be forgotten.
@@ -85,6 +87,7 @@ struct GrantRow {
     idp: Option<String>,
     nonce: Option<String>,
     user_stamp: Option<String>,
+    ip: Option<String>,
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
@@ -105,6 +108,7 @@ impl GrantRow {
             idp: self.idp,
             nonce: self.nonce,
             user_stamp: self.user_stamp,
+            ip: self.ip,
             created_at: self.created_at,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
@@ -151,8 +155,8 @@ for_sql_backends! {
         async fn create_grant(&self, grant: &Grant) -> StoreResult<()> {
             sqlx::query::<DB>(
                 "INSERT INTO grants (id, tenant_id, client_id, user_id, session_id, scope, auth_time, \
-                 amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at, idp) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at, idp, ip) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(grant.id.as_str())
             .bind(grant.tenant_id.as_str())
@@ -169,6 +173,7 @@ for_sql_backends! {
             .bind(grant.expires_at)
             .bind(grant.revoked_at)
             .bind(grant.idp.as_deref())
+            .bind(grant.ip.as_deref())
             .execute(&self.pool)
             .await?;
             Ok(())
@@ -177,7 +182,7 @@ for_sql_backends! {
         async fn grant_by_id(&self, id: &str) -> StoreResult<Grant> {
             sqlx::query_as::<DB, GrantRow>(
                 "SELECT id, tenant_id, client_id, user_id, session_id, scope, auth_time, amr, acr, \
-                 idp, nonce, user_stamp, created_at, expires_at, revoked_at FROM grants WHERE id = $1",
+                 idp, nonce, user_stamp, ip, created_at, expires_at, revoked_at FROM grants WHERE id = $1",
             )
             .bind(id)
             .fetch_one(&self.pool)

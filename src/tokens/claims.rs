@@ -28,6 +28,8 @@ pub struct AppClaims {
     pub id_token: Vec<String>,
     /// Optional claims of access tokens.
     pub access_token: Vec<String>,
+    /// The address the user signed in from (`ipaddr`), when known.
+    pub ip: Option<String>,
 }
 
 /// Adds `roles`, `groups` (or the overage indicator: `_claim_names` and `_claim_sources`
@@ -66,6 +68,10 @@ fn add_app_claims(
             },
             "family_name" => match &user.family_name {
                 Some(family) => json!(family),
+                None => continue,
+            },
+            "ipaddr" => match &app.ip {
+                Some(ip) => json!(ip),
                 None => continue,
             },
             "acct" => json!(user.user_type.acct()),

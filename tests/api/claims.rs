@@ -281,7 +281,7 @@ async fn optional_claims_are_added_per_token_kind() {
         AppProfile {
             optional_claims: OptionalClaims {
                 id_token: vec!["upn".into(), "email".into(), "acct".into()],
-                access_token: vec!["email".into()],
+                access_token: vec!["email".into(), "ipaddr".into()],
                 saml2_token: vec![],
             },
             ..AppProfile::default()
@@ -289,12 +289,19 @@ async fn optional_claims_are_added_per_token_kind() {
     )
     .await;
     let plain = rp(&app, "Plain", AppProfile::default()).await;
-    let (id, access) = claims(&sign_in(&app, &client).await);
+    let first = sign_in(&app, &client).await;
+    let (id, access) = claims(&first);
     assert_eq!(id["upn"], ANN, "{id}");
     assert_eq!(id["email"], ANN);
     assert_eq!(id["acct"], 0);
     assert_eq!(access["email"], ANN);
     assert!(access.get("upn").is_none(), "{access}");
+    // The address Ann signed in from (this test's browser, on loopback), also after a
+    // refresh made from elsewhere: it is the sign-in's, kept with the grant.
+    assert_eq!(access["ipaddr"], "127.0.0.1", "{access}");
+    assert!(id.get("ipaddr").is_none(), "{id}");
+    let (_, refreshed) = claims(&refresh(&app, &client, &first).await);
+    assert_eq!(refreshed["ipaddr"], "127.0.0.1", "{refreshed}");
     // A member's tokens carry neither without asking (the openid scope alone).
     let (id, access) = claims(&sign_in(&app, &plain).await);
     assert!(id.get("upn").is_none() && id.get("email").is_none(), "{id}");

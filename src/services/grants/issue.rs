@@ -104,7 +104,7 @@ pub(super) async fn issue_user_tokens(
     } else {
         None
     };
-    let extra = crate::services::claims::app_claims(services, app, user).await?;
+    let extra = crate::services::claims::app_claims(services, app, user, grant.ip.clone()).await?;
     let facts = SignInFacts {
         issuer: &issuer,
         tenant_id: &tenant.id,

@@ -38,6 +38,7 @@ async fn grant(services: &Services, world: &World) -> Grant {
         idp: None,
         nonce: Some("nonce".to_owned()),
         user_stamp: Some(world.user.security_stamp.clone()),
+        ip: None,
         created_at: now,
         expires_at: now + 3600,
         revoked_at: None,
