@@ -169,6 +169,11 @@ cli inviter app create --tenant "$SLUG" --name "Invitation robot" --grant client
   --permission User.Invite.All --permission User.Read.All
 cli rp app create --tenant "$SLUG" --name "Partner portal" --redirect-uri "$RP_ORIGIN/callback" \
   --post-logout-redirect-uri "$RP_ORIGIN/" --home-url "$RP_ORIGIN/"
+# Its front-channel logout URI (with iss and sid): an RP-initiated logout of a session that used
+# it answers Gatehouse's signed-out page, which loads that URI in an iframe, then continues.
+RP_CLIENT_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["client_id"])' "$WORK/rp.json")
+printf '{"web": {"logoutUrl": "%s/frontchannel-logout"}, "frontchannelLogoutSessionRequired": true}\n' "$RP_ORIGIN" > "$WORK/rp-frontchannel.patch.json"
+cli rp-frontchannel app update --tenant "$SLUG" --app "$RP_CLIENT_ID" --json "$WORK/rp-frontchannel.patch.json"
 cli apache app create --tenant "$SLUG" --name "Legacy intranet" \
   --redirect-uri "$APACHE_ORIGIN/protected/redirect_uri" \
   --post-logout-redirect-uri "$APACHE_ORIGIN/loggedout.html" --home-url "$APACHE_ORIGIN/protected/claims"
@@ -184,6 +189,8 @@ tenant, inviter, rp, apache = load("tenant"), load("inviter"), load("rp"), load(
 slug = tenant["slug"]
 assert tenant["issuer"] == f"{public_url}/{slug}", tenant["issuer"]
 rp_origin, apache_origin = f"http://127.0.0.1:{rp_port}", f"http://127.0.0.1:{apache_port}"
+fc = load("rp-frontchannel")
+assert fc["web"]["logoutUrl"] == f"{rp_origin}/frontchannel-logout" and fc["frontchannelLogoutSessionRequired"] is True, fc
 config = {
     "public_url": public_url,
     "issuer": tenant["issuer"],
@@ -191,7 +198,8 @@ config = {
     "inviter": {"client_id": inviter["client_id"], "client_secret": inviter["client_secret"], "name": "Invitation robot"},
     "rp": {"name": "Partner portal", "issuer": tenant["issuer"], "port": int(rp_port), "origin": rp_origin,
            "client_id": rp["client_id"], "client_secret": rp["client_secret"],
-           "redirect_uri": f"{rp_origin}/callback", "post_logout_redirect_uri": f"{rp_origin}/"},
+           "redirect_uri": f"{rp_origin}/callback", "post_logout_redirect_uri": f"{rp_origin}/",
+           "frontchannel_logout_uri": f"{rp_origin}/frontchannel-logout"},
     "apache": {"name": "Legacy intranet", "port": int(apache_port), "origin": apache_origin,
                "client_id": apache["client_id"], "client_secret": apache["client_secret"],
                "protected": f"{apache_origin}/protected/claims",

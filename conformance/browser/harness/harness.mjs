@@ -19,7 +19,9 @@
 //!   h.cli(args, {input})               the gatehouse CLI (same database as the server)
 //!   h.api(method, path, body)          the admin API with the inviter app's token
 //!   h.member(local, name)              a member made with the CLI: {id, email, name, password}
-//!   h.rp / h.apache                    the two apps: URLs and reading their claims pages
+//!   h.rp / h.apache                    the two apps: URLs and reading their claims pages (and
+//!                                      the calls of the openid-client app's front-channel
+//!                                      logout URI, h.rp.frontchannelCalls())
 //!   h.freePort() / h.spawn(name, cmd, args, {ready})  a helper only this journey needs (an SP, an
 //!                                      upstream IdP) in its own process group, stopped when the
 //!                                      journey ends
@@ -345,6 +347,10 @@ export function makeHarness(cfg, browser, journey) {
     logout: `${cfg.rp.origin}/logout`,
     isCallback: (url) => url.startsWith(`${cfg.rp.origin}/callback`),
     claims: claimsOn,
+    postLogout: cfg.rp.post_logout_redirect_uri,
+    frontchannelLogout: cfg.rp.frontchannel_logout_uri,
+    /** Every call of the app's front-channel logout URI so far: [{iss, sid, dest, at}]. */
+    frontchannelCalls: async () => (await (await fetch(`${cfg.rp.origin}/frontchannel-calls`)).json()).calls,
   };
   const apache = {
     origin: cfg.apache.origin,

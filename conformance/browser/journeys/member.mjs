@@ -9,10 +9,13 @@
 //! - the consent page (prompt=consent): Allow returns to the app, Cancel returns access_denied;
 //! - My Apps lists both apps; the mod_auth_openidc app signs in silently in the same browser;
 //! - RP-initiated logout from the openid-client app (buildEndSessionUrl) ends the Gatehouse session;
+//!   the app registered a front-channel logout URI, so Gatehouse answers its signed-out page,
+//!   which loads that URI in an iframe (iss = the issuer, a sid) and continues to the app;
+//! - that signed-out page without scripts: checked like every page, and its Continue link;
 //! - at Apache + mod_auth_openidc in a fresh browser: the same pages, OIDC_CLAIM_* on its page,
 //!   and its logout (redirect_uri?logout=…) through Gatehouse's end_session_endpoint.
 
-export const title = 'member sign-in, wrong password, lock, consent, My Apps, logout (openid-client and mod_auth_openidc)';
+export const title = 'member sign-in, wrong password, lock, consent, My Apps, logout with front-channel logout (openid-client and mod_auth_openidc)';
 
 export async function run(h) {
   const S = {};
@@ -114,21 +117,98 @@ export async function run(h) {
     h.checkEqual(c.oid, S.mia.id, 'mod_auth_openidc: OIDC_CLAIM_oid');
   });
 
-  await h.step('rp-logout', 'RP-initiated logout from the openid-client app ends the Gatehouse session', ['rp-signin'], async () => {
+  await h.step('rp-logout', 'RP-initiated logout from the openid-client app: the signed-out page loads its front-channel logout URI, then continues to its post_logout_redirect_uri', ['rp-signin'], async () => {
     const page = S.rpPage;
     await page.goto(h.rp.login(), { timeout: 15_000 });
     const c = await h.rp.claims(page, 'before logout (single sign-on)');
     h.checkEqual(c.oid, S.mia.id, 'before logout the session signs in without a page');
-    let facts = await h.visit(page, h.rp.logout, 'logout');
-    if (h.isGatehouse(page.url())) {
-      // A confirmation page (the hint did not suffice): a person presses Sign out.
-      h.note(`Gatehouse shows a page at logout: "${facts.h1}"`);
-      facts = await h.submit(page, { label: 'after confirming sign-out' });
+    const before = (await h.rp.frontchannelCalls()).length;
+    // Gatehouse's signed-out page continues by itself once its iframe has loaded: nothing is
+    // audited on it here (the 'signed-out-page' step below checks it with scripts off). The
+    // documents the browser loads are recorded instead, and the wait is for the app's page.
+    const documents = [];
+    const onResponse = (r) => {
+      try {
+        if (r.request().isNavigationRequest()) documents.push({ url: r.url(), status: r.status(), main: r.frame() === page.mainFrame() });
+      } catch {
+        /* a frame already gone */
+      }
+    };
+    page.on('response', onResponse);
+    let landed;
+    try {
+      // Only until the first document commits: the page may leave before its own load event.
+      const response = await page.goto(h.rp.logout, { timeout: 15_000, waitUntil: 'commit' }).catch((err) => err);
+      h.check(!(response instanceof Error), 'the app\'s /logout opens', String(response?.message ?? ''));
+      landed = await page.waitForURL((u) => u.href.startsWith(`${h.rp.postLogout}?`), { timeout: 15_000 }).then(() => true, () => false);
+      if (!landed && h.isGatehouse(page.url()) && (await page.locator('input[name=confirm]').count()) > 0) {
+        // A confirmation page (the hint did not suffice): a person presses Sign out.
+        h.note(`Gatehouse shows a confirmation page at logout: "${(await page.locator('h1').first().textContent()) ?? ''}"`);
+        await h.submit(page, { label: 'after confirming sign-out', audit: false });
+        landed = await page.waitForURL((u) => u.href.startsWith(`${h.rp.postLogout}?`), { timeout: 15_000 }).then(() => true, () => false);
+      }
+    } finally {
+      page.off('response', onResponse);
     }
-    h.check(page.url().startsWith(`${h.cfg.rp.origin}/?`), 'logout ends at the app\'s post_logout_redirect_uri', page.url());
+    h.check(landed, 'logout ends at the app\'s post_logout_redirect_uri', { url: page.url(), documents });
+    await h.checkPage(page, 'the app after logout');
+    const signedOut = documents.find((d) => d.main && h.isGatehouse(d.url) && new URL(d.url).pathname === `/${h.slug}/oauth2/logout`);
+    h.checkEqual(signedOut?.status, 200, 'Gatehouse answers the logout with its signed-out page (200, not a 303), because the app registered a front-channel logout URI');
+    const framed = documents.filter((d) => !d.main && d.url.startsWith(`${h.rp.frontchannelLogout}?`));
+    h.checkEqual(framed.length, 1, 'the signed-out page loaded the app\'s front-channel logout URI in one iframe');
+    const calls = await frontchannelCallsAfter(h, before);
+    h.checkEqual(calls.length, 1, 'the app\'s front-channel logout URI was called once');
+    h.checkEqual(calls[0].iss, h.issuer, 'the front-channel call\'s iss is the tenant\'s issuer');
+    h.check(typeof calls[0].sid === 'string' && calls[0].sid.length > 0, `the front-channel call carries a sid (${JSON.stringify(calls[0].sid)})`);
+    h.checkEqual(calls[0].dest, 'iframe', 'the browser loaded it as an iframe (Sec-Fetch-Dest)');
+    S.frontchannelSid = calls[0].sid;
     h.checkEqual(await page.locator('#result').textContent(), 'Signed out', 'the app checked the state it sent');
-    facts = await h.visit(page, h.rp.login(), 'sign-in after logout');
+    const facts = await h.visit(page, h.rp.login(), 'sign-in after logout');
     h.checkEqual(facts.step, 'identify', 'after logout, signing in again asks for the e-mail address (the Gatehouse session is gone)');
+  });
+
+  await h.step('signed-out-page', 'the signed-out page with its front-channel iframe, without scripts: checked like every page; its Continue link leads to the post_logout_redirect_uri', [], async () => {
+    const { context, page } = await h.newContext();
+    const out = await h.signIn(page, h.rp.login(), { email: S.mia.email, password: S.mia.password, label: 'sign-in before the signed-out page' });
+    h.check(out.landed && h.rp.isCallback(out.landed), 'signed in at the app', out);
+    const before = (await h.rp.frontchannelCalls()).length;
+    // The logout page is parsed as in a browser without scripts (its continue script does not
+    // run, so it stays on screen); scripts are back on once it has loaded (iframe included),
+    // so that the page checks (axe-core) can run on it. A script parsed while scripts were off
+    // is not run later, so the page cannot leave during the checks.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setScriptExecutionDisabled', { value: true });
+    const response = await page.goto(h.rp.logout, { timeout: 15_000 }).catch((err) => err);
+    await cdp.send('Emulation.setScriptExecutionDisabled', { value: false });
+    h.check(!(response instanceof Error), 'the app\'s /logout opens', String(response?.message ?? ''));
+    h.check(h.isGatehouse(page.url()), 'without scripts the browser stays on Gatehouse\'s signed-out page', page.url());
+    const facts = await h.checkPage(page, 'the signed-out page with a front-channel iframe, no scripts', { response, status: 200 });
+    h.check(h.isGatehouse(page.url()), 'the signed-out page is still there after the page checks (its script did not run)', page.url());
+    h.expect(/signed out/i.test(facts.h1 ?? ''), `the page says the person is signed out (h1 "${facts.h1}")`);
+    const frames = await page.locator('iframe').evaluateAll((fs) => fs.map((f) => ({ src: f.src, title: f.title, cls: f.className })));
+    h.checkEqual(frames.length, 1, 'one iframe: the one app of the session with a front-channel logout URI', frames);
+    const src = new URL(frames[0].src);
+    h.checkEqual(`${src.origin}${src.pathname}`, h.rp.frontchannelLogout, 'the iframe loads the app\'s front-channel logout URI');
+    h.checkEqual(src.searchParams.get('iss'), h.issuer, 'the iframe\'s iss is the tenant\'s issuer');
+    h.expect(frames[0].title.trim().length > 0, `the iframe has a title ("${frames[0].title}")`);
+    const calls = await frontchannelCallsAfter(h, before);
+    h.checkEqual(calls.length, 1, 'the app\'s front-channel logout URI was called once (with scripts off too)');
+    h.checkEqual(calls[0].iss, h.issuer, 'the front-channel call\'s iss is the tenant\'s issuer');
+    h.check(typeof calls[0].sid === 'string' && calls[0].sid.length > 0 && calls[0].sid === src.searchParams.get('sid'), `the front-channel call carries the iframe's sid (${JSON.stringify(calls[0].sid)})`);
+    if (S.frontchannelSid) h.expect(calls[0].sid !== S.frontchannelSid, 'another session, another sid');
+    const next = page.locator('a#next');
+    h.checkEqual(await next.count(), 1, 'the page has a Continue link (a#next)');
+    h.check(await next.isVisible(), 'the Continue link is visible');
+    const label = ((await next.textContent()) ?? '').trim();
+    h.expect(label.length > 0, `the Continue link has a text ("${label}")`);
+    h.check(((await next.getAttribute('href')) ?? '').startsWith(`${h.rp.postLogout}?state=`), 'the Continue link leads to the post_logout_redirect_uri with the app\'s state', await next.getAttribute('href'));
+    const navigation = page.waitForURL((u) => u.href.startsWith(`${h.rp.postLogout}?`), { timeout: 15_000 }).then(() => true, () => false);
+    await next.click();
+    h.check(await navigation, 'clicking Continue lands at the app\'s post_logout_redirect_uri', page.url());
+    await h.checkPage(page, 'the app after Continue');
+    h.checkEqual(await page.locator('#result').textContent(), 'Signed out', 'the app checked the state it sent');
+    const again = await h.visit(page, h.rp.login(), 'sign-in after the signed-out page');
+    h.checkEqual(again.step, 'identify', 'after logout, signing in again asks for the e-mail address (the Gatehouse session is gone)');
   });
 
   await h.step('apache', 'Apache + mod_auth_openidc: identifier → password → OIDC_CLAIM_* on the protected page; its logout', [], async () => {
@@ -150,4 +230,17 @@ export async function run(h) {
     facts = await h.visit(page, h.apache.protected, 'protected page after logout');
     h.check(h.isGatehouse(page.url()) && facts.step === 'identify', 'after logout the protected page needs a new sign-in with the e-mail address (both sessions are gone)', { url: page.url(), step: facts.step });
   });
+}
+
+/**
+ * The calls of the app's front-channel logout URI after the first `before`: waits (bounded, 5 s)
+ * until there is at least one, then returns them all.
+ */
+async function frontchannelCallsAfter(h, before) {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const calls = (await h.rp.frontchannelCalls()).slice(before);
+    if (calls.length > 0 || Date.now() > deadline) return calls;
+    await h.sleep(100);
+  }
 }

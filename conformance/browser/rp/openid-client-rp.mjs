@@ -14,6 +14,12 @@
 //!   GET /claims.json   the claims of this browser's session (404 without one)
 //!   GET /logout        RP-initiated logout: `buildEndSessionUrl` with id_token_hint, the
 //!                      registered post_logout_redirect_uri (this app's "/") and a state
+//!   GET /frontchannel-logout?iss=…&sid=…
+//!                      the front-channel logout URI (OIDC Front-Channel Logout 1.0), registered
+//!                      with session required: records the call (iss, sid, the time, and the
+//!                      request's Sec-Fetch-Dest, "iframe" when Gatehouse's page framed it) and
+//!                      answers 200 with a tiny page
+//!   GET /frontchannel-calls  {"calls": [{iss, sid, dest, at}, …]}, every call so far (a test hook)
 //!   GET /              the home page; back from logout it says "Signed out" when the state
 //!                      matches (<h1 id="result">Signed out</h1>)
 //!
@@ -35,6 +41,7 @@ const PASSED_ON = ['ui_locales', 'prompt', 'login_hint', 'acr_values', 'max_age'
 const transactions = new Map(); // rp_tx cookie -> {codeVerifier, state, nonce}
 const sessions = new Map(); // rp_session cookie -> {claims, idToken}
 const logouts = new Map(); // logout state -> true
+const frontchannelCalls = []; // {iss, sid, dest, at}
 
 let config;
 async function discover() {
@@ -129,6 +136,17 @@ async function handle(req, res) {
       res.writeHead(302, { location, 'set-cookie': 'rp_session=; Path=/; Max-Age=0', 'cache-control': 'no-store' });
       return res.end();
     }
+    case '/frontchannel-logout': {
+      frontchannelCalls.push({
+        iss: url.searchParams.get('iss'),
+        sid: url.searchParams.get('sid'),
+        dest: req.headers['sec-fetch-dest'] ?? null,
+        at: new Date().toISOString(),
+      });
+      return page(res, 200, 'Front-channel logout', '<h1 id="result">Front-channel logout received</h1>');
+    }
+    case '/frontchannel-calls':
+      return json(res, 200, { calls: frontchannelCalls });
     case '/': {
       const state = url.searchParams.get('state');
       if (state !== null) {
