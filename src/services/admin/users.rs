@@ -92,7 +92,9 @@ pub async fn create_user(
     Ok(user)
 }
 
-/// Disables or re-enables a user; either ends every refresh-token family of the user.
+/// Disables or re-enables a user; either ends every refresh-token family of the user. It does
+/// not end browser sessions nor tell the apps: the admin API and the CLI disable through
+/// [`super::accounts::update`], which does both.
 pub async fn set_user_enabled(
     store: &dyn Store,
     tenant_id: &str,
