@@ -22,7 +22,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit, urlencode
 
@@ -31,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lib"))
-from navigation import Browser  # noqa: E402
+from navigation import Browser, sign_in_form  # noqa: E402
 
 HTTP_TIMEOUT = 20  # seconds any one request of a drill may take before it counts as hung
 
@@ -497,39 +496,6 @@ def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict] = []
-        self._form = None
-
-    def handle_starttag(self, tag, attrs):
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "form":
-            self._form = {"method": a.get("method", "get").lower(), "action": a.get("action", ""),
-                          "hidden": {}, "inputs": []}
-            self.forms.append(self._form)
-        elif tag == "input" and self._form is not None and a.get("name"):
-            if a.get("type", "text").lower() == "hidden":
-                self._form["hidden"][a["name"]] = a.get("value", "")
-            else:
-                self._form["inputs"].append(a["name"])
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._form = None
-
-
-def sign_in_form(html: str, base: str) -> dict | None:
-    p = _Forms()
-    p.feed(html)
-    for f in p.forms:
-        if f["method"] == "post" and "step" in f["hidden"]:
-            f["action"] = urljoin(base, f["action"] or base)
-            return f
-    return None
 
 
 class SignIn:

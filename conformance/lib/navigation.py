@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html import unescape
+from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -188,3 +189,40 @@ class Browser:
             res = self.session.request(method, url, data=data, headers=headers, allow_redirects=False, timeout=timeout)
         self.tab.received(url, res.status_code, res.headers, res.text)
         return res
+
+
+# The sign-in and redemption forms of Gatehouse's pages (shared by the fault drills and the
+# logout suite).
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict] = []
+        self._form = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "form":
+            self._form = {"method": a.get("method", "get").lower(), "action": a.get("action", ""),
+                          "hidden": {}, "inputs": []}
+            self.forms.append(self._form)
+        elif tag == "input" and self._form is not None and a.get("name"):
+            if a.get("type", "text").lower() == "hidden":
+                self._form["hidden"][a["name"]] = a.get("value", "")
+            else:
+                self._form["inputs"].append(a["name"])
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+
+
+def sign_in_form(html: str, base: str) -> dict | None:
+    """The page's POST form carrying a `step` (method, absolute action, hidden fields, the names
+    of its other inputs), or None."""
+    p = _Forms()
+    p.feed(html)
+    for f in p.forms:
+        if f["method"] == "post" and "step" in f["hidden"]:
+            f["action"] = urljoin(base, f["action"] or base)
+            return f
+    return None

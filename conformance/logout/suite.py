@@ -26,7 +26,7 @@ import requests
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "lib"))
-from navigation import Browser  # noqa: E402
+from navigation import Browser, sign_in_form  # noqa: E402
 
 from rp import Receiver  # noqa: E402
 
@@ -165,35 +165,6 @@ def sign_in(browser: Browser, issuer: str, client_id: str) -> tuple[str, str]:
     q = {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
     assert q.get("state") == state, target
     return q["code"], verifier
-
-
-def sign_in_form(html: str, base: str) -> dict | None:
-    from html.parser import HTMLParser
-
-    class Forms(HTMLParser):
-        def __init__(self):
-            super().__init__(convert_charrefs=True)
-            self.forms, self.form = [], None
-
-        def handle_starttag(self, tag, attrs):
-            a = {k: (v or "") for k, v in attrs}
-            if tag == "form":
-                self.form = {"method": a.get("method", "get").lower(), "action": a.get("action", ""), "hidden": {}}
-                self.forms.append(self.form)
-            elif tag == "input" and self.form is not None and a.get("type") == "hidden" and a.get("name"):
-                self.form["hidden"][a["name"]] = a.get("value", "")
-
-        def handle_endtag(self, tag):
-            if tag == "form":
-                self.form = None
-
-    p = Forms()
-    p.feed(html)
-    for f in p.forms:
-        if f["method"] == "post" and "step" in f["hidden"]:
-            f["action"] = urljoin(base, f["action"] or base)
-            return f
-    return None
 
 
 def admin_token(base: str, backend: dict) -> dict:
