@@ -122,10 +122,10 @@ bench_profile_stop() {
   mv "$WORK/perf.data" "$base.perf.data" 2>/dev/null || true
   log "perf ($label): samples by binary"; sed 's/^/    /' "$WORK/perf-dso.txt" >&2
   log "perf ($label): top symbols"; head -n 15 "$WORK/perf-symbols.txt" | sed 's/^/    /' >&2
-  BENCH_PROFILE_JSON=$(jq -nc --arg label "$label" --arg samples "${samples:-}" \
+  BENCH_PROFILE_JSON=$(jq -nc --arg what "$label" --arg samples "${samples:-}" \
     --rawfile dso "$WORK/perf-dso.txt" --rawfile sym "$WORK/perf-symbols.txt" \
     --arg data "$base.perf.data" --arg sym_file "$base.perf-symbols.txt" '
-    { round: $label, samples: $samples,
+    { round: $what, samples: $samples,
       command: "perf record -e cpu-clock -F 999 --call-graph dwarf -p <gatehouse pid>; perf report --no-children --sort dso,symbol",
       by_dso: ($dso | split("\n") | map(select(. != ""))),
       top_symbols: ($sym | split("\n") | map(select(. != ""))),

@@ -5,12 +5,15 @@
 # A B C A B C, reports medians, the ratio Gatehouse / best samlify, Gatehouse p99, RSS and the
 # machine's RSA-2048 signing ceiling. Variants: assertion signed; assertion and Response signed.
 #
-# Usage: conformance/bench/saml.sh [--smoke] [--rounds N] [--duration SECONDS] [--help]
+# Usage: conformance/bench/saml.sh [--smoke] [--rounds N] [--duration SECONDS]
+#          [--backend sqlite|postgres] [--profile] [--help]
 # Env:   GATEHOUSE_BIN (default <repo>/target/release/gatehouse; skipped with a notice if missing)
 #        BENCH_OUT (JSON summary path; default a temp file), BENCH_ROUNDS (3), BENCH_DURATION (10),
 #        BENCH_WARMUP (3), BENCH_SAMLIFY_WARMUP (2), BENCH_CONNECTIONS (50), BENCH_THREADS (2),
 #        BENCH_VARIANTS ("assertion response"), BENCH_SAMLIFY_PROCS ("1 2"), BENCH_CONCURRENT_CHECK (40
-#        responses fetched beside the warm-up load and verified), BENCH_KEEP=1 keeps logs.
+#        responses fetched beside the warm-up load and verified), BENCH_BACKEND (sqlite; postgres:
+#        a fresh database on 127.0.0.1:5432 + Redis, see lib.sh), BENCH_PROFILE=1 (as --profile:
+#        perf record of Gatehouse during one extra round of the first variant), BENCH_KEEP=1.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +21,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SL_DIR="$HERE/samlify"
 BENCHJS="$SL_DIR/bench.js"
 LUA="$HERE/saml.lua"
+# shellcheck source=conformance/bench/lib.sh
+. "$HERE/lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-10}
@@ -32,13 +37,15 @@ SPEED_SECONDS=3
 MODE=full
 TARGET_RATIO=4
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) MODE=smoke; ROUNDS=1; DURATION=2; WARMUP=1; SL_WARMUP=1; SPEED_SECONDS=1 ;;
     --rounds) ROUNDS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
+    --backend) BENCH_BACKEND=$2; shift ;;
+    --profile) BENCH_PROFILE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -71,6 +78,7 @@ cleanup() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+  bench_backend_cleanup
   if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
     log "logs kept in $WORK"
   else
@@ -93,6 +101,7 @@ command -v wrk >/dev/null || need_apt+=(wrk)
 command -v jq >/dev/null || need_apt+=(jq)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v openssl >/dev/null || need_apt+=(openssl)
+mapfile -t -O "${#need_apt[@]}" need_apt < <(bench_lib_packages)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
@@ -116,9 +125,6 @@ SL_VERSION=$(cd "$SL_DIR" && sl_installed_version)
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
-rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
 CLK_TCK=$(getconf CLK_TCK)
 
 # Poll URL until HTTP 200 while PID is alive (timeout in seconds).
@@ -140,12 +146,23 @@ sign_flag() { if [ "$1" = response ]; then echo --sign-response; fi; }
 ACS=http://127.0.0.1/acs
 
 # ---------------------------------------------------------------- machine ceiling (nothing else of ours running)
-log "mode=$MODE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s (samlify ${SL_WARMUP}s in-process) connections=$CONNS wrk-threads=$THREADS variants='$VARIANTS' samlify-procs='$SL_PROCS'"
+log "mode=$MODE backend=$BENCH_BACKEND profile=$BENCH_PROFILE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s (samlify ${SL_WARMUP}s in-process) connections=$CONNS wrk-threads=$THREADS variants='$VARIANTS' samlify-procs='$SL_PROCS'"
 log "openssl speed -seconds $SPEED_SECONDS -multi 2 rsa2048"
 read -r RSA_SIGN RSA_VERIFY < <(openssl speed -seconds "$SPEED_SECONDS" -multi 2 -mr rsa2048 2>/dev/null \
   | awk -F: '$1=="+F2" {s=$4; v=$5} END {printf "%.0f %.0f\n", s, v}')
 [ "${RSA_SIGN:-0}" -gt 0 ] 2>/dev/null || die "openssl speed rsa2048 printed no figure"
-log "ceiling: RSA-2048 $RSA_SIGN sign/s (2 processes)"
+# One signature's CPU: a single openssl speed process divides by its CPU user time (the -multi
+# children count wall time), so 1000 / its sign/s = CPU ms per signature; median of this and
+# one measurement before every round.
+SPEEDS="$WORK/speeds.txt"; : > "$SPEEDS"
+speed1() {
+  local s
+  s=$(openssl speed -seconds "$SPEED_SECONDS" -mr rsa2048 2>/dev/null | awk -F: '$1=="+F2" {print $4}')
+  [ -n "$s" ] || die "openssl speed rsa2048 (1 process) printed no figure"
+  awk -v s="$s" 'BEGIN{printf "%.5f\n", 1000 / s}' >> "$SPEEDS"
+}
+speed1
+log "ceiling: RSA-2048 $RSA_SIGN sign/s (2 processes); one signature $(cat "$SPEEDS") ms CPU (1 process)"
 
 # ---------------------------------------------------------------- samlify: key, certificate, one checked response per variant
 mkdir -p "$WORK/samlify"
@@ -179,6 +196,7 @@ if [ -x "$GATEHOUSE_BIN" ]; then
       || { cat "$out" "$out.err" >&2; die "gatehouse $*"; }
     jq -ce 'objects' "$out" 2>/dev/null || { cat "$out" "$out.err" >&2; die "gatehouse $* printed no JSON object"; }
   }
+  bench_backend_init saml
   log "gatehouse: provisioning tenant, user and SAML apps with $GATEHOUSE_BIN"
   gh_cli migrate >/dev/null   # administration commands need an existing database
   gh_cli tenant create --slug bench --name Bench >/dev/null
@@ -234,7 +252,7 @@ fi
 
 # ---------------------------------------------------------------- load runners
 # Gatehouse: wrk for SECS seconds with a fresh AuthnRequest (IssueInstant now); RSS sampled every 0.2 s.
-run_gatehouse() { # variant round seconds record(0|1)
+run_gatehouse() { # variant round seconds record(0|1|profile)
   local variant=$1 round=$2 secs=$3 record=$4
   local out="$WORK/wrk-$variant-$round.txt" samples="$WORK/rss-gh-$variant-$round.txt" sampler t0 t1 json peak cores url
   url="$SSO?SAMLRequest=$(saml_request "$variant")"
@@ -248,6 +266,7 @@ run_gatehouse() { # variant round seconds record(0|1)
     seq 1 "$CONCURRENT_CHECK" | xargs -P 10 -I{} curl -s -o "$conc/{}.html" --max-time 30 -H "Cookie: $COOKIE" "$url" &
     checker=$!; PIDS+=("$checker")
   fi
+  [ "$record" = profile ] && bench_profile_start "$GH_PID"
   t0=$(cpu_ticks "$GH_PID")
   # In the background and waited for, so that a signal stops the run at once (the trap stops wrk).
   SSO_URL=$url COOKIE=$COOKIE wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" --timeout 5s --latency -s "$LUA" "$GH_URL/" > "$out" 2>&1 &
@@ -255,6 +274,7 @@ run_gatehouse() { # variant round seconds record(0|1)
   wait "$wrk_pid" || { kill "$sampler" 2>/dev/null; cat "$out" >&2; die "wrk failed against gatehouse ($variant)"; }
   forget_pid "$wrk_pid"
   t1=$(cpu_ticks "$GH_PID")
+  [ "$record" = profile ] && bench_profile_stop "$variant, one extra round after the recorded ones (not in the medians)"
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   if [ -n "$checker" ]; then
     wait "$checker" || true
@@ -271,7 +291,11 @@ run_gatehouse() { # variant round seconds record(0|1)
   [ -n "$json" ] || { cat "$out" >&2; die "no wrk summary for gatehouse $variant"; }
   peak=$(sort -n "$samples" | tail -n1); peak=${peak:-0}
   cores=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v d="$(jq .duration_s <<<"$json")" 'BEGIN{printf "%.2f", (b-a)/hz/d}')
-  if [ "$record" = 1 ]; then
+  if [ "$record" = profile ]; then
+    PROFILE_ROUND=$(jq -c --arg variant "$variant" --argjson cores "$cores" \
+      '. + {side:"gatehouse", variant:$variant, cpu_cores:$cores, cpu_ms_per_response: (if .rps > 0 then ($cores * 1000 / .rps * 100 | round / 100) else null end)}' <<<"$json")
+    log "gatehouse $variant profiled round: $(jq -r '"\(.rps) resp/s, \(.cpu_cores) cores = \(.cpu_ms_per_response) ms CPU per response"' <<<"$PROFILE_ROUND")"
+  elif [ "$record" = 1 ]; then
     jq -c --arg variant "$variant" --argjson round "$round" --argjson peak "$peak" --argjson cores "$cores" \
       '. + {side:"gatehouse", variant:$variant, round:$round, rss_peak_kb:$peak, cpu_cores:$cores}' <<<"$json" >> "$RESULTS"
     log "$(printf '%-14s %-9s round %d: %8.1f resp/s  p99 %7.2f ms  cpu %s cores  rss peak %d MB  errors %s' \
@@ -280,7 +304,9 @@ run_gatehouse() { # variant round seconds record(0|1)
   elif [ "$(jq '[.errors[]]|add' <<<"$json")" != 0 ]; then
     log "gatehouse $variant warm-up had errors: $(jq -c .errors <<<"$json")"
   fi
+  return 0
 }
+PROFILE_ROUND=null
 
 # samlify: N worker processes building responses back to back for SECS seconds (after their own warm-up).
 run_samlify() { # variant procs round seconds
@@ -306,9 +332,14 @@ for variant in $VARIANTS; do
     run_gatehouse "$variant" 0 "$WARMUP" 0
   fi
   for round in $(seq 1 "$ROUNDS"); do
+    speed1
     [ "$GH_ENABLED" = 1 ] && run_gatehouse "$variant" "$round" "$DURATION" 1
     for procs in $SL_PROCS; do run_samlify "$variant" "$procs" "$round" "$DURATION"; done
   done
+  if [ "$BENCH_PROFILE" = 1 ] && [ "$GH_ENABLED" = 1 ] && [ "$PROFILE_ROUND" = null ]; then
+    log "gatehouse $variant: one more round of ${DURATION}s under perf record"
+    run_gatehouse "$variant" P "$DURATION" profile
+  fi
 done
 GH_AFTER_KB=0; GH_HWM_KB=0
 if [ "$GH_ENABLED" = 1 ]; then
@@ -327,7 +358,10 @@ SUMMARY=$(jq -n \
   --arg node "$(node --version)" --arg samlify "$SL_VERSION" --arg wrk "$(wrk -v 2>&1 | head -n1 | awk '{print $2}')" \
   --arg openssl "$(openssl version | awk '{print $2}')" --arg ghbin "$GATEHOUSE_BIN" --argjson gh "$GH_ENABLED" \
   --argjson rsa_sign "$RSA_SIGN" --argjson rsa_verify "$RSA_VERIFY" --argjson target "$TARGET_RATIO" \
-  --argjson gh_idle "$GH_IDLE_KB" --argjson gh_after "$GH_AFTER_KB" --argjson gh_hwm "$GH_HWM_KB" '
+  --argjson gh_idle "$GH_IDLE_KB" --argjson gh_after "$GH_AFTER_KB" --argjson gh_hwm "$GH_HWM_KB" \
+  --argjson sign_ms "$(jq -sc . "$SPEEDS")" \
+  --argjson backend "$(if [ "$GH_ENABLED" = 1 ]; then bench_backend_json; else echo null; fi)" \
+  --argjson profile "$(bench_profile_json)" --argjson profile_round "$PROFILE_ROUND" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor]
               else (.[length/2 - 1] + .[length/2]) / 2 end;
   def r1: if . == null then null else (. * 10 | round) / 10 end;
@@ -352,11 +386,15 @@ SUMMARY=$(jq -n \
   { benchmark: "saml-sso-signed-response",
     mode: $mode,
     settings: { rounds: $rounds_n, duration_s: $duration, warmup_s: $warmup, samlify_warmup_s: $sl_warmup,
-                connections: $conns, wrk_threads: $threads },
+                connections: $conns, wrk_threads: $threads, backend: $backend },
     machine: { nproc: $nproc, node: $node, samlify: $samlify, wrk: $wrk, openssl: $openssl },
     gatehouse: { bin: $ghbin, ran: ($gh == 1) },
     samlify_schema_validator: "none set: createLoginResponse never validates (only parse* calls do)",
-    ceiling: { rsa2048_sign_per_s: $rsa_sign, rsa2048_verify_per_s: $rsa_verify, processes: 2 },
+    ceiling: { rsa2048_sign_per_s: $rsa_sign, rsa2048_verify_per_s: $rsa_verify, processes: 2,
+               rsa2048_ms_cpu_per_sign: ($sign_ms | median | . * 10000 | round / 10000),
+               rsa2048_ms_cpu_per_sign_each: ($sign_ms | map(. * 10000 | round / 10000)),
+               note: "sign/s: openssl speed -multi 2 (wall time, both cores); ms CPU per signature: one openssl speed process (CPU user time), median of a measurement before the servers and one before every round" },
+    profile: (if $profile == null then null else $profile + { round_figures: $profile_round } end),
     target_ratio: $target,
     results: ([$rounds[].variant] | unique | map(. as $v |
       { key: $v, value:
@@ -378,14 +416,17 @@ SUMMARY=$(jq -n \
               (if .gatehouse and .samlify_1proc then (.samlify_1proc.cpu_ms_per_response_median / .gatehouse.cpu_ms_per_response_median | r2) else null end)
           | .target_met = (if .ratio_rps_gatehouse_over_best_samlify then .ratio_rps_gatehouse_over_best_samlify >= $target else null end)
           | .gatehouse_fraction_of_ceiling =
-              (if .gatehouse then (.gatehouse.rps_median * .signatures_per_response / $rsa_sign | r2) else null end) ) }) | from_entries) }')
+              (if .gatehouse then (.gatehouse.rps_median * .signatures_per_response / $rsa_sign | r2) else null end)
+          | .gatehouse_cpu_per_response_over_signatures =
+              (if .gatehouse.cpu_ms_per_response_median then
+                 (.gatehouse.cpu_ms_per_response_median / (.signatures_per_response * ($sign_ms | median)) | r2) else null end) ) }) | from_entries) }')
 
 mkdir -p "$(dirname "$BENCH_OUT")"
 printf '%s\n' "$SUMMARY" > "$BENCH_OUT"
 
 {
   echo
-  echo "SAML SSO benchmark ($MODE): signed Responses/s; Gatehouse over HTTP (wrk -t$THREADS -c$CONNS, GET SSO with a session) vs samlify $SL_VERSION createLoginResponse in-process; $ROUNDS x ${DURATION}s per side, alternated, medians"
+  echo "SAML SSO benchmark ($MODE, Gatehouse on $BENCH_BACKEND): signed Responses/s; Gatehouse over HTTP (wrk -t$THREADS -c$CONNS, GET SSO with a session) vs samlify $SL_VERSION createLoginResponse in-process; $ROUNDS x ${DURATION}s per side, alternated, medians"
   printf '%-10s %-17s %9s %8s %6s %7s %9s %9s %7s %9s\n' variant side "resp/s" "p99 ms" cores "ms CPU" "RSS idle" "RSS peak" errors "% ceiling"
   jq -r --argjson order "$(jq -nc --arg a "$VARIANTS" '$a | split(" ") | map(select(. != ""))')" '
     def pct($x): "\(($x * 1000 | round) / 10)%";
@@ -404,6 +445,7 @@ printf '%s\n' "$SUMMARY" > "$BENCH_OUT"
   echo "ms CPU = CPU milliseconds per response (cores / resp/s): robust to a busy machine; Gatehouse's excludes wrk, includes HTTP"
   echo "RSS: Gatehouse one process (idle = after sign-in and one response per variant); samlify = sum over its worker processes"
   echo "ceiling (openssl speed -multi 2): RSA-2048 $RSA_SIGN sign/s; % ceiling = resp/s x signatures per response / that"
+  jq -r '"one RSA-2048 signature: \(.ceiling.rsa2048_ms_cpu_per_sign) ms CPU (1 openssl process, median); Gatehouse CPU per response / its signatures: " + ([.results | to_entries[] | "\(.key) x\(.value.gatehouse_cpu_per_response_over_signatures // "-")"] | join(", "))' <<<"$SUMMARY"
   [ "$GH_ENABLED" = 1 ] || echo "Gatehouse: skipped (no binary at $GATEHOUSE_BIN)"
   echo "JSON: $BENCH_OUT"
 } >&2
