@@ -8,18 +8,23 @@
 # flow with a fresh cookie jar; sides alternate A B A B; medians of flows/s and p50/p99, the
 # ratio, each server's CPU and RSS. Any failed flow fails the run. See conformance/bench/README.md.
 #
-# Usage: conformance/bench/federation.sh [--smoke] [--rounds N] [--duration SECONDS] [--vus N] [--help]
+# Usage: conformance/bench/federation.sh [--smoke] [--rounds N] [--duration SECONDS] [--vus N]
+#          [--backend sqlite|postgres] [--profile] [--help]
 # Env:   GATEHOUSE_BIN (default <repo>/target/release/gatehouse; skipped with a notice if missing)
 #        BENCH_OUT (JSON summary path; default a temp file), BENCH_ROUNDS (3), BENCH_DURATION (20),
 #        BENCH_WARMUP (5), BENCH_VUS (16 virtual users), BENCH_GUESTS (guests = peer accounts;
 #        default BENCH_VUS), BENCH_KEEP=1 keeps the temp dir with the server logs, GATEHOUSE_LOG
-#        (Gatehouse's log level, default warn).
+#        (Gatehouse's log level, default warn), BENCH_BACKEND (sqlite; postgres: a fresh database
+#        on 127.0.0.1:5432 + Redis, see lib.sh), BENCH_PROFILE=1 (as --profile: perf record of
+#        Gatehouse during one extra flow-A round).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OP_DIR="$HERE/oidc-provider"
 DRIVER="$HERE/federation.mjs"
+# shellcheck source=conformance/bench/lib.sh
+. "$HERE/lib.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-20}
@@ -28,7 +33,7 @@ VUS=${BENCH_VUS:-16}
 GUESTS=${BENCH_GUESTS:-}
 MODE=full
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -36,6 +41,8 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --vus) VUS=$2; shift ;;
+    --backend) BENCH_BACKEND=$2; shift ;;
+    --profile) BENCH_PROFILE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -66,6 +73,7 @@ cleanup() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+  bench_backend_cleanup
   if [ "$rc" -ne 0 ]; then
     for f in "$WORK/gatehouse/server.log" "$WORK/peer.log"; do
       [ -s "$f" ] && { log "last lines of $f:"; tail -n 20 "$f" >&2; }
@@ -85,6 +93,7 @@ trap 'exit 130' INT TERM
 need_apt=()
 command -v jq >/dev/null || need_apt+=(jq)
 command -v curl >/dev/null || need_apt+=(curl)
+mapfile -t -O "${#need_apt[@]}" need_apt < <(bench_lib_packages)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
@@ -108,8 +117,6 @@ OP_VERSION=$(cd "$OP_DIR" && op_installed_version)
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
-rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 secret() { head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # Poll URL until HTTP 200 while PID is alive (timeout in seconds).
@@ -126,7 +133,7 @@ wait_http_200() {
 }
 
 LOADAVG_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
-log "mode=$MODE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s vus=$VUS guests=$GUESTS (load average $LOADAVG_BEFORE)"
+log "mode=$MODE backend=$BENCH_BACKEND profile=$BENCH_PROFILE rounds=$ROUNDS duration=${DURATION}s warmup=${WARMUP}s vus=$VUS guests=$GUESTS (load average $LOADAVG_BEFORE)"
 
 # ---------------------------------------------------------------- Gatehouse: tenant, apps (server not yet up)
 GH_ENABLED=0; GH_PID=0; GH_ISSUER=""; GH_TENANT_ID=""
@@ -138,6 +145,7 @@ PEER_ISSUER="http://127.0.0.1:$PEER_PORT"
 PEER_DOMAIN="partner.bench.example"
 if [ -x "$GATEHOUSE_BIN" ]; then
   GH_ENABLED=1
+  bench_backend_init federation
   GH_PORT=$(free_port)
   mkdir -p "$WORK/gatehouse/data" "$WORK/gatehouse/keys"
   export GATEHOUSE_DATA_DIR="$WORK/gatehouse/data" GATEHOUSE_KEYS_DIR="$WORK/gatehouse/keys"
@@ -230,10 +238,12 @@ PEER_IDLE_KB=$(rss_kb "$PEER_PID")
 log "idle RSS:$([ "$GH_ENABLED" = 1 ] && echo " gatehouse $((GH_IDLE_KB / 1024)) MB,") oidc-provider $((PEER_IDLE_KB / 1024)) MB"
 
 # ---------------------------------------------------------------- load: warm-up, then A B A B
-run_load() { # side round seconds record(0|1)
+run_load() { # side round seconds record(0|1|profile)
   local side=$1 round=$2 secs=$3 record=$4 out="$WORK/run-$1-$2.json" json
+  [ "$record" = profile ] && bench_profile_start "$GH_PID"
   node "$DRIVER" run "$CONFIG" "$side" "$secs" > "$out" 2> "$out.err" \
     || { cat "$out.err" >&2; die "the driver failed on $side"; }
+  [ "$record" = profile ] && bench_profile_stop "flow A, one extra round after the recorded ones (not in the medians)"
   json=$(tail -n1 "$out")
   jq -e '.flows >= 0' >/dev/null 2>&1 <<<"$json" || { cat "$out" "$out.err" >&2; die "no driver summary for $side"; }
   kill -0 "$PEER_PID" 2>/dev/null || die "oidc-provider died under load ($side)"
@@ -247,8 +257,13 @@ run_load() { # side round seconds record(0|1)
     json=$(jq -c --argjson round "$round" '. + {round: $round}' <<<"$json")
     printf '%s\n' "$json" >> "$RESULTS"
     log "$(jq -r '"\(.side) round \(.round): \(.flows_per_s) flows/s  p50 \(.p50_ms) ms  p99 \(.p99_ms) ms  cores: gatehouse \(.cpu.gatehouse.cores // "-"), oidc-provider \(.cpu.peer.cores), driver \(.driver_cores)"' <<<"$json")"
+  elif [ "$record" = profile ]; then
+    PROFILE_ROUND=$json
+    log "$(jq -r '"\(.side) profiled round: \(.flows_per_s) flows/s, gatehouse \(.cpu.gatehouse.cores) cores = \(.cpu.gatehouse.cpu_ms_per_flow) ms CPU per flow"' <<<"$json")"
   fi
+  return 0
 }
+PROFILE_ROUND=null
 
 SIDES=()
 [ "$GH_ENABLED" = 1 ] && SIDES+=(gatehouse)
@@ -262,6 +277,10 @@ for round in $(seq 1 "$ROUNDS"); do
     run_load "$side" "$round" "$DURATION" 1
   done
 done
+if [ "$BENCH_PROFILE" = 1 ] && [ "$GH_ENABLED" = 1 ]; then
+  log "gatehouse: one more flow-A round of ${DURATION}s under perf record"
+  run_load gatehouse P "$DURATION" profile
+fi
 
 sleep 1
 SIDES_JSON=$(jq -nc --argjson gh "$GH_ENABLED" \
@@ -279,7 +298,9 @@ SUMMARY=$(jq -n \
   --argjson vus "$VUS" --argjson guests "$GUESTS" --argjson nproc "$(nproc)" \
   --argjson load_before "$LOADAVG_BEFORE" --argjson load_after "$(cut -d' ' -f1 /proc/loadavg)" \
   --arg node "$(node --version)" --arg op "$OP_VERSION" --arg ghbin "$GATEHOUSE_BIN" --arg ghver "$GH_VERSION" \
-  --argjson gh "$GH_ENABLED" '
+  --argjson gh "$GH_ENABLED" \
+  --argjson backend "$(if [ "$GH_ENABLED" = 1 ]; then bench_backend_json; else echo null; fi)" \
+  --argjson profile "$(bench_profile_json)" --argjson profile_round "$PROFILE_ROUND" '
   def median: map(select(. != null)) | sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor]
               else (.[length/2 - 1] + .[length/2]) / 2 end;
   def r1: if . == null then null else (. * 10 | round) / 10 end;
@@ -305,7 +326,8 @@ SUMMARY=$(jq -n \
         flows_per_s_each: [$r[].flows_per_s], p50_ms_each: [$r[].p50_ms], p99_ms_each: [$r[].p99_ms] } end;
   { benchmark: "federated-guest-sign-in",
     mode: $mode,
-    settings: { rounds: $rounds_n, duration_s: $duration, warmup_s: $warmup, vus: $vus, guests: $guests },
+    settings: { rounds: $rounds_n, duration_s: $duration, warmup_s: $warmup, vus: $vus, guests: $guests, backend: $backend },
+    profile: (if $profile == null then null else $profile + { round_figures: $profile_round } end),
     machine: { nproc: $nproc, node: $node, oidc_provider: $op, loadavg_1m_before: $load_before, loadavg_1m_after: $load_after },
     gatehouse: { bin: $ghbin, version: $ghver, ran: ($gh == 1) },
     checks: ($setup | del(.ok)),
@@ -324,7 +346,7 @@ printf '%s\n' "$SUMMARY" > "$BENCH_OUT"
 
 {
   echo
-  echo "Federated guest sign-in benchmark ($MODE): $VUS virtual users, $ROUNDS x ${DURATION}s per side, A B A B, medians"
+  echo "Federated guest sign-in benchmark ($MODE, Gatehouse on $BENCH_BACKEND): $VUS virtual users, $ROUNDS x ${DURATION}s per side, A B A B, medians"
   printf '%-22s %9s %8s %8s %17s %21s %7s\n' flow "flows/s" "p50 ms" "p99 ms" "cores GH + OP" "CPU ms/flow GH + OP" driver
   jq -r '
     def f: if . == null then "-" else tostring end;
