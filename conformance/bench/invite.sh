@@ -7,13 +7,15 @@
 # Target from the issue: >= 2,000 rows/s with memory flat in the number of rows.
 # See conformance/bench/README.md.
 #
-# Usage: conformance/bench/invite.sh [--smoke] [--rows N] [--small-rows N] [--no-api] [--profile] [--help]
+# Usage: conformance/bench/invite.sh [--smoke] [--rows N] [--small-rows N] [--no-api] [--profile]
+#          [--backend sqlite|postgres] [--help]
 # Env:   GATEHOUSE_BIN (default <repo>/target/release/gatehouse), BENCH_OUT (JSON summary; default a
 #        temp file), BENCH_ROWS (10000; smoke 1000), BENCH_SMALL_ROWS (1000; smoke 100),
 #        BENCH_MAIL_WINDOW (seconds the mail delivery is watched after the rows are done; 10,
 #        smoke 3), BENCH_KEEP=1 keeps the temp dir. GATEHOUSE_DATABASE_URL, GATEHOUSE_REDIS_URL,
 #        GATEHOUSE_REDIS_PREFIX and GATEHOUSE_MASTER_KEY are passed through (default: SQLite and
-#        the in-process store in a fresh temp dir).
+#        the in-process store in a fresh temp dir). --backend postgres (or BENCH_BACKEND=postgres)
+#        creates a fresh database on 127.0.0.1:5432 and uses Redis, and drops it at the end (lib.sh).
 #        --profile: one more CLI run of BENCH_SMALL_ROWS fresh rows under `perf record -g`; the
 #        top of `perf report` is printed and kept in the JSON.
 set -euo pipefail
@@ -21,6 +23,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 NODE_DIR="$ROOT/conformance/invite/node"
+# shellcheck source=conformance/bench/lib.sh
+. "$HERE/lib.sh"
 
 MODE=full
 ROWS=${BENCH_ROWS:-}
@@ -30,7 +34,7 @@ API=1
 PROFILE=0
 TARGET_RPS=2000
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) MODE=smoke ;;
@@ -38,6 +42,7 @@ while [ $# -gt 0 ]; do
     --small-rows) SMALL=$2; shift ;;
     --no-api) API=0 ;;
     --profile) PROFILE=1 ;;
+    --backend) BENCH_BACKEND=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -51,6 +56,7 @@ fi
 
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-$ROOT/target/release/gatehouse}
 case "$GATEHOUSE_BIN" in /*) ;; *) GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN" ;; esac
+GH_COMM=$(basename "$GATEHOUSE_BIN" | cut -c1-15)   # the process name pgrep sees (comm: 15 characters)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench-invite.XXXXXX")
 BENCH_OUT=${BENCH_OUT:-$WORK.json}
@@ -69,6 +75,7 @@ cleanup() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+  bench_backend_cleanup
   if [ "$rc" -ne 0 ] && [ -s "$WORK/server.log" ]; then
     log "last lines of the Gatehouse server log:"; tail -n 20 "$WORK/server.log" >&2 || true
   fi
@@ -89,6 +96,7 @@ stop_pid() {
 }
 
 # ---------------------------------------------------------------- installs (idempotent)
+bench_backend_init invite   # --backend postgres: sets GATEHOUSE_DATABASE_URL / _REDIS_URL / _REDIS_PREFIX
 [ -x "$GATEHOUSE_BIN" ] || die "no Gatehouse binary at $GATEHOUSE_BIN (build it with 'cargo build --release' or set GATEHOUSE_BIN)"
 need_apt=()
 command -v jq >/dev/null || need_apt+=(jq)
@@ -118,7 +126,6 @@ command -v node >/dev/null || die "node is required (Node.js 20+)"
 # ---------------------------------------------------------------- helpers
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 status_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null || true; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
 CLK_TCK=$(getconf CLK_TCK)
 now() { printf '%s\n' "$EPOCHREALTIME"; }
 sink_accepted() { curl -sf --max-time 5 "$SINK/stats" | jq -r .accepted; }
@@ -198,6 +205,7 @@ record() { # label via expect rows t0 t_done t_end cpu_rows_s mails_in_window wi
       result_rows: ($statuses | add // 0),
       rows_phase_s: ($tdone - $t0 | r3), rows_per_s: ($rows / ($tdone - $t0) | r1), steady_rows_per_s: $steady,
       cpu_rows_phase_cores: ($cpu / ($tdone - $t0) | . * 100 | round / 100),
+      cpu_ms_per_row: ($cpu * 1000 / $rows | . * 1000 | round / 1000),
       wall_s: ($tend - $t0 | r3),
       mail_queued: $queued, mails_accepted_in_window: $mails, mail_window_s: ($tend - $wstart | r3),
       mails_per_s: (if $mails > 0 then ($mails / ($tend - $wstart) | r1) else 0 end),
@@ -235,7 +243,7 @@ cli_run() { # label csv rows expect
      2> >(stamp > "$out.stderr") > "$out.results.csv") &
   time_pid=$!
   pid=""
-  for _ in $(seq 1 100); do pid=$(pgrep -P "$time_pid" -x gatehouse || true); [ -n "$pid" ] && break; kill -0 "$time_pid" 2>/dev/null || break; sleep 0.01; done
+  for _ in $(seq 1 100); do pid=$(pgrep -P "$time_pid" -x "$GH_COMM" || true); [ -n "$pid" ] && break; kill -0 "$time_pid" 2>/dev/null || break; sleep 0.01; done
   [ -n "$pid" ] || die "$label: gatehouse invite did not start"
   cpu0=$(cpu_ticks "$pid")
   sample_rss "$pid" > "$out.rss" & sampler=$!
@@ -283,7 +291,7 @@ if [ "$PROFILE" = 1 ]; then
      > "$WORK/profile.results.csv" 2> "$WORK/profile.stderr") &
   perf_pid=$!
   for _ in $(seq 1 600); do grep -q ' done: \|^done: ' "$WORK/profile.stderr" 2>/dev/null && break; kill -0 "$perf_pid" 2>/dev/null || break; sleep 0.1; done
-  gh=$(pgrep -P "$perf_pid" -x gatehouse || true)
+  gh=$(pgrep -P "$perf_pid" -x "$GH_COMM" || true)
   [ -n "$gh" ] && kill -TERM "$gh" 2>/dev/null || true
   wait "$perf_pid" 2>/dev/null || true
   tidy() { grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//; s/^[[:space:]]+//; s/[[:space:]]{2,}/  /g'; }
@@ -351,21 +359,21 @@ fi
 SUMMARY=$(jq -n --slurpfile runs "$RUNS" --arg mode "$MODE" --argjson rows "$ROWS" --argjson small "$SMALL" \
   --argjson window "$WINDOW" --argjson target "$TARGET_RPS" --arg db "$DB_KIND" --arg redis "${GATEHOUSE_REDIS_URL:+redis}" \
   --argjson nproc "$(nproc)" --arg node "$(node --version)" --arg ghbin "$GATEHOUSE_BIN" \
-  --argjson api_idle "${API_IDLE_KB:-0}" --arg perf "$PROFILE_TOP" '
+  --argjson api_idle "${API_IDLE_KB:-0}" --arg perf "$PROFILE_TOP" --argjson backend "$(bench_backend_json)" '
   def run($l): [$runs[] | select(.label == $l)][0];
   def ratio(a; b): if a == null or b == null or b == 0 then null else ((a / b) * 100 | round) / 100 end;
   { benchmark: "bulk-invitation", mode: $mode,
-    settings: { rows: $rows, small_rows: $small, mail_window_s: $window,
+    settings: { rows: $rows, small_rows: $small, mail_window_s: $window, backend: $backend,
                 template: "Entra bulk invite CSV (version:v1.0 + header row)", send_email: true },
     machine: { nproc: $nproc, node: $node, database: $db, ephemeral: (if $redis == "" then "memory" else $redis end) },
     gatehouse: { bin: $ghbin },
     runs: $runs,
-    cli: { rows_per_s: run("cli-large").rows_per_s, steady_rows_per_s: run("cli-large").steady_rows_per_s, mails_per_s: run("cli-large").mails_per_s,
+    cli: { rows_per_s: run("cli-large").rows_per_s, cpu_ms_per_row: run("cli-large").cpu_ms_per_row, steady_rows_per_s: run("cli-large").steady_rows_per_s, mails_per_s: run("cli-large").mails_per_s,
            max_rss_kb_small: run("cli-small").max_rss_kb, max_rss_kb_large: run("cli-large").max_rss_kb,
            rss_ratio_large_over_small: ratio(run("cli-large").max_rss_kb; run("cli-small").max_rss_kb),
            idempotent: (run("cli-large-again").statuses.AlreadyInvited == $rows and run("cli-large-again").mail_queued == 0) },
     api: (if run("api-large") == null then null else
-          { rows_per_s: run("api-large").rows_per_s, mails_per_s: run("api-large").mails_per_s, server_rss_idle_kb: $api_idle,
+          { rows_per_s: run("api-large").rows_per_s, cpu_ms_per_row: run("api-large").cpu_ms_per_row, mails_per_s: run("api-large").mails_per_s, server_rss_idle_kb: $api_idle,
             server_rss_peak_kb_small: run("api-small").server_rss_peak_kb, server_rss_peak_kb_large: run("api-large").server_rss_peak_kb,
             rss_ratio_large_over_small: ratio(run("api-large").server_rss_peak_kb; run("api-small").server_rss_peak_kb),
             idempotent: (run("api-large-again").statuses.AlreadyInvited == $rows and run("api-large-again").mail_queued == 0) } end),
@@ -380,10 +388,10 @@ printf '%s\n' "$SUMMARY" > "$BENCH_OUT"
 {
   echo
   echo "Bulk invitation benchmark ($MODE, $DB_KIND${GATEHOUSE_REDIS_URL:+ + redis}): Entra CSV template, one e-mail per row to a local SMTP sink"
-  printf '%-16s %6s %8s %8s %8s %6s %7s %7s %8s %8s %10s  %s\n' run rows "rows s" "rows/s" "steady" cores queued "mails" "mails/s" backlog "peak RSS" statuses
-  jq -r '.runs[] | [.label, .rows, .rows_phase_s, .rows_per_s, (.steady_rows_per_s // "-"), .cpu_rows_phase_cores, .mail_queued, .mails_accepted_in_window,
+  printf '%-16s %6s %8s %8s %8s %6s %7s %7s %7s %8s %8s %10s  %s\n' run rows "rows s" "rows/s" "steady" cores "ms/row" queued "mails" "mails/s" backlog "peak RSS" statuses
+  jq -r '.runs[] | [.label, .rows, .rows_phase_s, .rows_per_s, (.steady_rows_per_s // "-"), .cpu_rows_phase_cores, .cpu_ms_per_row, .mail_queued, .mails_accepted_in_window,
      .mails_per_s, .outbox_backlog_after, "\(((.max_rss_kb // .server_rss_peak_kb) / 1024 * 10 | round) / 10) MB", (.statuses | tostring)] | @tsv' <<<"$SUMMARY" \
-    | awk -F'\t' '{printf "%-16s %6s %8s %8s %8s %6s %7s %7s %8s %8s %10s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12}'
+    | awk -F'\t' '{printf "%-16s %6s %8s %8s %8s %6s %7s %7s %7s %8s %8s %10s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13}'
   jq -r '"CLI: peak RSS \(.cli.max_rss_kb_small / 1024 | round) MB at \(.settings.small_rows) rows, \(.cli.max_rss_kb_large / 1024 | round) MB at \(.settings.rows) rows (x\(.cli.rss_ratio_large_over_small)); re-run idempotent: \(.cli.idempotent)"' <<<"$SUMMARY"
   jq -r 'select(.api != null) | "API: server RSS idle \(.api.server_rss_idle_kb / 1024 | round) MB, peak \(.api.server_rss_peak_kb_small / 1024 | round) MB at \(.settings.small_rows) rows, \(.api.server_rss_peak_kb_large / 1024 | round) MB at \(.settings.rows) rows (x\(.api.rss_ratio_large_over_small)); re-run idempotent: \(.api.idempotent)"' <<<"$SUMMARY"
   jq -r '"target \(.target.rows_per_s) rows/s: CLI rows \(if .target.cli_met then "met" else "MISSED" end) (\(.cli.rows_per_s), steady \(.cli.steady_rows_per_s))" + (if .api then ", API rows \(if .target.api_met then "met" else "MISSED" end) (\(.api.rows_per_s))" else "" end) + ", e-mail \(if .target.mail_met then "met" else "MISSED" end) (best \([.runs[] | select(.expect == "fresh") | .mails_per_s] | max) mails/s)"' <<<"$SUMMARY"

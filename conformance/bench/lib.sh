@@ -85,7 +85,11 @@ bench_backend_json() {
       --arg redis "$(bench_redis_cli info server 2>/dev/null | tr -d '\r' | sed -n 's/^redis_version://p')" \
       '{name: "postgres", database: "postgres \($pg)", ephemeral: "redis \($redis)"}'
   else
-    jq -nc '{name: "sqlite", database: "sqlite (WAL, in GATEHOUSE_DATA_DIR)", ephemeral: "in-process"}'
+    case "${GATEHOUSE_DATABASE_URL:-}" in
+      postgres*) jq -nc --arg redis "${GATEHOUSE_REDIS_URL:+redis}" \
+                   '{name: "postgres", database: "postgres (GATEHOUSE_DATABASE_URL from the caller)", ephemeral: (if $redis == "" then "in-process" else $redis end)}' ;;
+      *) jq -nc '{name: "sqlite", database: "sqlite (WAL, in GATEHOUSE_DATA_DIR)", ephemeral: "in-process"}' ;;
+    esac
   fi
 }
 
