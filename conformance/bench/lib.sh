@@ -25,6 +25,9 @@ BENCH_PG_HOST=${BENCH_PG_HOST:-127.0.0.1}
 BENCH_PG_PORT=${BENCH_PG_PORT:-5432}
 BENCH_REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
 BENCH_DB_NAME=""
+# A bench's Gatehouse has no load balancer to wait for: without this, `serve` keeps serving
+# server.drain_seconds (10) after SIGTERM, longer than the runners wait before SIGKILL.
+export GATEHOUSE_SERVER__DRAIN_SECONDS=${GATEHOUSE_SERVER__DRAIN_SECONDS:-0}
 BENCH_PROFILE_PID=""
 BENCH_PROFILE_JSON=null
 
