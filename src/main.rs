@@ -7,7 +7,9 @@ use gatehouse::cli::{self, Invocation};
 use gatehouse::startup::Application;
 
 /// mimalloc: allocation is a visible share of each token request (small short-lived maps and
-/// strings); it measured ~5% more client-credentials throughput than glibc malloc.
+/// strings); it measured ~5% more client-credentials throughput than glibc malloc. Built with
+/// `no_thp`: mimalloc then turns transparent huge pages off for the process, so a 2 MiB huge
+/// page no longer backs a few KiB of heap (idle RSS 45 → 33 MB on a fresh node).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -102,7 +102,7 @@ impl Application {
     /// Serves until `stop` completes, then drains: readiness turns false at once, the node
     /// keeps serving for `server.drain_seconds` (a load balancer polling `/readyz` takes it
     /// out meanwhile), then stops accepting and gives requests in flight [`crate::server::DRAIN_DEADLINE`] to
-    /// finish; background tasks stop last.
+    /// finish, writes the sign-in log's queued rows; background tasks stop last.
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -136,6 +136,17 @@ impl Application {
         let limits = crate::server::Limits::from_config(&state.config.server)
             .uncapped_for(&state.config.trusted_proxies);
         crate::server::serve(self.listener, router(state.clone()), limits, draining).await;
+        // Every request has finished or been cut: write the sign-in log's queued rows before
+        // the process ends (what SIGKILL would lose; services::sign_in_log).
+        if tokio::time::timeout(SIGN_IN_LOG_FLUSH, state.sign_in_log.flush())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                seconds = SIGN_IN_LOG_FLUSH.as_secs(),
+                "the sign-in log could not be written before stopping; its queued rows are lost"
+            );
+        }
         background.abort();
         mail.abort();
         logouts.abort();
@@ -146,6 +157,9 @@ impl Application {
         Ok(())
     }
 }
+
+/// How long a stopping node waits for the database to take the sign-in log's queued rows.
+const SIGN_IN_LOG_FLUSH: Duration = Duration::from_secs(10);
 
 /// Tells the operator, at start, where this node keeps its state: the database, the
 /// ephemeral store, the keys and where mail goes (never a password or key).

@@ -68,10 +68,9 @@ pub async fn list_sign_ins(
         Some(filter) => parse_filter(filter)?,
     };
     let (limit, offset) = paging.window()?;
-    let sign_ins = state
-        .store
-        .sign_ins(&caller.tenant.id, &filter, limit + 1, offset)
-        .await?;
+    let sign_ins =
+        crate::services::access::sign_ins(&state, &caller.tenant.id, &filter, limit + 1, offset)
+            .await?;
     Ok(super::page(
         &state,
         &uri,

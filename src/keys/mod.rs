@@ -116,15 +116,29 @@ impl KeyRing {
             .collect();
         if !missing.is_empty() {
             let now = unix_now();
-            let mut changes = KeyRingChanges::default();
-            for alg in missing {
-                changes
-                    .insert
-                    .push(generate_key(&master, alg, now, Some(now)).await?);
-                changes
-                    .insert
-                    .push(generate_key(&master, alg, now, None).await?);
-            }
+            // Every key at once: each RSA key takes tens of milliseconds (sometimes more) on
+            // one core, and a fresh node's start waits for all of them.
+            let generated =
+                futures_util::future::try_join_all(missing.into_iter().flat_map(|alg| {
+                    [Some(now), None]
+                        .map(|activated_at| generate_key(&master, alg, now, activated_at))
+                }))
+                .await?;
+            // Stamped when stored, not when generation began (as rotations are): the
+            // bootstrap keys count as published from now on.
+            let stored_at = unix_now();
+            let generated = generated
+                .into_iter()
+                .map(|key| StoredKey {
+                    created_at: stored_at,
+                    activated_at: key.activated_at.map(|_| stored_at),
+                    ..key
+                })
+                .collect();
+            let changes = KeyRingChanges {
+                insert: generated,
+                ..KeyRingChanges::default()
+            };
             match store.apply_key_changes(&changes).await {
                 // Another node bootstrapped at the same moment: its keys are as good.
                 Ok(()) | Err(StoreError::Conflict(_)) => {}

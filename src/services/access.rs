@@ -13,7 +13,7 @@ use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::domain::user::User;
 use crate::policy::{Context, Decision, Outcome, PolicyResult, Subject, evaluate};
-use crate::store::SignIn;
+use crate::store::{SignIn, SignInFilter};
 
 /// Decides whether `user` may get a token for `app` (`None`: Gatehouse's own pages) with
 /// evidence that is (or is not) multi-factor: first the application's assignment rule, then
@@ -127,7 +127,8 @@ pub struct Attempt<'a> {
     pub ip: Option<IpAddr>,
 }
 
-/// Appends an attempt to the tenant's sign-in log.
+/// Appends an attempt to the tenant's sign-in log (through the node's batching writer,
+/// [`crate::services::sign_in_log`]).
 pub async fn record(services: &Services, attempt: Attempt<'_>) -> Result<()> {
     metrics::counter!(
         crate::monitoring::SIGN_INS,
@@ -177,8 +178,8 @@ pub async fn record(services: &Services, attempt: Attempt<'_>) -> Result<()> {
         },
     });
     services
-        .store
-        .record_sign_in(&SignIn {
+        .sign_in_log
+        .append(SignIn {
             id,
             tenant_id: attempt.tenant.id.clone(),
             occurred_at: now,
@@ -189,4 +190,20 @@ pub async fn record(services: &Services, attempt: Attempt<'_>) -> Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// The tenant's sign-ins, newest first, including every one this node has appended so far
+/// (its queue is flushed first).
+pub async fn sign_ins(
+    services: &Services,
+    tenant_id: &str,
+    filter: &SignInFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<SignIn>> {
+    services.sign_in_log.flush().await;
+    Ok(services
+        .store
+        .sign_ins(tenant_id, filter, limit, offset)
+        .await?)
 }

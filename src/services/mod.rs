@@ -20,6 +20,7 @@ pub mod invitations;
 pub mod logout;
 pub mod membership;
 pub mod node;
+pub mod sign_in_log;
 pub mod signin;
 #[cfg(test)]
 pub mod testing;
@@ -69,6 +70,8 @@ pub struct Services {
     pub logouts: logout::Outbox,
     /// Clients' JWK Sets fetched from their `jwks_uri` (`private_key_jwt`).
     pub client_keys: client_assertion::ClientKeyCache,
+    /// The sign-in log's batching writer.
+    pub sign_in_log: sign_in_log::SignInLog,
 }
 
 impl std::fmt::Debug for Services {
@@ -101,6 +104,7 @@ impl Services {
             .await?,
         );
         let directory = Directory::new(store.clone()).await?;
+        let sign_in_log = sign_in_log::SignInLog::start(store.clone());
         Ok(Self {
             mailer,
             master,
@@ -116,6 +120,7 @@ impl Services {
             write_check: node::WriteCheck::default(),
             logouts: logout::Outbox::default(),
             client_keys: client_assertion::ClientKeyCache::default(),
+            sign_in_log,
         })
     }
 

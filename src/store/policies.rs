@@ -6,7 +6,10 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::sql::{RowsAffected, for_sql_backends, from_json, q, to_json};
+use super::sql::{
+    ROWS_PER_STATEMENT, RowsAffected, cacheable, for_sql_backends, from_json, q, repeat_values,
+    to_json,
+};
 use super::{StoreError, StoreResult};
 use crate::domain::policy::{Policy, PolicyState};
 
@@ -27,6 +30,24 @@ pub struct SignIn {
     pub status: String,
     /// The rest, as Graph `signIn` JSON.
     pub details: serde_json::Value,
+}
+
+/// One sign-in row; [`repeat_values`] makes it a batch.
+const INSERT_SIGN_IN: &str = "INSERT INTO sign_ins (id, tenant_id, occurred_at, user_id, app_id, status, details) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// Binds one sign-in's seven values, in [`INSERT_SIGN_IN`]'s order.
+macro_rules! bind_sign_in {
+    ($query:expr, $sign_in:expr, $details:expr) => {
+        $query
+            .bind($sign_in.id.as_str())
+            .bind($sign_in.tenant_id.as_str())
+            .bind($sign_in.occurred_at)
+            .bind($sign_in.user_id.as_deref())
+            .bind($sign_in.app_id.as_deref())
+            .bind($sign_in.status.as_str())
+            .bind($details)
+    };
 }
 
 #[derive(sqlx::FromRow)]
@@ -93,6 +114,8 @@ pub trait PolicyStore {
     async fn delete_policy(&self, tenant_id: &str, id: &str) -> StoreResult<()>;
     /// Appends a sign-in.
     async fn record_sign_in(&self, sign_in: &SignIn) -> StoreResult<()>;
+    /// Appends several sign-ins in one transaction (multi-row `INSERT`s): all or none.
+    async fn record_sign_ins(&self, sign_ins: &[SignIn]) -> StoreResult<()>;
     /// The tenant's sign-ins, newest first.
     async fn sign_ins(
         &self,
@@ -186,19 +209,33 @@ for_sql_backends! {
         }
 
         async fn record_sign_in(&self, sign_in: &SignIn) -> StoreResult<()> {
-            sqlx::query::<DB>(
-                "INSERT INTO sign_ins (id, tenant_id, occurred_at, user_id, app_id, status, details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(sign_in.id.as_str())
-            .bind(sign_in.tenant_id.as_str())
-            .bind(sign_in.occurred_at)
-            .bind(sign_in.user_id.as_deref())
-            .bind(sign_in.app_id.as_deref())
-            .bind(sign_in.status.as_str())
-            .bind(to_json(&sign_in.details)?)
-            .execute(&self.pool)
-            .await?;
+            let details = to_json(&sign_in.details)?;
+            bind_sign_in!(sqlx::query::<DB>(INSERT_SIGN_IN), sign_in, details)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn record_sign_ins(&self, sign_ins: &[SignIn]) -> StoreResult<()> {
+            match sign_ins {
+                [] => return Ok(()),
+                [one] => return self.record_sign_in(one).await,
+                _ => {}
+            }
+            let details = sign_ins
+                .iter()
+                .map(|s| to_json(&s.details))
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut tx = self.begin_write().await?;
+            for (chunk, texts) in sign_ins.chunks(ROWS_PER_STATEMENT).zip(details.chunks(ROWS_PER_STATEMENT)) {
+                let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(repeat_values(INSERT_SIGN_IN, chunk.len())))
+                    .persistent(cacheable(chunk.len()));
+                for (sign_in, text) in chunk.iter().zip(texts) {
+                    query = bind_sign_in!(query, sign_in, text.as_str());
+                }
+                query.execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
             Ok(())
         }
 

@@ -73,9 +73,7 @@ async fn code_exchange(
 
 async fn sign_in_log(app: &TestApp) -> Vec<Value> {
     let tenant = app.state.store.tenant_by_slug("contoso").await.unwrap();
-    app.state
-        .store
-        .sign_ins(&tenant.id, &Default::default(), 500, 0)
+    gatehouse::services::access::sign_ins(&app.state, &tenant.id, &Default::default(), 500, 0)
         .await
         .unwrap()
         .into_iter()

@@ -179,13 +179,15 @@ async fn a_member_of_another_tenant_redeems_and_signs_in_at_home() {
     let home = gatehouse::services::admin::tenant_by_slug(world.app.state.store.as_ref(), HOME)
         .await
         .unwrap();
-    let home_log = world
-        .app
-        .state
-        .store
-        .sign_ins(&home.id, &Default::default(), 50, 0)
-        .await
-        .unwrap();
+    let home_log = gatehouse::services::access::sign_ins(
+        &world.app.state,
+        &home.id,
+        &Default::default(),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     assert!(
         home_log
             .iter()

@@ -102,12 +102,15 @@ fn asked(outcome: Outcome) -> Step {
 
 /// The tenant's sign-in log, newest first: each entry's status.
 async fn logged(test: &TestServices, world: &World) -> Vec<String> {
-    let log = test
-        .services
-        .store
-        .sign_ins(&world.tenant.id, &SignInFilter::default(), 10, 0)
-        .await
-        .expect("the sign-in log");
+    let log = crate::services::access::sign_ins(
+        &test.services,
+        &world.tenant.id,
+        &SignInFilter::default(),
+        10,
+        0,
+    )
+    .await
+    .expect("the sign-in log");
     log.into_iter().map(|entry| entry.status).collect()
 }
 
