@@ -77,6 +77,9 @@ impl Application {
         config: Config,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        // Both users of xmlsec1 (samael, the xmlsec crate) initialise it before anything is
+        // served: the second initialisation must not run beside a signature (saml::dsig).
+        crate::saml::dsig::init()?;
         let services = Services::connect(config).await?;
         Ok(Self {
             listener,

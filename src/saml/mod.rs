@@ -2,6 +2,7 @@
 //! single sign-on by the HTTP-Redirect and HTTP-POST bindings on the shared sign-in journey,
 //! IdP-initiated launch, and single logout.
 
+pub mod dsig;
 pub mod request;
 pub mod response;
 pub mod slo;

@@ -66,6 +66,8 @@ pub(super) fn verified(
             if sp.certificates.is_empty() {
                 return Err(refused("the SP has no registered certificate"));
             }
+            // A no-op after start-up, which initialised xmlsec1 for samael and the signer.
+            crate::saml::dsig::init().map_err(|e| AppError::Internal(e.into()))?;
             let reduced = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
                 xml,
                 &certificates(sp),
