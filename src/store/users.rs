@@ -193,6 +193,8 @@ macro_rules! user_columns {
     };
 }
 
+pub(crate) use user_columns;
+
 /// Inserts a user; shared with the invitation store, which creates guests in its own
 /// transactions.
 pub(crate) const INSERT_USER: &str = concat!(
