@@ -26,8 +26,7 @@ use std::sync::{Arc, Mutex};
 use josekit::jwk::Jwk;
 use josekit::jws::JwsVerifier;
 use openidconnect::core::{
-    CoreJsonWebKey, CoreJsonWebKeyType, CoreJsonWebKeyUse,
-    CoreJwsSigningAlgorithm,
+    CoreJsonWebKey, CoreJsonWebKeyType, CoreJsonWebKeyUse, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeyUse as _, JwsSigningAlgorithm as _,
@@ -89,16 +88,56 @@ impl PartnerJwk {
         let invalid = |e: josekit::JoseError| SignatureVerificationError::InvalidKey(e.to_string());
         use CoreJwsSigningAlgorithm as A;
         let verifier: Arc<dyn JwsVerifier> = match alg {
-            A::RsaSsaPkcs1V15Sha256 => Arc::new(josekit::jws::RS256.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::RsaSsaPkcs1V15Sha384 => Arc::new(josekit::jws::RS384.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::RsaSsaPkcs1V15Sha512 => Arc::new(josekit::jws::RS512.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::RsaSsaPssSha256 => Arc::new(josekit::jws::PS256.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::RsaSsaPssSha384 => Arc::new(josekit::jws::PS384.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::RsaSsaPssSha512 => Arc::new(josekit::jws::PS512.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::EcdsaP256Sha256 => Arc::new(josekit::jws::ES256.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::EcdsaP384Sha384 => Arc::new(josekit::jws::ES384.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::EcdsaP521Sha512 => Arc::new(josekit::jws::ES512.verifier_from_jwk(jwk).map_err(invalid)?),
-            A::EdDsa => Arc::new(josekit::jws::EdDSA.verifier_from_jwk(jwk).map_err(invalid)?),
+            A::RsaSsaPkcs1V15Sha256 => Arc::new(
+                josekit::jws::RS256
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::RsaSsaPkcs1V15Sha384 => Arc::new(
+                josekit::jws::RS384
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::RsaSsaPkcs1V15Sha512 => Arc::new(
+                josekit::jws::RS512
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::RsaSsaPssSha256 => Arc::new(
+                josekit::jws::PS256
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::RsaSsaPssSha384 => Arc::new(
+                josekit::jws::PS384
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::RsaSsaPssSha512 => Arc::new(
+                josekit::jws::PS512
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::EcdsaP256Sha256 => Arc::new(
+                josekit::jws::ES256
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::EcdsaP384Sha384 => Arc::new(
+                josekit::jws::ES384
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::EcdsaP521Sha512 => Arc::new(
+                josekit::jws::ES512
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
+            A::EdDsa => Arc::new(
+                josekit::jws::EdDSA
+                    .verifier_from_jwk(jwk)
+                    .map_err(invalid)?,
+            ),
             other => {
                 return Err(SignatureVerificationError::UnsupportedAlg(
                     alg_name(other).to_owned(),
@@ -207,8 +246,7 @@ impl JsonWebKey for PartnerJwk {
         message: &[u8],
         signature: &[u8],
     ) -> Result<(), SignatureVerificationError> {
-        if signature_alg.uses_shared_secret() || *signature_alg == CoreJwsSigningAlgorithm::None
-        {
+        if signature_alg.uses_shared_secret() || *signature_alg == CoreJwsSigningAlgorithm::None {
             return Err(SignatureVerificationError::DisallowedAlg(
                 alg_name(signature_alg).to_owned(),
             ));
@@ -361,7 +399,11 @@ mod tests {
             .collect();
         assert_eq!(
             kids,
-            [Some("rsa-1".into()), Some("ec-1".into()), Some("sym".into())]
+            [
+                Some("rsa-1".into()),
+                Some("ec-1".into()),
+                Some("sym".into())
+            ]
         );
         // Serialized again, a key is the JWK it was read from.
         let again: PartnerJwk =
@@ -434,7 +476,10 @@ mod tests {
         let error = keys.keys()[0]
             .verify_signature(&CoreJwsSigningAlgorithm::None, b"a.b", b"")
             .unwrap_err();
-        assert!(matches!(error, SignatureVerificationError::DisallowedAlg(_)));
+        assert!(matches!(
+            error,
+            SignatureVerificationError::DisallowedAlg(_)
+        ));
     }
 
     #[test]
@@ -504,7 +549,11 @@ mod tests {
         ));
         // RS256 with an EC key.
         assert!(matches!(
-            ec_key.verify_signature(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, b"a.b", &[0; 256]),
+            ec_key.verify_signature(
+                &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                b"a.b",
+                &[0; 256]
+            ),
             Err(SignatureVerificationError::InvalidKey(_))
         ));
         // The encryption key verifies nothing.

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{AdditionalProviderMetadata, IssuerUrl, ProviderMetadata};
 use serde::{Deserialize, Serialize};
