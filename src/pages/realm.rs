@@ -86,18 +86,18 @@ async fn realm_of(
     tenant: &Tenant,
     email: &str,
 ) -> Result<Option<Realm>, AppError> {
-    let user = match state
+    // The user and its identities in one statement.
+    let (user, identities) = match state
         .store
-        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
+        .user_with_identities_by_email(&tenant.id, &email.to_ascii_lowercase())
         .await
     {
         // By the identities, not the userType: a guest made a Member keeps signing in at home.
-        Ok(user) if user.account_enabled => user,
+        Ok((user, identities)) if user.account_enabled => (user, identities),
         Ok(_) | Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     // A registered partner IdP is explicit configuration: it comes first.
-    let identities = state.store.identities(&user.id).await?;
     let partners = state.directory.partners(&tenant.id).await?;
     if let Some(partner) = partners
         .iter()

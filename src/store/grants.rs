@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::sql::{RowsAffected, for_sql_backends, from_json, to_json};
+use super::users::{UserRow, user_columns};
 use super::{StoreError, StoreResult};
+use crate::domain::user::User;
 
 /// A grant as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +118,68 @@ impl GrantRow {
     }
 }
 
+/// A grant (its columns renamed `g_…`) with its user, from one join.
+#[derive(sqlx::FromRow)]
+struct GrantUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    g_id: String,
+    g_tenant_id: String,
+    g_client_id: String,
+    g_user_id: Option<String>,
+    g_session_id: Option<String>,
+    g_scope: String,
+    g_auth_time: i64,
+    g_amr: String,
+    g_acr: String,
+    g_idp: Option<String>,
+    g_nonce: Option<String>,
+    g_user_stamp: Option<String>,
+    g_ip: Option<String>,
+    g_created_at: i64,
+    g_expires_at: i64,
+    g_revoked_at: Option<i64>,
+}
+
+impl GrantUserRow {
+    fn into_parts(self) -> StoreResult<(Grant, User)> {
+        let grant = GrantRow {
+            id: self.g_id,
+            tenant_id: self.g_tenant_id,
+            client_id: self.g_client_id,
+            user_id: self.g_user_id,
+            session_id: self.g_session_id,
+            scope: self.g_scope,
+            auth_time: self.g_auth_time,
+            amr: self.g_amr,
+            acr: self.g_acr,
+            idp: self.g_idp,
+            nonce: self.g_nonce,
+            user_stamp: self.g_user_stamp,
+            ip: self.g_ip,
+            created_at: self.g_created_at,
+            expires_at: self.g_expires_at,
+            revoked_at: self.g_revoked_at,
+        };
+        Ok((grant.into_grant()?, self.user.into_user()?))
+    }
+}
+
+/// The grant `$1` joined to its user: the grant's columns renamed in a subquery, so that the
+/// user's keep the plain names [`UserRow`] reads.
+const GRANT_WITH_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", g_id, g_tenant_id, g_client_id, g_user_id, g_session_id, g_scope, g_auth_time, g_amr, \
+     g_acr, g_idp, g_nonce, g_user_stamp, g_ip, g_created_at, g_expires_at, g_revoked_at \
+     FROM (SELECT id AS g_id, tenant_id AS g_tenant_id, client_id AS g_client_id, \
+     user_id AS g_user_id, session_id AS g_session_id, scope AS g_scope, \
+     auth_time AS g_auth_time, amr AS g_amr, acr AS g_acr, idp AS g_idp, nonce AS g_nonce, \
+     user_stamp AS g_user_stamp, ip AS g_ip, created_at AS g_created_at, \
+     expires_at AS g_expires_at, revoked_at AS g_revoked_at FROM grants WHERE id = $1) AS g \
+     JOIN users ON users.id = g.g_user_id AND users.tenant_id = g.g_tenant_id"
+);
+
 /// Storage of grants and refresh tokens.
 #[async_trait]
 pub trait GrantStore {
@@ -123,6 +187,10 @@ pub trait GrantStore {
     async fn create_grant(&self, grant: &Grant) -> StoreResult<()>;
     /// Finds a grant.
     async fn grant_by_id(&self, id: &str) -> StoreResult<Grant>;
+    /// Finds a grant with its user (of the grant's tenant), in one statement when the user
+    /// exists: the code exchange needs both. `None`: the grant has no user, or its user is
+    /// gone.
+    async fn grant_with_user(&self, id: &str) -> StoreResult<(Grant, Option<User>)>;
     /// Revokes a grant and, with it, its refresh tokens and access tokens.
     async fn revoke_grant(&self, id: &str, now: i64) -> StoreResult<()>;
     /// Stores a refresh token of a grant and extends the grant's lifetime to cover it.
@@ -177,6 +245,18 @@ for_sql_backends! {
             .execute(&self.pool)
             .await?;
             Ok(())
+        }
+
+        async fn grant_with_user(&self, id: &str) -> StoreResult<(Grant, Option<User>)> {
+            let row = sqlx::query_as::<DB, GrantUserRow>(GRANT_WITH_USER)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            match row {
+                Some(row) => row.into_parts().map(|(grant, user)| (grant, Some(user))),
+                // No user (or no grant): the grant alone tells which.
+                None => Ok((GrantStore::grant_by_id(self, id).await?, None)),
+            }
         }
 
         async fn grant_by_id(&self, id: &str) -> StoreResult<Grant> {

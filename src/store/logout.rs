@@ -137,7 +137,8 @@ const SESSION_APP_COLUMNS: &str = "session_id, app_id, tenant_id, client_id, use
 for_sql_backends! {
     impl LogoutStore {
         async fn record_session_app(&self, app: &SessionApp) -> StoreResult<()> {
-            let mut tx = self.begin_write().await?;
+            // One statement: atomic on its own, so no BEGIN/COMMIT, only the writer's turn.
+            let _turn = self.writer_turn().await?;
             sqlx::query::<DB>(
                 "INSERT INTO session_apps (session_id, app_id, tenant_id, client_id, user_id, \
                  name_id, name_id_format, session_index, first_at, last_at) \
@@ -156,9 +157,8 @@ for_sql_backends! {
             .bind(app.name_id_format.as_deref())
             .bind(app.session_index.as_deref())
             .bind(app.at)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-            tx.commit().await?;
             Ok(())
         }
 

@@ -51,7 +51,8 @@ struct SessionRow {
 pub trait SessionStore {
     /// Signs a browser in: moves every session of the browser's previous cookie (if any) to
     /// the new cookie (so the old value stops working: no fixation), ends the browser's
-    /// previous session in this tenant and stores `session` — in one transaction.
+    /// previous session in this tenant and stores `session` — in one transaction (for a
+    /// browser without a previous cookie, one statement).
     async fn establish_session(
         &self,
         previous_token_hash: Option<&str>,
@@ -93,24 +94,7 @@ for_sql_backends! {
             token_hash: &str,
             session: &Session,
         ) -> StoreResult<()> {
-            let mut tx = self.begin_write().await?;
-            if let Some(previous) = previous_token_hash {
-                sqlx::query::<DB>(
-                    "UPDATE sessions SET ended_at = $1 \
-                     WHERE token_hash = $2 AND tenant_id = $3 AND ended_at IS NULL",
-                )
-                .bind(session.created_at)
-                .bind(previous)
-                .bind(session.tenant_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query::<DB>("UPDATE sessions SET token_hash = $1 WHERE token_hash = $2")
-                    .bind(token_hash)
-                    .bind(previous)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query::<DB>(
+            let insert = sqlx::query::<DB>(
                 "INSERT INTO sessions (id, token_hash, tenant_id, user_id, auth_time, amr, acr, idp, \
                  created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
@@ -123,9 +107,29 @@ for_sql_backends! {
             .bind(session.acr.as_str())
             .bind(session.idp.as_deref())
             .bind(session.created_at)
-            .bind(session.expires_at)
+            .bind(session.expires_at);
+            let Some(previous) = previous_token_hash else {
+                // A browser without a session cookie: the insert alone, one statement.
+                let _turn = self.writer_turn().await?;
+                insert.execute(&self.pool).await?;
+                return Ok(());
+            };
+            let mut tx = self.begin_write().await?;
+            sqlx::query::<DB>(
+                "UPDATE sessions SET ended_at = $1 \
+                 WHERE token_hash = $2 AND tenant_id = $3 AND ended_at IS NULL",
+            )
+            .bind(session.created_at)
+            .bind(previous)
+            .bind(session.tenant_id.as_str())
             .execute(&mut *tx)
             .await?;
+            sqlx::query::<DB>("UPDATE sessions SET token_hash = $1 WHERE token_hash = $2")
+                .bind(token_hash)
+                .bind(previous)
+                .execute(&mut *tx)
+                .await?;
+            insert.execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(())
         }

@@ -292,14 +292,23 @@ impl<DB: Dialect> SqlStore<DB> {
         }
     }
 
-    /// Opens a write transaction once it is this writer's turn.
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx<DB>, sqlx::Error> {
-        let turn = self
-            .writers
+    /// This writer's turn among the process's writers ([`Dialect::WRITERS`]), for a write of
+    /// one statement run on the pool while the turn is held: a single statement is atomic on
+    /// its own, so it needs no `BEGIN`/`COMMIT` (two round trips, on SQLite two hand-offs to
+    /// the connection's thread) — only its place in the queue.
+    pub(crate) async fn writer_turn(
+        &self,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, sqlx::Error> {
+        self.writers
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
+            .map_err(|_| sqlx::Error::PoolClosed)
+    }
+
+    /// Opens a write transaction once it is this writer's turn.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTx<DB>, sqlx::Error> {
+        let turn = self.writer_turn().await?;
         let mut conn = self.pool.acquire().await?;
         if let Err(e) = DB::begin(&mut conn).await {
             DB::recover(conn).await;

@@ -70,6 +70,14 @@ pub trait UserStore {
     ) -> StoreResult<Vec<User>>;
     /// The identities of a user.
     async fn identities(&self, user_id: &str) -> StoreResult<Vec<Identity>>;
+    /// A user of a tenant found by the case-folded e-mail key, with the user's identities
+    /// (ordered as [`UserStore::identities`] orders them), in one statement: home-realm
+    /// discovery needs both on every sign-in that names an address.
+    async fn user_with_identities_by_email(
+        &self,
+        tenant_id: &str,
+        email_key: &str,
+    ) -> StoreResult<(User, Vec<Identity>)>;
     /// The user of a tenant bound to the identity (issuer, subject) — never looked up by
     /// e-mail (SECURITY.md G.53).
     async fn user_by_identity(
@@ -165,6 +173,16 @@ struct IdentityRow {
     issuer_assigned_id: String,
 }
 
+/// A user with one of its identities (none: a user without identities, from a left join).
+#[derive(sqlx::FromRow)]
+struct UserIdentityRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    sign_in_type: Option<String>,
+    issuer: Option<String>,
+    issuer_assigned_id: Option<String>,
+}
+
 /// Columns of a user, in [`UserRow`] order.
 macro_rules! user_columns {
     () => {
@@ -174,6 +192,8 @@ macro_rules! user_columns {
          preferred_language, job_title, usage_location"
     };
 }
+
+pub(crate) use user_columns;
 
 /// Inserts a user; shared with the invitation store, which creates guests in its own
 /// transactions.
@@ -326,6 +346,38 @@ for_sql_backends! {
                     issuer_assigned_id: r.issuer_assigned_id,
                 })
                 .collect())
+        }
+
+        async fn user_with_identities_by_email(&self, tenant_id: &str, email_key: &str)
+            -> StoreResult<(User, Vec<Identity>)> {
+            // The identities' columns are renamed in a subquery so that the user's keep their
+            // plain names (`id`, `tenant_id`, `created_at` exist in both tables).
+            let rows = sqlx::query_as::<DB, UserIdentityRow>(concat!(
+                "SELECT ", user_columns!(), ", sign_in_type, issuer, issuer_assigned_id \
+                 FROM users LEFT JOIN (SELECT user_id, sign_in_type, issuer, issuer_assigned_id, \
+                 created_at AS identity_created_at FROM user_identities) AS identities \
+                 ON identities.user_id = users.id \
+                 WHERE users.tenant_id = $1 AND users.email_key = $2 \
+                 ORDER BY identity_created_at, issuer"
+            ))
+            .bind(tenant_id)
+            .bind(email_key)
+            .fetch_all(&self.pool)
+            .await?;
+            let mut identities = Vec::with_capacity(rows.len());
+            let mut user = None;
+            for row in rows {
+                if let (Some(sign_in_type), Some(issuer), Some(issuer_assigned_id)) =
+                    (row.sign_in_type, row.issuer, row.issuer_assigned_id)
+                {
+                    identities.push(Identity { sign_in_type, issuer, issuer_assigned_id });
+                }
+                if user.is_none() {
+                    user = Some(row.user);
+                }
+            }
+            let user = user.ok_or(StoreError::NotFound)?.into_user()?;
+            Ok((user, identities))
         }
 
         async fn update_user_security(&self, change: &SecurityChange<'_>) -> StoreResult<()> {

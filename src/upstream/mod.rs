@@ -4,6 +4,7 @@
 //! good"). Infrastructure (tier 1): the federation front door and the services use it.
 
 pub mod guard;
+pub mod jwk;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -11,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
+    CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{AdditionalProviderMetadata, IssuerUrl, ProviderMetadata};
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,8 @@ pub struct PartnerDiscoveryExtras {
 
 impl AdditionalProviderMetadata for PartnerDiscoveryExtras {}
 
-/// A partner OIDC provider's discovery document, with [`PartnerDiscoveryExtras`].
+/// A partner OIDC provider's discovery document, with [`PartnerDiscoveryExtras`]; its keys
+/// (the JWKS) are [`jwk::PartnerJwk`]s, verified with OpenSSL.
 pub type PartnerMetadata = ProviderMetadata<
     PartnerDiscoveryExtras,
     CoreAuthDisplay,
@@ -40,7 +42,7 @@ pub type PartnerMetadata = ProviderMetadata<
     CoreGrantType,
     CoreJweContentEncryptionAlgorithm,
     CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
+    jwk::PartnerJwk,
     CoreResponseMode,
     CoreResponseType,
     CoreSubjectIdentifierType,

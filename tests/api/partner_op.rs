@@ -54,7 +54,10 @@ struct OpState {
     client_secret: String,
     /// Where the client's keys are (the partner's registration of Gatehouse).
     client_jwks_uri: String,
-    key: Jwk,
+    /// The key ID tokens are signed with (its `kid` set), and the one the JWKS publishes:
+    /// the same key unless a test forges.
+    key: Mutex<Jwk>,
+    published: Mutex<Jwk>,
     email_verified: Mutex<Value>,
     codes: Mutex<HashMap<String, Grant>>,
     seen_jti: Mutex<HashSet<String>>,
@@ -90,7 +93,8 @@ impl PartnerOp {
             client_id: "gatehouse-contoso".into(),
             client_secret: "a long partner-issued client secret".into(),
             client_jwks_uri: client_jwks_uri.into(),
-            key,
+            key: Mutex::new(key.clone()),
+            published: Mutex::new(key),
             email_verified: Mutex::new(json!(true)),
             codes: Mutex::default(),
             seen_jti: Mutex::default(),
@@ -125,6 +129,21 @@ impl PartnerOp {
     fn exchanges(&self) -> usize {
         *self.state.exchanges.lock().unwrap()
     }
+
+    /// Rotates to a new signing key `kid`, which the JWKS publishes from now on (alone).
+    fn rotate_key(&self, kid: &str) {
+        let mut key = Jwk::generate_rsa_key(2048).unwrap();
+        key.set_key_id(kid);
+        *self.state.key.lock().unwrap() = key.clone();
+        *self.state.published.lock().unwrap() = key;
+    }
+
+    /// Signs ID tokens with a key the JWKS never publishes, naming `kid`.
+    fn forge_with_unpublished_key(&self, kid: &str) {
+        let mut key = Jwk::generate_rsa_key(2048).unwrap();
+        key.set_key_id(kid);
+        *self.state.key.lock().unwrap() = key;
+    }
 }
 
 async fn discovery(State(op): State<Arc<OpState>>) -> AxumResponse {
@@ -150,8 +169,9 @@ async fn discovery(State(op): State<Arc<OpState>>) -> AxumResponse {
 }
 
 async fn jwks(State(op): State<Arc<OpState>>) -> AxumResponse {
-    let mut public = op.key.to_public_key().unwrap();
-    public.set_key_id("partner-key-1");
+    let published = op.published.lock().unwrap().clone();
+    let mut public = published.to_public_key().unwrap();
+    public.set_key_id(published.key_id().unwrap());
     public.set_algorithm("RS256");
     public.set_key_use("sig");
     let public: Value = serde_json::from_str(&public.to_string()).unwrap();
@@ -328,13 +348,14 @@ async fn token(State(op): State<Arc<OpState>>, headers: HeaderMap, body: String)
     let Value::Object(claims) = claims else {
         unreachable!()
     };
+    let key = op.key.lock().unwrap().clone();
     let mut header = JwsHeader::new();
     header.set_token_type("JWT");
-    header.set_key_id("partner-key-1");
+    header.set_key_id(key.key_id().unwrap());
     let id_token = jwt::encode_with_signer(
         &JwtPayload::from_map(claims).unwrap(),
         &header,
-        &RS256.signer_from_jwk(&op.key).unwrap(),
+        &RS256.signer_from_jwk(&key).unwrap(),
     )
     .unwrap();
     *op.exchanges.lock().unwrap() += 1;
@@ -715,4 +736,51 @@ async fn the_cli_chooses_the_client_authentication_from_discovery_and_changes_it
     assert!(partner.sealed_client_secret.is_none());
     let (ok, _, stderr) = cli(&world, &update("client_secret_post"), None).await;
     assert!(!ok && stderr.contains("needs clientSecret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_partner_that_rotates_its_key_is_refetched_and_a_key_it_never_published_is_refused() {
+    let world = World::new().await;
+    let op = PartnerOp::start(
+        Takes::SecretPost,
+        &format!("{}/oauth2/jwks", world.issuer()),
+    )
+    .await;
+    let (status, created) = register(
+        &world,
+        &op,
+        json!({"clientSecret": op.state.client_secret.clone()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = world.backend_token().await;
+    world.invite_to_app(&token, ERIN).await;
+    let done = to_partner_and_back(&world, &op, 1).await;
+    assert_eq!(
+        location(&done).as_deref(),
+        Some(format!("{APP_ORIGIN}/welcome").as_str()),
+        "redeemed"
+    );
+    // The partner rotates: Gatehouse's cached keys lack the new kid, so it fetches them
+    // again and the sign-in goes through.
+    op.rotate_key("partner-key-2");
+    let later = sign_in_later(&world).await;
+    assert_eq!(
+        later.status(),
+        StatusCode::SEE_OTHER,
+        "signed in after the rotation"
+    );
+    // A token signed by a key the partner never published (naming a kid it did publish)
+    // verifies neither with the cached keys nor with freshly fetched ones.
+    op.forge_with_unpublished_key("partner-key-2");
+    let forged = sign_in_later(&world).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(
+        forged
+            .text()
+            .await
+            .unwrap()
+            .contains("could not be verified")
+    );
+    assert_eq!(op.exchanges(), 3);
 }

@@ -5,7 +5,8 @@
 //! the recorded partner). The `iss` authorization-response parameter must be the partner's
 //! issuer, and must be present when its discovery says it sends one (RFC 9207). ID tokens are checked by openidconnect (issuer, audience,
 //! expiry, nonce, signature with an algorithm allow-list of RS256/PS256/ES256) and `at_hash`
-//! when present. The guest's identity is (issuer, `sub`); an address counts only when the
+//! when present; the signature itself is verified by OpenSSL through the partner's keys'
+//! type, [`PartnerJwk`]. The guest's identity is (issuer, `sub`); an address counts only when the
 //! IdP says `email_verified` — `true`, or the JSON string `"true"` that some IdPs send
 //! (exactly that spelling; `"false"` is false, any other string makes the ID token unreadable
 //! and the sign-in is refused), through openidconnect's `accept-string-booleans`.
@@ -24,12 +25,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreIdTokenVerifier,
-    CoreJwsSigningAlgorithm, CoreTokenResponse,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreIdToken, CoreIdTokenClaims, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenResponse,
 };
 use openidconnect::{
-    AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthType, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
+    EmptyAdditionalClaims, IdTokenVerifier, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, StandardErrorResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +44,7 @@ use crate::domain::tenant::Tenant;
 use crate::ephemeral::Json;
 use crate::pages::{Transaction, Upstream};
 use crate::services::AppState;
+use crate::upstream::jwk::PartnerJwk;
 use crate::web::error::AppError;
 
 /// How long the browser may take at the partner IdP.
@@ -76,8 +81,20 @@ pub fn callback_url(state: &AppState, tenant: &Tenant) -> String {
 }
 
 /// The openidconnect client of a partner built from its discovery (authorization endpoint
-/// set; token and userinfo endpoints as discovered).
-type PartnerClient = CoreClient<
+/// set; token and userinfo endpoints as discovered): openidconnect's core client with the
+/// partner's keys as [`PartnerJwk`]s, so that ID tokens verify with OpenSSL.
+type PartnerClient = Client<
+    EmptyAdditionalClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    PartnerJwk,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    CoreTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
@@ -113,7 +130,7 @@ fn client(
         ClientAuth::ClientSecretPost => AuthType::RequestBody,
         _ => AuthType::BasicAuth,
     };
-    Ok(CoreClient::from_provider_metadata(
+    Ok(Client::from_provider_metadata(
         metadata,
         ClientId::new(partner.client_id.clone().unwrap_or_default()),
         secret,
@@ -377,7 +394,7 @@ async fn exchange_code(
 fn check_at_hash(
     id_token: &CoreIdToken,
     claims: &CoreIdTokenClaims,
-    verifier: &CoreIdTokenVerifier<'_>,
+    verifier: &IdTokenVerifier<'_, PartnerJwk>,
     response: &CoreTokenResponse,
     failed: &impl Fn(&str, String) -> AppError,
 ) -> Result<(), AppError> {

@@ -37,11 +37,31 @@ pub(super) async fn live_user(
     }
     let user_id = grant.user_id.as_deref().ok_or_else(dead)?;
     let user = match services.store.user_by_id(&tenant.id, user_id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => return Err(dead()),
+        Ok(user) => Some(user),
+        Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
-    if !user.account_enabled || grant.user_stamp.as_deref() != Some(user.security_stamp.as_str()) {
+    grant_user_alive(tenant, grant, user)
+}
+
+/// [`live_user`] for a grant read together with its user (`None`: the grant has none, or its
+/// user is gone): the same checks, without a query.
+pub(super) fn grant_user_alive(
+    tenant: &Tenant,
+    grant: &Grant,
+    user: Option<User>,
+) -> GrantResult<User> {
+    let dead = || invalid_grant("the grant is no longer valid");
+    if grant.revoked_at.is_some() || grant.tenant_id != tenant.id || grant.user_id.is_none() {
+        return Err(dead());
+    }
+    let user = user
+        .filter(|user| Some(user.id.as_str()) == grant.user_id.as_deref())
+        .ok_or_else(dead)?;
+    if user.tenant_id != tenant.id
+        || !user.account_enabled
+        || grant.user_stamp.as_deref() != Some(user.security_stamp.as_str())
+    {
         return Err(dead());
     }
     Ok(user)

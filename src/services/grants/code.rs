@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::checks::{live_user, require_grant, still_allowed};
+use super::checks::{grant_user_alive, require_grant, still_allowed};
 use super::issue::{Issued, UserTokens, grant_refresh_token, issue_user_tokens};
 use super::{GrantResult, Refusal, invalid_grant};
 use crate::domain::app::{App, GrantType};
@@ -77,8 +77,9 @@ pub async fn exchange_code(
     if now - record.issued_at > services.config.tokens.code_ttl as i64 {
         return Err(invalid_grant("the code has expired"));
     }
-    let grant = services.store.grant_by_id(&record.grant_id).await?;
-    let user = live_user(services, tenant, &grant).await?;
+    // The grant and its user in one statement.
+    let (grant, user) = services.store.grant_with_user(&record.grant_id).await?;
+    let user = grant_user_alive(tenant, &grant, user)?;
     still_allowed(services, tenant, app, &grant, &user, ip).await?;
     if json.take::<CodeRecord>(&key).await?.is_none() {
         return Err(replayed(services, app, code, proves).await?);
