@@ -210,6 +210,8 @@ for_sql_backends! {
 
         async fn record_sign_in(&self, sign_in: &SignIn) -> StoreResult<()> {
             let details = to_json(&sign_in.details)?;
+            // One statement: atomic on its own, so only the writer's turn, no BEGIN/COMMIT.
+            let _turn = self.writer_turn().await?;
             bind_sign_in!(sqlx::query::<DB>(INSERT_SIGN_IN), sign_in, details)
                 .execute(&self.pool)
                 .await?;
