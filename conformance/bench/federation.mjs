@@ -30,59 +30,18 @@
 // carry what ../lib/browser.mjs derives as Chromium does: Fetch Metadata on every navigation, and
 // on a form POST the Origin of the page that holds the form under that page's referrer policy.
 
-import { createHash, createPublicKey, randomBytes, verify as verifySignature } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-import { CookieJar, pageText, parseForms, received, requestHeaders, send } from '../lib/browser.mjs';
+import { CookieJar, parseForms } from '../lib/browser.mjs';
+import {
+  agent, basic, b64url, browse, cpuSeconds as cpuSecondsOf, decodeJwt, FlowError, must, percentile, r2, request, rssKb, sameEndpoint,
+  snippet, verifyIdTokenSignature, where,
+} from './flowlib.mjs';
 
-const REQUEST_TIMEOUT_MS = 15_000;
+
 const MAX_HOPS = 20;
-
-// ------------------------------------------------------------------------------- HTTP client
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-/** One HTTP request over the keep-alive agent (lib/browser.mjs's send: redirects not followed). */
-const request = (url, options = {}) => send(url, { ...options, agent, timeoutMs: REQUEST_TIMEOUT_MS });
-
-/**
- * A browser request: the headers lib/browser.mjs derives as Chromium does (Fetch Metadata; on a
- * form POST the Origin of the page that holds the form), cookies in and out, the page the jar's
- * tab shows; `location` made absolute.
- */
-async function browse(jar, url, { form } = {}) {
-  const method = form ? 'POST' : 'GET';
-  const headers = requestHeaders(jar, url, { method });
-  let body;
-  if (form) {
-    body = new URLSearchParams(form).toString();
-    headers['content-type'] = 'application/x-www-form-urlencoded';
-  }
-  const res = await request(url, { method, headers, body });
-  received(jar, url, res);
-  res.location = res.headers.location ? new URL(res.headers.location, url).href : null;
-  return res;
-}
-
-const sameEndpoint = (a, b) => {
-  const x = new URL(a);
-  const y = new URL(b);
-  return x.origin === y.origin && x.pathname === y.pathname;
-};
-const snippet = (res) => pageText(res.text ?? '').slice(0, 300);
-/** A URL without its query (codes and states stay out of the messages). */
-const where = (url) => {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
-};
-const b64url = (buf) => Buffer.from(buf).toString('base64url');
-const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-
-class FlowError extends Error {}
-function must(condition, message) {
-  if (!condition) throw new FlowError(message);
-}
 
 // ---------------------------------------------------------------------------------- config
 const [command, configPath, ...rest] = process.argv.slice(2);
@@ -170,16 +129,6 @@ async function walk(jar, res, { stopAt, email, onGatehousePage, trace }) {
   throw new FlowError(`more than ${MAX_HOPS} redirects`);
 }
 
-function decodeJwt(jwt) {
-  const parts = String(jwt ?? '').split('.');
-  must(parts.length === 3, 'id_token is not a compact JWS');
-  return {
-    header: JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')),
-    payload: JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')),
-    signingInput: `${parts[0]}.${parts[1]}`,
-    signature: Buffer.from(parts[2], 'base64url'),
-  };
-}
 
 /**
  * One complete sign-in on `side` for `email`, with a fresh cookie jar. Returns the decoded ID
@@ -233,29 +182,9 @@ async function flow(side, email, { trace } = {}) {
 
 // -------------------------------------------------------------------------------- /proc stats
 const CLK_TCK = Number(CFG.clk_tck || 100);
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime + stime
-  } catch {
-    return null;
-  }
-}
-function rssKb(pid) {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
+const cpuSeconds = (pid) => cpuSecondsOf(pid, CLK_TCK);
 
 // ---------------------------------------------------------------------------------- run
-function percentile(sorted, p) {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-const r2 = (x) => (x === null || Number.isNaN(x) ? null : Math.round(x * 100) / 100);
 
 async function run(sideName, seconds) {
   const { sides: all } = await sides();
@@ -331,19 +260,6 @@ async function run(sideName, seconds) {
 }
 
 // ---------------------------------------------------------------------------------- setup
-async function verifyIdTokenSignature(idToken, meta) {
-  const res = await request(meta.jwks_uri, { headers: { accept: 'application/json' } });
-  must(res.status === 200, `JWKS ${meta.jwks_uri} answered ${res.status}`);
-  const { keys } = JSON.parse(res.text);
-  const { alg, kid } = idToken.header;
-  must(['RS256', 'ES256'].includes(alg), `ID token alg ${alg}`);
-  const jwk = keys.find((k) => k.kid === kid);
-  must(jwk, `no key ${kid} in ${meta.jwks_uri}`);
-  const key = createPublicKey({ key: jwk, format: 'jwk' });
-  const good = verifySignature('sha256', Buffer.from(idToken.signingInput), alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key, idToken.signature);
-  must(good, 'the ID token signature does not verify against the JWKS');
-  return `${alg} kid ${kid}`;
-}
 
 async function appToken(meta) {
   const res = await request(meta.token_endpoint, {
