@@ -68,20 +68,7 @@ die() { log "FAILED: $*"; exit 1; }
 
 # ---------------------------------------------------------------- cleanup of everything we start
 PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  bench_backend_cleanup
-  if [ "$rc" -ne 0 ] && [ -s "$WORK/server.log" ]; then
-    log "last lines of the Gatehouse server log:"; tail -n 20 "$WORK/server.log" >&2 || true
-  fi
-  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
+cleanup() { bench_cleanup $? "$WORK/server.log"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

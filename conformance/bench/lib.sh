@@ -140,3 +140,25 @@ bench_profile_stop() {
 }
 
 bench_profile_json() { printf '%s\n' "${BENCH_PROFILE_JSON:-null}"; }
+
+# The EXIT trap of every runner: `cleanup() { bench_cleanup $? LOG...; }`. Stops every process in
+# the runner's PIDS (TERM, then KILL after 3 s), drops the Postgres database and Redis keys of
+# --backend postgres, shows the last lines of each LOG when the run failed, keeps $WORK when it
+# failed or BENCH_KEEP=1 (else removes it), and exits with the run's status.
+bench_cleanup() {
+  local rc=$1 pid f
+  shift
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  bench_backend_cleanup
+  if [ "$rc" -ne 0 ]; then
+    for f in "$@"; do
+      [ -s "$f" ] && { log "last lines of $f:"; tail -n 20 "$f" >&2 || true; }
+    done
+  fi
+  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}

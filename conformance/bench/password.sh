@@ -65,20 +65,7 @@ die() { log "FAILED: $*"; exit 1; }
 
 # ---------------------------------------------------------------- cleanup of everything we start
 PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  bench_backend_cleanup
-  if [ "$rc" -ne 0 ] && [ -s "$WORK/gatehouse/server.log" ]; then
-    log "last lines of the Gatehouse server log:"; tail -n 20 "$WORK/gatehouse/server.log" >&2 || true
-  fi
-  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then log "logs kept in $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
+cleanup() { bench_cleanup $? "$WORK/gatehouse/server.log"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -140,9 +127,9 @@ export GATEHOUSE_LOG=${GATEHOUSE_LOG:-warn}
 gh_cli() { # runs the CLI (stdin passed on), prints its stdout JSON object
   local out="$WORK/gatehouse/cli-$RANDOM.out" json
   (cd "$WORK/gatehouse" && exec "$GATEHOUSE_BIN" "$@") > "$out" 2> "$out.err" \
-    || { cat "$out.err" >&2; die "gatehouse $1 $2 failed"; }
+    || { cat "$out.err" >&2; die "gatehouse $* failed"; }
   json=$(jq -c 'select(type == "object")' "$out" 2>/dev/null | tail -n1 || true)
-  [ -n "$json" ] || { cat "$out.err" >&2; die "gatehouse $1 $2 printed no JSON object"; }
+  [ -n "$json" ] || { cat "$out.err" >&2; die "gatehouse $* printed no JSON object"; }
   printf '%s\n' "$json"
 }
 log "gatehouse: provisioning tenant $SLUG, an app and $USERS member users with $GATEHOUSE_BIN"

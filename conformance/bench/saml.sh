@@ -69,23 +69,7 @@ die() { log "FAILED: $*"; exit 1; }
 
 # ---------------------------------------------------------------- cleanup of everything we start
 PIDS=()
-cleanup() {
-  local rc=$? pid
-  for pid in "${PIDS[@]}"; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${PIDS[@]}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.3; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  bench_backend_cleanup
-  if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
-    log "logs kept in $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
-}
+cleanup() { bench_cleanup $?; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
