@@ -392,6 +392,24 @@ async fn register(world: &World, op: &PartnerOp, extra: Value) -> (StatusCode, V
         .await
 }
 
+/// A partner that takes only `client_secret_post`, registered with its client secret
+/// (asserted created); returns it and the registration's answer.
+async fn secret_post_partner(world: &World) -> (PartnerOp, Value) {
+    let op = PartnerOp::start(
+        Takes::SecretPost,
+        &format!("{}/oauth2/jwks", world.issuer()),
+    )
+    .await;
+    let (status, created) = register(
+        world,
+        &op,
+        json!({"clientSecret": op.state.client_secret.clone()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (op, created)
+}
+
 /// Opens the invitation mail to Erin, goes to the partner and back; returns the answer to
 /// the callback (the consent page's redirect, or a refusal).
 async fn to_partner_and_back(world: &World, op: &PartnerOp, nth_mail: usize) -> reqwest::Response {
@@ -434,18 +452,7 @@ async fn sign_in_later(world: &World) -> reqwest::Response {
 #[tokio::test]
 async fn a_partner_that_takes_only_client_secret_post_federates() {
     let world = World::new().await;
-    let op = PartnerOp::start(
-        Takes::SecretPost,
-        &format!("{}/oauth2/jwks", world.issuer()),
-    )
-    .await;
-    let (status, created) = register(
-        &world,
-        &op,
-        json!({"clientSecret": op.state.client_secret.clone()}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (op, created) = secret_post_partner(&world).await;
     assert_eq!(
         created["clientAuthentication"], "client_secret_post",
         "chosen from the partner's discovery"
@@ -594,18 +601,7 @@ async fn a_partner_that_takes_only_private_key_jwt_verifies_gatehouses_assertion
 #[tokio::test]
 async fn email_verified_as_the_string_true_counts_and_other_strings_do_not() {
     let world = World::new().await;
-    let op = PartnerOp::start(
-        Takes::SecretPost,
-        &format!("{}/oauth2/jwks", world.issuer()),
-    )
-    .await;
-    let (status, created) = register(
-        &world,
-        &op,
-        json!({"clientSecret": op.state.client_secret.clone()}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (op, _) = secret_post_partner(&world).await;
     let token = world.backend_token().await;
     world.invite_to_app(&token, ERIN).await;
     // "false" is false: the invited address is not confirmed.
@@ -741,18 +737,7 @@ async fn the_cli_chooses_the_client_authentication_from_discovery_and_changes_it
 #[tokio::test]
 async fn a_partner_that_rotates_its_key_is_refetched_and_a_key_it_never_published_is_refused() {
     let world = World::new().await;
-    let op = PartnerOp::start(
-        Takes::SecretPost,
-        &format!("{}/oauth2/jwks", world.issuer()),
-    )
-    .await;
-    let (status, created) = register(
-        &world,
-        &op,
-        json!({"clientSecret": op.state.client_secret.clone()}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (op, _) = secret_post_partner(&world).await;
     let token = world.backend_token().await;
     world.invite_to_app(&token, ERIN).await;
     let done = to_partner_and_back(&world, &op, 1).await;
