@@ -191,13 +191,15 @@ class Browser:
         return res
 
 
-# The sign-in and redemption forms of Gatehouse's pages (shared by the fault drills and the
-# logout suite).
-class _Forms(HTMLParser):
+# Every form of a page, and the sign-in and redemption forms of Gatehouse's pages (shared by
+# the SAML conformance suites, the fault drills and the logout suite).
+class FormParser(HTMLParser):
+    """Collects every <form>: method, action, hidden inputs and the names of the other inputs."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.forms: list[dict] = []
-        self._form = None
+        self._form: dict | None = None
 
     def handle_starttag(self, tag, attrs):
         a = {k.lower(): (v or "") for k, v in attrs}
@@ -216,13 +218,17 @@ class _Forms(HTMLParser):
             self._form = None
 
 
+def parse_forms(html: str, base_url: str) -> list[dict]:
+    """Every form of the page (method, absolute action, hidden fields, other inputs' names)."""
+    parser = FormParser()
+    parser.feed(html)
+    for form in parser.forms:
+        form["action"] = urljoin(base_url, form["action"] or base_url)
+    return parser.forms
+
+
 def sign_in_form(html: str, base: str) -> dict | None:
     """The page's POST form carrying a `step` (method, absolute action, hidden fields, the names
     of its other inputs), or None."""
-    p = _Forms()
-    p.feed(html)
-    for f in p.forms:
-        if f["method"] == "post" and "step" in f["hidden"]:
-            f["action"] = urljoin(base, f["action"] or base)
-            return f
-    return None
+    return next((f for f in parse_forms(html, base)
+                 if f["method"] == "post" and "step" in f["hidden"]), None)

@@ -25,7 +25,6 @@ import tempfile
 import time
 import traceback
 import uuid
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -131,37 +130,7 @@ def run_main(main, name: str) -> None:
 
 
 # ------------------------------------------------------------------------- the headless browser
-class FormParser(HTMLParser):
-    """Collects every <form>: method, action, hidden inputs and the names of the other inputs."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict] = []
-        self._form: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = {k.lower(): (v if v is not None else "") for k, v in attrs}
-        if tag == "form":
-            self._form = {"method": a.get("method", "get").lower(), "action": a.get("action", ""),
-                          "hidden": {}, "inputs": []}
-            self.forms.append(self._form)
-        elif tag == "input" and self._form is not None and a.get("name"):
-            if a.get("type", "text").lower() == "hidden":
-                self._form["hidden"][a["name"]] = a.get("value", "")
-            else:
-                self._form["inputs"].append(a["name"])
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._form = None
-
-
-def parse_forms(html: str, base_url: str) -> list[dict]:
-    parser = FormParser()
-    parser.feed(html)
-    for form in parser.forms:
-        form["action"] = urljoin(base_url, form["action"] or base_url)
-    return parser.forms
+parse_forms = navigation.parse_forms
 
 
 def same_endpoint(a: str, b: str) -> bool:
