@@ -22,10 +22,11 @@ pub mod master;
 mod rotation;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use futures_util::future::Either;
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
 use josekit::jwk::alg::rsa::RsaKeyPair;
@@ -83,6 +84,18 @@ pub struct KeyRing {
     store: Arc<dyn Store>,
     master: MasterKey,
     timings: KeyTimings,
+    /// A fresh node's next keys, still being generated when it started (`finish_bootstrap`).
+    pending_next: Mutex<Vec<KeyGeneration>>,
+    /// Whether `pending_next` has been dealt with.
+    next_published: tokio::sync::watch::Sender<bool>,
+}
+
+/// A key being generated on the blocking pool.
+type KeyGeneration = tokio::task::JoinHandle<anyhow::Result<StoredKey>>;
+
+/// Starts generating a key of `alg` (not yet active; stamped by whoever stores it).
+fn spawn_generation(master: MasterKey, alg: SigningAlg) -> KeyGeneration {
+    tokio::spawn(async move { generate_key(&master, alg, unix_now(), None).await })
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -102,8 +115,9 @@ pub struct ActiveSigner<'a> {
 }
 
 impl KeyRing {
-    /// Loads the ring, creating the first active and next keys of every algorithm on a fresh
-    /// database.
+    /// Loads the ring. On a fresh database it creates the first active key of every
+    /// algorithm; the next keys (and a next key for any algorithm that lacks one) are still
+    /// being generated when this returns, for `finish_bootstrap` to publish.
     pub async fn load(
         store: Arc<dyn Store>,
         master: MasterKey,
@@ -114,29 +128,45 @@ impl KeyRing {
             .into_iter()
             .filter(|alg| !stored.iter().any(|k| k.alg == alg.as_str()))
             .collect();
+        let mut pending = Vec::new();
+        let bootstrapped = missing.clone();
         if !missing.is_empty() {
-            let now = unix_now();
-            // Every key at once: each RSA key takes tens of milliseconds (sometimes more) on
-            // one core, and a fresh node's start waits for all of them.
-            let generated =
-                futures_util::future::try_join_all(missing.into_iter().flat_map(|alg| {
-                    [Some(now), None]
-                        .map(|activated_at| generate_key(&master, alg, now, activated_at))
-                }))
-                .await?;
+            // Two keys of each algorithm are generated at once, on the blocking pool. The
+            // first to finish signs from now on; a fresh node's start waits for it alone (an
+            // RSA-2048 key takes from tens to hundreds of milliseconds: the faster of two
+            // is much quicker than the slower). The other becomes the published next key as
+            // soon as it is ready (`finish_bootstrap`).
+            let pairs: Vec<_> = missing
+                .into_iter()
+                .map(|alg| {
+                    (
+                        spawn_generation(master.clone(), alg),
+                        spawn_generation(master.clone(), alg),
+                    )
+                })
+                .collect();
+            let mut active = Vec::with_capacity(pairs.len());
+            for (first, second) in pairs {
+                match futures_util::future::select(first, second).await {
+                    Either::Left((key, other)) | Either::Right((key, other)) => {
+                        active.push(key??);
+                        pending.push(other);
+                    }
+                }
+            }
             // Stamped when stored, not when generation began (as rotations are): the
             // bootstrap keys count as published from now on.
             let stored_at = unix_now();
-            let generated = generated
+            let insert = active
                 .into_iter()
                 .map(|key| StoredKey {
                     created_at: stored_at,
-                    activated_at: key.activated_at.map(|_| stored_at),
+                    activated_at: Some(stored_at),
                     ..key
                 })
                 .collect();
             let changes = KeyRingChanges {
-                insert: generated,
+                insert,
                 ..KeyRingChanges::default()
             };
             match store.apply_key_changes(&changes).await {
@@ -145,6 +175,16 @@ impl KeyRing {
                 Err(e) => return Err(e.into()),
             }
             stored = store.list_keys().await?;
+        }
+        // A ring without a published next key (a bootstrap that stopped before publishing
+        // it) gets one now, in the background like a fresh node's.
+        for alg in SigningAlg::ALL {
+            let has_next = stored
+                .iter()
+                .any(|k| k.alg == alg.as_str() && k.activated_at.is_none());
+            if !has_next && !bootstrapped.contains(&alg) {
+                pending.push(spawn_generation(master.clone(), alg));
+            }
         }
         for key in stored
             .iter_mut()
@@ -162,7 +202,63 @@ impl KeyRing {
             store,
             master,
             timings,
+            next_published: tokio::sync::watch::Sender::new(pending.is_empty()),
+            pending_next: Mutex::new(pending),
         })
+    }
+
+    /// Publishes the next keys `load` left generating (a no-op on the usual start, when every
+    /// algorithm has its next key already). Until then a rotation finds no next key for those
+    /// algorithms and publishes its own fresh one, as it would for any ring without one; a
+    /// next key another node published meanwhile makes this node's redundant, and it is
+    /// dropped.
+    pub async fn finish_bootstrap(&self) -> anyhow::Result<()> {
+        let pending =
+            std::mem::take(&mut *self.pending_next.lock().unwrap_or_else(|p| p.into_inner()));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let published = self.publish_next(pending).await;
+        self.next_published.send_replace(true);
+        published
+    }
+
+    /// Waits until `finish_bootstrap` has published (or failed to publish) the next keys a
+    /// fresh node started without; at once when there were none.
+    pub async fn next_keys_published(&self) {
+        let mut published = self.next_published.subscribe();
+        // The sender lives as long as `self`: this cannot fail while we hold it.
+        let _ = published.wait_for(|done| *done).await;
+    }
+
+    async fn publish_next(&self, pending: Vec<KeyGeneration>) -> anyhow::Result<()> {
+        let mut generated = Vec::with_capacity(pending.len());
+        for key in pending {
+            generated.push(key.await??);
+        }
+        let stored = self.store.list_keys().await?;
+        let stored_at = unix_now();
+        let insert: Vec<StoredKey> = generated
+            .into_iter()
+            .filter(|key| {
+                !stored
+                    .iter()
+                    .any(|k| k.alg == key.alg && k.activated_at.is_none())
+            })
+            .map(|key| StoredKey {
+                created_at: stored_at,
+                activated_at: None,
+                ..key
+            })
+            .collect();
+        if !insert.is_empty() {
+            let changes = KeyRingChanges {
+                insert,
+                ..KeyRingChanges::default()
+            };
+            self.store.apply_key_changes(&changes).await?;
+        }
+        self.reload().await
     }
 
     /// Re-reads the ring from the database (called when the configuration generation moves).
@@ -413,4 +509,101 @@ fn load_snapshot(master: &MasterKey, stored: &[StoredKey]) -> anyhow::Result<Sna
         .map(|(i, k)| (k.kid.clone(), i))
         .collect();
     Ok(Snapshot { keys, by_kid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// A key ring on a fresh SQLite file; the directory holds the database and master key.
+    async fn fresh() -> (KeyRing, Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+        let store = crate::store::sql::connect(&url, 4).await.expect("a store");
+        let master = MasterKey::load_or_create(None, dir.path()).expect("a master key");
+        let timings = KeyTimings::from_config(&Config::default());
+        let ring = KeyRing::load(store.clone(), master, timings)
+            .await
+            .expect("the ring loads");
+        (ring, store, dir)
+    }
+
+    /// (active, next) key counts of `alg` in the store.
+    async fn counts(store: &Arc<dyn Store>, alg: SigningAlg) -> (usize, usize) {
+        let keys = store.list_keys().await.expect("the keys");
+        let of_alg = keys.iter().filter(|k| k.alg == alg.as_str());
+        let active = of_alg.clone().filter(|k| k.activated_at.is_some()).count();
+        (active, of_alg.count() - active)
+    }
+
+    #[tokio::test]
+    async fn a_fresh_node_signs_with_its_first_keys_at_once_and_publishes_the_next_ones_after() {
+        let (ring, store, _dir) = fresh().await;
+        // When `load` returns, every algorithm has its signing key and nothing else yet.
+        let now = unix_now();
+        for alg in SigningAlg::ALL {
+            assert_eq!(counts(&store, alg).await, (1, 0), "{alg}");
+            assert!(ring.with_signer(alg, now, |_| ()).is_some(), "{alg} signs");
+        }
+        assert!(ring.saml_signing_key(now).is_some());
+        ring.finish_bootstrap()
+            .await
+            .expect("the next keys are published");
+        ring.next_keys_published().await;
+        for alg in SigningAlg::ALL {
+            assert_eq!(counts(&store, alg).await, (1, 1), "{alg}");
+        }
+        // The reloaded ring publishes them (two keys of each algorithm) and still signs with
+        // the first ones.
+        let jwks = ring.jwks(unix_now());
+        assert_eq!(jwks["keys"].as_array().expect("keys").len(), 4, "{jwks}");
+        let stored = store.list_keys().await.expect("the keys");
+        let active_rsa = stored
+            .iter()
+            .find(|k| k.alg == "RS256" && k.activated_at.is_some())
+            .expect("an active RSA key");
+        let kid = ring
+            .with_signer(SigningAlg::RS256, unix_now(), |active| {
+                active.kid.to_owned()
+            })
+            .expect("a signer");
+        assert_eq!(kid, active_rsa.kid);
+    }
+
+    #[tokio::test]
+    async fn a_ring_without_a_next_key_gets_one_at_its_next_start() {
+        let (ring, store, dir) = fresh().await;
+        ring.finish_bootstrap()
+            .await
+            .expect("the next keys are published");
+        let next: Vec<String> = store
+            .list_keys()
+            .await
+            .expect("the keys")
+            .into_iter()
+            .filter(|k| k.alg == "ES256" && k.activated_at.is_none())
+            .map(|k| k.kid)
+            .collect();
+        store
+            .apply_key_changes(&KeyRingChanges {
+                delete: next,
+                ..KeyRingChanges::default()
+            })
+            .await
+            .expect("the ES256 next key is gone");
+        assert_eq!(counts(&store, SigningAlg::ES256).await, (1, 0));
+        let master = MasterKey::load_or_create(None, dir.path()).expect("the master key");
+        let timings = KeyTimings::from_config(&Config::default());
+        let restarted = KeyRing::load(store.clone(), master, timings)
+            .await
+            .expect("the ring loads");
+        restarted.finish_bootstrap().await.expect("published");
+        assert_eq!(counts(&store, SigningAlg::ES256).await, (1, 1));
+        // The algorithm that had its next key is left alone.
+        assert_eq!(counts(&store, SigningAlg::RS256).await, (1, 1));
+        // Once done, a second call has nothing to do.
+        restarted.finish_bootstrap().await.expect("a no-op");
+        assert_eq!(counts(&store, SigningAlg::ES256).await, (1, 1));
+    }
 }

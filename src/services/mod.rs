@@ -103,6 +103,12 @@ impl Services {
             )
             .await?,
         );
+        let bootstrap = keys.clone();
+        tokio::spawn(async move {
+            if let Err(e) = bootstrap.finish_bootstrap().await {
+                tracing::error!(error = %e, "the next signing keys could not be published; the next rotation will publish its own");
+            }
+        });
         let directory = Directory::new(store.clone()).await?;
         let sign_in_log = sign_in_log::SignInLog::start(store.clone());
         Ok(Self {

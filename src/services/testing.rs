@@ -35,6 +35,8 @@ pub async fn services_with(configure: impl FnOnce(&mut Config)) -> TestServices 
     ));
     configure(&mut config);
     let services = Services::connect(config).await.expect("services connect");
+    // Tests see the ring a fresh node has a moment after it starts: next keys published.
+    services.keys.next_keys_published().await;
     TestServices {
         services: Arc::new(services),
         dir,

@@ -221,6 +221,8 @@ impl TestApp {
             .await
             .expect("node starts");
         let state = app.state();
+        // Tests see the ring a fresh node has a moment after it starts: next keys published.
+        state.keys.next_keys_published().await;
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
