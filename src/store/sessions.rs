@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreResult;
 use super::sql::{for_sql_backends, from_json, to_json};
+use super::users::{UserRow, user_columns};
+use crate::domain::user::User;
 
 /// A signed-in browser in one tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,9 +68,66 @@ pub trait SessionStore {
         tenant_id: &str,
         now: i64,
     ) -> StoreResult<Session>;
+    /// The live session of this browser in a tenant with its user, in one statement (a
+    /// sign-in answered from the session needs both). `NotFound` when there is no live
+    /// session or its user is gone.
+    async fn active_session_with_user(
+        &self,
+        token_hash: &str,
+        tenant_id: &str,
+        now: i64,
+    ) -> StoreResult<(Session, User)>;
     /// Ends a session.
     async fn end_session(&self, id: &str, now: i64) -> StoreResult<()>;
 }
+
+/// A session row joined to its user's row: the session's columns renamed, so that the user's
+/// keep the plain names [`UserRow`] reads.
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    s_id: String,
+    s_tenant_id: String,
+    s_user_id: String,
+    s_auth_time: i64,
+    s_amr: String,
+    s_acr: String,
+    s_idp: Option<String>,
+    s_created_at: i64,
+    s_expires_at: i64,
+}
+
+impl SessionUserRow {
+    fn into_parts(self) -> StoreResult<(Session, User)> {
+        let session = SessionRow {
+            id: self.s_id,
+            tenant_id: self.s_tenant_id,
+            user_id: self.s_user_id,
+            auth_time: self.s_auth_time,
+            amr: self.s_amr,
+            acr: self.s_acr,
+            idp: self.s_idp,
+            created_at: self.s_created_at,
+            expires_at: self.s_expires_at,
+        };
+        Ok((session.into_session()?, self.user.into_user()?))
+    }
+}
+
+/// The browser's newest live session in tenant `$2` (cookie digest `$1`, clock `$3`) joined to
+/// its user of the same tenant.
+const ACTIVE_SESSION_WITH_USER: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", s_id, s_tenant_id, s_user_id, s_auth_time, s_amr, s_acr, s_idp, s_created_at, \
+     s_expires_at FROM (SELECT id AS s_id, tenant_id AS s_tenant_id, user_id AS s_user_id, \
+     auth_time AS s_auth_time, amr AS s_amr, acr AS s_acr, idp AS s_idp, \
+     created_at AS s_created_at, expires_at AS s_expires_at FROM sessions \
+     WHERE token_hash = $1 AND tenant_id = $2 AND ended_at IS NULL AND expires_at > $3 \
+     ORDER BY created_at DESC LIMIT 1) AS s \
+     JOIN users ON users.id = s.s_user_id AND users.tenant_id = s.s_tenant_id"
+);
 
 impl SessionRow {
     fn into_session(self) -> StoreResult<Session> {
@@ -151,6 +210,21 @@ for_sql_backends! {
             .fetch_one(&self.pool)
             .await?
             .into_session()
+        }
+
+        async fn active_session_with_user(
+            &self,
+            token_hash: &str,
+            tenant_id: &str,
+            now: i64,
+        ) -> StoreResult<(Session, User)> {
+            sqlx::query_as::<DB, SessionUserRow>(ACTIVE_SESSION_WITH_USER)
+                .bind(token_hash)
+                .bind(tenant_id)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?
+                .into_parts()
         }
 
         async fn end_session(&self, id: &str, now: i64) -> StoreResult<()> {

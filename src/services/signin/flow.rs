@@ -131,8 +131,20 @@ pub async fn session_evidence(
     if requirements.fresh_login {
         return Ok(None);
     }
-    let Some(session) = current_session(state, browser.session, &tenant.id).await? else {
+    let Some(token) = browser.session else {
         return Ok(None);
+    };
+    // The session and its user in one statement: every check below needs the session, and a
+    // usable one needs the user.
+    let (session, user) = match state
+        .store
+        .active_session_with_user(&secrets::hash_secret(token), &tenant.id, unix_now())
+        .await
+    {
+        Ok(found) => found,
+        // No live session, or its user is gone.
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(Error::unexpected(e)),
     };
     // max_age=0 means "authenticate now", as prompt=login does.
     if requirements
@@ -148,11 +160,7 @@ pub async fn session_evidence(
     {
         return Ok(None);
     }
-    match state.store.user_by_id(&tenant.id, &session.user_id).await {
-        Ok(user) if user.account_enabled => Ok(Some(evidence_of(user, &session))),
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(Error::unexpected(e)),
-    }
+    Ok(user.account_enabled.then(|| evidence_of(user, &session)))
 }
 
 /// Decides the first step given the session's evidence. (A usable session goes on to

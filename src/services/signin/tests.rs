@@ -289,3 +289,80 @@ async fn an_unassigned_user_is_refused_when_the_app_requires_assignment() {
     assert!(matches!(outcome, Outcome::Refuse(Refusal::NotAssigned)));
     assert_eq!(logged(&test, &world).await, ["failure"]);
 }
+
+#[tokio::test]
+async fn a_session_answers_only_while_it_is_live_in_its_tenant_and_its_user_is_enabled() {
+    // The session and its user are read in one statement: each way that read can come back
+    // empty or unusable must still lead to "sign in again", never to another user's answer.
+    let test = testing::services().await;
+    let world = testing::world(&test.services).await;
+    let silent = || request(&world.app, &["none"], &[], None);
+    let refused = |outcome: &Outcome| matches!(outcome, Outcome::Refuse(Refusal::LoginRequired));
+
+    // An unknown cookie.
+    let outcome = start(&test, &world, browser(Some("not-a-session")), silent()).await;
+    assert!(refused(&outcome), "{outcome:?}");
+
+    // A live session of an enabled user is answered with that user.
+    let token = session(&test.services, &world, &["pwd"]).await;
+    let outcome = start(&test, &world, browser(Some(&token)), silent()).await;
+    let Outcome::Answer(evidence) = outcome else {
+        panic!("expected an answer, got {outcome:?}");
+    };
+    assert_eq!(evidence.user.id, world.user.id);
+    assert_eq!(evidence.user.email, world.user.email);
+
+    // The same cookie names no session in another tenant.
+    let elsewhere = test
+        .services
+        .store
+        .active_session_with_user(&secrets::hash_secret(&token), "another-tenant", unix_now())
+        .await;
+    assert!(
+        matches!(elsewhere, Err(crate::store::StoreError::NotFound)),
+        "{elsewhere:?}"
+    );
+
+    // A disabled user's session answers nothing.
+    test.services
+        .store
+        .update_user_security(&crate::store::SecurityChange {
+            tenant_id: &world.tenant.id,
+            user_id: &world.user.id,
+            enabled: Some(false),
+            password_hash: None,
+            stamp: "disabled",
+            now: unix_now(),
+        })
+        .await
+        .expect("the user is disabled");
+    let outcome = start(&test, &world, browser(Some(&token)), silent()).await;
+    assert!(refused(&outcome), "{outcome:?}");
+
+    // Nor does an ended session of a user enabled again.
+    test.services
+        .store
+        .update_user_security(&crate::store::SecurityChange {
+            tenant_id: &world.tenant.id,
+            user_id: &world.user.id,
+            enabled: Some(true),
+            password_hash: None,
+            stamp: "enabled",
+            now: unix_now(),
+        })
+        .await
+        .expect("the user is enabled");
+    let outcome = start(&test, &world, browser(Some(&token)), silent()).await;
+    assert!(matches!(outcome, Outcome::Answer(_)), "{outcome:?}");
+    let live = flow::current_session(&test.services, Some(&token), &world.tenant.id)
+        .await
+        .expect("a read")
+        .expect("the session");
+    test.services
+        .store
+        .end_session(&live.id, unix_now())
+        .await
+        .expect("the session ends");
+    let outcome = start(&test, &world, browser(Some(&token)), silent()).await;
+    assert!(refused(&outcome), "{outcome:?}");
+}
