@@ -24,7 +24,13 @@ pub(super) async fn run(admin: Admin, command: KeysCommand) -> anyhow::Result<()
 /// `keys rotate`: prints the rotation of every algorithm.
 async fn rotate(admin: Admin) -> anyhow::Result<()> {
     let master = admin.master_key()?;
-    let ring = KeyRing::load(admin.store, master, KeyTimings::from_config(&admin.config)).await?;
+    let ring = KeyRing::load(
+        admin.store,
+        master,
+        KeyTimings::from_config(&admin.config),
+        None,
+    )
+    .await?;
     let reports = ring.rotate(unix_now()).await?;
     print(json!({ "rotations": reports }))
 }

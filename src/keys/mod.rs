@@ -93,6 +93,35 @@ pub struct KeyRing {
 /// A key being generated on the blocking pool.
 type KeyGeneration = tokio::task::JoinHandle<anyhow::Result<StoredKey>>;
 
+/// The first keys of a node whose database is certainly new (a SQLite file not created yet),
+/// generation started before the database is opened and migrated, so that the two overlap:
+/// RSA generation is most of a fresh node's start.
+pub struct HeadStart(Vec<(SigningAlg, KeyGeneration, KeyGeneration)>);
+
+impl HeadStart {
+    /// Starts two generations of every algorithm, as [`KeyRing::load`] would.
+    pub fn start(master: &MasterKey) -> Self {
+        Self(
+            SigningAlg::ALL
+                .into_iter()
+                .map(|alg| {
+                    (
+                        alg,
+                        spawn_generation(master.clone(), alg),
+                        spawn_generation(master.clone(), alg),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+impl std::fmt::Debug for HeadStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadStart").finish_non_exhaustive()
+    }
+}
+
 /// Starts generating a key of `alg` (not yet active; stamped by whoever stores it).
 fn spawn_generation(master: MasterKey, alg: SigningAlg) -> KeyGeneration {
     tokio::spawn(async move { generate_key(&master, alg, unix_now(), None).await })
@@ -118,10 +147,14 @@ impl KeyRing {
     /// Loads the ring. On a fresh database it creates the first active key of every
     /// algorithm; the next keys (and a next key for any algorithm that lacks one) are still
     /// being generated when this returns, for `finish_bootstrap` to publish.
+    ///
+    /// `head_start` holds generations already under way (see [`HeadStart`]); those of
+    /// algorithms the ring turns out to have are dropped.
     pub async fn load(
         store: Arc<dyn Store>,
         master: MasterKey,
         timings: KeyTimings,
+        head_start: Option<HeadStart>,
     ) -> anyhow::Result<Self> {
         let mut stored = store.list_keys().await?;
         let missing: Vec<SigningAlg> = SigningAlg::ALL
@@ -136,13 +169,18 @@ impl KeyRing {
             // RSA-2048 key takes from tens to hundreds of milliseconds: the faster of two
             // is much quicker than the slower). The other becomes the published next key as
             // soon as it is ready (`finish_bootstrap`).
+            let mut started = head_start.map(|h| h.0).unwrap_or_default();
             let pairs: Vec<_> = missing
                 .into_iter()
-                .map(|alg| {
-                    (
+                .map(|alg| match started.iter().position(|(a, _, _)| *a == alg) {
+                    Some(i) => {
+                        let (_, first, second) = started.swap_remove(i);
+                        (first, second)
+                    }
+                    None => (
                         spawn_generation(master.clone(), alg),
                         spawn_generation(master.clone(), alg),
-                    )
+                    ),
                 })
                 .collect();
             let mut active = Vec::with_capacity(pairs.len());
@@ -523,7 +561,7 @@ mod tests {
         let store = crate::store::sql::connect(&url, 4).await.expect("a store");
         let master = MasterKey::load_or_create(None, dir.path()).expect("a master key");
         let timings = KeyTimings::from_config(&Config::default());
-        let ring = KeyRing::load(store.clone(), master, timings)
+        let ring = KeyRing::load(store.clone(), master, timings, None)
             .await
             .expect("the ring loads");
         (ring, store, dir)
@@ -595,7 +633,7 @@ mod tests {
         assert_eq!(counts(&store, SigningAlg::ES256).await, (1, 0));
         let master = MasterKey::load_or_create(None, dir.path()).expect("the master key");
         let timings = KeyTimings::from_config(&Config::default());
-        let restarted = KeyRing::load(store.clone(), master, timings)
+        let restarted = KeyRing::load(store.clone(), master, timings, None)
             .await
             .expect("the ring loads");
         restarted.finish_bootstrap().await.expect("published");
@@ -605,5 +643,49 @@ mod tests {
         // Once done, a second call has nothing to do.
         restarted.finish_bootstrap().await.expect("a no-op");
         assert_eq!(counts(&store, SigningAlg::ES256).await, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_head_start_makes_the_first_keys_and_is_dropped_when_the_ring_has_them() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+        let master = MasterKey::load_or_create(None, dir.path()).expect("a master key");
+        let timings = KeyTimings::from_config(&Config::default());
+        let head_start = HeadStart::start(&master);
+        let store = crate::store::sql::connect(&url, 4).await.expect("a store");
+        let ring = KeyRing::load(store.clone(), master.clone(), timings, Some(head_start))
+            .await
+            .expect("the ring loads");
+        ring.finish_bootstrap()
+            .await
+            .expect("the next keys are published");
+        for alg in SigningAlg::ALL {
+            assert_eq!(counts(&store, alg).await, (1, 1), "{alg}");
+        }
+        let before: Vec<String> = store
+            .list_keys()
+            .await
+            .expect("the keys")
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        // A head start on a database that has its keys changes nothing.
+        let again = KeyRing::load(
+            store.clone(),
+            master.clone(),
+            timings,
+            Some(HeadStart::start(&master)),
+        )
+        .await
+        .expect("the ring loads");
+        again.finish_bootstrap().await.expect("a no-op");
+        let after: Vec<String> = store
+            .list_keys()
+            .await
+            .expect("the keys")
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(before, after);
     }
 }

@@ -34,7 +34,7 @@ pub use error::{Error, Message, Problem, Result};
 use crate::cache::Directory;
 use crate::config::Config;
 use crate::ephemeral::{self, Ephemeral};
-use crate::keys::{KeyRing, KeyTimings, MasterKey};
+use crate::keys::{HeadStart, KeyRing, KeyTimings, MasterKey};
 use crate::mail::Mailer;
 use crate::passwords::Passwords;
 use crate::store::{self, Store};
@@ -86,20 +86,32 @@ impl Services {
     /// Connects to the configured stores (running migrations), loads the master key and the
     /// key ring (creating both on first start).
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
-        let store = store::sql::connect(
-            &config.resolved_database_url(),
-            config.database_max_connections,
-        )
-        .await?;
+        let database_url = config.resolved_database_url();
+        // A SQLite file that does not exist yet is a new database, which will need its first
+        // signing keys: their generation (most of a fresh node's start) begins now and
+        // overlaps creating and migrating the database.
+        let early_master = match store::sql::sqlite_file(&database_url) {
+            Some(file) if !file.exists() => Some(MasterKey::load_or_create(
+                config.master_key.as_deref(),
+                &config.keys_dir,
+            )?),
+            _ => None,
+        };
+        let head_start = early_master.as_ref().map(HeadStart::start);
+        let store = store::sql::connect(&database_url, config.database_max_connections).await?;
         let ephemeral =
             ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
-        let master = MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?;
+        let master = match early_master {
+            Some(master) => master,
+            None => MasterKey::load_or_create(config.master_key.as_deref(), &config.keys_dir)?,
+        };
         let mailer = Arc::new(Mailer::new(&config.mail, &config.data_dir, master.clone())?);
         let keys = Arc::new(
             KeyRing::load(
                 store.clone(),
                 master.clone(),
                 KeyTimings::from_config(&config),
+                head_start,
             )
             .await?,
         );
