@@ -84,7 +84,8 @@ pub struct KeyRing {
     store: Arc<dyn Store>,
     master: MasterKey,
     timings: KeyTimings,
-    /// A fresh node's next keys, still being generated when it started (`finish_bootstrap`).
+    /// Next keys `load` left generating: a fresh node's, or those of a ring that had none
+    /// (`finish_bootstrap` publishes them).
     pending_next: Mutex<Vec<KeyGeneration>>,
     /// Whether `pending_next` has been dealt with.
     next_published: tokio::sync::watch::Sender<bool>,
@@ -166,9 +167,9 @@ impl KeyRing {
         if !missing.is_empty() {
             // Two keys of each algorithm are generated at once, on the blocking pool. The
             // first to finish signs from now on; a fresh node's start waits for it alone (an
-            // RSA-2048 key takes from tens to hundreds of milliseconds: the faster of two
-            // is much quicker than the slower). The other becomes the published next key as
-            // soon as it is ready (`finish_bootstrap`).
+            // RSA-2048 key takes from a hundred milliseconds to most of a second, and the
+            // faster of two is much quicker than the slower). The other becomes the
+            // published next key as soon as it is ready (`finish_bootstrap`).
             let mut started = head_start.map(|h| h.0).unwrap_or_default();
             let pairs: Vec<_> = missing
                 .into_iter()
