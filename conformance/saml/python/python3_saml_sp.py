@@ -18,6 +18,7 @@ Usage: python python3_saml_sp.py CONFIG.json   (written by ../run.sh)
 from __future__ import annotations
 
 import copy
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
@@ -134,7 +135,15 @@ def main(cfg: dict) -> None:
     user = cfg["user"]
 
     step("IdP metadata through OneLogin_Saml2_IdPMetadataParser")
-    metadata = common.fetch_metadata(cfg)
+    # A node started on a new database signs with its first key at once and publishes the next
+    # one a moment later (one RSA key generation): give it a few seconds to appear.
+    deadline = time.monotonic() + 10
+    while True:
+        metadata = common.fetch_metadata(cfg)
+        certs = OneLogin_Saml2_IdPMetadataParser.parse(metadata)["idp"].get("x509certMulti", {})
+        if len(certs.get("signing", [])) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     valid = OneLogin_Saml2_XML.validate_xml(metadata, "saml-schema-metadata-2.0.xsd")
     check(not isinstance(valid, str), "the metadata is valid against saml-schema-metadata-2.0.xsd", valid)
     parsed = OneLogin_Saml2_IdPMetadataParser.parse(metadata)
