@@ -270,15 +270,43 @@ impl KeyRing {
         let _ = published.wait_for(|done| *done).await;
     }
 
+    /// Waits for the generations, then stores the keys and reloads the ring, retrying while
+    /// the database takes no writes (down, or a full disk): the keys are kept meanwhile.
     async fn publish_next(&self, pending: Vec<KeyGeneration>) -> anyhow::Result<()> {
         let mut generated = Vec::with_capacity(pending.len());
         for key in pending {
             generated.push(key.await??);
         }
+        let mut delay = std::time::Duration::from_millis(100);
+        let mut failures = 0u32;
+        loop {
+            match self.store_next(&generated).await {
+                Ok(()) => break,
+                Err(e) => {
+                    if failures == 0 {
+                        tracing::warn!(error = %e, "the next signing keys cannot be stored yet; retrying until the database takes them");
+                    }
+                    failures += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+        }
+        if failures > 0 {
+            tracing::info!(
+                attempts = failures + 1,
+                "the next signing keys are published"
+            );
+        }
+        Ok(())
+    }
+
+    /// Stores those of `generated` whose algorithm has no next key yet, then reloads the ring.
+    async fn store_next(&self, generated: &[StoredKey]) -> anyhow::Result<()> {
         let stored = self.store.list_keys().await?;
         let stored_at = unix_now();
         let insert: Vec<StoredKey> = generated
-            .into_iter()
+            .iter()
             .filter(|key| {
                 !stored
                     .iter()
@@ -287,7 +315,7 @@ impl KeyRing {
             .map(|key| StoredKey {
                 created_at: stored_at,
                 activated_at: None,
-                ..key
+                ..key.clone()
             })
             .collect();
         if !insert.is_empty() {

@@ -118,7 +118,7 @@ impl Services {
         let bootstrap = keys.clone();
         tokio::spawn(async move {
             if let Err(e) = bootstrap.finish_bootstrap().await {
-                tracing::error!(error = %e, "the next signing keys could not be published; the next rotation will publish its own");
+                tracing::error!(error = %e, "the next signing keys could not be generated; the next rotation will publish its own");
             }
         });
         let directory = Directory::new(store.clone()).await?;
