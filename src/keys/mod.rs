@@ -596,6 +596,12 @@ mod tests {
         (ring, store, dir)
     }
 
+    /// The stored key ids, in the store's order.
+    async fn kids(store: &Arc<dyn Store>) -> Vec<String> {
+        let keys = store.list_keys().await.expect("the keys");
+        keys.into_iter().map(|k| k.kid).collect()
+    }
+
     /// (active, next) key counts of `alg` in the store.
     async fn counts(store: &Arc<dyn Store>, alg: SigningAlg) -> (usize, usize) {
         let keys = store.list_keys().await.expect("the keys");
@@ -691,13 +697,7 @@ mod tests {
         for alg in SigningAlg::ALL {
             assert_eq!(counts(&store, alg).await, (1, 1), "{alg}");
         }
-        let before: Vec<String> = store
-            .list_keys()
-            .await
-            .expect("the keys")
-            .into_iter()
-            .map(|k| k.kid)
-            .collect();
+        let before = kids(&store).await;
         // A head start on a database that has its keys changes nothing.
         let again = KeyRing::load(
             store.clone(),
@@ -708,13 +708,7 @@ mod tests {
         .await
         .expect("the ring loads");
         again.finish_bootstrap().await.expect("a no-op");
-        let after: Vec<String> = store
-            .list_keys()
-            .await
-            .expect("the keys")
-            .into_iter()
-            .map(|k| k.kid)
-            .collect();
+        let after = kids(&store).await;
         assert_eq!(before, after);
     }
 }

@@ -290,6 +290,22 @@ async fn an_unassigned_user_is_refused_when_the_app_requires_assignment() {
     assert_eq!(logged(&test, &world).await, ["failure"]);
 }
 
+/// Disables or enables the world's member (with a new security stamp, as an admin would).
+async fn set_enabled(test: &TestServices, world: &World, enabled: bool) {
+    test.services
+        .store
+        .update_user_security(&crate::store::SecurityChange {
+            tenant_id: &world.tenant.id,
+            user_id: &world.user.id,
+            enabled: Some(enabled),
+            password_hash: None,
+            stamp: if enabled { "enabled" } else { "disabled" },
+            now: unix_now(),
+        })
+        .await
+        .expect("the user's status changes");
+}
+
 #[tokio::test]
 async fn a_session_answers_only_while_it_is_live_in_its_tenant_and_its_user_is_enabled() {
     // The session and its user are read in one statement: each way that read can come back
@@ -324,34 +340,12 @@ async fn a_session_answers_only_while_it_is_live_in_its_tenant_and_its_user_is_e
     );
 
     // A disabled user's session answers nothing.
-    test.services
-        .store
-        .update_user_security(&crate::store::SecurityChange {
-            tenant_id: &world.tenant.id,
-            user_id: &world.user.id,
-            enabled: Some(false),
-            password_hash: None,
-            stamp: "disabled",
-            now: unix_now(),
-        })
-        .await
-        .expect("the user is disabled");
+    set_enabled(&test, &world, false).await;
     let outcome = start(&test, &world, browser(Some(&token)), silent()).await;
     assert!(refused(&outcome), "{outcome:?}");
 
     // Nor does an ended session of a user enabled again.
-    test.services
-        .store
-        .update_user_security(&crate::store::SecurityChange {
-            tenant_id: &world.tenant.id,
-            user_id: &world.user.id,
-            enabled: Some(true),
-            password_hash: None,
-            stamp: "enabled",
-            now: unix_now(),
-        })
-        .await
-        .expect("the user is enabled");
+    set_enabled(&test, &world, true).await;
     let outcome = start(&test, &world, browser(Some(&token)), silent()).await;
     assert!(matches!(outcome, Outcome::Answer(_)), "{outcome:?}");
     let live = flow::current_session(&test.services, Some(&token), &world.tenant.id)
