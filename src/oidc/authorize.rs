@@ -401,8 +401,8 @@ pub async fn complete(
         expires_at: now + (tokens.code_ttl + access_ttl) as i64,
         revoked_at: None,
     };
-    state.store.create_grant(&grant).await?;
-    crate::services::logout::app_signed_in(state, session_app(&app, evidence, now)).await?;
+    crate::services::logout::grant_signed_in(state, &grant, session_app(&app, evidence, now))
+        .await?;
     let code = secrets::new_secret();
     let json = Json(state.ephemeral.as_ref());
     json.put(

@@ -8,6 +8,9 @@
 
 pub mod chain;
 pub mod deliver;
+pub mod recorded;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -15,10 +18,11 @@ use crate::domain::app::App;
 use crate::domain::tenant::Tenant;
 use crate::domain::unix_now;
 use crate::services::{Result, Services};
-use crate::store::{EndSessions, LogoutNotice, Session, SessionApp};
+use crate::store::{EndSessions, Grant, LogoutNotice, Session, SessionApp};
 use crate::tokens::claims::pairwise_sub;
 
 pub use deliver::Outbox;
+pub use recorded::RecordedApps;
 
 /// An app that the ended session had answered, with what it received.
 #[derive(Debug, Clone)]
@@ -39,9 +43,30 @@ pub struct Ended {
 }
 
 /// Records that `record.session_id` answered an app (an OIDC code or a SAML assertion), so
-/// that ending the session reaches it.
+/// that ending the session reaches it. A row this node wrote unchanged within the hour is
+/// not written again ([`RecordedApps`]).
 pub async fn app_signed_in(services: &Services, record: SessionApp) -> Result<()> {
+    if services.recorded_apps.is_fresh(&record) {
+        return Ok(());
+    }
     services.store.record_session_app(&record).await?;
+    services.recorded_apps.remember(&record);
+    Ok(())
+}
+
+/// Creates a user grant issued to an app in a browser session (an OIDC code) and records
+/// that the session answered the app, as [`app_signed_in`] does: both in one call to the
+/// database, or the grant alone when this node wrote the same session app within the hour.
+pub async fn grant_signed_in(services: &Services, grant: &Grant, record: SessionApp) -> Result<()> {
+    if services.recorded_apps.is_fresh(&record) {
+        services.store.create_grant(grant).await?;
+        return Ok(());
+    }
+    services
+        .store
+        .create_grant_in_session(grant, &record)
+        .await?;
+    services.recorded_apps.remember(&record);
     Ok(())
 }
 

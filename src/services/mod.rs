@@ -72,6 +72,8 @@ pub struct Services {
     pub client_keys: client_assertion::ClientKeyCache,
     /// The sign-in log's batching writer.
     pub sign_in_log: sign_in_log::SignInLog,
+    /// The session apps this node recorded lately (spares rewriting an unchanged row).
+    pub recorded_apps: logout::RecordedApps,
 }
 
 impl std::fmt::Debug for Services {
@@ -139,6 +141,7 @@ impl Services {
             logouts: logout::Outbox::default(),
             client_keys: client_assertion::ClientKeyCache::default(),
             sign_in_log,
+            recorded_apps: logout::RecordedApps::default(),
         })
     }
 

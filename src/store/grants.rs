@@ -211,6 +211,42 @@ pub trait GrantStore {
     async fn is_token_id_revoked(&self, jti: &str) -> StoreResult<bool>;
 }
 
+/// Inserts a grant: parameters `$1`…`$16`, bound by `bind_grant`.
+pub(crate) const INSERT_GRANT: &str = "INSERT INTO grants (id, tenant_id, client_id, user_id, \
+     session_id, scope, auth_time, amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at, \
+     idp, ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
+/// The parameters of [`INSERT_GRANT`].
+pub(crate) const GRANT_PARAMETERS: usize = 16;
+
+for_sql_backends! {
+    helpers {
+        /// Binds `grant` to the parameters of [`INSERT_GRANT`], after those `query` has.
+        pub(crate) fn bind_grant<'q>(
+            query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+            grant: &'q Grant,
+        ) -> StoreResult<sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>> {
+            Ok(query
+                .bind(grant.id.as_str())
+                .bind(grant.tenant_id.as_str())
+                .bind(grant.client_id.as_str())
+                .bind(grant.user_id.as_deref())
+                .bind(grant.session_id.as_deref())
+                .bind(grant.scope.as_str())
+                .bind(grant.auth_time)
+                .bind(to_json(&grant.amr)?)
+                .bind(grant.acr.as_str())
+                .bind(grant.nonce.as_deref())
+                .bind(grant.user_stamp.as_deref())
+                .bind(grant.created_at)
+                .bind(grant.expires_at)
+                .bind(grant.revoked_at)
+                .bind(grant.idp.as_deref())
+                .bind(grant.ip.as_deref()))
+        }
+    }
+}
+
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens \
      (token_hash, grant_id, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, NULL)";
 
@@ -221,29 +257,9 @@ const EXTEND_GRANT: &str = "UPDATE grants SET expires_at = \
 for_sql_backends! {
     impl GrantStore {
         async fn create_grant(&self, grant: &Grant) -> StoreResult<()> {
-            sqlx::query::<DB>(
-                "INSERT INTO grants (id, tenant_id, client_id, user_id, session_id, scope, auth_time, \
-                 amr, acr, nonce, user_stamp, created_at, expires_at, revoked_at, idp, ip) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            )
-            .bind(grant.id.as_str())
-            .bind(grant.tenant_id.as_str())
-            .bind(grant.client_id.as_str())
-            .bind(grant.user_id.as_deref())
-            .bind(grant.session_id.as_deref())
-            .bind(grant.scope.as_str())
-            .bind(grant.auth_time)
-            .bind(to_json(&grant.amr)?)
-            .bind(grant.acr.as_str())
-            .bind(grant.nonce.as_deref())
-            .bind(grant.user_stamp.as_deref())
-            .bind(grant.created_at)
-            .bind(grant.expires_at)
-            .bind(grant.revoked_at)
-            .bind(grant.idp.as_deref())
-            .bind(grant.ip.as_deref())
-            .execute(&self.pool)
-            .await?;
+            Self::bind_grant(sqlx::query::<DB>(INSERT_GRANT), grant)?
+                .execute(&self.pool)
+                .await?;
             Ok(())
         }
 

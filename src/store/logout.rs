@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::StoreResult;
+use super::grants::{GRANT_PARAMETERS, Grant, INSERT_GRANT};
 use super::sql::for_sql_backends;
 
 /// An app that a browser session signed in to (an OIDC code or a SAML assertion).
@@ -104,6 +105,9 @@ pub struct EndSessions<'a> {
 pub trait LogoutStore {
     /// Records (or refreshes) that session `app.session_id` answered `app.app_id`.
     async fn record_session_app(&self, app: &SessionApp) -> StoreResult<()>;
+    /// Creates a user grant issued in a browser session and records the session app it went
+    /// to ([`LogoutStore::record_session_app`]), in one call to the database.
+    async fn create_grant_in_session(&self, grant: &Grant, app: &SessionApp) -> StoreResult<()>;
     /// The apps a session answered, oldest first.
     async fn session_apps(&self, session_id: &str) -> StoreResult<Vec<SessionApp>>;
     /// The ids of a user's live sessions.
@@ -134,31 +138,79 @@ pub trait LogoutStore {
 const SESSION_APP_COLUMNS: &str = "session_id, app_id, tenant_id, client_id, user_id, name_id, \
      name_id_format, session_index, last_at";
 
+/// Records (or refreshes) a session app, its parameters numbered from `$first` (nine of them,
+/// bound by `bind_session_app`); a NameID or SessionIndex not given keeps the recorded one.
+fn upsert_session_app(first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "INSERT INTO session_apps (session_id, app_id, tenant_id, client_id, user_id, name_id, \
+         name_id_format, session_index, first_at, last_at) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {t}, {t}) \
+         ON CONFLICT (session_id, app_id) DO UPDATE SET last_at = {t}, \
+         name_id = COALESCE({n}, session_apps.name_id), \
+         name_id_format = COALESCE({f}, session_apps.name_id_format), \
+         session_index = COALESCE({i}, session_apps.session_index)",
+        p(0),
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+        p(7),
+        t = p(8),
+        n = p(5),
+        f = p(6),
+        i = p(7),
+    )
+}
+
+for_sql_backends! {
+    helpers {
+        /// Binds `app` to the parameters of an `upsert_session_app`, after those `query` has.
+        fn bind_session_app<'q>(
+            query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+            app: &'q SessionApp,
+        ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments> {
+            query
+                .bind(app.session_id.as_str())
+                .bind(app.app_id.as_str())
+                .bind(app.tenant_id.as_str())
+                .bind(app.client_id.as_str())
+                .bind(app.user_id.as_str())
+                .bind(app.name_id.as_deref())
+                .bind(app.name_id_format.as_deref())
+                .bind(app.session_index.as_deref())
+                .bind(app.at)
+        }
+    }
+}
+
 for_sql_backends! {
     impl LogoutStore {
         async fn record_session_app(&self, app: &SessionApp) -> StoreResult<()> {
             // One statement: atomic on its own, so no BEGIN/COMMIT, only the writer's turn.
             let _turn = self.writer_turn().await?;
-            sqlx::query::<DB>(
-                "INSERT INTO session_apps (session_id, app_id, tenant_id, client_id, user_id, \
-                 name_id, name_id_format, session_index, first_at, last_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-                 ON CONFLICT (session_id, app_id) DO UPDATE SET last_at = $9, \
-                 name_id = COALESCE($6, session_apps.name_id), \
-                 name_id_format = COALESCE($7, session_apps.name_id_format), \
-                 session_index = COALESCE($8, session_apps.session_index)",
-            )
-            .bind(app.session_id.as_str())
-            .bind(app.app_id.as_str())
-            .bind(app.tenant_id.as_str())
-            .bind(app.client_id.as_str())
-            .bind(app.user_id.as_str())
-            .bind(app.name_id.as_deref())
-            .bind(app.name_id_format.as_deref())
-            .bind(app.session_index.as_deref())
-            .bind(app.at)
-            .execute(&self.pool)
-            .await?;
+            let sql = upsert_session_app(1);
+            Self::bind_session_app(sqlx::query::<DB>(sqlx::AssertSqlSafe(sql)), app)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn create_grant_in_session(&self, grant: &Grant, app: &SessionApp) -> StoreResult<()> {
+            // Both rows in one call. SQLite runs a list of statements sharing the parameters
+            // in one visit to its worker thread (each statement commits on its own, as two
+            // calls would); Postgres writes both in one statement, the grant in a `WITH`.
+            let upsert = upsert_session_app(GRANT_PARAMETERS + 1);
+            let sql = if DB::STATEMENT_LISTS {
+                format!("{INSERT_GRANT}; {upsert}")
+            } else {
+                format!("WITH grant_row AS ({INSERT_GRANT}) {upsert}")
+            };
+            let _turn = self.writer_turn().await?;
+            let query = Self::bind_grant(sqlx::query::<DB>(sqlx::AssertSqlSafe(sql)), grant)?;
+            Self::bind_session_app(query, app).execute(&self.pool).await?;
             Ok(())
         }
 

@@ -27,6 +27,10 @@ pub trait Dialect: sqlx::Database + sqlx::database::HasStatementCache {
     /// second one would only sleep in SQLite's busy handler (1, 2, 5, 10… ms), so a node queues
     /// its writers itself and hands the lock over without sleeping. Postgres takes many.
     const WRITERS: usize;
+    /// Whether one query may be a list of statements sharing its parameters, run in one call
+    /// (SQLite). Otherwise (Postgres) several writes in one call take one statement, with
+    /// data-modifying `WITH` clauses.
+    const STATEMENT_LISTS: bool;
 
     /// A feed of "the configuration changed" signals pushed by the engine, if it can push
     /// them; `None` means the node polls.
@@ -68,6 +72,7 @@ macro_rules! transactions {
 impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const WRITERS: usize = 1;
+    const STATEMENT_LISTS: bool = true;
     transactions!();
 }
 
@@ -77,6 +82,7 @@ const CONFIG_CHANNEL: &str = "gatehouse_config";
 impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const WRITERS: usize = tokio::sync::Semaphore::MAX_PERMITS;
+    const STATEMENT_LISTS: bool = false;
     transactions!();
 
     /// `LISTEN gatehouse_config` on a connection of its own, reconnecting after a loss; a
