@@ -1,10 +1,13 @@
 //! The client side toward guests' home identity providers (partner IdPs): the HTTP client
-//! used toward them (no redirects followed, short timeouts, public addresses only) and their
+//! used toward them (HTTPS through OpenSSL with the system's trust store, no redirects
+//! followed, short timeouts, public addresses only) and their
 //! discovery documents, keys and SAML metadata, cached and kept when a refresh fails ("last
 //! good"). Infrastructure (tier 1): the federation front door and the services use it.
 
 pub mod guard;
 pub mod jwk;
+#[cfg(test)]
+mod tls_tests;
 
 use std::collections::HashMap;
 use std::sync::RwLock;
