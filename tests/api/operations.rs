@@ -329,8 +329,6 @@ pub(crate) fn spawn_server(
             .current_dir(dir.path())
             .env_remove("GATEHOUSE_DATABASE_URL")
             .env_remove("GATEHOUSE_REDIS_URL")
-            // Started as an operator would, without mimalloc options (see src/main.rs).
-            .env_remove("MIMALLOC_PURGE_DELAY")
             .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
             .env("GATEHOUSE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("GATEHOUSE_LOG", "info")
@@ -346,41 +344,6 @@ pub(crate) fn spawn_server(
         .any(|l| l.contains("gatehouse listening"));
     assert!(listening, "the server starts with its defaults");
     (child, port, lines)
-}
-
-/// The environment a process runs with, as `NAME=value` strings.
-fn environment_of(pid: u32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .unwrap()
-        .split(|byte| *byte == 0)
-        .map(|entry| String::from_utf8_lossy(entry).into_owned())
-        .collect()
-}
-
-#[test]
-fn a_node_runs_with_mimalloc_purging_on_free_unless_its_operator_set_the_delay() {
-    // Started without the option: the process that serves (same pid) runs with it at 0.
-    let dir = tempfile::tempdir().unwrap();
-    let (child, _port, _lines) = spawn_server(&dir, &[]);
-    let environment = environment_of(child.id());
-    assert!(
-        environment.iter().any(|e| e == "MIMALLOC_PURGE_DELAY=0"),
-        "{environment:?}"
-    );
-    assert!(
-        environment.iter().any(|e| e == "GATEHOUSE_LOG=info"),
-        "the rest of the environment is kept"
-    );
-    drop(child);
-
-    // An operator's own value is kept.
-    let dir = tempfile::tempdir().unwrap();
-    let (child, _port, _lines) = spawn_server(&dir, &[("MIMALLOC_PURGE_DELAY", "25")]);
-    let delays: Vec<String> = environment_of(child.id())
-        .into_iter()
-        .filter(|e| e.starts_with("MIMALLOC_PURGE_DELAY="))
-        .collect();
-    assert_eq!(delays, ["MIMALLOC_PURGE_DELAY=25"]);
 }
 
 #[tokio::test]
