@@ -1,6 +1,5 @@
 //! The client side toward guests' home identity providers (partner IdPs): the HTTP client
-//! used toward them (HTTPS through OpenSSL with the system's trust store, no redirects
-//! followed, short timeouts, public addresses only) and their
+//! used toward them (no redirects followed, short timeouts, public addresses only) and their
 //! discovery documents, keys and SAML metadata, cached and kept when a refresh fails ("last
 //! good"). Infrastructure (tier 1): the federation front door and the services use it.
 
