@@ -141,27 +141,25 @@ const SESSION_APP_COLUMNS: &str = "session_id, app_id, tenant_id, client_id, use
 /// Records (or refreshes) a session app, its parameters numbered from `$first` (nine of them,
 /// bound by `bind_session_app`); a NameID or SessionIndex not given keeps the recorded one.
 fn upsert_session_app(first: usize) -> String {
-    let p = |i: usize| format!("${}", first + i);
+    let [
+        session,
+        app,
+        tenant,
+        client,
+        user,
+        name_id,
+        format,
+        index,
+        at,
+    ] = std::array::from_fn(|i| format!("${}", first + i));
     format!(
         "INSERT INTO session_apps (session_id, app_id, tenant_id, client_id, user_id, name_id, \
          name_id_format, session_index, first_at, last_at) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {t}, {t}) \
-         ON CONFLICT (session_id, app_id) DO UPDATE SET last_at = {t}, \
-         name_id = COALESCE({n}, session_apps.name_id), \
-         name_id_format = COALESCE({f}, session_apps.name_id_format), \
-         session_index = COALESCE({i}, session_apps.session_index)",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7),
-        t = p(8),
-        n = p(5),
-        f = p(6),
-        i = p(7),
+         VALUES ({session}, {app}, {tenant}, {client}, {user}, {name_id}, {format}, {index}, {at}, {at}) \
+         ON CONFLICT (session_id, app_id) DO UPDATE SET last_at = {at}, \
+         name_id = COALESCE({name_id}, session_apps.name_id), \
+         name_id_format = COALESCE({format}, session_apps.name_id_format), \
+         session_index = COALESCE({index}, session_apps.session_index)"
     )
 }
 
