@@ -210,7 +210,7 @@ if [ "$GH_ENABLED" = 1 ]; then
   log "gatehouse: $(jq -r '"\(.redeemed) guests redeemed; verified flow: \(.gatehouse.requests) browser requests, ID token \(.gatehouse.signature), claims \(.gatehouse.claims | tojson)"' <<<"$SETUP")"
 fi
 log "oidc-provider: $(jq -r '"verified flow: \(.oidc_provider.requests) browser requests, ID token \(.oidc_provider.signature)"' <<<"$SETUP")"
-sleep 1
+sleep "$RSS_SETTLE_S"
 GH_IDLE_KB=0
 [ "$GH_ENABLED" = 1 ] && GH_IDLE_KB=$(rss_kb "$GH_PID")
 PEER_IDLE_KB=$(rss_kb "$PEER_PID")
@@ -261,7 +261,7 @@ if [ "$BENCH_PROFILE" = 1 ] && [ "$GH_ENABLED" = 1 ]; then
   run_load gatehouse P "$DURATION" profile
 fi
 
-sleep 1
+sleep "$RSS_SETTLE_S"
 SIDES_JSON=$(jq -nc --argjson gh "$GH_ENABLED" \
   --argjson gh_idle "$GH_IDLE_KB" --argjson gh_after "$( [ "$GH_ENABLED" = 1 ] && rss_kb "$GH_PID" || echo 0)" \
   --argjson gh_hwm "$( [ "$GH_ENABLED" = 1 ] && hwm_kb "$GH_PID" || echo 0)" \

@@ -32,6 +32,9 @@ BENCH_PROFILE_PID=""
 BENCH_PROFILE_JSON=null
 
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}' || echo 0; }
+# How long a runner lets Gatehouse idle before it reads an idle or after-load RSS: argon2's
+# work memory goes back to the system after a quiet second (src/passwords/memory.rs).
+RSS_SETTLE_S=2
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 

@@ -165,7 +165,7 @@ log "setup: one sign-in per user; one flow verified in full"
 SETUP=$(node "$DRIVER" setup "$CONFIG" 2> "$WORK/setup.err") || { cat "$WORK/setup.err" >&2; die "setup / verification"; }
 jq -e '.ok == true' >/dev/null <<<"$SETUP" || die "setup printed no result"
 log "gatehouse: $(jq -r '"verified flow: \(.gatehouse.requests) browser requests (\(.gatehouse.path | join(" -> "))), ID token \(.gatehouse.signature), claims \(.gatehouse.claims | del(.sub, .iss) | tojson); consent pages answered in setup: \(.consents_granted)"' <<<"$SETUP")"
-sleep 1
+sleep "$RSS_SETTLE_S"
 GH_IDLE_KB=$(rss_kb "$GH_PID")
 log "gatehouse: idle RSS $((GH_IDLE_KB / 1024)) MB"
 
@@ -232,7 +232,7 @@ if [ "$BENCH_PROFILE" = 1 ]; then
   log "profile: one more Gatehouse round of ${DURATION}s under perf record"
   run_gatehouse P "$DURATION" profile
 fi
-sleep 1
+sleep "$RSS_SETTLE_S"
 GH_AFTER_KB=$(rss_kb "$GH_PID"); GH_HWM_KB=$(hwm_kb "$GH_PID")
 if grep -v xmlSecTransformXsltInitialize "$WORK/gatehouse/server.log" | grep -qiE 'panic|error'; then
   log "gatehouse server log has errors:"; grep -v xmlSecTransformXsltInitialize "$WORK/gatehouse/server.log" | grep -iE 'panic|error' | head -n 20 >&2

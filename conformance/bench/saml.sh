@@ -227,7 +227,7 @@ if [ -x "$GATEHOUSE_BIN" ]; then
       '. + {side:$side, variant:$variant, html_bytes:$page}' <<<"$check" >> "$CHECKS"
     log "gatehouse $variant: response OK $check"
   done
-  sleep 1
+  sleep "$RSS_SETTLE_S"
   GH_IDLE_KB=$(rss_kb "$GH_PID")
   log "gatehouse: up (pid $GH_PID) on $GH_URL, idle RSS $((GH_IDLE_KB / 1024)) MB"
 else
@@ -327,7 +327,7 @@ for variant in $VARIANTS; do
 done
 GH_AFTER_KB=0; GH_HWM_KB=0
 if [ "$GH_ENABLED" = 1 ]; then
-  sleep 1
+  sleep "$RSS_SETTLE_S"
   GH_AFTER_KB=$(rss_kb "$GH_PID"); GH_HWM_KB=$(hwm_kb "$GH_PID")
   if grep -v xmlSecTransformXsltInitialize "$WORK/gatehouse/server.log" | grep -qiE 'panic|error'; then
     log "gatehouse server log has errors:"; grep -v xmlSecTransformXsltInitialize "$WORK/gatehouse/server.log" | grep -iE 'panic|error' | head -n 20 >&2
