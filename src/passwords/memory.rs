@@ -49,8 +49,9 @@ struct Shared {
 struct Pool {
     /// Buffers not in use, each with the moment it came back.
     idle: Vec<(Blocks, Instant)>,
-    /// Whether a reaper task is waiting to release them.
-    reaper: bool,
+    /// The reaper task waiting to release them, if one runs (it clears this as it ends; a
+    /// reaper lost with its runtime shows as finished and is replaced).
+    reaper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl WorkMemory {
@@ -89,16 +90,15 @@ impl WorkMemory {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let start_reaper = {
-            let mut pool = self.lock();
-            if pool.idle.len() >= self.shared.capacity {
-                return;
-            }
-            pool.idle.push((blocks, Instant::now()));
-            !std::mem::replace(&mut pool.reaper, true)
-        };
-        if start_reaper {
-            runtime.spawn(self.clone().reap());
+        let mut pool = self.lock();
+        if pool.idle.len() >= self.shared.capacity {
+            drop(pool);
+            return;
+        }
+        pool.idle.push((blocks, Instant::now()));
+        if pool.reaper.as_ref().is_none_or(|r| r.is_finished()) {
+            // Spawned under the lock: the reaper's first look at the pool waits for it.
+            pool.reaper = Some(runtime.spawn(self.clone().reap()));
         }
     }
 
@@ -109,8 +109,8 @@ impl WorkMemory {
     }
 
     /// Waits until the oldest buffer has been unused for the quiet time, releases every buffer
-    /// that has, and goes on while any remain; the last one out clears the reaper flag under
-    /// the same lock a returning buffer takes, so a buffer is never left without a reaper.
+    /// that has, and goes on while any remain; when none is left it clears its handle under the
+    /// same lock a returning buffer takes, so a buffer is never left without a reaper.
     async fn reap(self) {
         loop {
             let oldest = {
@@ -129,7 +129,7 @@ impl WorkMemory {
                 pool.idle = fresh;
                 let done = pool.idle.is_empty();
                 if done {
-                    pool.reaper = false;
+                    pool.reaper = None;
                 }
                 (stale, done)
             };
@@ -201,6 +201,22 @@ mod tests {
         assert_eq!(memory.held(), 1, "kept: unused for only 300 ms");
         tokio::time::sleep(Duration::from_millis(900)).await;
         assert_eq!(memory.held(), 0);
+    }
+
+    #[test]
+    fn a_reaper_lost_with_its_runtime_is_replaced() {
+        let memory = WorkMemory::new(Duration::from_millis(100), 2);
+        let first = tokio::runtime::Runtime::new().unwrap();
+        first.block_on(async { memory.give_back(memory.take(8)) });
+        // The runtime goes away with its reaper still waiting.
+        drop(first);
+        assert_eq!(memory.held(), 1);
+        let second = tokio::runtime::Runtime::new().unwrap();
+        second.block_on(async {
+            memory.give_back(memory.take(8));
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        });
+        assert_eq!(memory.held(), 0, "a new reaper released the buffer");
     }
 
     #[test]
