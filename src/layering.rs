@@ -5,7 +5,7 @@
 //!
 //! | tier | modules | what they are |
 //! |---|---|---|
-//! | 0 | `domain`, `i18n`, `secrets` | pure types and rules, words, random secrets and hashes |
+//! | 0 | `domain`, `i18n`, `secrets`, `testing` | pure types and rules, words, random secrets and hashes; test support (tests only) |
 //! | 1 | `config`, `store`, `ephemeral`, `keys`, `tokens`, `mail`, `policy`, `cache`, `passwords`, `monitoring`, `telemetry`, `upstream`, `samlxml` | infrastructure: storage, keys, JWTs, mail, the pure policy evaluation, caches, password hashing, metrics and traces, the HTTP client toward partner IdPs, SAML XML and metadata |
 //! | 2 | `services` | what Gatehouse does, free of HTTP |
 //! | 3 | `web` | the HTTP boundary's shared machinery: templates, error pages and the envelopes the shared error rendering answers in (HTML, OAuth JSON, Graph JSON), cookies, same-origin checks |
@@ -22,6 +22,7 @@ mod tests {
         ("domain", 0),
         ("i18n", 0),
         ("secrets", 0),
+        ("testing", 0),
         ("config", 1),
         ("store", 1),
         ("ephemeral", 1),

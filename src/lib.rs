@@ -32,6 +32,8 @@ pub mod services;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod tokens;
 pub mod upstream;
 pub mod web;

@@ -222,22 +222,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_work_memory_leaves_the_resident_set_when_released() {
-        let name = "passwords::tests::child_resident_set_over_two_quiet_periods";
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                name,
-                "--ignored",
-                "--test-threads=1",
-                "--nocapture",
-            ])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
+        crate::testing::run_ignored_in_own_process(
+            "passwords::tests::child_resident_set_over_two_quiet_periods",
         );
     }
 

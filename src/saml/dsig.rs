@@ -316,21 +316,7 @@ mod tests {
     /// Runs `name` (an ignored test of this module) alone in a fresh process, so that it is
     /// the first to touch xmlsec1 there; fails unless it ran and passed.
     fn in_own_process(name: &str) {
-        let output = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                &format!("saml::dsig::tests::{name}"),
-                "--ignored",
-                "--test-threads=1",
-            ])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && stdout.contains("1 passed"),
-            "{name}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        crate::testing::run_ignored_in_own_process(&format!("saml::dsig::tests::{name}"));
     }
 
     #[test]
