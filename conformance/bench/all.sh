@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Every benchmark on both backends, one after the other: token.sh, saml.sh, federation.sh and
-# password.sh (and invite.sh with --invite), first on SQLite, then on Postgres + Redis (each run
-# on a fresh database, see lib.sh), all with the same Gatehouse binary. Prints one markdown table
+# Every benchmark on both backends, one after the other: token.sh, saml.sh, federation.sh,
+# password.sh and start.sh (and invite.sh with --invite), first on SQLite, then on Postgres + Redis
+# (each run on a fresh database, see lib.sh), all with the same Gatehouse binary. Prints one markdown table
 # (per bench and backend: throughput, the ratio to the peer and to the machine's ceiling, CPU ms
 # per operation, p99, RSS idle / peak) and writes a combined JSON with every runner's own JSON.
 # A failed runner does not stop the others; the exit status is non-zero if any failed.
 # See conformance/bench/README.md.
 #
 # Usage: conformance/bench/all.sh [--smoke] [--invite] [--profile] [--backends "sqlite postgres"]
-#          [--benches "token saml federation password"] [--out DIR] [--help]
+#          [--benches "token saml federation password start"] [--out DIR] [--help]
 # Env:   GATEHOUSE_BIN (default <repo>/target/release/gatehouse), BENCH_ALL_OUT (= --out: the
 #        directory for every runner's JSON, its log, perf reports with --profile, summary.md and
 #        all.json; default a new temp dir), BENCH_KEEP=1 keeps each runner's temp dir. Each
@@ -20,7 +20,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 
 MODE=full
 BACKENDS="sqlite postgres"
-BENCHES="token saml federation password"
+BENCHES="token saml federation password start"
 INVITE=0
 PROFILE=0
 OUT=${BENCH_ALL_OUT:-}
@@ -122,6 +122,12 @@ ALL=$(jq -n --argjson runs "$runs" --arg mode "$MODE" --arg bin "$GATEHOUSE_BIN"
           vs_ceiling: "\($r.results.fraction_of_ceiling | pct) of argon2id ×\($r.ceiling.processes) (\($r.ceiling.hashes_per_s_median | f1) hashes/s); CPU \($r.results.cpu_per_flow_over_cpu_per_hash | x) one hash (\($r.ceiling.cpu_ms_per_hash_median | f2) ms)",
           cpu_ms: $r.results.gatehouse.cpu_ms_per_flow_median, p99_ms: $r.results.gatehouse.p99_ms_median,
           rss: mem($r.results.gatehouse.rss_idle_mb; $r.results.gatehouse.rss_peak_mb) } ]
+    elif $bench == "start" then
+      [ $r.results | select(. != null)
+        | { bench: "start to ready, fresh database (median of \(.fresh.ms_each | length))", backend: $backend, unit: "ms",
+            throughput: .fresh.ms_median, vs_peer: "-",
+            vs_ceiling: "\(.fresh_over_floor | x) the first of two RSA-2048 generations (\(.floor.ms_median | f1) ms); \(if .floor_migrations then "the schema alone in psql: \(.floor_migrations.ms_median | f1) ms; " else "" end)fresh \(.fresh.ms_min | f1)–\(.fresh.ms_max | f1) ms; warm start \(.warm.ms_median | f1) ms",
+            cpu_ms: null, p99_ms: null, rss: "-" } ]
     elif $bench == "invite" then
       [ { bench: "bulk invitation, CLI (\($r.settings.rows) rows)", backend: $backend, unit: "rows/s",
           throughput: $r.cli.rows_per_s, vs_peer: "-", vs_ceiling: "target 2,000 rows/s: \(if $r.target.cli_met then "met" else "missed" end)",
@@ -157,7 +163,8 @@ jq -r '
   echo "CPU ms/op = Gatehouse's process CPU time / operations (the figure least moved by a busy box). vs ceiling: token and"
   echo "SAML = CPU per operation / the CPU of the RSA or ECDSA signatures it must make (openssl speed, one process);"
   echo "password = flows/s / argon2id hashes/s of one process per core at Gatehouse's parameters, measured in the same run"
-  echo "(on a busy box the neighbours move that share; CPU per flow / CPU per hash is the steadier figure)."
+  echo "(on a busy box the neighbours move that share; CPU per flow / CPU per hash is the steadier figure); start = ms from"
+  echo "the exec to /healthz 200 on a new database / the first of two concurrent RSA-2048 generations (a fresh node's keys)."
   [ ${#FAILED[@]} -eq 0 ] || echo "FAILED: ${FAILED[*]} (see their logs in $OUT)"
   echo "took $((SECONDS - STARTED)) s; table: $OUT/summary.md; JSON: $OUT/all.json; logs and per-run JSON: $OUT"
 } >&2

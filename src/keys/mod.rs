@@ -94,9 +94,9 @@ pub struct KeyRing {
 /// A key being generated on the blocking pool.
 type KeyGeneration = tokio::task::JoinHandle<anyhow::Result<StoredKey>>;
 
-/// The first keys of a node whose database is certainly new (a SQLite file not created yet),
-/// generation started before the database is opened and migrated, so that the two overlap:
-/// RSA generation is most of a fresh node's start.
+/// The first keys of a node whose database is new (no migration has run on it), generation
+/// started before the database is migrated, so that the two overlap: RSA generation is most
+/// of a fresh node's start.
 pub struct HeadStart(Vec<(SigningAlg, KeyGeneration, KeyGeneration)>);
 
 impl HeadStart {

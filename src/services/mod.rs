@@ -89,18 +89,20 @@ impl Services {
     /// key ring (creating both on first start).
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
         let database_url = config.resolved_database_url();
-        // A SQLite file that does not exist yet is a new database, which will need its first
-        // signing keys: their generation (most of a fresh node's start) begins now and
-        // overlaps creating and migrating the database.
-        let early_master = match store::sql::sqlite_file(&database_url) {
-            Some(file) if !file.exists() => Some(MasterKey::load_or_create(
+        let opened = store::sql::open(&database_url, config.database_max_connections).await?;
+        // A database no migration has run on is new, and will need its first signing keys:
+        // their generation (most of a fresh node's start) begins now and overlaps migrating
+        // it.
+        let early_master = if opened.is_new() {
+            Some(MasterKey::load_or_create(
                 config.master_key.as_deref(),
                 &config.keys_dir,
-            )?),
-            _ => None,
+            )?)
+        } else {
+            None
         };
         let head_start = early_master.as_ref().map(HeadStart::start);
-        let store = store::sql::connect(&database_url, config.database_max_connections).await?;
+        let store = opened.migrate().await?;
         let ephemeral =
             ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;
         let master = match early_master {

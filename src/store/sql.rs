@@ -340,20 +340,69 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 /// Opens the database named by `url` (`sqlite:` or `postgres://`), runs its migrations and
 /// returns it as a [`Store`].
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            SqlStore::<Sqlite>::open(url, max_connections).await?,
-        ))
+    open(url, max_connections).await?.migrate().await
+}
+
+/// Opens the database named by `url` (`sqlite:` or `postgres://`) without running its
+/// migrations yet, so that the caller can start what a new database will need (its first
+/// signing keys) while they run.
+pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Opened> {
+    let (store, new) = if url.starts_with("sqlite:") {
+        let store = SqlStore::<Sqlite>::open(url, max_connections).await?;
+        let new = !store.migrated().await?;
+        (Opening::Sqlite(store), new)
     } else {
-        Ok(Arc::new(
-            SqlStore::<Postgres>::open(url, max_connections).await?,
-        ))
+        let store = SqlStore::<Postgres>::open(url, max_connections).await?;
+        let new = !store.migrated().await?;
+        (Opening::Postgres(store), new)
+    };
+    Ok(Opened { store, new })
+}
+
+/// A database connected to, whose migrations have not run yet ([`open`]).
+#[derive(Debug)]
+pub struct Opened {
+    store: Opening,
+    new: bool,
+}
+
+#[derive(Debug)]
+enum Opening {
+    Sqlite(SqlStore<Sqlite>),
+    Postgres(SqlStore<Postgres>),
+}
+
+impl Opened {
+    /// Whether no migration had ever run on this database: it is new, and holds no keys.
+    pub fn is_new(&self) -> bool {
+        self.new
+    }
+
+    /// Runs the migrations and returns the database as a [`Store`].
+    pub async fn migrate(self) -> anyhow::Result<Arc<dyn Store>> {
+        Ok(match self.store {
+            Opening::Sqlite(store) => {
+                sqlx::migrate!("migrations/sqlite")
+                    .run(&store.pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("SQLite migrations failed: {e}"))?;
+                Arc::new(store)
+            }
+            Opening::Postgres(store) => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&store.pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Postgres migrations failed: {e}"))?;
+                Arc::new(store)
+            }
+        })
     }
 }
 
 impl SqlStore<Sqlite> {
     /// Opens (creating if missing) a SQLite database in WAL mode with a 5 s busy timeout.
-    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// Its migrations are [`Opened::migrate`]'s.
+    async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("GATEHOUSE_DATABASE_URL is not a SQLite URL: {e}"))?
             .create_if_missing(true)
@@ -377,17 +426,25 @@ impl SqlStore<Sqlite> {
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the SQLite database: {e}"))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("SQLite migrations failed: {e}"))?;
         Ok(Self::new(pool))
+    }
+
+    /// Whether sqlx's migrations table exists (any migration ever ran here).
+    async fn migrated(&self) -> anyhow::Result<bool> {
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the SQLite database: {e}"))?;
+        Ok(tables > 0)
     }
 }
 
 impl SqlStore<Postgres> {
     /// Connects to Postgres with a short acquire timeout, so an outage turns into 503s fast.
-    pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// Its migrations are [`Opened::migrate`]'s.
+    async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -399,11 +456,20 @@ impl SqlStore<Postgres> {
                     crate::config::redact_url(url)
                 )
             })?;
-        sqlx::migrate!("migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("Postgres migrations failed: {e}"))?;
         Ok(Self::new(pool))
+    }
+
+    /// Whether sqlx's migrations table exists in the connection's schema (any migration ever
+    /// ran here).
+    async fn migrated(&self) -> anyhow::Result<bool> {
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+             WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the Postgres database: {e}"))?;
+        Ok(tables > 0)
     }
 }
 

@@ -122,6 +122,11 @@ impl Backing {
         }
     }
 
+    /// The database URL (a SQLite file, or a fresh Postgres database).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// Whether this backing is shared infrastructure (Postgres + Redis) that several nodes
     /// can use at once.
     pub fn is_shared(&self) -> bool {

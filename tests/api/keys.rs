@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Client, TestApp, jwt_parts, verify_with_jwks};
+use crate::helpers::{Backing, Client, TestApp, jwt_parts, verify_with_jwks};
 
 async fn token(app: &TestApp, client: &Client) -> String {
     let response = app
@@ -177,4 +177,24 @@ async fn a_rotation_stamps_its_new_keys_when_they_are_stored_not_when_it_began()
         // The bootstrap key it activates was published just now: a full max-age ahead.
         assert!(report.activates_at >= before + 20, "{report:?}");
     }
+}
+
+/// A node knows a database is new (no migration has run on it) before it migrates it, on SQLite
+/// and on Postgres: a fresh node generates its first keys while the migrations run. A database
+/// migrated once is not new any more, and migrating it again changes nothing.
+#[tokio::test]
+async fn a_new_database_is_known_as_new_before_its_migrations_run() {
+    let backing = Backing::new().await;
+    let opened = gatehouse::store::sql::open(backing.database_url(), 2)
+        .await
+        .unwrap();
+    assert!(opened.is_new(), "a database nothing has run on is new");
+    let store = opened.migrate().await.unwrap();
+    assert!(store.list_keys().await.unwrap().is_empty());
+    drop(store);
+    let again = gatehouse::store::sql::open(backing.database_url(), 2)
+        .await
+        .unwrap();
+    assert!(!again.is_new(), "a migrated database is not new");
+    again.migrate().await.unwrap();
 }
