@@ -69,16 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- installs (idempotent)
-need_apt=()
-command -v jq >/dev/null || need_apt+=(jq)
-command -v curl >/dev/null || need_apt+=(curl)
-mapfile -t -O "${#need_apt[@]}" need_apt < <(bench_lib_packages)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null; } \
-    || die "apt-get install ${need_apt[*]}"
-fi
+bench_install jq curl
 command -v node >/dev/null || die "node is required (Node.js 20+)"
 
 op_installed_version() { node -p 'require("./node_modules/oidc-provider/package.json").version' 2>/dev/null || true; }

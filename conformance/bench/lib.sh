@@ -15,7 +15,8 @@
 #     (and of `--sort dso`) beside $BENCH_OUT (BASE.perf-symbols.txt, BASE.perf-dso.txt, and the
 #     recording itself, BASE.perf.data, for `perf report -i` with call graphs), and as a JSON
 #     object for the summary (bench_profile_json: null without --profile).
-#   - small helpers every runner had its own copy of: cpu_ticks, rss_kb, hwm_kb.
+#   - small helpers every runner had its own copy of: cpu_ticks, rss_kb, hwm_kb, and bench_install
+#     (the apt installs of the commands a runner needs, with the backend's and the profile's).
 #
 # Nothing here starts a server; each runner still owns its processes and its EXIT trap.
 
@@ -48,13 +49,27 @@ bench_lib_packages() {
   return 0
 }
 
+# bench_install COMMAND[:PACKAGE]...: installs with apt (idempotent) the package of every COMMAND
+# missing from PATH (the package is the command's own name unless given), with what the backend
+# and the profile need (bench_lib_packages).
+bench_install() {
+  local need=() spec
+  for spec in "$@"; do
+    command -v "${spec%%:*}" >/dev/null || need+=("${spec#*:}")
+  done
+  mapfile -t -O "${#need[@]}" need < <(bench_lib_packages)
+  [ ${#need[@]} -gt 0 ] || return 0
+  log "installing ${need[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  { apt-get update -qq >/dev/null && apt-get install -y -qq "${need[@]}" >/dev/null; } \
+    || die "apt-get install ${need[*]}"
+}
+
 bench_psql() { psql -h "$BENCH_PG_HOST" -p "$BENCH_PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
 bench_redis_cli() { redis-cli -u "$BENCH_REDIS_URL" "$@"; }
 
-# bench_backend_init NAME: validates BENCH_BACKEND; on postgres creates the database and exports
-# the Gatehouse settings (call after WORK, log and die exist, before any gatehouse command).
-bench_backend_init() {
-  local name=$1
+# bench_backend_check: validates BENCH_BACKEND; on postgres checks that Postgres and Redis answer.
+bench_backend_check() {
   case "$BENCH_BACKEND" in
     sqlite) ;;
     postgres)
@@ -63,24 +78,47 @@ bench_backend_init() {
       bench_psql -d postgres -tAc 'SELECT 1' >/dev/null 2>&1 \
         || die "no Postgres at $BENCH_PG_HOST:$BENCH_PG_PORT (user postgres, trust auth)"
       [ "$(bench_redis_cli ping 2>/dev/null)" = PONG ] || die "no Redis at $BENCH_REDIS_URL"
-      BENCH_DB_NAME="bench_${name}_$(date +%s)_$$_$RANDOM"
-      bench_psql -d postgres -c "CREATE DATABASE \"$BENCH_DB_NAME\"" || die "CREATE DATABASE $BENCH_DB_NAME"
-      export GATEHOUSE_DATABASE_URL="postgres://postgres@$BENCH_PG_HOST:$BENCH_PG_PORT/$BENCH_DB_NAME"
-      export GATEHOUSE_REDIS_URL="$BENCH_REDIS_URL"
-      export GATEHOUSE_REDIS_PREFIX="bench:$BENCH_DB_NAME:"
-      log "backend: Postgres database $BENCH_DB_NAME on $BENCH_PG_HOST:$BENCH_PG_PORT, Redis $BENCH_REDIS_URL (prefix $GATEHOUSE_REDIS_PREFIX)"
       ;;
     *) die "unknown backend '$BENCH_BACKEND' (sqlite or postgres)" ;;
   esac
 }
 
+# bench_database_create NAME: creates the Postgres database NAME.
+bench_database_create() {
+  bench_psql -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null || die "CREATE DATABASE $1"
+}
+
+# bench_database_use NAME: exports the Gatehouse settings for the Postgres database NAME
+# (GATEHOUSE_DATABASE_URL, GATEHOUSE_REDIS_URL and the Redis key prefix bench:NAME:).
+bench_database_use() {
+  export GATEHOUSE_DATABASE_URL="postgres://postgres@$BENCH_PG_HOST:$BENCH_PG_PORT/$1"
+  export GATEHOUSE_REDIS_URL="$BENCH_REDIS_URL"
+  export GATEHOUSE_REDIS_PREFIX="bench:$1:"
+}
+
+# bench_database_drop NAME: drops the Postgres database NAME and deletes its Redis keys.
+bench_database_drop() {
+  bench_psql -d postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 \
+    || log "note: could not drop database $1"
+  bench_redis_cli --scan --pattern "bench:$1:*" 2>/dev/null \
+    | xargs -r -n 500 redis-cli -u "$BENCH_REDIS_URL" del >/dev/null 2>&1 || true
+}
+
+# bench_backend_init NAME: validates BENCH_BACKEND; on postgres creates the database and exports
+# the Gatehouse settings (call after WORK, log and die exist, before any gatehouse command).
+bench_backend_init() {
+  bench_backend_check
+  [ "$BENCH_BACKEND" = postgres ] || return 0
+  BENCH_DB_NAME="bench_${1}_$(date +%s)_$$_$RANDOM"
+  bench_database_create "$BENCH_DB_NAME"
+  bench_database_use "$BENCH_DB_NAME"
+  log "backend: Postgres database $BENCH_DB_NAME on $BENCH_PG_HOST:$BENCH_PG_PORT, Redis $BENCH_REDIS_URL (prefix $GATEHOUSE_REDIS_PREFIX)"
+}
+
 # Drops what bench_backend_init created (from the EXIT trap, after the runner's processes stopped).
 bench_backend_cleanup() {
   [ -n "$BENCH_DB_NAME" ] || return 0
-  bench_psql -d postgres -c "DROP DATABASE IF EXISTS \"$BENCH_DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
-    || log "note: could not drop database $BENCH_DB_NAME"
-  bench_redis_cli --scan --pattern "bench:$BENCH_DB_NAME:*" 2>/dev/null \
-    | xargs -r -n 500 redis-cli -u "$BENCH_REDIS_URL" del >/dev/null 2>&1 || true
+  bench_database_drop "$BENCH_DB_NAME"
   BENCH_DB_NAME=""
 }
 

@@ -71,15 +71,7 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- installs (idempotent)
 [ -x "$GATEHOUSE_BIN" ] || die "no Gatehouse binary at $GATEHOUSE_BIN (build it with 'cargo build --release' or set GATEHOUSE_BIN)"
-need_apt=()
-command -v jq >/dev/null || need_apt+=(jq)
-command -v curl >/dev/null || need_apt+=(curl)
-mapfile -t -O "${#need_apt[@]}" need_apt < <(bench_lib_packages)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null; } || die "apt-get install ${need_apt[*]}"
-fi
+bench_install jq curl
 command -v node >/dev/null || die "node is required (Node.js 20+)"
 command -v cargo >/dev/null || die "cargo is required to build the argon2id ceiling ($CEILING_DIR)"
 

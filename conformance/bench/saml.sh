@@ -82,18 +82,7 @@ forget_pid() { # a process we started has ended: drop it from the cleanup list
 }
 
 # ---------------------------------------------------------------- installs (idempotent)
-need_apt=()
-command -v wrk >/dev/null || need_apt+=(wrk)
-command -v jq >/dev/null || need_apt+=(jq)
-command -v curl >/dev/null || need_apt+=(curl)
-command -v openssl >/dev/null || need_apt+=(openssl)
-mapfile -t -O "${#need_apt[@]}" need_apt < <(bench_lib_packages)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null \
-    || die "apt-get install ${need_apt[*]}"
-fi
+bench_install wrk jq curl openssl
 command -v node >/dev/null || die "node is required (Node.js 20+)"
 
 sl_installed_version() { node -p 'require("./node_modules/samlify/package.json").version' 2>/dev/null || true; }

@@ -54,44 +54,23 @@ log() { printf '[start-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
 PIDS=()
-DATABASES=()
+DATABASES=()   # Postgres databases of the round under way, dropped at its end (or here on a failure)
 cleanup() {
   local rc=$? db
-  for db in "${DATABASES[@]+"${DATABASES[@]}"}"; do
-    bench_psql -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-    bench_redis_cli --scan --pattern "bench:$db:*" 2>/dev/null \
-      | xargs -r -n 500 redis-cli -u "$BENCH_REDIS_URL" del >/dev/null 2>&1 || true
-  done
+  for db in "${DATABASES[@]+"${DATABASES[@]}"}"; do bench_database_drop "$db"; done
   bench_cleanup "$rc" "$WORK"/start-*/server.log
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-need_apt=()
-command -v jq >/dev/null || need_apt+=(jq)
-command -v openssl >/dev/null || need_apt+=(openssl)
-command -v python3 >/dev/null || need_apt+=(python3)
-mapfile -t -O "${#need_apt[@]}" need_apt < <(bench_lib_packages)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "installing ${need_apt[*]} (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq >/dev/null && apt-get install -y -qq "${need_apt[@]}" >/dev/null; } \
-    || die "apt-get install ${need_apt[*]}"
-fi
+bench_install jq openssl python3
 
 if [ ! -x "$GATEHOUSE_BIN" ]; then
   log "no Gatehouse binary at $GATEHOUSE_BIN (cargo build --release): skipped"
   jq -n '{benchmark: "start", skipped: "no gatehouse binary"}' > "$BENCH_OUT"
   exit 0
 fi
-if [ "$BENCH_BACKEND" = postgres ]; then
-  command -v psql >/dev/null || die "--backend postgres needs psql (apt install postgresql-client)"
-  bench_psql -d postgres -tAc 'SELECT 1' >/dev/null 2>&1 \
-    || die "no Postgres at $BENCH_PG_HOST:$BENCH_PG_PORT (user postgres, trust auth)"
-  [ "$(bench_redis_cli ping 2>/dev/null)" = PONG ] || die "no Redis at $BENCH_REDIS_URL"
-elif [ "$BENCH_BACKEND" != sqlite ]; then
-  die "unknown backend '$BENCH_BACKEND' (sqlite or postgres)"
-fi
+bench_backend_check
 unset GATEHOUSE_DATABASE_URL GATEHOUSE_REDIS_URL GATEHOUSE_REDIS_PREFIX
 
 log "mode=$MODE backend=$BENCH_BACKEND rounds=$STARTS binary=$GATEHOUSE_BIN (load average $(cut -d' ' -f1 /proc/loadavg))"
@@ -146,16 +125,14 @@ for g in gens:
 PY
 }
 
-# Postgres's floor for the schema: every migration file in one psql session on a new database.
+# Postgres's floor for the schema: every migration file in one psql session on the new, empty
+# database DB. Prints the milliseconds.
 time_migrations_floor() {
-  local db="bench_start_ddl_$(date +%s)_$$_$1" began ended
-  bench_psql -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null || die "CREATE DATABASE $db"
-  DATABASES+=("$db")
+  local began ended
   began=$(date +%s%N)
-  cat "$ROOT"/migrations/postgres/*.sql | bench_psql -d "$db" >/dev/null || die "the migrations in psql"
+  cat "$ROOT"/migrations/postgres/*.sql | bench_psql -d "$1" >/dev/null || die "the migrations in psql"
   ended=$(date +%s%N)
-  bench_psql -d postgres -c "DROP DATABASE \"$db\" WITH (FORCE)" >/dev/null || true
-  echo $(( (ended - began) / 100000 )) | awk '{printf "%.1f\n", $1 / 10}'
+  awk -v ns=$((ended - began)) 'BEGIN { printf "%.1f\n", ns / 1e6 }'
 }
 
 FRESH=(); WARM=(); FLOOR=(); DDL=()
@@ -163,10 +140,10 @@ for i in $(seq 1 "$STARTS"); do
   dir="$WORK/start-$i"; mkdir -p "$dir"
   if [ "$BENCH_BACKEND" = postgres ]; then
     db="bench_start_$(date +%s)_$$_$i"
-    bench_psql -d postgres -c "CREATE DATABASE \"$db\"" >/dev/null || die "CREATE DATABASE $db"
-    DATABASES+=("$db")
-    export GATEHOUSE_DATABASE_URL="postgres://postgres@$BENCH_PG_HOST:$BENCH_PG_PORT/$db"
-    export GATEHOUSE_REDIS_URL="$BENCH_REDIS_URL" GATEHOUSE_REDIS_PREFIX="bench:$db:"
+    DATABASES=("$db" "${db}_ddl")
+    bench_database_create "$db"
+    bench_database_create "${db}_ddl"   # for the schema floor
+    bench_database_use "$db"
   fi
   fresh=$(time_start "$dir") || die "fresh start $i (log: $dir/server.log)"
   floor=$(time_floor) || die "openssl genrsa"
@@ -174,7 +151,9 @@ for i in $(seq 1 "$STARTS"); do
   FRESH+=("$fresh"); FLOOR+=("$floor"); WARM+=("$warm")
   ddl=""
   if [ "$BENCH_BACKEND" = postgres ]; then
-    ddl=$(time_migrations_floor "$i"); DDL+=("$ddl")
+    ddl=$(time_migrations_floor "${db}_ddl") || die "the schema floor"; DDL+=("$ddl")
+    for db in "${DATABASES[@]}"; do bench_database_drop "$db"; done
+    DATABASES=()
   fi
   log "round $i: fresh ${fresh} ms, floor ${floor} ms${ddl:+, migrations in psql ${ddl} ms}, warm ${warm} ms"
 done

@@ -31,6 +31,12 @@ pub trait Dialect: sqlx::Database + sqlx::database::HasStatementCache {
     /// (SQLite). Otherwise (Postgres) several writes in one call take one statement, with
     /// data-modifying `WITH` clauses.
     const STATEMENT_LISTS: bool;
+    /// A query counting sqlx's migrations table (`_sqlx_migrations`) in the connection's
+    /// database: 0 when no migration has ever run there.
+    const MIGRATIONS_TABLES: &'static str;
+
+    /// Runs this engine's migrations (`migrations/sqlite` or `migrations/postgres`).
+    fn migrate(pool: Pool<Self>) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>>;
 
     /// A feed of "the configuration changed" signals pushed by the engine, if it can push
     /// them; `None` means the node polls.
@@ -73,7 +79,18 @@ impl Dialect for Sqlite {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const WRITERS: usize = 1;
     const STATEMENT_LISTS: bool = true;
+    const MIGRATIONS_TABLES: &'static str =
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
     transactions!();
+
+    fn migrate(pool: Pool<Self>) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            sqlx::migrate!("migrations/sqlite")
+                .run(&pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("SQLite migrations failed: {e}"))
+        })
+    }
 }
 
 /// The channel Postgres notifies on when the configuration generation moves (migration 0009).
@@ -83,7 +100,18 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const WRITERS: usize = tokio::sync::Semaphore::MAX_PERMITS;
     const STATEMENT_LISTS: bool = false;
+    const MIGRATIONS_TABLES: &'static str = "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+         WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'";
     transactions!();
+
+    fn migrate(pool: Pool<Self>) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
+        Box::pin(async move {
+            sqlx::migrate!("migrations/postgres")
+                .run(&pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("Postgres migrations failed: {e}"))
+        })
+    }
 
     /// `LISTEN gatehouse_config` on a connection of its own, reconnecting after a loss; a
     /// (re)connection signals too, since notifications sent while it was down are lost.
@@ -347,29 +375,32 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn 
 /// migrations yet, so that the caller can start what a new database will need (its first
 /// signing keys) while they run.
 pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Opened> {
-    let (store, new) = if url.starts_with("sqlite:") {
-        let store = SqlStore::<Sqlite>::open(url, max_connections).await?;
-        let new = !store.migrated().await?;
-        (Opening::Sqlite(store), new)
+    if url.starts_with("sqlite:") {
+        SqlStore::<Sqlite>::open(url, max_connections)
+            .await?
+            .opened()
+            .await
     } else {
-        let store = SqlStore::<Postgres>::open(url, max_connections).await?;
-        let new = !store.migrated().await?;
-        (Opening::Postgres(store), new)
-    };
-    Ok(Opened { store, new })
+        SqlStore::<Postgres>::open(url, max_connections)
+            .await?
+            .opened()
+            .await
+    }
 }
 
 /// A database connected to, whose migrations have not run yet ([`open`]).
-#[derive(Debug)]
 pub struct Opened {
-    store: Opening,
+    store: Arc<dyn Store>,
+    migrations: futures_util::future::BoxFuture<'static, anyhow::Result<()>>,
     new: bool,
 }
 
-#[derive(Debug)]
-enum Opening {
-    Sqlite(SqlStore<Sqlite>),
-    Postgres(SqlStore<Postgres>),
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("new", &self.new)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Opened {
@@ -380,28 +411,31 @@ impl Opened {
 
     /// Runs the migrations and returns the database as a [`Store`].
     pub async fn migrate(self) -> anyhow::Result<Arc<dyn Store>> {
-        Ok(match self.store {
-            Opening::Sqlite(store) => {
-                sqlx::migrate!("migrations/sqlite")
-                    .run(&store.pool)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("SQLite migrations failed: {e}"))?;
-                Arc::new(store)
-            }
-            Opening::Postgres(store) => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&store.pool)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("Postgres migrations failed: {e}"))?;
-                Arc::new(store)
-            }
-        })
+        self.migrations.await?;
+        Ok(self.store)
+    }
+}
+
+for_sql_backends! {
+    helpers {
+        /// This store, its migrations not yet run, and whether any ever ran on its database.
+        async fn opened(self) -> anyhow::Result<Opened> {
+            let tables: i64 = sqlx::query_scalar::<DB, i64>(DB::MIGRATIONS_TABLES)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot read the database: {e}"))?;
+            Ok(Opened {
+                migrations: DB::migrate(self.pool.clone()),
+                store: Arc::new(self),
+                new: tables == 0,
+            })
+        }
     }
 }
 
 impl SqlStore<Sqlite> {
     /// Opens (creating if missing) a SQLite database in WAL mode with a 5 s busy timeout.
-    /// Its migrations are [`Opened::migrate`]'s.
+    /// Its migrations are [`Dialect::migrate`].
     async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("GATEHOUSE_DATABASE_URL is not a SQLite URL: {e}"))?
@@ -428,22 +462,11 @@ impl SqlStore<Sqlite> {
             .map_err(|e| anyhow::anyhow!("cannot open the SQLite database: {e}"))?;
         Ok(Self::new(pool))
     }
-
-    /// Whether sqlx's migrations table exists (any migration ever ran here).
-    async fn migrated(&self) -> anyhow::Result<bool> {
-        let tables: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read the SQLite database: {e}"))?;
-        Ok(tables > 0)
-    }
 }
 
 impl SqlStore<Postgres> {
     /// Connects to Postgres with a short acquire timeout, so an outage turns into 503s fast.
-    /// Its migrations are [`Opened::migrate`]'s.
+    /// Its migrations are [`Dialect::migrate`].
     async fn open(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -457,19 +480,6 @@ impl SqlStore<Postgres> {
                 )
             })?;
         Ok(Self::new(pool))
-    }
-
-    /// Whether sqlx's migrations table exists in the connection's schema (any migration ever
-    /// ran here).
-    async fn migrated(&self) -> anyhow::Result<bool> {
-        let tables: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_catalog.pg_tables \
-             WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read the Postgres database: {e}"))?;
-        Ok(tables > 0)
     }
 }
 
