@@ -6,7 +6,8 @@
 # `openssl genrsa 2048` to finish (a fresh node generates two RSA-2048 keys at once and is ready
 # when the first is done, see src/keys/mod.rs). On Postgres a second floor: Postgres's own time
 # for the schema, every migration file run by one psql session on a fresh database (a fresh node
-# runs its migrations while its keys are generated). Fresh start, floors and warm start
+# runs its migrations while its keys are generated; on two cores it starts one generation then
+# and its rival after migrating). Fresh start, floors and warm start
 # alternate, one of each per round. Medians, min and max of each; the ratio fresh / key floor.
 # Any start that fails to come up fails the run. See conformance/bench/README.md.
 #

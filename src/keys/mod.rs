@@ -97,20 +97,21 @@ type KeyGeneration = tokio::task::JoinHandle<anyhow::Result<StoredKey>>;
 /// The first keys of a node whose database is new (no migration has run on it), generation
 /// started before the database is migrated, so that the two overlap: RSA generation is most
 /// of a fresh node's start.
-pub struct HeadStart(Vec<(SigningAlg, KeyGeneration, KeyGeneration)>);
+pub struct HeadStart(Vec<(SigningAlg, Vec<KeyGeneration>)>);
 
 impl HeadStart {
-    /// Starts two generations of every algorithm, as [`KeyRing::load`] would.
-    pub fn start(master: &MasterKey) -> Self {
+    /// Starts `generations` generations of every algorithm (at most the two
+    /// [`KeyRing::load`] races; it starts whatever is missing once the database is migrated).
+    /// One leaves a core to a database server migrating on the same machine.
+    pub fn start(master: &MasterKey, generations: usize) -> Self {
         Self(
             SigningAlg::ALL
                 .into_iter()
                 .map(|alg| {
-                    (
-                        alg,
-                        spawn_generation(master.clone(), alg),
-                        spawn_generation(master.clone(), alg),
-                    )
+                    let started = (0..generations.clamp(1, 2))
+                        .map(|_| spawn_generation(master.clone(), alg))
+                        .collect();
+                    (alg, started)
                 })
                 .collect(),
         )
@@ -173,15 +174,17 @@ impl KeyRing {
             let mut started = head_start.map(|h| h.0).unwrap_or_default();
             let pairs: Vec<_> = missing
                 .into_iter()
-                .map(|alg| match started.iter().position(|(a, _, _)| *a == alg) {
-                    Some(i) => {
-                        let (_, first, second) = started.swap_remove(i);
-                        (first, second)
+                .map(|alg| {
+                    let mut generations = match started.iter().position(|(a, _)| *a == alg) {
+                        Some(i) => started.swap_remove(i).1,
+                        None => Vec::new(),
+                    };
+                    while generations.len() < 2 {
+                        generations.push(spawn_generation(master.clone(), alg));
                     }
-                    None => (
-                        spawn_generation(master.clone(), alg),
-                        spawn_generation(master.clone(), alg),
-                    ),
+                    let second = generations.swap_remove(1);
+                    let first = generations.swap_remove(0);
+                    (first, second)
                 })
                 .collect();
             let mut active = Vec::with_capacity(pairs.len());
@@ -686,7 +689,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
         let master = MasterKey::load_or_create(None, dir.path()).expect("a master key");
         let timings = KeyTimings::from_config(&Config::default());
-        let head_start = HeadStart::start(&master);
+        let head_start = HeadStart::start(&master, 1);
         let store = crate::store::sql::connect(&url, 4).await.expect("a store");
         let ring = KeyRing::load(store.clone(), master.clone(), timings, Some(head_start))
             .await
@@ -703,7 +706,7 @@ mod tests {
             store.clone(),
             master.clone(),
             timings,
-            Some(HeadStart::start(&master)),
+            Some(HeadStart::start(&master, 2)),
         )
         .await
         .expect("the ring loads");

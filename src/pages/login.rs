@@ -122,6 +122,8 @@ pub async fn get_login(
             }
         }
     }
+    // The user the step names, once looked up by home-realm discovery.
+    let mut named = None;
     match transaction.step.clone() {
         Step::HomeReturned { proof } => {
             return super::home::resume(&state, &headers, &tenant, transaction, proof).await;
@@ -140,7 +142,10 @@ pub async fn get_login(
             // password page.
             match discover(&state, &headers, &tenant, transaction, email).await? {
                 Discovered::Elsewhere(response) => return Ok(response),
-                Discovered::Here(here) => transaction = *here,
+                Discovered::Here(here, user) => {
+                    transaction = *here;
+                    named = Some(user.map(|user| *user));
+                }
             }
         }
         _ => {}
@@ -150,7 +155,7 @@ pub async fn get_login(
     if notice.is_some() {
         transaction.save(&state).await?;
     }
-    render_step(&state, &tenant, &transaction, &headers, notice).await
+    render_step(&state, &tenant, &transaction, &headers, notice, named).await
 }
 
 /// `POST /{tenant}/login`: advances the current step.
@@ -487,13 +492,16 @@ async fn user_named(
     }
 }
 
-/// Renders the transaction's current step, with the notice the last form left.
+/// Renders the transaction's current step, with the notice the last form left. `named` is
+/// the user the step's address names when this request already looked them up (`Some(None)`:
+/// nobody); `None` looks them up here.
 async fn render_step(
     state: &AppState,
     tenant: &Tenant,
     transaction: &Transaction,
     headers: &HeaderMap,
     notice: Option<Notice>,
+    named: Option<Option<User>>,
 ) -> Result<Response, AppError> {
     if super::mfa::is_mfa_step(&transaction.step) {
         return super::mfa::render(state, tenant, transaction, headers, notice).await;
@@ -516,10 +524,10 @@ async fn render_step(
                 Step::EmailCode { email } => ("code", email.as_str(), "login-title-code"),
                 _ => ("identify", "", "login-title"),
             };
-            let user = if email.is_empty() {
-                None
-            } else {
-                user_named(state, tenant, email).await?
+            let user = match named {
+                _ if email.is_empty() => None,
+                Some(named) => named,
+                None => user_named(state, tenant, email).await?,
             };
             let chrome = Chrome::tenant(tenant, transaction.locale(headers, user.as_ref()));
             let error = notice.map(|n| n.text.in_locale(chrome.locale));

@@ -8,7 +8,7 @@ use axum::response::Response;
 use super::passcode;
 use super::{Notice, Step, Transaction};
 use crate::domain::tenant::Tenant;
-use crate::domain::user::User;
+use crate::domain::user::{Identity, User};
 use crate::i18n::Text;
 use crate::pages::TransactionPage as _;
 use crate::services::AppState;
@@ -19,12 +19,14 @@ use crate::web::error::AppError;
 pub(super) enum Discovered {
     /// The browser goes to sign in elsewhere (home tenant or partner IdP).
     Elsewhere(Response),
-    /// It signs in here: the transaction, moved to a code step for a code-only guest.
-    Here(Box<Transaction>),
+    /// It signs in here: the transaction, moved to a code step for a code-only guest, and the
+    /// tenant's user with that address if there is one (the page speaks their language).
+    Here(Box<Transaction>, Option<Box<User>>),
 }
 
 /// Home-realm discovery at the password step: a guest bound to a home tenant or a partner IdP
-/// signs in there; a guest who signs in with mailed codes only is sent a code.
+/// signs in there; a guest who signs in with mailed codes only is sent a code. The user and
+/// their identities are read once, in one statement, for all of it.
 pub(super) async fn discover(
     state: &AppState,
     headers: &HeaderMap,
@@ -32,33 +34,37 @@ pub(super) async fn discover(
     mut transaction: Transaction,
     email: String,
 ) -> Result<Discovered, AppError> {
-    match realm_of(state, tenant, &email).await? {
-        Some(Realm::Home(home, home_user)) => {
-            let response = super::home::go_home(
-                state,
-                headers,
-                tenant,
-                transaction,
-                &home,
-                &email,
-                Some(home_user),
-            )
-            .await?;
-            return Ok(Discovered::Elsewhere(response));
+    let found = user_with_identities(state, tenant, &email).await?;
+    if let Some((user, identities)) = &found {
+        match realm_of(state, tenant, user, identities).await? {
+            Some(Realm::Home(home, home_user)) => {
+                let response = super::home::go_home(
+                    state,
+                    headers,
+                    tenant,
+                    transaction,
+                    &home,
+                    &email,
+                    Some(home_user),
+                )
+                .await?;
+                return Ok(Discovered::Elsewhere(response));
+            }
+            Some(Realm::Partner(partner)) => {
+                let response =
+                    crate::pages::federation::start(state, tenant, transaction, &partner, &email)
+                        .await?;
+                return Ok(Discovered::Elsewhere(response));
+            }
+            None => {}
         }
-        Some(Realm::Partner(partner)) => {
-            let response =
-                crate::pages::federation::start(state, tenant, transaction, &partner, &email)
-                    .await?;
-            return Ok(Discovered::Elsewhere(response));
-        }
-        None => {}
     }
-    if let Some(user) = code_sign_in_user(state, tenant, &email).await?
+    if let Some((user, identities)) = &found
+        && signs_in_with_code(user, identities)
         && user.password_hash.is_none()
     {
         let ip = crate::web::client_address::current();
-        let locale = transaction.locale(headers, Some(&user));
+        let locale = transaction.locale(headers, Some(user));
         let sent = passcode::send(state, tenant, &email, SIGN_IN_CODE, ip, true, locale).await?;
         transaction.step = Step::EmailCode { email };
         if sent == passcode::Sent::Throttled {
@@ -69,7 +75,10 @@ pub(super) async fn discover(
         }
         transaction.save(state).await?;
     }
-    Ok(Discovered::Here(Box::new(transaction)))
+    Ok(Discovered::Here(
+        Box::new(transaction),
+        found.map(|(user, _)| Box::new(user)),
+    ))
 }
 
 /// Where a guest bound to an upstream identity provider signs in.
@@ -80,23 +89,34 @@ enum Realm {
     Partner(Box<crate::domain::partner::PartnerIdp>),
 }
 
-/// The realm of the tenant's guest with this address, if bound to an upstream IdP.
-async fn realm_of(
+/// The tenant's user with this address and their identities, in one statement.
+async fn user_with_identities(
     state: &AppState,
     tenant: &Tenant,
     email: &str,
-) -> Result<Option<Realm>, AppError> {
-    // The user and its identities in one statement.
-    let (user, identities) = match state
+) -> Result<Option<(User, Vec<Identity>)>, AppError> {
+    match state
         .store
         .user_with_identities_by_email(&tenant.id, &email.to_ascii_lowercase())
         .await
     {
-        // By the identities, not the userType: a guest made a Member keeps signing in at home.
-        Ok((user, identities)) if user.account_enabled => (user, identities),
-        Ok(_) | Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
+        Ok(found) => Ok(Some(found)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The realm of a guest bound to an upstream IdP, if `user` is one.
+async fn realm_of(
+    state: &AppState,
+    tenant: &Tenant,
+    user: &User,
+    identities: &[Identity],
+) -> Result<Option<Realm>, AppError> {
+    // By the identities, not the userType: a guest made a Member keeps signing in at home.
+    if !user.account_enabled {
+        return Ok(None);
+    }
     // A registered partner IdP is explicit configuration: it comes first.
     let partners = state.directory.partners(&tenant.id).await?;
     if let Some(partner) = partners
@@ -105,7 +125,7 @@ async fn realm_of(
     {
         return Ok(Some(Realm::Partner(Box::new(partner.clone()))));
     }
-    Ok(super::home::bound_home(state, &user)
+    Ok(crate::services::home::bound_home_among(state, identities)
         .await?
         .map(|(home, home_user)| Realm::Home(home, home_user)))
 }
@@ -120,28 +140,19 @@ pub(super) async fn code_sign_in_user(
     tenant: &Tenant,
     email: &str,
 ) -> Result<Option<User>, AppError> {
-    match state
-        .store
-        .user_by_email(&tenant.id, &email.to_ascii_lowercase())
-        .await
-    {
-        Ok(user)
-            if user.account_enabled
-                && user.creation_type.as_deref() == Some("Invitation")
-                && user.external_user_state
-                    == Some(crate::domain::user::ExternalUserState::Accepted) =>
-        {
-            // Only guests who redeemed with a passcode keep signing in with one; a guest
-            // bound to a home identity provider signs in there.
-            let by_mail = state
-                .store
-                .identities(&user.id)
-                .await?
-                .iter()
-                .any(|i| i.issuer == super::redeem::IDP_MAIL);
-            Ok(by_mail.then_some(user))
-        }
-        Ok(_) | Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+    Ok(user_with_identities(state, tenant, email)
+        .await?
+        .filter(|(user, identities)| signs_in_with_code(user, identities))
+        .map(|(user, _)| user))
+}
+
+/// Whether `user` signs in with mailed passcodes: an invited user who redeemed, is enabled and
+/// redeemed with a passcode (a guest bound to a home identity provider signs in there).
+fn signs_in_with_code(user: &User, identities: &[Identity]) -> bool {
+    user.account_enabled
+        && user.creation_type.as_deref() == Some("Invitation")
+        && user.external_user_state == Some(crate::domain::user::ExternalUserState::Accepted)
+        && identities
+            .iter()
+            .any(|i| i.issuer == super::redeem::IDP_MAIL)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Error, Result, Services};
 use crate::domain::tenant::Tenant;
-use crate::domain::user::User;
+use crate::domain::user::{Identity, User};
 use crate::store::StoreError;
 
 /// Whether `idp` is the issuer of a tenant on this Gatehouse (or could be): only then can a
@@ -19,12 +19,20 @@ pub fn is_local_issuer(services: &Services, idp: &str) -> bool {
 /// The home tenant a guest is bound to (an identity whose issuer is a tenant of this
 /// Gatehouse), with the guest's home object id.
 pub async fn bound_home(services: &Services, user: &User) -> Result<Option<(Arc<Tenant>, String)>> {
-    let prefix = format!("{}/", services.config.base_url());
     let identities = services
         .store
         .identities(&user.id)
         .await
         .map_err(Error::unexpected)?;
+    bound_home_among(services, &identities).await
+}
+
+/// [`bound_home`] for a guest whose identities are already loaded.
+pub async fn bound_home_among(
+    services: &Services,
+    identities: &[Identity],
+) -> Result<Option<(Arc<Tenant>, String)>> {
+    let prefix = format!("{}/", services.config.base_url());
     for identity in identities {
         let Some(slug) = identity.issuer.strip_prefix(&prefix) else {
             continue;
@@ -36,7 +44,7 @@ pub async fn bound_home(services: &Services, user: &User) -> Result<Option<(Arc<
             .map_err(Error::unexpected)?
             && services.issuer(&home.slug) == identity.issuer
         {
-            return Ok(Some((home, identity.issuer_assigned_id)));
+            return Ok(Some((home, identity.issuer_assigned_id.clone())));
         }
     }
     Ok(None)

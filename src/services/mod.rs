@@ -101,7 +101,18 @@ impl Services {
         } else {
             None
         };
-        let head_start = early_master.as_ref().map(HeadStart::start);
+        // Two generations per algorithm race (the first to finish signs), unless a database
+        // server on a machine of two cores or fewer needs one of them for the new schema's DDL
+        // meanwhile: then one starts now and its rival once the database is migrated.
+        let few_cores = std::thread::available_parallelism().map_or(true, |n| n.get() <= 2);
+        let generations = if opened.is_server() && few_cores {
+            1
+        } else {
+            2
+        };
+        let head_start = early_master
+            .as_ref()
+            .map(|master| HeadStart::start(master, generations));
         let store = opened.migrate().await?;
         let ephemeral =
             ephemeral::connect(config.redis_url.as_deref(), &config.redis_prefix).await?;

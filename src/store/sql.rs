@@ -34,6 +34,10 @@ pub trait Dialect: sqlx::Database + sqlx::database::HasStatementCache {
     /// A query counting sqlx's migrations table (`_sqlx_migrations`) in the connection's
     /// database: 0 when no migration has ever run there.
     const MIGRATIONS_TABLES: &'static str;
+    /// Whether the engine is a server of its own (whose work, such as a new database's DDL,
+    /// runs in its processes, perhaps on this machine's cores) rather than a library running
+    /// in this process.
+    const SERVER: bool;
 
     /// Runs this engine's migrations (`migrations/sqlite` or `migrations/postgres`).
     fn migrate(pool: Pool<Self>) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>>;
@@ -81,6 +85,7 @@ impl Dialect for Sqlite {
     const STATEMENT_LISTS: bool = true;
     const MIGRATIONS_TABLES: &'static str =
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
+    const SERVER: bool = false;
     transactions!();
 
     fn migrate(pool: Pool<Self>) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
@@ -102,6 +107,7 @@ impl Dialect for Postgres {
     const STATEMENT_LISTS: bool = false;
     const MIGRATIONS_TABLES: &'static str = "SELECT COUNT(*) FROM pg_catalog.pg_tables \
          WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'";
+    const SERVER: bool = true;
     transactions!();
 
     fn migrate(pool: Pool<Self>) -> futures_util::future::BoxFuture<'static, anyhow::Result<()>> {
@@ -393,12 +399,14 @@ pub struct Opened {
     store: Arc<dyn Store>,
     migrations: futures_util::future::BoxFuture<'static, anyhow::Result<()>>,
     new: bool,
+    server: bool,
 }
 
 impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")
             .field("new", &self.new)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
@@ -407,6 +415,12 @@ impl Opened {
     /// Whether no migration had ever run on this database: it is new, and holds no keys.
     pub fn is_new(&self) -> bool {
         self.new
+    }
+
+    /// Whether the database is a server of its own ([`Dialect::SERVER`]): its migrations run
+    /// in the server's processes, not in this one.
+    pub fn is_server(&self) -> bool {
+        self.server
     }
 
     /// Runs the migrations and returns the database as a [`Store`].
@@ -428,6 +442,7 @@ for_sql_backends! {
                 migrations: DB::migrate(self.pool.clone()),
                 store: Arc::new(self),
                 new: tables == 0,
+                server: DB::SERVER,
             })
         }
     }
