@@ -27,7 +27,7 @@ use crate::web::error::{AppError, ErrorPage};
 
 pub use crate::domain::user::SIGN_IN_FEDERATED;
 
-pub use crate::services::home::{bound_home, home_tenant_for, is_local_issuer};
+pub use crate::services::home::{bound_home_among, home_tenant_for, is_local_issuer};
 
 /// Parks the resource transaction and sends the browser to sign in at `home` (with its
 /// session there, if it has one).

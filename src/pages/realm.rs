@@ -113,10 +113,10 @@ async fn realm_of(
     user: &User,
     identities: &[Identity],
 ) -> Result<Option<Realm>, AppError> {
-    // By the identities, not the userType: a guest made a Member keeps signing in at home.
     if !user.account_enabled {
         return Ok(None);
     }
+    // By the identities, not the userType: a guest made a Member keeps signing in at home.
     // A registered partner IdP is explicit configuration: it comes first.
     let partners = state.directory.partners(&tenant.id).await?;
     if let Some(partner) = partners
@@ -125,7 +125,7 @@ async fn realm_of(
     {
         return Ok(Some(Realm::Partner(Box::new(partner.clone()))));
     }
-    Ok(crate::services::home::bound_home_among(state, identities)
+    Ok(super::home::bound_home_among(state, identities)
         .await?
         .map(|(home, home_user)| Realm::Home(home, home_user)))
 }
