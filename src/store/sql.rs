@@ -472,6 +472,10 @@ impl SqlStore<Sqlite> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // The database is a file in this process: a connection cannot go stale while it
+            // sits in the pool, so none is pinged on the way out of it (the ping is a hand-off
+            // to the connection's thread and back, as dear as a short statement).
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the SQLite database: {e}"))?;
@@ -486,6 +490,10 @@ impl SqlStore<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings each connection it takes out of the pool (a round trip before the
+            // statement). Kept on Postgres: a connection the server closed while it sat idle (a
+            // restart) is replaced before use, and one whose peer went silent (a network cut)
+            // fails within the acquire timeout, where its statement would hang instead.
             .connect(url)
             .await
             .map_err(|e| {

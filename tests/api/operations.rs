@@ -43,6 +43,84 @@ async fn health_and_readiness() {
     app.shutdown().await;
 }
 
+/// A Postgres connection that the server closed while it sat in the pool (a restart, a proxy's
+/// idle cut) is found out before it is handed to a request: the pool pings each connection on
+/// its way out and replaces one that is gone (`src/store/sql.rs`, where SQLite's pool, in
+/// process, skips the ping), so the requests after the cut succeed.
+#[tokio::test]
+async fn postgres_connections_the_server_closed_while_idle_are_replaced_before_use() {
+    const POOL: u32 = 12;
+    let backing = std::sync::Arc::new(crate::helpers::Backing::new().await);
+    if !backing.database_url().starts_with("postgres") {
+        eprintln!("skipped: needs GATEHOUSE_TEST_DATABASE_URL (Postgres)");
+        return;
+    }
+    let app = TestApp::spawn_on(backing.clone(), |c| c.database_max_connections = POOL).await;
+    app.tenant("contoso").await;
+    let ready = || async {
+        let response = app
+            .api()
+            .get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json::<serde_json::Value>().await.unwrap())
+    };
+    let admin = sqlx::PgPool::connect(backing.database_url()).await.unwrap();
+    let node_connections = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap()
+    };
+    // Requests at once until the node holds most of its pool's connections: the node's own
+    // background work (configuration polls, key refreshes) then cannot come upon every one
+    // of them in the second that follows the cut.
+    let mut held = 0;
+    for _ in 0..20 {
+        let answers = futures::future::join_all((0..2 * POOL).map(|_| ready())).await;
+        assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+        held = node_connections().await;
+        if held >= i64::from(POOL) - 2 {
+            break;
+        }
+    }
+    assert!(
+        held >= i64::from(POOL) - 2,
+        "the node holds {held} connections"
+    );
+
+    // The server closes every connection of the node.
+    let closed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(
+        closed.len() as i64 >= held && closed.iter().all(|c| *c),
+        "{closed:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+
+    // Twice as many requests as the pool has connections, one after another: each takes the
+    // idle connection that waited longest, so every closed one left is met.
+    for attempt in 0..2 * POOL {
+        let (status, body) = ready().await;
+        assert_eq!(status, StatusCode::OK, "attempt {attempt}: {body}");
+        assert_eq!(body["database"], "up", "attempt {attempt}");
+    }
+    // Writes too.
+    app.tenant("fabrikam").await;
+    admin.close().await;
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn pages_carry_anti_framing_no_referrer_and_no_store_and_every_response_hsts() {
     let (app, client) = setup().await;
