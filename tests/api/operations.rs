@@ -67,46 +67,58 @@ async fn postgres_connections_the_server_closed_while_idle_are_replaced_before_u
         let status = response.status();
         (status, response.json::<serde_json::Value>().await.unwrap())
     };
-    let admin = sqlx::PgPool::connect(backing.database_url()).await.unwrap();
-    let node_connections = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    // One connection of its own (a pool might open a second one that the test would close).
+    let admin = tokio::sync::Mutex::new(
+        <sqlx::PgConnection as sqlx::Connection>::connect(backing.database_url())
+            .await
+            .unwrap(),
+    );
+    let node_backends = || async {
+        sqlx::query_scalar::<_, i32>(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND backend_type = 'client backend'",
         )
-        .fetch_one(&admin)
+        .fetch_all(&mut *admin.lock().await)
         .await
         .unwrap()
     };
     // Requests at once until the node holds most of its pool's connections: the node's own
-    // background work (configuration polls, key refreshes) then cannot come upon every one
-    // of them in the second that follows the cut.
-    let mut held = 0;
+    // background work (configuration polls, key refreshes) then cannot come upon every closed
+    // one before the requests below do.
+    let mut pids = Vec::new();
     for _ in 0..20 {
         let answers = futures::future::join_all((0..2 * POOL).map(|_| ready())).await;
         assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
-        held = node_connections().await;
-        if held >= i64::from(POOL) - 2 {
+        pids = node_backends().await;
+        if pids.len() >= POOL as usize - 2 {
             break;
         }
     }
-    assert!(
-        held >= i64::from(POOL) - 2,
-        "the node holds {held} connections"
-    );
+    assert!(pids.len() >= POOL as usize - 2, "the node holds {pids:?}");
 
-    // The server closes every connection of the node.
-    let closed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(&admin)
-    .await
-    .unwrap();
-    assert!(
-        closed.len() as i64 >= held && closed.iter().all(|c| *c),
-        "{closed:?}"
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    // The server closes every connection of the node, and their processes end.
+    for pid in &pids {
+        let closed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&mut *admin.lock().await)
+            .await
+            .unwrap();
+        assert!(closed, "backend {pid}");
+    }
+    let mut left = i64::MAX;
+    for _ in 0..250 {
+        left = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ANY($1)")
+            .bind(&pids)
+            .fetch_one(&mut *admin.lock().await)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(left, 0, "closed backends still running");
 
     // Twice as many requests as the pool has connections, one after another: each takes the
     // idle connection that waited longest, so every closed one left is met.
@@ -117,7 +129,6 @@ async fn postgres_connections_the_server_closed_while_idle_are_replaced_before_u
     }
     // Writes too.
     app.tenant("fabrikam").await;
-    admin.close().await;
     app.shutdown().await;
 }
 
