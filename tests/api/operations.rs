@@ -68,29 +68,24 @@ async fn postgres_connections_the_server_closed_while_idle_are_replaced_before_u
         (status, response.json::<serde_json::Value>().await.unwrap())
     };
     // One connection of its own (a pool might open a second one that the test would close).
-    let admin = tokio::sync::Mutex::new(
-        <sqlx::PgConnection as sqlx::Connection>::connect(backing.database_url())
-            .await
-            .unwrap(),
-    );
-    let node_backends = || async {
-        sqlx::query_scalar::<_, i32>(
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(backing.database_url())
+        .await
+        .unwrap();
+    // Requests at once until the node holds most of its pool's connections: the node's own
+    // background work (configuration polls, key refreshes) then cannot come upon every closed
+    // one before the requests below do.
+    let mut pids: Vec<i32> = Vec::new();
+    for _ in 0..20 {
+        let answers = futures::future::join_all((0..2 * POOL).map(|_| ready())).await;
+        assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+        pids = sqlx::query_scalar(
             "SELECT pid FROM pg_stat_activity \
              WHERE datname = current_database() AND pid <> pg_backend_pid() \
              AND backend_type = 'client backend'",
         )
-        .fetch_all(&mut *admin.lock().await)
+        .fetch_all(&mut admin)
         .await
-        .unwrap()
-    };
-    // Requests at once until the node holds most of its pool's connections: the node's own
-    // background work (configuration polls, key refreshes) then cannot come upon every closed
-    // one before the requests below do.
-    let mut pids = Vec::new();
-    for _ in 0..20 {
-        let answers = futures::future::join_all((0..2 * POOL).map(|_| ready())).await;
-        assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
-        pids = node_backends().await;
+        .unwrap();
         if pids.len() >= POOL as usize - 2 {
             break;
         }
@@ -101,7 +96,7 @@ async fn postgres_connections_the_server_closed_while_idle_are_replaced_before_u
     for pid in &pids {
         let closed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
             .bind(pid)
-            .fetch_one(&mut *admin.lock().await)
+            .fetch_one(&mut admin)
             .await
             .unwrap();
         assert!(closed, "backend {pid}");
@@ -110,7 +105,7 @@ async fn postgres_connections_the_server_closed_while_idle_are_replaced_before_u
     for _ in 0..250 {
         left = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ANY($1)")
             .bind(&pids)
-            .fetch_one(&mut *admin.lock().await)
+            .fetch_one(&mut admin)
             .await
             .unwrap();
         if left == 0 {
